@@ -1,0 +1,108 @@
+# Seeing and Saying: the two commands a reader needs are `make book` and `make test`.
+# Everything else here is for authors and CI. `make help` lists the targets.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+.DELETE_ON_ERROR:
+
+PYTHON ?= python3.11
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.requirements.stamp
+BUILD := _build
+HTML := $(BUILD)/html
+BOOK_LOG := $(BUILD)/book-build.log
+# Notebooks in their numbered order (00, 01, ...): pytest runs them in the order given.
+NOTEBOOKS = $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
+PYTEST_ARGS ?=
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+export PYDEVD_DISABLE_FILE_VALIDATION := 1
+# Headless runs (tests, book, bench): widgets print one line and the static figures stand in (helpers/widgets.py).
+export SEEING_SAYING_STATIC := 1
+
+.PHONY: help venv data test book bench test-book clean environment.yml
+
+help:
+	@echo "make book       set up .venv, build the data, build the HTML book in $(HTML) (fails on any error)"
+	@echo "make test       set up .venv, build the data, run the unit/structure tests and every notebook"
+	@echo "make test-book  build the book (reusing cached executions) and check it in headless Chromium"
+	@echo "make bench      execute every notebook cold and warm; write the times into book/performance.md"
+	@echo "make venv       create/update .venv from requirements.txt (re-runs when requirements.txt changes)"
+	@echo "make data       build the embedded dataset and features (python -m helpers build)"
+	@echo "make environment.yml  rewrite environment.yml from requirements.txt (after adding a pin)"
+	@echo "make clean      remove .venv, _build, .cache and results"
+
+# --- environment -------------------------------------------------------------------------------------
+venv: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	@if [ ! -x $(PY) ]; then \
+	  command -v $(PYTHON) >/dev/null || { echo "make: $(PYTHON) not found; the book needs Python 3.11 (Debian: apt-get install python3.11 python3.11-venv)"; exit 1; }; \
+	  if ! $(PYTHON) -m venv $(VENV); then \
+	    rm -rf $(VENV); \
+	    if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	      echo "make: installing python3.11-venv"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3.11-venv; \
+	      $(PYTHON) -m venv $(VENV); \
+	    else echo "make: '$(PYTHON) -m venv' failed (Debian: apt-get install python3.11-venv)"; exit 1; fi; \
+	  fi; \
+	fi
+	$(PY) -m pip install --progress-bar off -r requirements.txt
+	$(PY) -m pip install --progress-bar off --no-deps --no-build-isolation -e .
+	$(PY) -m pip check
+	@touch $@
+
+# --- data --------------------------------------------------------------------------------------------
+data: venv
+	$(PY) -m helpers build
+
+# --- tests: unit + structure tests, then every notebook cell by cell (tests/nbexec.py) ---------------
+# Notebook runs that pass are stored in the book's jupyter-cache, so a `make book` after `make test`
+# executes nothing again (see book/performance.md).
+test: venv data
+	$(PY) -m pytest tests -p tests.nbexec --notebooks $(NOTEBOOKS) $(PYTEST_ARGS)
+
+# --- the HTML book -----------------------------------------------------------------------------------
+# Jupyter Book 1 can exit 0 when a notebook fails to execute: the log and the execution reports are
+# checked as well, and `build succeeded` must be there (-W turns every warning into a failure).
+book: venv data
+	@mkdir -p $(BUILD)
+	@rm -rf $(HTML)/reports
+	@# sphinxcontrib-bibtex can crash an incremental build after a key in references.bib changes: re-read
+	@# every page then (cheap: executed notebooks come from the cache).
+	@if [ -f $(BUILD)/.doctrees/environment.pickle ] && [ references.bib -nt $(BUILD)/.doctrees/environment.pickle ]; then \
+	  rm -rf $(BUILD)/.doctrees; fi
+	@status=0; \
+	$(VENV)/bin/jupyter-book build . -W -n --keep-going 2>&1 | tee $(BOOK_LOG) || status=$$?; \
+	reports=$$(find $(HTML)/reports -name '*.err.log' 2>/dev/null || true); \
+	if [ -n "$$reports" ] || grep -q "Executing notebook failed" $(BOOK_LOG); then \
+	  echo "make book: FAILED: a notebook did not execute; tracebacks above and in:"; echo "$$reports"; exit 1; fi; \
+	if [ $$status -ne 0 ] || ! grep -q "build succeeded" $(BOOK_LOG); then \
+	  echo "make book: FAILED (exit status $$status): Sphinx warnings or errors, see $(BOOK_LOG)"; exit 1; fi; \
+	test -f $(HTML)/index.html; \
+	echo "make book: $(HTML)/index.html"
+
+# --- the book in a real browser (issue 11) -----------------------------------------------------------
+test-book: book
+	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "make: installing Debian's chromium and chromium-driver"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	  else echo "make: needs chromium and chromedriver (Debian: apt-get install chromium chromium-driver)"; exit 1; fi; \
+	fi
+	$(PY) -m pytest tests/book -p no:cacheprovider $(PYTEST_ARGS)
+
+# --- benchmark: every notebook cold (empty cache) and warm --------------------------------------------
+bench: venv
+	$(PY) scripts/bench.py --write book/performance.md
+
+# environment.yml mirrors requirements.txt (tests/test_env.py checks): regenerate it after changing a pin.
+environment.yml:
+	@python3 -c 'import sys; pins = [l.split("#")[0].strip() for l in open("requirements.txt") if l.split("#")[0].strip()]; \
+	head = open("environment.yml").read().split("  - pip:")[0]; \
+	open("environment.yml", "w").write(head + "  - pip:\n" + "".join(f"      - {p}\n" for p in pins))'
+	@echo "environment.yml: $$(grep -c '^      - ' environment.yml) pins"
+
+clean:
+	rm -rf $(VENV) $(BUILD) .cache results .pytest_cache *.egg-info
+	find . -name __pycache__ -type d -prune -not -path './.git/*' -exec rm -rf {} +

@@ -1,0 +1,22 @@
+"""Helpers for the book "Seeing and Saying": data, features, devices, text, metrics, plots, results.
+
+Notebooks use the short names re-exported here, e.g. `helpers.load_captions("train", "es")`,
+`helpers.image_features(data)`, `helpers.pick_device()`, `helpers.ranks(...)`, `helpers.record(...)`.
+"""
+from .data import Config, build, class_split, ensure, image_features, load_captions, load_classes, seen_unseen
+from .device import num_workers, pick_device, seed_everything
+from .formats import CaptionData, ClassData, DatasetFormatError
+from .metrics import (attention_in_box, bleu, box_cell_fraction, chance_metrics, oracle_metrics, ranks,
+                      retrieval_metrics, semantic_scores)
+from . import results
+from .paths import cache_dir, repo_root
+from .results import record
+from .text import UnknownWordError, Vocabulary, glove, lookup, phrase_vector, tokenize, train_fasttext
+
+__all__ = [
+    "Config", "build", "class_split", "ensure", "image_features", "load_captions", "load_classes", "seen_unseen",
+    "num_workers", "pick_device", "seed_everything", "CaptionData", "ClassData", "DatasetFormatError",
+    "attention_in_box", "bleu", "box_cell_fraction", "chance_metrics", "oracle_metrics", "ranks",
+    "retrieval_metrics", "semantic_scores", "cache_dir", "repo_root", "UnknownWordError", "Vocabulary", "glove",
+    "lookup", "phrase_vector", "tokenize", "train_fasttext", "record", "results",
+]

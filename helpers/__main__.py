@@ -1,0 +1,61 @@
+"""Command line: `python -m helpers datasets | build | fetch NAME | inspect FORMAT PATH`."""
+import argparse
+import json
+import sys
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m helpers", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("datasets", help="list the datasets and what is in the cache")
+    b = sub.add_parser("build", help="generate the embedded dataset and its CNN features")
+    b.add_argument("--force", action="store_true", help="rebuild even if a verified copy exists")
+    b.add_argument("--no-features", action="store_true", help="only the images and captions")
+    f = sub.add_parser("fetch", help="download, verify and unpack a real dataset ahead of class")
+    f.add_argument("name", help="a dataset of `python -m helpers datasets` (e.g. coco, flickr8k, tiny-imagenet)")
+    f.add_argument("--files", nargs="+", help="only these files of the dataset (e.g. annotations_trainval2014.zip)")
+    f.add_argument("--no-extract", action="store_true", help="download and verify, do not unpack")
+    f.add_argument("--delete-archives", action="store_true", help="delete each archive once it is unpacked")
+    i = sub.add_parser("inspect", help="validate a local copy of a dataset and print a JSON summary")
+    i.add_argument("format", help="coco, flickr8k, tiny-imagenet, coco-spanish, word2vec or glove")
+    i.add_argument("path", help="the file (coco captions JSON, a vector file) or the dataset's folder")
+    i.add_argument("--images", help="the image folder, if it cannot be guessed")
+    args = parser.parse_args(argv)
+
+    if args.command == "build":
+        from . import data
+        root = data.build(force=args.force, features=not args.no_features)
+        print(root)
+    elif args.command == "datasets":
+        from . import data
+        from .download import REGISTRY, status
+        root = data.dataset_root()
+        state = "present" if root.exists() and not data.verify(root) else "absent (python -m helpers build)"
+        out = {"embedded": {"title": "the book's own scenes and classes (built, not downloaded)",
+                            "path": str(root), "status": state}}
+        out.update({name: status(name) for name in REGISTRY})
+        print(json.dumps(out, indent=1, ensure_ascii=False))
+    elif args.command == "fetch":
+        from .download import ArchiveError, ChecksumError, DownloadError, UnknownDatasetError, fetch, status
+        try:
+            folder = fetch(args.name, files=args.files, extract=not args.no_extract,
+                           delete_archives=args.delete_archives)
+        except (DownloadError, ChecksumError, ArchiveError, UnknownDatasetError, KeyError) as e:
+            print(f"fetch {args.name}: {e}", file=sys.stderr)
+            return 2
+        print(json.dumps({args.name: status(args.name)}, indent=1, ensure_ascii=False))
+        print(folder)
+    elif args.command == "inspect":
+        from .formats import DatasetFormatError
+        from .realdata import inspect
+        try:
+            summary = inspect(args.format, args.path, args.images)
+        except (DatasetFormatError, ValueError) as e:
+            print(f"inspect {args.format} {args.path}: {e}", file=sys.stderr)
+            return 1
+        print(json.dumps(summary, indent=1, ensure_ascii=False))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,208 @@
+"""Retrieval and captioning metrics, vectorised.
+
+Retrieval: a query (a caption's predicted image feature) ranks every image by distance; the rank of the
+right image gives mean / median rank, Recall@k and mean reciprocal rank (MRR). Ties are broken the way seed
+000's `sorted` loop breaks them (by image index), so both give identical ranks.
+
+Captioning: BLEU-1..4 with nltk's `corpus_bleu` (smoothing method 1), and a semantic score only our
+scenes allow: parse a generated caption back into objects and a relation and compare with the scene truth.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from . import scenes as sc
+
+
+# ------------------------------------------------------------------------------------------ retrieval
+def distances(queries, items, metric: str = "l2") -> torch.Tensor:
+    """(n_queries, n_items) distances: squared L2, or 1 - cosine similarity."""
+    q = torch.as_tensor(queries, dtype=torch.float32)
+    x = torch.as_tensor(items, dtype=torch.float32)
+    if metric == "cosine":
+        q = torch.nn.functional.normalize(q, dim=1)
+        x = torch.nn.functional.normalize(x, dim=1)
+        return 1 - q @ x.T
+    if metric == "l2":
+        return (q * q).sum(1, keepdim=True) - 2 * q @ x.T + (x * x).sum(1)[None, :]
+    raise ValueError(f"metric must be 'l2' or 'cosine', not {metric!r}")
+
+
+def ranks_from_distances(d: torch.Tensor, targets) -> torch.Tensor:
+    """1-based rank of `targets[i]` in row i of `d` (ties broken by item index, as a stable sort would)."""
+    t = torch.as_tensor(targets, dtype=torch.int64).view(-1, 1)
+    dt = d.gather(1, t)
+    r = (d < dt).sum(1) + 1
+    tied = torch.nonzero((d == dt).sum(1) > 1).flatten()  # rare with real-valued distances: fix those rows only
+    if len(tied):
+        idx = torch.arange(d.shape[1]).view(1, -1)
+        r[tied] += ((d[tied] == dt[tied]) & (idx < t[tied])).sum(1)
+    return r
+
+
+def ranks(queries, items, targets, metric: str = "l2", chunk: int = 2048, dtype=torch.float32) -> np.ndarray:
+    """Rank of the right item for every query, computed in chunks of queries to bound memory.
+
+    For ranking, the query's own norm does not matter: with L2 we compare |x|^2/2 - q.x, with cosine -q.x
+    on normalised vectors; either costs one matrix product and two passes over its result.
+    """
+    targets = np.asarray(targets)
+    if len(queries) != len(targets):
+        raise ValueError(f"{len(queries)} queries but {len(targets)} targets")
+    if metric not in ("l2", "cosine"):
+        raise ValueError(f"metric must be 'l2' or 'cosine', not {metric!r}")
+    q = torch.as_tensor(queries, dtype=dtype)
+    x = torch.as_tensor(items, dtype=dtype)
+    if metric == "cosine":
+        q = torch.nn.functional.normalize(q, dim=1)
+        x = torch.nn.functional.normalize(x, dim=1)
+        half_sq = torch.zeros(1, x.shape[0], dtype=dtype)
+    else:
+        half_sq = 0.5 * (x * x).sum(1, keepdim=True).T
+    out = [ranks_from_distances(torch.addmm(half_sq, q[s:s + chunk], x.T, alpha=-1), targets[s:s + chunk])
+           for s in range(0, len(q), chunk)]
+    return torch.cat(out).numpy() if out else np.zeros(0, np.int64)
+
+
+def ranks_loop(d: np.ndarray, targets) -> np.ndarray:
+    """Per query, sort (distance, index) pairs in Python and find the target (a reference for tests)."""
+    out = []
+    for row, t in zip(d, targets):
+        order = sorted(zip(row.tolist(), range(len(row))))
+        out.append([i for _, i in order].index(int(t)) + 1)
+    return np.array(out)
+
+
+def ranks_seed000(queries, items, targets) -> np.ndarray:
+    """Seed 000's evaluation loop, kept for the benchmark: per query a NumPy L2 distance, then `sorted`."""
+    out = []
+    for q, t in zip(queries, targets):
+        dist = np.sqrt(np.sum((items - q) ** 2, axis=1))
+        order = sorted(range(items.shape[0]), key=lambda j: dist[j])
+        out.append(order.index(int(t)) + 1)
+    return np.array(out)
+
+
+def retrieval_metrics(r, ks=(1, 5, 10)) -> dict:
+    """Mean and median rank, Recall@k and MRR from an array of 1-based ranks."""
+    r = np.asarray(r, dtype=np.float64)
+    if r.size == 0:
+        raise ValueError("no ranks to summarise")
+    out = {"mean_rank": float(r.mean()), "median_rank": float(np.median(r)), "mrr": float((1 / r).mean())}
+    for k in ks:
+        out[f"recall@{k}"] = float((r <= k).mean())
+    return out
+
+
+def chance_metrics(n_items: int, ks=(1, 5, 10)) -> dict:
+    """What a random ranking of `n_items` scores on average."""
+    out = {"mean_rank": (n_items + 1) / 2, "median_rank": (n_items + 1) / 2,
+           "mrr": sum(1 / r for r in range(1, n_items + 1)) / n_items}
+    for k in ks:
+        out[f"recall@{k}"] = min(1.0, k / n_items)
+    return out
+
+
+# ------------------------------------------------------------------------------------- oracle ceiling
+def matching_images(data) -> list:
+    """For every caption with a known meaning, the indices of the images of `data` that satisfy it."""
+    if data.meanings is None or data.scenes is None:
+        raise ValueError("oracle ceilings need the scene truth and caption meanings (embedded data only)")
+    by_class = {}
+    for i, s in enumerate(data.scenes):
+        for cls in s.counts():
+            by_class.setdefault(cls, set()).add(i)
+    out = []
+    for m in data.meanings:
+        cands = set.intersection(*(by_class.get(c, set()) for c in m["objects"])) if m["objects"] else set()
+        out.append(sorted(i for i in cands if sc.satisfies(data.scenes[i], m)))
+    return out
+
+
+def oracle_metrics(data, ks=(1, 5, 10)) -> dict:
+    """The best any ranking can expect when it cannot tell apart the images a caption fits equally well.
+
+    A caption that fits m images (its own among them) puts its image, in expectation, at a uniformly random
+    place among the first m: Recall@k = min(1, k/m), MRR = H_m / m, mean rank (m + 1) / 2.
+    """
+    matches = matching_images(data)
+    for k_, (owner, m) in enumerate(zip(data.caption_image, matches)):
+        if owner not in m:
+            raise AssertionError(f"caption {k_} ({data.captions[k_]!r}) does not fit its own image")
+    m = np.array([len(x) for x in matches], dtype=np.float64)
+    harmonic = np.array([sum(1 / r for r in range(1, int(n) + 1)) for n in m])
+    out = {"mean_rank": float(((m + 1) / 2).mean()), "median_rank": float(np.median((m + 1) / 2)),
+           "mrr": float((harmonic / m).mean()), "mean_matches": float(m.mean())}
+    for k in ks:
+        out[f"recall@{k}"] = float(np.minimum(1.0, k / m).mean())
+    return out
+
+
+# ------------------------------------------------------------------------------------------ captioning
+def bleu(references: list, hypotheses: list) -> dict:
+    """BLEU-1..4 (nltk `corpus_bleu`, smoothing method 1) for token lists.
+
+    `references[i]` is the list of reference token lists of image i, `hypotheses[i]` its generated tokens.
+    """
+    from nltk.translate.bleu_score import SmoothingFunction, corpus_bleu
+
+    if len(references) != len(hypotheses):
+        raise ValueError(f"{len(references)} reference sets but {len(hypotheses)} hypotheses")
+    smooth = SmoothingFunction().method1
+    weights = [(1, 0, 0, 0), (0.5, 0.5, 0, 0), (1 / 3, 1 / 3, 1 / 3, 0), (0.25, 0.25, 0.25, 0.25)]
+    return {f"bleu{n}": float(corpus_bleu(references, hypotheses, weights=w, smoothing_function=smooth))
+            for n, w in enumerate(weights, start=1)}
+
+
+def semantic_scores(captions: list, scenes: list, lang: str = "en") -> dict:
+    """Compare generated captions with the scene truth.
+
+    object_precision: of the objects a caption names, the share that are in the image; object_recall: of
+    the image's object classes, the share the caption names; count_accuracy: named classes whose stated
+    count (1 unless "two ...") is right; relation_accuracy: of the relations stated between objects that
+    are present, the share that hold.
+    """
+    tp = named = present = counts_ok = rel_ok = rel_n = 0
+    for text, scene in zip(captions, scenes):
+        p = sc.parse_caption(text, lang)
+        truth = scene.counts()
+        named += len(p["objects"])
+        present += len(truth)
+        hits = [c for c in p["objects"] if c in truth]
+        tp += len(hits)
+        counts_ok += sum(1 for c in hits if p["objects"][c] == truth[c])
+        if p["relation"]:
+            a, rel, b = p["relation"]
+            if a in truth and b in truth:
+                rel_n += 1
+                meaning = {"kind": "relation", "objects": {a: 1, b: 1}, "sizes": {}, "relation": [a, rel, b],
+                           "background": None}
+                rel_ok += sc.satisfies(scene, meaning)
+    return {"object_precision": tp / named if named else 0.0, "object_recall": tp / present if present else 0.0,
+            "count_accuracy": counts_ok / tp if tp else 0.0,
+            "relation_accuracy": rel_ok / rel_n if rel_n else float("nan"), "relations_stated": rel_n}
+
+
+def attention_in_box(attention: np.ndarray, box, image_size: int = 128) -> bool:
+    """True when the peak of an (H, W) attention map falls inside `box` (x0, y0, x1, y1 in pixels)."""
+    h, w = attention.shape
+    r, c = np.unravel_index(int(np.argmax(attention)), attention.shape)
+    cx, cy = (c + 0.5) * image_size / w, (r + 0.5) * image_size / h
+    x0, y0, x1, y1 = box
+    return bool(x0 <= cx < x1 and y0 <= cy < y1)
+
+
+def box_cell_fraction(box, grid: tuple, image_size: int = 128) -> float:
+    """Share of grid cells whose centre lies in `box`: what a uniformly random attention peak would score."""
+    h, w = grid
+    cx = (np.arange(w) + 0.5) * image_size / w
+    cy = (np.arange(h) + 0.5) * image_size / h
+    x0, y0, x1, y1 = box
+    inside = ((cx[None, :] >= x0) & (cx[None, :] < x1)) & ((cy[:, None] >= y0) & (cy[:, None] < y1))
+    return float(inside.mean())
+
+
+__all__ = ["distances", "ranks", "ranks_loop", "ranks_seed000", "ranks_from_distances", "retrieval_metrics", "chance_metrics",
+           "matching_images", "oracle_metrics", "bleu", "semantic_scores", "attention_in_box",
+           "box_cell_fraction"]

@@ -1,0 +1,18 @@
+"""Where the book keeps things: the cache folder (datasets, features, compile caches) and the repo root."""
+import os
+from pathlib import Path
+
+CACHE_ENV = "SEEING_SAYING_CACHE"
+
+
+def repo_root() -> Path:
+    """The folder that holds `helpers/` (the book's repository when installed editable)."""
+    return Path(__file__).resolve().parents[1]
+
+
+def cache_dir(*parts: str) -> Path:
+    """The cache folder, `$SEEING_SAYING_CACHE` or `<repo>/.cache`; `parts` name a subfolder, created if missing."""
+    base = Path(os.environ.get(CACHE_ENV) or repo_root() / ".cache").expanduser()
+    path = base.joinpath(*parts)
+    path.mkdir(parents=True, exist_ok=True)
+    return path

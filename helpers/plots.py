@@ -1,0 +1,83 @@
+"""Figures the chapters share: image grids, scene truth boxes, rank histograms, loss curves, attention maps."""
+from __future__ import annotations
+
+import textwrap
+
+import matplotlib.pyplot as plt
+import numpy as np
+from PIL import Image
+
+RELATION_COLORS = plt.get_cmap("tab10").colors
+
+
+def show_images(images, titles=None, ncols: int = 5, size: float = 2.4, wrap: int = 28, suptitle: str | None = None):
+    """A grid of images (PIL images, arrays or file paths) with optional wrapped titles; returns the figure."""
+    images = list(images)
+    nrows = max(1, int(np.ceil(len(images) / ncols)))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + (0.5 if titles else 0) * nrows),
+                             squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, (i, im) in zip(axes.flat, enumerate(images)):
+        if not isinstance(im, (Image.Image, np.ndarray)):
+            im = Image.open(im)
+        ax.imshow(im)
+        if titles is not None:
+            ax.set_title("\n".join(textwrap.wrap(str(titles[i]), wrap)), fontsize=8)
+    if suptitle:
+        fig.suptitle(suptitle)
+    fig.tight_layout()
+    return fig
+
+
+def draw_scene_truth(ax, scene, labels: bool = True):
+    """Draw the scene truth's boxes (and class names) on an axis that already shows the image."""
+    for k, o in enumerate(scene.objects):
+        x0, y0, x1, y1 = o.box
+        color = RELATION_COLORS[k % 10]
+        ax.add_patch(plt.Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, lw=1.5, color=color))
+        if labels:
+            ax.text(x0, y0 - 1, f"{o.cls} ({o.size})", color="white", fontsize=6,
+                    bbox=dict(facecolor=color, alpha=0.8, pad=0.5, lw=0))
+
+
+def rank_histogram(ranks_by_name: dict, n_items: int, ax=None, bins: int = 50):
+    """Overlaid histograms of ranks (log-spaced bins) for several models, with chance for reference."""
+    import seaborn as sns
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 3.5))
+    edges = np.unique(np.geomspace(1, n_items + 1, bins).astype(int))
+    for name, r in ranks_by_name.items():
+        sns.histplot(np.asarray(r), bins=edges, ax=ax, label=name, element="step", fill=False, stat="probability")
+    ax.axhline(0, color="k", lw=0.5)
+    ax.set_xscale("log")
+    ax.set_xlabel(f"rank of the right image among {n_items} (log scale, 1 is best)")
+    ax.set_ylabel("share of queries")
+    ax.legend(fontsize=8)
+    return ax
+
+
+def loss_curves(history: dict, ax=None, title: str = "training"):
+    """Plot {name: list of values per epoch} curves."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 3.2))
+    for name, values in history.items():
+        ax.plot(np.arange(1, len(values) + 1), values, marker="o", ms=3, label=name)
+    ax.set_xlabel("epoch")
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    return ax
+
+
+def attention_overlay(ax, image, attention: np.ndarray, title: str | None = None, alpha: float = 0.55):
+    """Show `image` with an (H, W) attention map upsampled over it."""
+    im = np.asarray(image)
+    ax.imshow(im)
+    ax.imshow(attention, cmap="magma", alpha=alpha, extent=(0, im.shape[1], im.shape[0], 0),
+              interpolation="bilinear")
+    ax.axis("off")
+    if title:
+        ax.set_title(title, fontsize=9)
+    return ax

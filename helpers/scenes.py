@@ -1,0 +1,471 @@
+"""The embedded dataset's pieces: the emoji atlas, the scene generator, scene truth and the caption grammar.
+
+A *scene* is a small canvas with 1-4 emoji objects on a coloured background. Its *truth* lists every object
+(class, box, size) and the background; relations between objects (left of, above, next to...) follow from the
+boxes. Captions are generated from a *meaning* (which objects, how many, which size, which relation, which
+background) in English and Spanish from the same meaning, so the two languages are parallel, and the meaning
+lets us compute which images satisfy a caption (the oracle ceiling in `metrics.py`).
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+ASSETS = Path(__file__).resolve().parent / "assets"
+
+# background colour names: (en, es) with the RGB used to paint it
+BACKGROUNDS = {
+    "white": ("blanco", (236, 236, 232)),
+    "gray": ("gris", (150, 150, 150)),
+    "blue": ("azul", (70, 110, 200)),
+    "green": ("verde", (80, 160, 90)),
+    "yellow": ("amarillo", (235, 215, 90)),
+    "pink": ("rosa", (235, 160, 190)),
+    "orange": ("naranja", (235, 140, 60)),
+    "purple": ("morado", (130, 80, 170)),
+    "brown": ("marrón", (130, 90, 60)),
+    "black": ("negro", (30, 30, 30)),
+}
+SIZE_BIG, SIZE_SMALL = 52, 36  # box side (px, on a 128 px canvas) at or above which an object is big / below small
+
+
+# ----------------------------------------------------------------------------------------------- the atlas
+@dataclass(frozen=True)
+class Sprite:
+    """One emoji class: its words in both languages and where its picture lies in the atlas."""
+    id: str
+    char: str
+    en: str
+    en_plural: str
+    es: str
+    es_plural: str
+    es_gender: str
+    syn_en: tuple
+    syn_es: tuple
+    category: str
+    row: int
+    col: int
+
+
+@lru_cache(maxsize=None)
+def load_atlas(path: str | None = None):
+    """(sprites, rgba) from the committed atlas: a tuple of `Sprite` and the RGBA atlas as a uint8 array."""
+    path = Path(path) if path else ASSETS / "atlas.json"
+    meta = json.loads(path.read_text(encoding="utf-8"))
+    rgba = np.asarray(Image.open(path.with_suffix(".png")).convert("RGBA"))
+    sprites = tuple(
+        Sprite(s["id"], s["char"], s["en"], s["en_plural"], s["es"], s["es_plural"], s["es_gender"],
+               tuple(s.get("syn_en", ())), tuple(s.get("syn_es", ())), s["category"], s["row"], s["col"])
+        for s in meta["sprites"])
+    return sprites, rgba, int(meta["cell"])
+
+
+def sprite_image(sprite: Sprite) -> Image.Image:
+    """The sprite's RGBA picture cropped from the atlas (transparent margin removed)."""
+    return _sprite_image(sprite.id).copy()
+
+
+@lru_cache(maxsize=None)
+def _sprite_image(sprite_id: str) -> Image.Image:
+    sprite = sprites_by_id()[sprite_id]
+    _, rgba, cell = load_atlas()
+    tile = rgba[sprite.row * cell:(sprite.row + 1) * cell, sprite.col * cell:(sprite.col + 1) * cell]
+    ys, xs = np.nonzero(tile[..., 3] > 8)
+    return Image.fromarray(tile[ys.min():ys.max() + 1, xs.min():xs.max() + 1])
+
+
+@lru_cache(maxsize=None)
+def sprites_by_id() -> dict:
+    return {s.id: s for s in load_atlas()[0]}
+
+
+# ---------------------------------------------------------------------------------------- scene truth
+@dataclass
+class Obj:
+    cls: str
+    box: tuple  # x0, y0, x1, y1 in pixels
+
+    @property
+    def center(self):
+        x0, y0, x1, y1 = self.box
+        return (x0 + x1) / 2, (y0 + y1) / 2
+
+    @property
+    def side(self):
+        x0, y0, x1, y1 = self.box
+        return max(x1 - x0, y1 - y0)
+
+    @property
+    def size(self) -> str:
+        """'big', 'small' or 'medium' from the box side."""
+        return "big" if self.side >= SIZE_BIG else "small" if self.side < SIZE_SMALL else "medium"
+
+
+@dataclass
+class Scene:
+    objects: list
+    background: str
+    size: int = 128
+    meta: dict = field(default_factory=dict)
+
+    def counts(self) -> dict:
+        out = {}
+        for o in self.objects:
+            out[o.cls] = out.get(o.cls, 0) + 1
+        return out
+
+
+def relation(a: Obj, b: Obj) -> str:
+    """Where `a` lies with respect to `b`: 'left', 'right', 'above' or 'below' (image coordinates)."""
+    (ax, ay), (bx, by) = a.center, b.center
+    dx, dy = bx - ax, by - ay
+    if abs(dx) >= abs(dy):
+        return "left" if dx > 0 else "right"
+    return "above" if dy > 0 else "below"
+
+
+def near(a: Obj, b: Obj) -> bool:
+    """True when the two boxes are close enough to say 'next to'."""
+    (ax, ay), (bx, by) = a.center, b.center
+    return float(np.hypot(bx - ax, by - ay)) < 0.9 * (a.side + b.side)
+
+
+def overlap(a: tuple, b: tuple) -> float:
+    """Intersection area over the smaller box's area."""
+    w = min(a[2], b[2]) - max(a[0], b[0])
+    h = min(a[3], b[3]) - max(a[1], b[1])
+    if w <= 0 or h <= 0:
+        return 0.0
+    smaller = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
+    return w * h / smaller
+
+
+# -------------------------------------------------------------------------------------- the generator
+def sample_scene(rng: np.random.Generator, classes: list, size: int = 128, max_objects: int = 4,
+                 min_objects: int = 1, max_overlap: float = 0.15, repeat_p: float = 0.3) -> Scene:
+    """Draw a scene's truth: 1-4 objects (a class may repeat: "two dogs"), boxes that overlap little."""
+    n = int(rng.integers(min_objects, max_objects + 1))
+    chosen = []
+    for _ in range(n):
+        if chosen and rng.random() < repeat_p:
+            chosen.append(chosen[int(rng.integers(len(chosen)))])
+        else:
+            chosen.append(classes[int(rng.integers(len(classes)))])
+    objects = []
+    for cls in chosen:
+        for _ in range(50):  # rejection sampling for a free spot; shrink the object when space is scarce
+            side = int(rng.integers(28, 68 if n <= 2 else 56))
+            x0 = int(rng.integers(2, size - side - 1))
+            y0 = int(rng.integers(2, size - side - 1))
+            box = (x0, y0, x0 + side, y0 + side)
+            if all(overlap(box, o.box) <= max_overlap for o in objects):
+                objects.append(Obj(cls, box))
+                break
+    background = list(BACKGROUNDS)[int(rng.integers(len(BACKGROUNDS)))]
+    return Scene(objects, background, size)
+
+
+def render_scene(scene: Scene, rng: np.random.Generator) -> Image.Image:
+    """Paint the scene: a shaded background with mild noise, then each sprite (flip, slight rotation)."""
+    s = scene.size
+    base = np.array(BACKGROUNDS[scene.background][1], np.float32)
+    ramp = np.linspace(-1, 1, s, dtype=np.float32)
+    angle = rng.uniform(0, 2 * np.pi)
+    shade = (np.cos(angle) * ramp[None, :] + np.sin(angle) * ramp[:, None])[..., None] * rng.uniform(10, 30)
+    noise = rng.normal(0, 4, (s, s, 1)).astype(np.float32)
+    canvas = Image.fromarray(np.clip(base + shade + noise, 0, 255).astype(np.uint8))
+    for o in scene.objects:
+        img = _sprite_image(o.cls)
+        if rng.random() < 0.5:
+            img = img.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+        img = img.rotate(float(rng.uniform(-15, 15)), resample=Image.Resampling.BICUBIC, expand=True)
+        x0, y0, x1, y1 = o.box
+        side = x1 - x0
+        w, h = img.size
+        scale = side / max(w, h)
+        img = img.resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.Resampling.LANCZOS)
+        ox = x0 + (side - img.size[0]) // 2
+        oy = y0 + (side - img.size[1]) // 2
+        canvas.paste(img, (ox, oy), img)
+        # the truth box is the sprite's visible extent
+        a = np.asarray(img)[..., 3] > 32
+        ys, xs = np.nonzero(a)
+        if len(xs):
+            o.box = (int(ox + xs.min()), int(oy + ys.min()), int(ox + xs.max() + 1), int(oy + ys.max() + 1))
+    return canvas
+
+
+# -------------------------------------------------------------------------------------- the grammar
+EN_NUM = {1: "one", 2: "two", 3: "three", 4: "four"}
+ES_NUM = {2: "dos", 3: "tres", 4: "cuatro"}
+EN_AN_EXCEPTIONS = {"unicorn", "uniform", "unicycle", "ukulele", "ewe", "european", "one", "useful", "usb"}
+ES_STRESSED_A = {"águila", "hacha", "ancla", "arpa", "ala", "agua", "hada", "alma", "aula", "ave", "asa", "ánfora", "haba"}
+
+EN_SIZE = {"big": ["big", "large", "huge"], "small": ["small", "little", "tiny"]}
+ES_SIZE = {"big": [("grande", "grande", "grandes", "grandes"), ("enorme", "enorme", "enormes", "enormes")],
+           "small": [("pequeño", "pequeña", "pequeños", "pequeñas"), ("diminuto", "diminuta", "diminutos", "diminutas")]}
+EN_REL = {"left": ["to the left of", "left of"], "right": ["to the right of", "right of"],
+          "above": ["above", "over"], "below": ["below", "under"], "near": ["next to", "beside"]}
+ES_REL = {"left": ["a la izquierda de"], "right": ["a la derecha de"], "above": ["encima de", "sobre"],
+          "below": ["debajo de", "bajo"], "near": ["junto a", "al lado de"]}
+
+
+def en_article(word: str) -> str:
+    vowel = word[0] in "aeiou" and not any(word.startswith(e) for e in EN_AN_EXCEPTIONS)
+    return "an" if vowel or word.startswith(("hour", "honest")) else "a"
+
+
+def en_np(sprite: Sprite, count: int, size: str | None, rng, definite=False) -> str:
+    """An English noun phrase: 'a dog', 'two big dogs', 'the small apple'."""
+    if count == 1:
+        noun = sprite.en if not sprite.syn_en or rng.random() < 0.7 else sprite.syn_en[int(rng.integers(len(sprite.syn_en)))]
+    else:
+        noun = sprite.en_plural
+    words = [EN_SIZE[size][int(rng.integers(3))]] if size else []
+    words.append(noun)
+    phrase = " ".join(words)
+    if count > 1:
+        return f"{EN_NUM[count]} {phrase}"
+    return f"the {phrase}" if definite else f"{en_article(phrase)} {phrase}"
+
+
+def es_noun(sprite: Sprite, rng) -> tuple:
+    """(noun, gender) in Spanish, sometimes a synonym; a synonym may carry its own gender as 'word:g'."""
+    if sprite.syn_es and rng.random() >= 0.7:
+        syn = sprite.syn_es[int(rng.integers(len(sprite.syn_es)))]
+        word, _, g = syn.partition(":")
+        return word, g or sprite.es_gender
+    return sprite.es, sprite.es_gender
+
+
+def es_np(sprite: Sprite, count: int, size: str | None, rng, definite=False) -> str:
+    """A Spanish noun phrase with agreement: 'un perro', 'dos manzanas pequeñas', 'el águila grande'."""
+    if count == 1:
+        noun, g = es_noun(sprite, rng)
+    else:
+        noun, g = sprite.es_plural, sprite.es_gender
+    fem = g == "f"
+    adj = ""
+    if size:
+        forms = ES_SIZE[size][int(rng.integers(2))]
+        adj = " " + forms[(2 if count > 1 else 0) + (1 if fem else 0)]
+    if count > 1:
+        return f"{ES_NUM[count]} {noun}{adj}"
+    stressed_a = fem and noun in ES_STRESSED_A
+    if definite:
+        art = "el" if (not fem or stressed_a) else "la"
+    else:
+        art = "un" if (not fem or stressed_a) else "una"
+    return f"{art} {noun}{adj}"
+
+
+def es_join_prep(prep: str, np_: str) -> str:
+    """'de' + 'el perro' -> 'del perro'; 'a' + 'el gato' -> 'al gato'."""
+    if np_.startswith("el "):
+        if prep.endswith(" de") or prep == "de":
+            return prep[:-2] + "del " + np_[3:]
+        if prep.endswith(" a") or prep == "a":
+            return prep[:-1] + "al " + np_[3:]
+    return f"{prep} {np_}"
+
+
+def en_list(items: list) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def es_list(items: list) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " y " + items[-1]
+
+
+def sample_meaning(scene: Scene, rng: np.random.Generator) -> dict:
+    """Choose what one caption says about the scene: a list of objects, or a relation, plus optional extras.
+
+    The meaning is JSON-friendly: {"kind": "list"|"relation", "objects": {cls: count}, "sizes": {cls: size},
+    "relation": [a, rel, b] or None, "background": name or None, "frame": int}.
+    """
+    counts = scene.counts()
+    kinds = ["list", "list"] + (["relation", "relation", "relation"] if len(counts) >= 2 or
+                                any(c >= 2 for c in counts.values()) and len(scene.objects) >= 2 else [])
+    kind = kinds[int(rng.integers(len(kinds)))]
+    sizes = {}
+    for cls, c in counts.items():
+        objs = [o for o in scene.objects if o.cls == cls]
+        if c == 1 and objs[0].size != "medium" and rng.random() < 0.5:
+            sizes[cls] = objs[0].size
+    meaning = {"kind": kind, "objects": {}, "sizes": {}, "relation": None,
+               "background": scene.background if rng.random() < 0.35 else None,
+               "frame": int(rng.integers(6))}
+    if kind == "list":
+        meaning["objects"] = dict(counts)
+        meaning["sizes"] = sizes
+    else:
+        i, j = rng.choice(len(scene.objects), size=2, replace=False)
+        a, b = scene.objects[int(i)], scene.objects[int(j)]
+        if a.cls == b.cls:  # "a dog next to a dog" reads oddly: describe the other pair order or fall back
+            others = [o for o in scene.objects if o.cls != a.cls]
+            if not others:
+                meaning["kind"] = "list"
+                meaning["objects"] = dict(counts)
+                meaning["sizes"] = sizes
+                return meaning
+            b = others[int(rng.integers(len(others)))]
+        rel = "near" if near(a, b) and rng.random() < 0.25 else relation(a, b)
+        meaning["relation"] = [a.cls, rel, b.cls]
+        meaning["objects"] = {a.cls: 1, b.cls: 1}
+        meaning["sizes"] = {k: v for k, v in sizes.items() if k in (a.cls, b.cls)}
+    return meaning
+
+
+EN_FRAMES = ["{x}", "a picture of {x}", "an image of {x}", "there is {x}", "a photo showing {x}", "{x} in the scene"]
+EN_FRAMES_PL = ["{x}", "a picture of {x}", "an image of {x}", "there are {x}", "a photo showing {x}", "{x} in the scene"]
+ES_FRAMES = ["{x}", "una imagen de {x}", "una foto de {x}", "hay {x}", "una foto que muestra {x}", "se ve {x}"]
+ES_FRAMES_PL = ["{x}", "una imagen de {x}", "una foto de {x}", "hay {x}", "una foto que muestra {x}", "se ven {x}"]
+
+
+def realize(meaning: dict, lang: str, rng: np.random.Generator) -> str:
+    """Turn a meaning into a caption string in `lang` ('en' or 'es')."""
+    if lang not in ("en", "es"):
+        raise ValueError(f"language must be 'en' or 'es', not {lang!r}")
+    by_id = sprites_by_id()
+    np_ = en_np if lang == "en" else es_np
+    sizes = meaning["sizes"]
+    if meaning["kind"] == "list":
+        items = [np_(by_id[c], n, sizes.get(c), rng) for c, n in meaning["objects"].items()]
+        body = (en_list if lang == "en" else es_list)(items)
+        plural = len(items) > 1 or any(n > 1 for n in meaning["objects"].values())
+    else:
+        a, rel, b = meaning["relation"]
+        left = np_(by_id[a], 1, sizes.get(a), rng)
+        right = np_(by_id[b], 1, sizes.get(b), rng)
+        if lang == "en":
+            body = f"{left} {EN_REL[rel][int(rng.integers(len(EN_REL[rel])))]} {right}"
+        else:
+            phrase = ES_REL[rel][int(rng.integers(len(ES_REL[rel])))]
+            if meaning["background"] and phrase == "sobre":  # not "sobre un panda sobre un fondo blanco"
+                phrase = "encima de"
+            body = f"{left} {es_join_prep(phrase, right)}"
+        plural = False
+    if lang == "en":
+        text = (EN_FRAMES_PL if plural else EN_FRAMES)[meaning["frame"]].format(x=body)
+        if meaning["background"]:
+            text += f" on a {meaning['background']} background"
+    else:
+        text = (ES_FRAMES_PL if plural else ES_FRAMES)[meaning["frame"]].format(x=body)
+        if meaning["background"]:
+            text += f" sobre un fondo {BACKGROUNDS[meaning['background']][0]}"
+    return text
+
+
+def captions_for(scene: Scene, rng: np.random.Generator, n: int = 5) -> list:
+    """`n` distinct (meaning, english, spanish) triples for a scene."""
+    out, seen = [], set()
+    for _ in range(20 * n):
+        m = sample_meaning(scene, rng)
+        en, es = realize(m, "en", rng), realize(m, "es", rng)
+        if en not in seen:
+            seen.add(en)
+            out.append((m, en, es))
+        if len(out) == n:
+            break
+    while len(out) < n:  # tiny scenes can have fewer distinct phrasings: repeat with a new frame
+        m = dict(out[len(out) % len(out)][0], frame=len(out) % 6)
+        out.append((m, realize(m, "en", rng), realize(m, "es", rng)))
+    return out
+
+
+# ------------------------------------------------------------------------- meaning vs truth (the oracle)
+def satisfies(scene: Scene, meaning: dict) -> bool:
+    """True when what the caption says holds in the scene (used for oracle ceilings)."""
+    counts = scene.counts()
+    for cls, n in meaning["objects"].items():
+        if counts.get(cls, 0) < 1 or (n > 1 and counts[cls] != n):
+            return False
+    if meaning["kind"] == "list" and set(meaning["objects"]) != set(counts):
+        return False  # a list caption names every object in the scene
+    for cls, size in meaning["sizes"].items():
+        if not any(o.cls == cls and o.size == size for o in scene.objects):
+            return False
+    if meaning["background"] and meaning["background"] != scene.background:
+        return False
+    if meaning["relation"]:
+        a, rel, b = meaning["relation"]
+        ok = any((near(x, y) if rel == "near" else relation(x, y) == rel)
+                 for x in scene.objects if x.cls == a for y in scene.objects if y.cls == b and y is not x)
+        if not ok:
+            return False
+    return True
+
+
+# --------------------------------------------------------------------------- parsing captions back
+@lru_cache(maxsize=4)
+def _lexicon(lang: str) -> dict:
+    """Map every word form (singular, plural, synonyms) to its class id."""
+    lex = {}
+    for s in load_atlas()[0]:
+        if lang == "en":
+            forms = [s.en, s.en_plural, *s.syn_en]
+        else:
+            forms = [s.es, s.es_plural, *(w.partition(":")[0] for w in s.syn_es)]
+        for f in forms:
+            lex.setdefault(f, s.id)
+    return lex
+
+
+_EN_REL_RE = [(rel, p) for rel, ps in EN_REL.items() for p in ps]
+_ES_REL_RE = [(rel, p) for rel, ps in ES_REL.items() for p in ps] + [("left", "a la izquierda del"),
+                                                                     ("right", "a la derecha del"),
+                                                                     ("near", "junto al"), ("near", "al lado del")]
+
+
+def parse_caption(text: str, lang: str = "en") -> dict:
+    """Read objects, counts and a relation back from a (generated) caption.
+
+    Returns {"objects": {cls: count}, "relation": [a, rel, b] or None}. Multi-word nouns are matched
+    longest first. Used to score generated captions against the scene truth.
+    """
+    lex = _lexicon(lang)
+    nums = {"two": 2, "three": 3, "four": 4} if lang == "en" else {"dos": 2, "tres": 3, "cuatro": 4}
+    toks = re.findall(r"[\wáéíóúñü]+", text.lower())
+    mentions = []  # (token index, class, count)
+    i = 0
+    while i < len(toks):
+        for span in (3, 2, 1):
+            phrase = " ".join(toks[i:i + span])
+            if phrase in lex:
+                count = 1
+                for back in (1, 2):  # a number may stand before an adjective: "two big dogs"
+                    if i - back >= 0 and toks[i - back] in nums:
+                        count = nums[toks[i - back]]
+                        break
+                mentions.append((i, lex[phrase], count))
+                i += span
+                break
+        else:
+            i += 1
+    objects = {}
+    for _, cls, c in mentions:
+        objects[cls] = max(objects.get(cls, 0), c)
+    rel = None
+    if len(mentions) >= 2:
+        (i0, a, _), (i1, b, _) = mentions[0], mentions[1]
+        between = " ".join(toks[i0 + 1:i1])
+        for name, phrase in (_EN_REL_RE if lang == "en" else _ES_REL_RE):
+            if phrase in between:
+                rel = [a, name, b]
+                break
+    return {"objects": objects, "relation": rel}
+
+
+def scene_to_json(scene: Scene) -> dict:
+    return {"background": scene.background, "size": scene.size,
+            "objects": [{"cls": o.cls, "box": list(o.box)} for o in scene.objects]}
+
+
+def scene_from_json(d: dict) -> Scene:
+    return Scene([Obj(o["cls"], tuple(o["box"])) for o in d["objects"]], d["background"], d.get("size", 128))

@@ -1,0 +1,196 @@
+"""`make bench`: execute every notebook cold and warm; write the wall times into the book.
+
+Cold: a fresh, empty cache folder (``SEEING_SAYING_CACHE``): the embedded dataset and its features are built
+(``python -m helpers build``, timed on its own row), then every notebook runs once in numbered order, so each
+pays for its own first-time work (Theano compilation, feature caches, ...). Warm: every notebook runs again
+with that cache. Notebooks run through papermill (the same executor as the book, nbclient) with the
+``DEVICE`` parameter set, so the benchmark also proves that each notebook takes its parameters.
+
+Measurements are kept per device in ``book/bench.json`` (a CPU run and a GPU run fill different columns) and
+rendered into ``book/performance.md`` and ``book/intro.md`` between ``<!-- bench:NAME:start -->`` and
+``<!-- bench:NAME:end -->`` marker comments. The headline metrics the notebooks recorded with
+``helpers.results.record`` go into the quality table.
+
+    python scripts/bench.py --write book/performance.md [--device cuda] [--only 01_search_by_regression]
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCH_JSON = ROOT / "book" / "bench.json"
+INTRO = ROOT / "book" / "intro.md"
+
+
+def toc_notebooks() -> list[str]:
+    import yaml
+
+    def walk(node):
+        if isinstance(node, dict):
+            if "file" in node:
+                yield node["file"]
+            for key in ("parts", "chapters", "sections"):
+                for child in node.get(key, []):
+                    yield from walk(child)
+
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    return [Path(f).name for f in walk(toc) if f.startswith("notebooks/")]
+
+
+def device_label(device: str) -> tuple[str, str]:
+    import torch
+
+    if device != "cpu" and torch.cuda.is_available():
+        return "gpu", f"GPU: {torch.cuda.get_device_name(0)}"
+    return "cpu", f"CPU: {os.cpu_count()} cores"
+
+
+def run_notebook(stem: str, device: str, outdir: Path, env: dict) -> float:
+    """Execute one notebook with papermill in a subprocess (so the environment applies); wall seconds."""
+    code = (
+        "import papermill as pm, sys; "
+        "pm.execute_notebook(sys.argv[1], sys.argv[2], parameters={'DEVICE': sys.argv[3]}, kernel_name='python3', "
+        "cwd=sys.argv[4], progress_bar=False, request_save_on_cell_execute=False, execution_timeout=1800)"
+    )
+    src = ROOT / "notebooks" / f"{stem}.ipynb"
+    start = time.perf_counter()
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(src), str(outdir / f"{stem}.out.ipynb"), device, str(src.parent)],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    seconds = time.perf_counter() - start
+    if result.returncode != 0:
+        sys.stderr.write(result.stdout[-4000:] + result.stderr[-8000:])
+        raise SystemExit(f"bench: {stem} failed (see above); output notebook in {outdir}")
+    return seconds
+
+
+def fmt_seconds(s: float | None) -> str:
+    if s is None:
+        return "–"
+    return f"{s:.0f} s" if s < 120 else f"{s / 60:.1f} min"
+
+
+def replace_block(path: Path, name: str, body: str) -> None:
+    text = path.read_text()
+    start, end = f"<!-- bench:{name}:start -->", f"<!-- bench:{name}:end -->"
+    pattern = re.compile(re.escape(start) + r".*?" + re.escape(end), re.S)
+    if not pattern.search(text):
+        raise SystemExit(f"bench: {path} has no {start} ... {end} markers")
+    path.write_text(pattern.sub(lambda _: f"{start}\n{body.rstrip()}\n{end}", text))
+
+
+def render(data: dict) -> dict[str, str]:
+    runs = {k: v for k, v in data.get("runs", {}).items() if v}
+    stems = toc_notebooks()
+    # Wall times, one column pair per device that was measured.
+    head = "| Notebook | " + " | ".join(f"{r['label']} cold | {r['label']} warm" for r in runs.values()) + " |"
+    rule = "|---|" + "---:|---:|" * len(runs)
+    rows = []
+    for stem in ["data build (python -m helpers build)"] + stems:
+        cells = []
+        for r in runs.values():
+            t = r["times"].get(stem.split(" ")[0] if stem.startswith("data") else stem, {})
+            cells += [fmt_seconds(t.get("cold")), fmt_seconds(t.get("warm"))]
+        rows.append(f"| {stem} | " + " | ".join(cells) + " |")
+    totals = []
+    for r in runs.values():
+        for kind in ("cold", "warm"):
+            totals.append(fmt_seconds(sum(t.get(kind) or 0 for t in r["times"].values())))
+    rows.append("| **all** | " + " | ".join(f"**{t}**" for t in totals) + " |")
+    meta = [f"- {r['label']}: measured {r['date']} with Python {r['python']}, torch {r['torch']}." for r in runs.values()]
+    times = "\n".join([head, rule, *rows, "", *meta]) if runs else "Not measured yet: run `make bench`."
+    # Intro: time per chapter on a first (cold) run, what a reader sees the first time through.
+    intro_rows = ["| Chapter | " + " | ".join(r["label"] for r in runs.values()) + " |", "|---|" + "---:|" * len(runs)]
+    for stem in stems:
+        intro_rows.append(
+            f"| {stem} | " + " | ".join(fmt_seconds(r["times"].get(stem, {}).get("cold")) for r in runs.values()) + " |"
+        )
+    intro = "\n".join(intro_rows) if runs else "Not measured yet: run `make bench`."
+    # Quality: what each notebook recorded (results/<stem>.json), from the latest run.
+    quality_rows = ["| Notebook | Metric | Value |", "|---|---|---:|"]
+    for stem, metrics in sorted(data.get("quality", {}).items()):
+        for key, value in metrics.items():
+            shown = f"{value:.4g}" if isinstance(value, float) else str(value)
+            quality_rows.append(f"| {stem} | `{key}` | {shown} |")
+    quality = "\n".join(quality_rows) if data.get("quality") else "Not measured yet: run `make bench`."
+    return {"times": times, "intro": intro, "quality": quality}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--write", type=Path, default=ROOT / "book" / "performance.md", help="page to update")
+    parser.add_argument("--device", default="auto", help="the notebooks' DEVICE parameter (auto, cpu, cuda)")
+    parser.add_argument("--only", nargs="*", help="notebook stems to run (default: all, in order)")
+    parser.add_argument("--render-only", action="store_true", help="only re-render the pages from bench.json")
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="a quick check of the benchmark itself: reuse the current cache (not cold), write nothing",
+    )
+    args = parser.parse_args(argv)
+
+    data = json.loads(BENCH_JSON.read_text()) if BENCH_JSON.exists() else {"runs": {}, "quality": {}}
+    if not args.render_only:
+        import torch
+
+        key, label = device_label(args.device)
+        stems = args.only or toc_notebooks()
+        with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+            tmp = Path(tmp)
+            results = tmp / "results"
+            env = dict(os.environ, SEEING_SAYING_RESULTS=str(results))
+            if not args.dry_run:
+                env["SEEING_SAYING_CACHE"] = str(tmp / "cache")
+            times: dict[str, dict[str, float]] = {}
+            start = time.perf_counter()
+            subprocess.run([sys.executable, "-m", "helpers", "build"], env=env, cwd=ROOT, check=True)
+            times["data"] = {"cold": time.perf_counter() - start}
+            print(f"bench: data build {times['data']['cold']:.1f} s", flush=True)
+            for kind in ("cold", "warm"):
+                for stem in stems:
+                    seconds = run_notebook(stem, args.device, tmp, env)
+                    times.setdefault(stem, {})[kind] = round(seconds, 1)
+                    print(f"bench: {stem} {kind} {seconds:.1f} s", flush=True)
+            quality = {p.stem: json.loads(p.read_text()) for p in sorted(results.glob("*.json"))}
+        run = {
+            "label": label,
+            "date": dt.date.today().isoformat(),
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "times": {k: {kk: round(vv, 1) for kk, vv in v.items()} for k, v in times.items()},
+        }
+        if args.dry_run:
+            print(json.dumps({"run": run, "quality": quality}, indent=1))
+            print(render({"runs": {key: run}, "quality": quality})["times"])
+            return 0
+        if args.only and key in data["runs"]:
+            data["runs"][key]["times"].update(run["times"])
+        else:
+            data["runs"][key] = run
+        data.setdefault("quality", {}).update(quality)
+        BENCH_JSON.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    blocks = render(data)
+    replace_block(args.write, "times", blocks["times"])
+    replace_block(args.write, "quality", blocks["quality"])
+    if INTRO.exists() and "<!-- bench:intro:start -->" in INTRO.read_text():
+        replace_block(INTRO, "intro", blocks["intro"])
+    print(f"bench: wrote {args.write.relative_to(ROOT)}" + ("" if args.render_only else f" and {BENCH_JSON.relative_to(ROOT)}"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
