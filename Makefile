@@ -20,6 +20,10 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 # Headless runs (tests, book, bench): widgets print one line and the static figures stand in (helpers/widgets.py).
 export SEEING_SAYING_STATIC := 1
+# OpenMP threads that sleep instead of spinning while they wait: on a busy 2-core machine spinning threads
+# made PyTorch steps 2x (and in one measurement 25x) slower; uncontended it costs little (book/performance.md).
+OMP_WAIT_POLICY ?= PASSIVE
+export OMP_WAIT_POLICY
 
 .PHONY: help venv data test book bench test-book clean environment.yml
 

@@ -4,7 +4,7 @@ Notebooks use the short names re-exported here, e.g. `helpers.load_captions("tra
 `helpers.image_features(data)`, `helpers.pick_device()`, `helpers.ranks(...)`, `helpers.record(...)`.
 """
 from .data import Config, build, class_split, ensure, image_features, load_captions, load_classes, seen_unseen
-from .device import num_workers, pick_device, seed_everything
+from .device import cpu_count, limit_threads, num_workers, pick_device, seed_everything
 from .formats import CaptionData, ClassData, DatasetFormatError
 from .metrics import (attention_in_box, bleu, box_cell_fraction, chance_metrics, oracle_metrics, ranks,
                       retrieval_metrics, semantic_scores)
@@ -15,8 +15,10 @@ from .text import UnknownWordError, Vocabulary, glove, lookup, phrase_vector, to
 
 __all__ = [
     "Config", "build", "class_split", "ensure", "image_features", "load_captions", "load_classes", "seen_unseen",
-    "num_workers", "pick_device", "seed_everything", "CaptionData", "ClassData", "DatasetFormatError",
+    "cpu_count", "num_workers", "pick_device", "seed_everything", "CaptionData", "ClassData", "DatasetFormatError",
     "attention_in_box", "bleu", "box_cell_fraction", "chance_metrics", "oracle_metrics", "ranks",
     "retrieval_metrics", "semantic_scores", "cache_dir", "repo_root", "UnknownWordError", "Vocabulary", "glove",
     "lookup", "phrase_vector", "tokenize", "train_fasttext", "record", "results",
 ]
+
+limit_threads()  # a container's CPU quota, not the host's core count, sets torch's thread pool

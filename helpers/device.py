@@ -43,7 +43,31 @@ def seed_everything(seed: int = 0) -> None:
     torch.cuda.manual_seed_all(seed)
 
 
+def cpu_count(cgroup_file: str = "/sys/fs/cgroup/cpu.max") -> int:
+    """The cores this process may really use: its CPU affinity, capped by a cgroup CPU quota if there is one.
+
+    In a container limited with `--cpus=2` on a 64-core host, `os.cpu_count()` says 64 and PyTorch would
+    start 32 or more threads that fight over 2 cores (several times slower); this says 2.
+    """
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    try:  # cgroup v2: "max 100000" or "<quota> <period>"
+        with open(cgroup_file) as f:
+            quota, period = f.read().split()[:2]
+        if quota != "max":
+            cores = min(cores, max(1, int(int(quota) / int(period) + 0.5)))
+    except (OSError, ValueError):
+        pass
+    return max(1, cores)
+
+
+def limit_threads() -> int:
+    """Use no more torch threads than `cpu_count()` (done once by `import helpers`); returns the count."""
+    n = cpu_count()
+    if torch.get_num_threads() > n:
+        torch.set_num_threads(n)
+    return torch.get_num_threads()
+
+
 def num_workers(max_workers: int = 4) -> int:
     """DataLoader workers for this machine: one per spare core, none on a 1-2 core machine."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(0, min(max_workers, cores - 2))
+    return max(0, min(max_workers, cpu_count() - 2))

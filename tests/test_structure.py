@@ -162,24 +162,21 @@ def test_every_helpers_module_is_in_the_reference():
     assert not stale, f"book/helpers_reference.md documents modules that do not exist: {stale}"
 
 
+
 @pytest.mark.parametrize("name", DISK_NOTEBOOKS)
 def test_helpers_submodules_used_in_a_notebook_are_imported(name):
-    """`helpers.results.record(...)` fails at run time unless `helpers.results` was imported somewhere:
-    every `helpers.<module>.` a notebook uses must be a submodule that `import helpers` loads, or one the
-    notebook imports itself (`import helpers.x` / `from helpers import x`)."""
-    import importlib
+    """`helpers.results.record(...)` raises AttributeError unless something imported `helpers.results`: in a
+    fresh interpreter, after the notebook's own `helpers` imports, every `helpers.<module>.` it uses exists."""
+    import subprocess
+    import sys
 
-    helpers = importlib.import_module("helpers")
     code = "\n".join(c.source for c in read(name).cells if c.cell_type == "code")
     modules = {p.stem for p in (ROOT / "helpers").glob("*.py") if not p.stem.startswith("_")}
-    used = set(re.findall(r"\bhelpers\.(\w+)\.", code)) & modules
-    imported = set(re.findall(r"^\s*import helpers\.(\w+)", code, re.M))
-    for names in re.findall(r"^\s*from helpers import ([^\n]+)", code, re.M):
-        imported.update(n.split(" as ")[0].strip(" ()") for n in names.split(","))
-    # only what `import helpers` itself binds counts as loaded (not what other tests imported)
-    init = (ROOT / "helpers" / "__init__.py").read_text()
-    loaded = set(re.findall(r"^from \. import ([\w, ]+)", init, re.M))
-    loaded = {n.strip() for group in loaded for n in group.split(",")}
-    missing = sorted(used - imported - loaded)
-    assert not missing, f"{name} uses helpers.<module>. without importing it: {missing}"
-    assert all(hasattr(helpers, m) for m in loaded)
+    used = sorted(set(re.findall(r"\bhelpers\.(\w+)\.", code)) & modules)
+    imports = re.findall(r"^(?:import helpers\b.*|from helpers(?:\.\w+)? import [^(\n]+)$", code, re.M)
+    probe = "\n".join(["import helpers", *imports,
+                       f"missing = [m for m in {used!r} if not hasattr(helpers, m)]", "print(missing)"])
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "[]", (
+        f"{name} uses helpers.<module>. without importing it: {out.stdout.strip()}")
