@@ -89,9 +89,10 @@ book: venv data
 # --- the book in a real browser (issue 11) -----------------------------------------------------------
 test-book: book
 	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ]; then sudo=""; elif sudo -n true 2>/dev/null; then sudo="sudo -n"; else sudo=none; fi; \
+	  if [ "$$sudo" != none ] && command -v apt-get >/dev/null; then \
 	    echo "make: installing Debian's chromium and chromium-driver"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	    $$sudo apt-get update -qq && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
 	  else echo "make: needs chromium and chromedriver (Debian: apt-get install chromium chromium-driver)"; exit 1; fi; \
 	fi
 	$(PY) -m pytest tests/book -p no:cacheprovider $(PYTEST_ARGS)
