@@ -16,6 +16,7 @@ BOOK_LOG := $(BUILD)/book-build.log
 # Notebooks in their numbered order (00, 01, ...): pytest runs them in the order given.
 NOTEBOOKS = $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 PYTEST_ARGS ?=
+NBVAL := --nbval-lax --nbval-current-env --nbval-cell-timeout=600
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 # Headless runs (tests, book, bench): widgets print one line and the static figures stand in (helpers/widgets.py).
@@ -60,11 +61,11 @@ $(STAMP): requirements.txt pyproject.toml
 data: venv
 	$(PY) -m helpers build
 
-# --- tests: unit + structure tests, then every notebook cell by cell (tests/nbexec.py) ---------------
-# Notebook runs that pass are stored in the book's jupyter-cache, so a `make book` after `make test`
-# executes nothing again (see book/performance.md).
+# --- tests: unit + structure tests, then nbval over every notebook, cell by cell ------------------------
+# tests/nbval_book.py (a small plugin on top of nbval) stores each notebook run that passed in the book's
+# jupyter-cache, so a `make book` after `make test` executes nothing again (see book/performance.md).
 test: venv data
-	$(PY) -m pytest tests -p tests.nbexec --notebooks $(NOTEBOOKS) $(PYTEST_ARGS)
+	$(PY) -m pytest tests -p tests.nbval_book $(NBVAL) $(NOTEBOOKS) $(PYTEST_ARGS)
 
 # --- the HTML book -----------------------------------------------------------------------------------
 # Jupyter Book 1 can exit 0 when a notebook fails to execute: the log and the execution reports are

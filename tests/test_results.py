@@ -78,7 +78,7 @@ def test_write_is_atomic(results_dir, monkeypatch):
     with pytest.raises(OSError, match="disk full"):
         results.record("nb", {"v": 2})
     monkeypatch.undo()
-    os.environ[results.RESULTS_ENV] = str(results_dir)
+    monkeypatch.setenv(results.RESULTS_ENV, str(results_dir))  # undo() dropped it; setenv is undone again
     assert results.load("nb") == {"v": 1}, "a failed write must leave the old file as it was"
     assert sorted(p.name for p in results_dir.iterdir()) == ["nb.json"], "no temporary file left behind"
 

@@ -117,7 +117,7 @@ class TestNotebook:
 
     def test_no_nbval_comment_markers(self, name):
         # Jupyter Book does not honour `# NBVAL_RAISES_EXCEPTION` (the build breaks): use the cell tag
-        # `raises-exception`, which nbval, nbclient, tests/nbexec.py and Jupyter Book all honour.
+        # `raises-exception`, which nbval, nbclient and Jupyter Book all honour.
         for cell in read(name).cells:
             if cell.cell_type == "code":
                 assert "NBVAL_RAISES_EXCEPTION" not in cell.source, f"{name}: use the tag `raises-exception`"

@@ -4,7 +4,7 @@ Fast checks of what the notebooks promise but nbval cannot see: the environment 
 imported, Lasagne comes through helpers.theano_compat, every compiled function uses the notebook's compile
 mode, the results contract, the seed's conventions (padding -1, features first), and the sampling exercise
 both ways (it is pure NumPy, so it is tested here without compiling anything). Executing the notebooks
-(tests/nbexec.py) and the both-ways test of the attention exercises (tests/test_exercises.py) do the rest.
+(nbval in ``make test``) and the both-ways test of the attention exercises (tests/test_exercises.py) do the rest.
 """
 from __future__ import annotations
 

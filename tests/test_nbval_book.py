@@ -1,4 +1,4 @@
-"""tests/nbexec.py, the plugin `make test` runs the notebooks with: failures fail, passes feed the book's cache."""
+"""tests/nbval_book.py, the plugin `make test` adds to nbval: failures fail, passes feed the book's cache."""
 from __future__ import annotations
 
 import json
@@ -24,7 +24,7 @@ def notebook(path: Path, *cells: str, tags: dict | None = None) -> Path:
 
 def run_plugin(tmp_path: Path, *notebooks: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "tests.nbexec", "--notebooks", "-p", "no:cacheprovider",
+        [sys.executable, "-m", "pytest", "-p", "tests.nbval_book", "--nbval-lax", "--nbval-current-env", "-p", "no:cacheprovider",
          "--notebook-cache", str(tmp_path / "cache"), "--notebook-times", str(tmp_path / "times.json"),
          "-o", "addopts=-rs", *map(str, notebooks)],
         cwd=ROOT, capture_output=True, text=True, timeout=300,
@@ -45,7 +45,7 @@ def test_cells_pass_fail_skip_and_only_passing_notebooks_are_cached(tmp_path):
     out = result.stdout + result.stderr
     assert result.returncode == 1, out
     assert "1 failed, 4 passed, 1 skipped" in out, out  # good: 3 cells; bad: 1 passes, 1 fails, 1 skipped
-    assert "deliberately broken" in out and "not run: cell 1 failed" in out, out
+    assert "deliberately broken" in out and "not run: Cell 1 failed" in out, out
 
     from jupyter_cache import get_cache
 
@@ -58,3 +58,23 @@ def test_cells_pass_fail_skip_and_only_passing_notebooks_are_cached(tmp_path):
     assert outputs[2][0]["text"] == "2\n"
     times = json.loads((tmp_path / "times.json").read_text())
     assert times["good"]["passed"] is True and times["bad"]["passed"] is False
+    # The stored run carries what the kernel printed, with execution counts, like a notebook saved in Jupyter.
+    cells = [c for c in cache.get_cache_bundle(record.pk).nb.cells if c.cell_type == "code"]
+    assert [c.execution_count for c in cells] == [1, 2, 3]
+    assert outputs[1][0]["output_type"] == "error" and outputs[1][0]["ename"] == "NotImplementedError"
+
+
+@pytest.mark.slow
+def test_a_partial_run_is_not_cached(tmp_path):
+    good = notebook(tmp_path / "good.ipynb", "x = 1", "print(x)")
+    args = [sys.executable, "-m", "pytest", "-p", "tests.nbval_book", "--nbval-lax", "--nbval-current-env",
+            "-p", "no:cacheprovider", "--notebook-cache", str(tmp_path / "cache"),
+            "--notebook-times", str(tmp_path / "times.json")]
+    ids = subprocess.run([*args, "--collect-only", "-q", str(good)], cwd=ROOT, capture_output=True, text=True,
+                         timeout=300).stdout.splitlines()
+    (last,) = [i for i in ids if i.endswith("Cell 1")]
+    result = subprocess.run([*args, "--deselect", last, str(good)], cwd=ROOT, capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0 and "1 passed, 1 deselected" in result.stdout, result.stdout + result.stderr
+    assert not (tmp_path / "cache").exists() or not __import__("jupyter_cache").get_cache(
+        str(tmp_path / "cache")).list_cache_records()
