@@ -3,8 +3,8 @@
 Cold: a fresh, empty cache folder (``SEEING_SAYING_CACHE``): the embedded dataset and its features are built
 (``python -m helpers build``, timed on its own row), then every notebook runs once in numbered order, so each
 pays for its own first-time work (Theano compilation, feature caches, ...). Warm: every notebook runs again
-with that cache. Notebooks run through papermill (the same executor as the book, nbclient) with the
-``DEVICE`` parameter set, so the benchmark also proves that each notebook takes its parameters.
+with that cache. papermill sets each notebook's ``DEVICE`` parameter and nbclient (the book's executor) runs it, so the
+benchmark also proves that each notebook takes its parameters.
 
 Measurements are kept per device in ``book/bench.json`` (a CPU run and a GPU run fill different columns) and
 rendered into ``book/performance.md`` and ``book/intro.md`` between ``<!-- bench:NAME:start -->`` and
@@ -55,22 +55,35 @@ def device_label(device: str) -> tuple[str, str]:
     return "cpu", f"CPU: {os.cpu_count()} cores"
 
 
-def run_notebook(stem: str, device: str, outdir: Path, env: dict) -> float:
-    """Execute one notebook with papermill in a subprocess (so the environment applies); wall seconds."""
+def run_notebook(stem: str, device: str, outdir: Path, env: dict, limit_s: int = 1500) -> float:
+    """Execute one notebook in a subprocess (so the environment applies); wall seconds.
+
+    papermill writes the `DEVICE` parameter into the notebook (its `parameters` cell mechanism); nbclient, the
+    executor Jupyter Book uses, runs it with the book's per-cell timeout. (`papermill.execute_notebook` itself
+    once hung here with both the kernel and the client idle, as in papermill issue #711; a hard limit per
+    notebook turns such a hang into a clear failure instead of a stalled benchmark.)
+    """
     code = (
-        "import papermill as pm, sys; "
-        "pm.execute_notebook(sys.argv[1], sys.argv[2], parameters={'DEVICE': sys.argv[3]}, kernel_name='python3', "
-        "cwd=sys.argv[4], progress_bar=False, request_save_on_cell_execute=False, execution_timeout=1800)"
+        "import sys, nbformat; from nbclient import NotebookClient; "
+        "from papermill.iorw import load_notebook_node; from papermill.parameterize import parameterize_notebook; "
+        "nb = parameterize_notebook(load_notebook_node(sys.argv[1]), {'DEVICE': sys.argv[3]}, "
+        "kernel_name='python3', language='python'); "
+        "NotebookClient(nb, timeout=600, kernel_name='python3', resources={'metadata': {'path': sys.argv[4]}})"
+        ".execute(); nbformat.write(nb, sys.argv[2])"
     )
     src = ROOT / "notebooks" / f"{stem}.ipynb"
     start = time.perf_counter()
-    result = subprocess.run(
-        [sys.executable, "-c", code, str(src), str(outdir / f"{stem}.out.ipynb"), device, str(src.parent)],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-    )
+    try:
+        result = subprocess.run(
+            [sys.executable, "-c", code, str(src), str(outdir / f"{stem}.out.ipynb"), device, str(src.parent)],
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=limit_s,
+        )
+    except subprocess.TimeoutExpired:
+        raise SystemExit(f"bench: {stem} did not finish in {limit_s} s") from None
     seconds = time.perf_counter() - start
     if result.returncode != 0:
         sys.stderr.write(result.stdout[-4000:] + result.stderr[-8000:])
