@@ -8,6 +8,7 @@ once in those runs, so the code behind it is tested.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 
 STATIC_ENV = "SEEING_SAYING_STATIC"
@@ -27,6 +28,19 @@ def show(widget, note: str = "interactive control") -> None:
     display(widget)
 
 
+def drawing_into(out):
+    """Context manager for a widget callback: draw into the Output widget `out` (cleared first) in Jupyter;
+    in static mode straight into the running cell.
+
+    Headless executors stand in for the browser's Output widget, and nbclient's stand-in can leave a notebook
+    run waiting forever (seen twice in `make bench`: the kernel idle after the cell, the client never told).
+    """
+    if static_mode():
+        return contextlib.nullcontext()
+    out.clear_output(wait=True)
+    return out
+
+
 def text_search(on_query, placeholder: str = "type a description", description: str = "Query",
                 initial: str = ""):
     """A text box + output area; `on_query(text)` is called on Enter and draws into the output area.
@@ -40,8 +54,7 @@ def text_search(on_query, placeholder: str = "type a description", description: 
     out = w.Output()
 
     def run(text):
-        out.clear_output(wait=True)
-        with out:
+        with drawing_into(out):
             on_query(text)
 
     box.observe(lambda change: run(change["new"]), names="value")

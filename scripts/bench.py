@@ -55,7 +55,7 @@ def device_label(device: str) -> tuple[str, str]:
     return "cpu", f"CPU: {os.cpu_count()} cores"
 
 
-def run_notebook(stem: str, device: str, outdir: Path, env: dict, limit_s: int = 1500) -> float:
+def run_notebook(stem: str, device: str, outdir: Path, env: dict, limit_s: int = 900) -> float:
     """Execute one notebook in a subprocess (so the environment applies); wall seconds.
 
     papermill writes the `DEVICE` parameter into the notebook (its `parameters` cell mechanism); nbclient, the
