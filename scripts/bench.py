@@ -201,7 +201,7 @@ def main(argv=None) -> int:
     replace_block(args.write, "quality", blocks["quality"])
     if INTRO.exists() and "<!-- bench:intro:start -->" in INTRO.read_text():
         replace_block(INTRO, "intro", blocks["intro"])
-    print(f"bench: wrote {args.write.relative_to(ROOT)}" + ("" if args.render_only else f" and {BENCH_JSON.relative_to(ROOT)}"))
+    print(f"bench: wrote {args.write.resolve().relative_to(ROOT)}" + ("" if args.render_only else f" and {BENCH_JSON.relative_to(ROOT)}"))
     return 0
 
 
