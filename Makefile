@@ -75,7 +75,10 @@ book: venv data
 	@rm -rf $(HTML)/reports
 	@# sphinxcontrib-bibtex can crash an incremental build after a key in references.bib changes: re-read
 	@# every page then (cheap: executed notebooks come from the cache).
-	@if [ -f $(BUILD)/.doctrees/environment.pickle ] && [ references.bib -nt $(BUILD)/.doctrees/environment.pickle ]; then \
+	@# Likewise after `make test` stored new notebook runs in the cache: Sphinx would keep the pages of
+	@# notebooks whose source did not change, with their old outputs.
+	@if [ -f $(BUILD)/.doctrees/environment.pickle ] && { [ references.bib -nt $(BUILD)/.doctrees/environment.pickle ] || \
+	  [ $(BUILD)/.jupyter_cache/global.db -nt $(BUILD)/.doctrees/environment.pickle ]; }; then \
 	  rm -rf $(BUILD)/.doctrees; fi
 	@status=0; \
 	$(VENV)/bin/jupyter-book build . -W -n --keep-going 2>&1 | tee $(BOOK_LOG) || status=$$?; \
