@@ -23,7 +23,7 @@ import numpy as np
 from . import scenes as sc
 from .metrics import attention_in_box, box_cell_fraction
 from .plots import attention_overlay, draw_scene_truth
-from .widgets import static_mode
+from .widgets import drawing_into
 
 __all__ = ["object_lexicon", "object_mentions", "cells_in_boxes", "attention_in_boxes",
            "summarise_attention_in_box", "plot_attention_steps", "word_stepper"]
@@ -161,13 +161,7 @@ def word_stepper(images: list, words: list, attention: list, scenes: list | None
 
     def run(i, t=0):
         t = int(min(max(t, 0), max(0, len(words[i]) - 1)))
-        if static_mode():
-            # Headless runs (tests, the book) draw straight into the cell: nbclient's stand-in for the Output
-            # widget can stall a kernel that has already sent stream output (seen with tqdm progress bars).
-            draw(int(i), t)
-            return
-        out.clear_output(wait=True)
-        with out:
+        with drawing_into(out):  # straight into the cell in headless runs (helpers.widgets)
             draw(int(i), t)
 
     def on_image(change):

@@ -3,8 +3,8 @@
 Cold: a fresh, empty cache folder (``SEEING_SAYING_CACHE``): the embedded dataset and its features are built
 (``python -m helpers build``, timed on its own row), then every notebook runs once in numbered order, so each
 pays for its own first-time work (Theano compilation, feature caches, ...). Warm: every notebook runs again
-with that cache. papermill sets each notebook's ``DEVICE`` parameter and nbclient (the book's executor) runs it, so the
-benchmark also proves that each notebook takes its parameters.
+with that cache. papermill sets each notebook's ``DEVICE`` parameter and nbclient (the book's executor) runs
+it, so the benchmark also proves that each notebook takes its parameters.
 
 Measurements are kept per device in ``book/bench.json`` (a CPU run and a GPU run fill different columns) and
 rendered into ``book/performance.md`` and ``book/intro.md`` between ``<!-- bench:NAME:start -->`` and

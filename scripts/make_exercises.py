@@ -23,8 +23,8 @@ Jupyter Book and nbval):
 * Cell tag ``check`` on a code cell: a test of the cell(s) above; kept as it is.
 * Cell tag ``uses-exercises`` on a code cell: it needs the finished exercises (it trains the model built from
   them...). It is kept, but in the student notebook it also gets ``skip-execution`` (honoured by nbclient,
-  so by Jupyter Book) and ``nbval-skip`` (honoured by nbval, so by ``make test``): the book executes the student page without
-  running it. In Jupyter nothing is skipped: the student runs it once the checks pass.
+  so by Jupyter Book) and ``nbval-skip`` (honoured by nbval, so by ``make test``): the book executes the
+  student page without running it. In Jupyter nothing is skipped: the student runs it once the checks pass.
 * Cell tag ``solution-only`` (any cell): left out of the student notebook.
 
 In the student notebook, stub cells and ``check`` cells are tagged ``raises-exception``: until the student

@@ -162,7 +162,6 @@ def test_every_helpers_module_is_in_the_reference():
     assert not stale, f"book/helpers_reference.md documents modules that do not exist: {stale}"
 
 
-
 @pytest.mark.parametrize("name", DISK_NOTEBOOKS)
 def test_helpers_submodules_used_in_a_notebook_are_imported(name):
     """`helpers.results.record(...)` raises AttributeError unless something imported `helpers.results`: in a
