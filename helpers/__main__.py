@@ -36,11 +36,12 @@ def main(argv=None) -> int:
         out.update({name: status(name) for name in REGISTRY})
         print(json.dumps(out, indent=1, ensure_ascii=False))
     elif args.command == "fetch":
-        from .download import ArchiveError, ChecksumError, DownloadError, UnknownDatasetError, fetch, status
+        from .download import ArchiveError, ChecksumError, UnknownDatasetError, fetch, status
         try:
             folder = fetch(args.name, files=args.files, extract=not args.no_extract,
                            delete_archives=args.delete_archives)
-        except (DownloadError, ChecksumError, ArchiveError, UnknownDatasetError, KeyError) as e:
+        except (ChecksumError, ArchiveError, UnknownDatasetError, KeyError, OSError) as e:
+            # OSError: DownloadError, DiskFullError (disk full while unpacking), permissions
             print(f"fetch {args.name}: {e}", file=sys.stderr)
             return 2
         print(json.dumps({args.name: status(args.name)}, indent=1, ensure_ascii=False))

@@ -11,8 +11,8 @@
 - a lock file (`<file>.lock`, `filelock`) makes a second notebook wait for the first one's download;
 - when every URL fails (offline, dead host, wrong checksum) `DownloadError` says, in one message, which URLs
   were tried, the file name, size and checksum expected, and where to put a copy by hand;
-- archives are unpacked into a temporary folder, member by member, refusing absolute paths, `..` and links
-  that leave the target folder, then renamed into place.
+- archives are unpacked by `helpers.extract.safe_extract` (re-exported here) into a temporary folder, member
+  by member, refusing absolute paths, `..` and every link member, checked again, then renamed into place.
 
 Checksums: where no sha256 has been published or checked for a file, the registry says `sha256=None` and
 the download is checked by the published MD5 (where there is one) and the size (where known); its sha256
@@ -27,22 +27,16 @@ import difflib
 import hashlib
 import json
 import os
-import shutil
-import stat
 import sys
-import tarfile
-import time
-import zipfile
-import zlib
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
+from .extract import MARKER, ArchiveError, DiskFullError, UnsafeArchiveError, archive_kind, safe_extract
 from .paths import cache_dir
 
 MIRROR_ENV = "SEEING_SAYING_MIRROR"
 TIMEOUT = (15, 60)  # seconds: connect, read (between two chunks)
 CHUNK = 1 << 20
-MARKER = ".seeing-saying-extracted.json"
 
 
 # ------------------------------------------------------------------------------------------------ errors
@@ -52,14 +46,6 @@ class DownloadError(OSError):
 
 class ChecksumError(ValueError):
     """A file's sha256 / md5 / size is not the expected one."""
-
-
-class ArchiveError(ValueError):
-    """An archive is truncated or damaged."""
-
-
-class UnsafeArchiveError(ArchiveError):
-    """An archive member would be written outside the target folder (absolute path, `..`, link)."""
 
 
 class UnknownDatasetError(KeyError):
@@ -716,175 +702,6 @@ def status(name: str) -> dict:
             "license": ds.license, "citation": ds.citation, **({"manual": manual_instructions(ds)} if ds.manual else {})}
 
 
-# ----------------------------------------------------------------------------------------- extraction
-def _check_member(name: str, archive: Path) -> PurePosixPath:
-    """The member's path, relative and inside the target; UnsafeArchiveError otherwise."""
-    norm = name.replace("\\", "/")
-    if not norm or "\x00" in norm:
-        raise UnsafeArchiveError(f"{archive.name}: member {name!r} has an empty or invalid name; not unpacking")
-    if norm.startswith("/") or (len(norm) > 1 and norm[1] == ":"):
-        raise UnsafeArchiveError(f"{archive.name}: member {name!r} has an absolute path; refusing to unpack "
-                                 "(it would be written outside the target folder)")
-    parts = PurePosixPath(norm).parts
-    if ".." in parts:
-        raise UnsafeArchiveError(f"{archive.name}: member {name!r} contains '..'; refusing to unpack "
-                                 "(it would be written outside the target folder)")
-    return PurePosixPath(*[p for p in parts if p not in (".", "")]) if parts else PurePosixPath(".")
-
-
-def _check_link(member: PurePosixPath, target: str, archive: Path, hard: bool = False) -> None:
-    """A link must point inside the extraction folder (relative to its own folder; hard links: to the root)."""
-    t = target.replace("\\", "/")
-    if t.startswith("/") or (len(t) > 1 and t[1] == ":"):
-        raise UnsafeArchiveError(f"{archive.name}: link {member} -> {target!r} points outside the target folder")
-    base = [] if hard else list(member.parent.parts)
-    depth = base
-    for p in PurePosixPath(t).parts:
-        if p == "..":
-            if not depth:
-                raise UnsafeArchiveError(f"{archive.name}: link {member} -> {target!r} leaves the target folder")
-            depth = depth[:-1]
-        elif p not in (".", ""):
-            depth = depth + [p]
-
-
-def _skip(rel: PurePosixPath) -> bool:
-    return bool(rel.parts) and rel.parts[0] == "__MACOSX"
-
-
-def archive_kind(path: Path) -> str:
-    """'zip', 'tar' (plain or compressed) or 'gzip' (one compressed file), from the file's first bytes."""
-    with open(path, "rb") as f:
-        head = f.read(512)
-    if head[:4] in (b"PK\x03\x04", b"PK\x05\x06"):
-        return "zip"
-    if len(head) >= 262 and head[257:262] == b"ustar":
-        return "tar"
-    if head[:2] == b"\x1f\x8b":
-        try:
-            with tarfile.open(path, "r:gz") as t:
-                t.next()
-            return "tar"
-        except (tarfile.TarError, EOFError, OSError):
-            return "gzip"
-    if head[:3] == b"BZh" or head[:6] == b"\xfd7zXZ\x00":
-        return "tar"
-    raise ArchiveError(f"{path.name} is not a zip, tar or gzip archive (first bytes {head[:8]!r}); "
-                       "a damaged or wrong download? Delete it and fetch again.")
-
-
-def _check_space(total: int, folder: Path, archive: Path) -> None:
-    free = shutil.disk_usage(folder).free
-    if total > free:
-        raise ArchiveError(f"{archive.name} unpacks to {total / 1e9:.1f} GB but {folder} has only "
-                           f"{free / 1e9:.1f} GB free")
-
-
-def _extract_zip(archive: Path, tmp: Path, progress: bool) -> None:
-    from tqdm.auto import tqdm
-    try:
-        zf = zipfile.ZipFile(archive)
-    except (zipfile.BadZipFile, OSError, EOFError) as e:
-        raise ArchiveError(f"{archive.name} is truncated or not a zip archive ({e}); delete it and fetch "
-                           "again") from None
-    with zf:
-        infos = zf.infolist()
-        plan = []
-        for info in infos:  # check every member before writing anything
-            rel = _check_member(info.filename, archive)
-            if _skip(rel):
-                continue
-            mode = info.external_attr >> 16
-            if stat.S_ISLNK(mode):
-                _check_link(rel, zf.read(info).decode("utf-8", "replace"), archive)
-            plan.append((info, rel, mode))
-        _check_space(sum(i.file_size for i, _, _ in plan), tmp, archive)
-        try:
-            for info, rel, mode in tqdm(plan, desc=f"unpacking {archive.name}", unit="file", disable=not progress,
-                                        mininterval=0.5):
-                dest = tmp / rel
-                if info.is_dir():
-                    dest.mkdir(parents=True, exist_ok=True)
-                    continue
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                if stat.S_ISLNK(mode):
-                    os.symlink(zf.read(info).decode("utf-8"), dest)
-                    continue
-                with zf.open(info) as src, open(dest, "wb") as out:  # zipfile checks each member's CRC
-                    shutil.copyfileobj(src, out, CHUNK)
-        except (zipfile.BadZipFile, EOFError, OSError, zlib.error) as e:
-            raise ArchiveError(f"{archive.name} is damaged or truncated ({type(e).__name__}: {e}); delete it "
-                               "and fetch again") from None
-
-
-def _extract_tar(archive: Path, tmp: Path, progress: bool) -> None:
-    try:
-        with tarfile.open(archive, "r:*") as tf:
-            members = tf.getmembers()  # reads the whole archive: a truncated one fails here
-            keep = []
-            for m in members:
-                rel = _check_member(m.name, archive)
-                if _skip(rel):
-                    continue
-                if m.issym():
-                    _check_link(rel, m.linkname, archive)
-                elif m.islnk():
-                    _check_link(rel, m.linkname, archive, hard=True)
-                elif not (m.isfile() or m.isdir()):
-                    raise UnsafeArchiveError(f"{archive.name}: member {m.name!r} is a device or fifo; refusing")
-                keep.append(m)
-            _check_space(sum(m.size for m in keep), tmp, archive)
-            tf.extractall(tmp, members=keep, filter="data")  # Python's own checks, as a second line
-    except tarfile.FilterError as e:
-        raise UnsafeArchiveError(f"{archive.name}: {e}; refusing to unpack") from None
-    except (tarfile.TarError, EOFError, OSError, zlib.error) as e:
-        raise ArchiveError(f"{archive.name} is truncated or damaged ({type(e).__name__}: {e}); delete it and "
-                           "fetch again") from None
-
-
-def _extract_gzip(archive: Path, tmp: Path) -> None:
-    import gzip
-    out = tmp / archive.name.removesuffix(".gz")
-    try:
-        with gzip.open(archive, "rb") as src, open(out, "wb") as dst:
-            shutil.copyfileobj(src, dst, CHUNK)
-    except (EOFError, OSError, zlib.error) as e:
-        raise ArchiveError(f"{archive.name} is truncated or damaged ({e}); delete it and fetch again") from None
-
-
-def safe_extract(archive, dest, progress: bool = True, marker: dict | None = None) -> Path:
-    """Unpack a zip / tar / gzip file into the folder `dest`, safely; returns `dest`.
-
-    Every member is checked before anything is written: absolute paths, `..` and links that leave the
-    folder raise `UnsafeArchiveError`; a truncated or damaged archive raises `ArchiveError`. Members go to a
-    temporary folder next to `dest`, which is renamed to `dest` at the end (so `dest` is complete or
-    absent). If the archive holds a single top folder named like `dest` (`tiny-imagenet-200/...`), that
-    folder becomes `dest`. `__MACOSX/` members are skipped.
-    """
-    archive, dest = Path(archive), Path(dest)
-    if dest.exists():
-        raise FileExistsError(f"{dest} exists already: remove it to unpack {archive.name} again")
-    tmp = dest.with_name(f".{dest.name}.unpacking-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    try:
-        kind = archive_kind(archive)
-        if kind == "zip":
-            _extract_zip(archive, tmp, progress)
-        elif kind == "tar":
-            _extract_tar(archive, tmp, progress)
-        else:
-            _extract_gzip(archive, tmp)
-        entries = [p for p in tmp.iterdir()]
-        src = entries[0] if len(entries) == 1 and entries[0].is_dir() and entries[0].name == dest.name else tmp
-        (src / MARKER).write_text(json.dumps({"archive": archive.name, "unpacked": time.strftime("%Y-%m-%d %H:%M:%S"),
-                                              **(marker or {})}))
-        os.replace(src, dest)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return dest
-
-
 # ----------------------------------------------------------------------------------- torchvision weights
 def torchvision_weights(name: str):
     """The torchvision weights enum member of a registry entry ('resnet152', 'vgg16', 'vgg16_bn')."""
@@ -946,5 +763,5 @@ def torchvision_model(name: str, progress: bool = True):
 __all__ = ["REGISTRY", "Dataset", "Resource", "get_dataset", "dataset_dir", "fetch", "fetch_file", "verify_file",
            "status", "safe_extract", "archive_kind", "is_extracted", "manual_instructions", "expected_sha256",
            "torchvision_weights", "torchvision_weights_path", "fetch_torchvision_weights", "torchvision_model",
-           "DownloadError", "ChecksumError", "ArchiveError", "UnsafeArchiveError", "UnknownDatasetError",
-           "ResumableDownloader", "MIRROR_ENV"]
+           "DownloadError", "ChecksumError", "ArchiveError", "UnsafeArchiveError", "DiskFullError",
+           "UnknownDatasetError", "ResumableDownloader", "MIRROR_ENV"]
