@@ -1,9 +1,10 @@
-"""Benchmark: reloading word vectors from gensim's native format vs parsing the text file into a dict.
+"""Benchmark: reloading word vectors from the book's cache vs parsing the text file into a dict.
 
 Seed 001 loaded fastText's `crawl-300d-2M.vec` with a dict comprehension over the text lines (minutes for
-2M words, every time the notebook starts). `helpers.realdata.load_vectors` parses the text once with gensim,
-saves gensim's native format in the cache, and memory-maps it afterwards. This script measures both on a
-synthetic `.vec` file of N x D random vectors (default 100,000 x 300, about 200 MB of text):
+2M words, every time the notebook starts). `helpers.realdata.load_vectors` parses the text once, saves a
+`.npy` matrix + a JSON word list in the cache (`helpers.vectorcache`, no pickle), and memory-maps it
+afterwards. This script measures both on a synthetic `.vec` file of N x D random vectors (default
+100,000 x 300, about 200 MB of text):
 
     .venv/bin/python benchmarks/bench_vectors.py [--n 100000] [--dim 300] [--repeats 5]
 
@@ -94,8 +95,8 @@ def main(argv=None) -> int:
             del kv
         med = statistics.median
         rows = [("seed 001: parse the text into a dict of numpy arrays", t_dict, c_dict),
-                ("load_vectors, first call (parse + checks + save native)", t_first, c_first),
-                ("load_vectors, reload from native format (mmap), median", med(reload), med(creload)),
+                ("load_vectors, first call (parse + checks + save .npy)", t_first, c_first),
+                ("load_vectors, reload from .npy + word list (mmap), median", med(reload), med(creload)),
                 ("  ... and read every vector once, median", med(touch), med(ctouch))]
         print(f"\n{'method':58s} {'wall s':>9s} {'CPU s':>9s}")
         for name, wall, cpu in rows:

@@ -75,6 +75,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .paths import new_file_mode
 from .text import Vocabulary, tokenize
 
 __all__ = [
@@ -384,6 +385,7 @@ def _atomic(path: Path, write: Callable[[str], None]) -> None:
     os.close(fd)
     try:
         write(tmp)
+        os.chmod(tmp, new_file_mode())  # mkstemp's 0600 -> what open() would give
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

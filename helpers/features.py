@@ -25,7 +25,7 @@ import torch
 from PIL import Image
 from tqdm.auto import tqdm
 
-from .paths import cache_dir
+from .paths import cache_dir, new_file_mode
 
 BACKBONES = {
     # name: (default input size, mean, std)
@@ -150,6 +150,7 @@ def save_npz_atomic(path: Path, **arrays) -> None:
     os.close(fd)
     try:
         np.savez(tmp, **arrays)
+        os.chmod(tmp, new_file_mode())  # mkstemp's 0600 -> what open() would give
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .paths import new_file_mode
+
 
 class DatasetFormatError(ValueError):
     """A dataset file is missing, empty, truncated or does not follow its format."""
@@ -69,18 +71,29 @@ class ClassData:
 
 
 # ------------------------------------------------------------------------------------- atomic writing
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write a text file through a temporary file and a rename, so no reader sees half of it."""
+def write_atomic(path: Path, write, binary: bool = True) -> None:
+    """Write a file through a temporary file in its folder and a rename, so no reader sees half of it.
+
+    `write(f)` writes to the open temporary file (bytes, or UTF-8 text with `binary=False`). On any error
+    (a full disk, Ctrl-C) the temporary file is removed, `path` is left as it was and the error propagates.
+    The file gets the mode a plain `open()` gives (group-readable under the usual umask), not mkstemp's 0600.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
+        with (os.fdopen(fd, "wb") if binary else os.fdopen(fd, "w", encoding="utf-8", newline="\n")) as f:
+            os.fchmod(f.fileno(), new_file_mode())
+            write(f)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write a text file through a temporary file and a rename, so no reader sees half of it (`write_atomic`)."""
+    write_atomic(path, lambda f: f.write(text), binary=False)
 
 
 def _read_json(path: Path) -> dict:

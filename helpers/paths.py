@@ -10,6 +10,16 @@ def repo_root() -> Path:
     return Path(__file__).resolve().parents[1]
 
 
+def new_file_mode() -> int:
+    """The mode `open()` gives a new file: 0o666 less the process umask (so group-readable under the usual umask).
+
+    Atomic writers chmod their `tempfile.mkstemp` file (always 0o600) to it before renaming it into place.
+    """
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 def cache_dir(*parts: str) -> Path:
     """The cache folder, `$SEEING_SAYING_CACHE` or `<repo>/.cache`; `parts` name a subfolder, created if missing."""
     base = Path(os.environ.get(CACHE_ENV) or repo_root() / ".cache").expanduser()

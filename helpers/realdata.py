@@ -25,7 +25,9 @@ from .formats import (CaptionData, ClassData, DatasetFormatError, FLICKR8K_SPLIT
                       check_images, missing_images, read_coco_captions, read_flickr8k, read_flickr8k_tokens,
                       read_image_list, read_karpathy_captions, read_seed000, read_text_vectors, read_tiny_imagenet,
                       scan_vectors, summarize_captions, summarize_classes, vectors_header)
+from . import vectorcache
 from .paths import cache_dir
+from .vectorcache import keyed_vectors
 
 CAPTION_DATASETS = ("coco", "coco-spanish", "flickr8k")
 CLASS_DATASETS = ("tiny-imagenet",)
@@ -229,22 +231,15 @@ def _vector_source(path_or_name, download: bool, progress: bool) -> Path:
     return folder / res.relpath
 
 
-def keyed_vectors(words: list, matrix: np.ndarray):
-    """gensim KeyedVectors holding `matrix` (rows in the order of `words`) without copying it."""
-    from gensim.models import KeyedVectors
-    kv = KeyedVectors(matrix.shape[1], count=len(words), dtype=np.float32)
-    kv.vectors = np.ascontiguousarray(matrix, dtype=np.float32)
-    kv.index_to_key = list(words)
-    kv.key_to_index = {w: i for i, w in enumerate(kv.index_to_key)}
-    return kv
-
-
 def native_vectors_path(src: Path, limit: int | None, fmt: str) -> Path:
-    """Where the gensim-native copy of a text vector file lives (keyed by path, size, mtime, limit)."""
+    """The cache name (`<stem>`) of the fast-reload copy of a text vector file, keyed by path, size, mtime, limit.
+
+    The copy is `<stem>.vectors.npy` + `<stem>.words.json` (`helpers.vectorcache`: no pickle).
+    """
     st = src.stat()
     key = hashlib.sha256(f"{src.resolve()}|{st.st_size}|{st.st_mtime_ns}|{fmt}".encode()).hexdigest()[:10]
     stem = src.name.split(".")[0]
-    return cache_dir("wordvectors") / f"{stem}-{limit or 'all'}-{key}.kv"
+    return cache_dir("wordvectors") / f"{stem}-{limit or 'all'}-{key}"
 
 
 def load_vectors(path_or_name, limit: int | None = None, fmt: str = "auto", download: bool = True,
@@ -255,11 +250,11 @@ def load_vectors(path_or_name, limit: int | None = None, fmt: str = "auto", down
     offline GloVe of `helpers.glove()`). Files: word2vec/fastText `.vec` text with a 'count dim' header, or
     GloVe text without one (fmt 'auto' tells them apart), plain or `.gz`. `limit` keeps the first (most
     frequent) words. The first load parses the text with pandas' C reader and checks it (every row has a
-    word and `dim` numbers, header vs rows), then saves gensim's native format in the cache; later loads
+    word and `dim` numbers, header vs rows), then saves a `.npy` + word-list copy in the cache
+    (`helpers.vectorcache`; gensim's own `.kv` files are pickles and are never loaded); later loads
     memory-map that copy (see benchmarks/bench_vectors.py for the timings).
     """
     from filelock import FileLock
-    from gensim.models import KeyedVectors
 
     if str(path_or_name) == "glove-6b-50d":
         from .text import glove
@@ -273,33 +268,20 @@ def load_vectors(path_or_name, limit: int | None = None, fmt: str = "auto", down
     if fmt == "auto":
         fmt = "word2vec" if header else "glove"
     native = native_vectors_path(src, limit, fmt)
-    npy = Path(str(native) + ".vectors.npy")
-
-    def load_native():
-        if native.is_file() and npy.is_file():
-            try:
-                return KeyedVectors.load(str(native), mmap="r")
-            except Exception:  # damaged cache: rebuilt below
-                return None
-        return None
-
-    kv = load_native()
+    kv = vectorcache.load_keyed_vectors(native)
     if kv is not None:
         return kv
     with FileLock(str(native) + ".lock"):
-        kv = load_native()
+        kv = vectorcache.load_keyed_vectors(native)
         if kv is not None:
             return kv
         t = time.perf_counter()
         words, matrix, _ = read_text_vectors(src, limit, fmt)
         kv = keyed_vectors(words, matrix)
-        tmp = native.with_name(native.name + ".partial")
-        kv.save(str(tmp), separately=["vectors"])
-        Path(str(tmp) + ".vectors.npy").replace(npy)
-        tmp.replace(native)
+        vectorcache.save_keyed_vectors(native, kv)
         if progress:
             print(f"loaded {len(kv):,} x {kv.vector_size} vectors from {src.name} in {time.perf_counter() - t:.1f} s; "
-                  f"native copy for fast reloads: {native}")
+                  f"copy for fast reloads (.npy + word list): {native}")
     return kv
 
 

@@ -18,7 +18,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from helpers.paths import repo_root
+from helpers.paths import new_file_mode, repo_root
 
 __all__ = ["RESULTS_ENV", "results_dir", "results_path", "record", "load"]
 
@@ -83,6 +83,7 @@ def record(notebook: str | os.PathLike, metrics: dict) -> Path:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
+            os.fchmod(f.fileno(), new_file_mode())  # mkstemp's 0600 -> what open() would give
             json.dump(clean, f, indent=2, sort_keys=True)
             f.write("\n")
         os.replace(tmp, path)

