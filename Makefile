@@ -80,6 +80,8 @@ book: venv data
 	@if [ -f $(BUILD)/.doctrees/environment.pickle ] && { [ references.bib -nt $(BUILD)/.doctrees/environment.pickle ] || \
 	  [ $(BUILD)/.jupyter_cache/global.db -nt $(BUILD)/.doctrees/environment.pickle ]; }; then \
 	  rm -rf $(BUILD)/.doctrees; fi
+	@# jupyter-cache re-runs a notebook only when its code cells change: empty it after a change to helpers/
+	@$(PY) -m tests.book_cache $(BUILD)/.jupyter_cache
 	@status=0; \
 	$(VENV)/bin/jupyter-book build . -W -n --keep-going 2>&1 | tee $(BOOK_LOG) || status=$$?; \
 	reports=$$(find $(HTML)/reports -name '*.err.log' 2>/dev/null || true); \
