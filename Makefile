@@ -73,6 +73,9 @@ test: venv data
 book: venv data
 	@mkdir -p $(BUILD)
 	@rm -rf $(HTML)/reports
+	@# jupyter-cache re-runs a notebook only when its code cells change: after a change to helpers/ or the
+	@# pins, empty it and Sphinx's saved state, so no page keeps outputs of the older code (tests/book_cache.py).
+	@$(PY) -m tests.book_cache $(BUILD)/.jupyter_cache $(BUILD)/.doctrees
 	@# sphinxcontrib-bibtex can crash an incremental build after a key in references.bib changes: re-read
 	@# every page then (cheap: executed notebooks come from the cache).
 	@# Likewise after `make test` stored new notebook runs in the cache: Sphinx would keep the pages of
@@ -80,8 +83,6 @@ book: venv data
 	@if [ -f $(BUILD)/.doctrees/environment.pickle ] && { [ references.bib -nt $(BUILD)/.doctrees/environment.pickle ] || \
 	  [ $(BUILD)/.jupyter_cache/global.db -nt $(BUILD)/.doctrees/environment.pickle ]; }; then \
 	  rm -rf $(BUILD)/.doctrees; fi
-	@# jupyter-cache re-runs a notebook only when its code cells change: empty it after a change to helpers/
-	@$(PY) -m tests.book_cache $(BUILD)/.jupyter_cache
 	@status=0; \
 	$(VENV)/bin/jupyter-book build . -W -n --keep-going 2>&1 | tee $(BOOK_LOG) || status=$$?; \
 	reports=$$(find $(HTML)/reports -name '*.err.log' 2>/dev/null || true); \

@@ -50,6 +50,9 @@ def ensure_fresh(cache: Path, repo: Path = REPO, quiet: bool = False) -> bool:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 2:
-        sys.exit("usage: python -m tests.book_cache CACHE_FOLDER")
-    ensure_fresh(Path(sys.argv[1]))
+    # python -m tests.book_cache CACHE [DOCTREES]: with DOCTREES, Sphinx's saved state is dropped too when the
+    # cache is emptied, or Sphinx would keep the old pages of notebooks whose source did not change.
+    if len(sys.argv) not in (2, 3):
+        sys.exit("usage: python -m tests.book_cache CACHE_FOLDER [SPHINX_DOCTREES_FOLDER]")
+    if ensure_fresh(Path(sys.argv[1])) and len(sys.argv) == 3:
+        shutil.rmtree(sys.argv[2], ignore_errors=True)

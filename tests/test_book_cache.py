@@ -61,6 +61,10 @@ def test_requirements_and_new_files_count_too(tmp_path):
 def test_a_cache_without_stamp_is_emptied_and_the_cli_works(tmp_path):
     cache = tmp_path / "cache"
     nb = _cached_notebook(cache)  # as made by an older make test, before stamps existed
-    out = subprocess.run([sys.executable, "-m", "tests.book_cache", str(cache)], cwd=REPO, capture_output=True,
-                         text=True, check=True).stdout
+    doctrees = tmp_path / "doctrees"
+    doctrees.mkdir()
+    (doctrees / "environment.pickle").write_bytes(b"")
+    out = subprocess.run([sys.executable, "-m", "tests.book_cache", str(cache), str(doctrees)], cwd=REPO,
+                         capture_output=True, text=True, check=True).stdout
     assert "has no stamp" in out and _hit(cache, nb) is None
+    assert not doctrees.exists()  # Sphinx must re-read every page, or it keeps the old outputs
