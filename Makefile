@@ -73,6 +73,9 @@ test: venv data
 book: venv data
 	@mkdir -p $(BUILD)
 	@rm -rf $(HTML)/reports
+	@# jupyter-cache re-runs a notebook only when its code cells change: after a change to helpers/ or the
+	@# pins, empty it and Sphinx's saved state, so no page keeps outputs of the older code (tests/book_cache.py).
+	@$(PY) -m tests.book_cache $(BUILD)/.jupyter_cache $(BUILD)/.doctrees
 	@# sphinxcontrib-bibtex can crash an incremental build after a key in references.bib changes: re-read
 	@# every page then (cheap: executed notebooks come from the cache).
 	@# Likewise after `make test` stored new notebook runs in the cache: Sphinx would keep the pages of

@@ -53,8 +53,8 @@ Baselines and evaluation
     ``nearest_neighbour_captions(query_features, train_features, train_captions, k=1, metric="cosine",
     lang="en") -> (captions, neighbour_index)``: caption of the closest training image(s); among the
         captions of the ``k`` nearest images, the consensus one (highest mean n-gram similarity to the others).
-    ``bleu_scores(references, hypotheses) -> {"bleu1".."bleu4"}``: exactly helpers.metrics.bleu's numbers
-        (nltk corpus_bleu, smoothing method 1) from one pass over the n-grams instead of four (4x faster).
+    ``bleu_scores(references, hypotheses) -> {"bleu1".."bleu4"}``: helpers.metrics.bleu under the name
+        chapter 03 uses (nltk corpus_bleu, smoothing method 1; the inputs' nesting is checked).
     ``human_ceiling(references) -> {"bleu1".."bleu4"}``: each reference scored against the other references
         of its image, averaged over which reference is held out (the model is scored against one more).
     ``evaluate_captions(hypotheses, data, lang) -> dict``: BLEU-1..4 (helpers.metrics.bleu) and, when
@@ -75,6 +75,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .metrics import bleu
 from .paths import new_file_mode
 from .text import Vocabulary, tokenize
 
@@ -392,8 +393,16 @@ def _atomic(path: Path, write: Callable[[str], None]) -> None:
         raise
 
 
+_WEIGHTS = {"safetensors": "model.safetensors", "torch": "model.pt"}
+
+
 def save_checkpoint(directory, model, vocab: Vocabulary, config: dict, format: str = "safetensors") -> Path:
-    """Save `model`'s state_dict (or a state_dict itself), the vocabulary and a JSON config in `directory`."""
+    """Save `model`'s state_dict (or a state_dict itself), the vocabulary and a JSON config in `directory`.
+
+    Each file is written atomically; config.json comes last and records the weights format, and a weights
+    file of an earlier save in the other format is removed, so the folder always loads what was saved last.
+    Raises ValueError for an unknown `format`.
+    """
     if format not in ("safetensors", "torch"):
         raise ValueError(f"format must be 'safetensors' or 'torch', not {format!r}")
     directory = Path(directory)
@@ -403,11 +412,15 @@ def save_checkpoint(directory, model, vocab: Vocabulary, config: dict, format: s
     text = json.dumps({**config, "weights_format": format, "vocab_size": len(vocab)}, indent=1, sort_keys=True)
     if format == "safetensors":
         from safetensors.torch import save_file
-        _atomic(directory / "model.safetensors", lambda p: save_file(state, p))
+        _atomic(directory / _WEIGHTS[format], lambda p: save_file(state, p))
     else:
-        _atomic(directory / "model.pt", lambda p: torch.save(state, p))
+        _atomic(directory / _WEIGHTS[format], lambda p: torch.save(state, p))
     _atomic(directory / "vocab.json", vocab.save)
+    # config.json is written last and names the weights file: it is what makes the new save the current one
     _atomic(directory / "config.json", lambda p: Path(p).write_text(text, encoding="utf-8"))
+    for other, name in _WEIGHTS.items():  # a weights file of an earlier save in the other format is stale
+        if other != format:
+            (directory / name).unlink(missing_ok=True)
     return directory
 
 
@@ -421,14 +434,22 @@ def load_checkpoint(directory, build: Callable | None = None, map_location="cpu"
     vocab = Vocabulary.load(directory / "vocab.json")
     if config.get("vocab_size", len(vocab)) != len(vocab):
         raise ValueError(f"{directory}: config says {config['vocab_size']} words, vocab.json has {len(vocab)}")
-    if (directory / "model.safetensors").is_file():
+    fmt = config.get("weights_format")
+    if fmt is None:  # a folder from before config.json named its weights: the newest file is the last save
+        present = [f for f, name in _WEIGHTS.items() if (directory / name).is_file()]
+        fmt = max(present, key=lambda f: (directory / _WEIGHTS[f]).stat().st_mtime_ns) if present else "safetensors"
+    if fmt not in _WEIGHTS:
+        raise ValueError(f"{directory}/config.json: unknown weights_format {fmt!r}; expected {sorted(_WEIGHTS)}")
+    path = directory / _WEIGHTS[fmt]
+    if not path.is_file():
+        raise FileNotFoundError(f"{directory}: config.json says the weights are in {path.name}, which is missing; "
+                                f"save the checkpoint again")
+    if fmt == "safetensors":
         from safetensors.torch import load_file
         device = str(map_location) if map_location is not None else "cpu"
-        state = load_file(str(directory / "model.safetensors"), device=device)
-    elif (directory / "model.pt").is_file():
-        state = torch.load(directory / "model.pt", map_location=map_location, weights_only=True)
+        state = load_file(str(path), device=device)
     else:
-        raise FileNotFoundError(f"{directory} has neither model.safetensors nor model.pt")
+        state = torch.load(path, map_location=map_location, weights_only=True)
     model = None
     if build is not None:
         model = build(config, vocab)
@@ -480,17 +501,9 @@ def nearest_neighbour_captions(query_features, train_features, train_captions: l
     return out, nn_idx[:, 0]
 
 
-_BLEU_WEIGHTS = [(1, 0, 0, 0), (0.5, 0.5, 0, 0), (1 / 3, 1 / 3, 1 / 3, 0), (0.25, 0.25, 0.25, 0.25)]
-
-
 def bleu_scores(references: list, hypotheses: list) -> dict:
-    """BLEU-1..4 as `helpers.metrics.bleu` computes them, with one nltk `corpus_bleu` call for all four weights."""
-    from nltk.translate.bleu_score import SmoothingFunction, corpus_bleu
-
-    if len(references) != len(hypotheses):
-        raise ValueError(f"{len(references)} reference sets but {len(hypotheses)} hypotheses")
-    scores = corpus_bleu(references, hypotheses, weights=_BLEU_WEIGHTS, smoothing_function=SmoothingFunction().method1)
-    return {f"bleu{n}": float(v) for n, v in enumerate(scores, start=1)}
+    """BLEU-1..4: the same function as `helpers.metrics.bleu` (kept under this name for chapter 03)."""
+    return bleu(references, hypotheses)
 
 
 def human_ceiling(references: list) -> dict:

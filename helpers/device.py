@@ -6,22 +6,48 @@ import numpy as np
 import torch
 
 
+_DEVICE_FORMS = "'auto', 'cpu', 'cuda' or 'cuda:N' (N = 0, 1, ...)"
+
+
+def parse_device(prefer) -> str:
+    """Check a device request and return it normalised: 'auto', 'cpu', 'cuda' or 'cuda:N'.
+
+    Accepts a string (any case, surrounding spaces ignored) or a `torch.device`. Raises ValueError naming the
+    valid forms for anything else ('cudaXYZ', 'cuda:abc', 'cuda:-1', 'tpu', '').
+    """
+    import re
+
+    if isinstance(prefer, torch.device):
+        prefer = str(prefer)
+    if not isinstance(prefer, str):
+        raise ValueError(f"device must be {_DEVICE_FORMS}, not {prefer!r}")
+    text = prefer.strip().lower()
+    if text in ("auto", "cpu", "cuda") or re.fullmatch(r"cuda:\d+", text):
+        return text
+    raise ValueError(f"device must be {_DEVICE_FORMS}, not {prefer!r}")
+
+
 def pick_device(prefer: str = "auto", verbose: bool = True) -> torch.device:
     """The GPU with the most free memory (seed 000's idea, via `torch.cuda.mem_get_info`), else the CPU.
 
-    `prefer` is "auto", "cpu", "cuda" or "cuda:N". Asking for CUDA on a machine without it falls back to the
-    CPU with one clear line.
+    `prefer` is "auto", "cpu", "cuda" or "cuda:N" (see `parse_device`). Asking for CUDA on a machine
+    without it falls back to the CPU with one clear line. Raises ValueError for a malformed request, or for
+    'cuda:N' when the machine has fewer than N + 1 GPUs.
     """
-    prefer = str(prefer).lower()
-    if prefer not in ("auto", "cpu") and not prefer.startswith("cuda"):
-        raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', not {prefer!r}")
+    prefer = parse_device(prefer)
     if prefer == "cpu":
         device = torch.device("cpu")
     elif not torch.cuda.is_available():
-        if prefer.startswith("cuda") and verbose:
-            print(f"CUDA was asked for ({prefer}) but no GPU is visible: running on the CPU.")
         device = torch.device("cpu")
+        if prefer.startswith("cuda"):
+            if verbose:  # one line, instead of the usual one below
+                print(f"CUDA was asked for ({prefer}) but no GPU is visible: running on the CPU "
+                      f"({torch.get_num_threads()} threads).")
+            return device
     elif prefer.startswith("cuda:"):
+        index, count = int(prefer.split(":")[1]), torch.cuda.device_count()
+        if index >= count:
+            raise ValueError(f"device {prefer!r}: this machine has {count} GPU(s), cuda:0 to cuda:{count - 1}")
         device = torch.device(prefer)
     else:
         free = [torch.cuda.mem_get_info(i)[0] for i in range(torch.cuda.device_count())]

@@ -7,8 +7,15 @@ For a 128 px image it gives
 - `map`: the 112-channel, 8x8 output of the stride-16 stage (a grid of local descriptors for attention;
   close in size to seed 004's 128x6x6 SVD-reduced GoogLeNet maps, without a lossy projection).
 
-On the real-data path `resnet152` gives 2048-d pooled vectors and a 7x7 map of `layer4` reduced to 128
-channels by PCA, with torchvision's own weights (which need a download or a file placed in torch's cache).
+Opt-in: `resnet152` gives 2048-d pooled vectors (seed 000's features) and a 7x7 map of `layer4`, with
+torchvision's own weights, which need `python -m helpers fetch resnet152` once (online) or the file placed
+in torch's cache; offline without them it raises one line that says so.
+
+Scale (issue "real data"): images are decoded and resized in a `torch.utils.data.DataLoader` with
+`helpers.num_workers()` workers, under a tqdm bar; features are written to the cache in chunks of
+`CHUNK` images, so an interrupted run resumes where it stopped; maps are stored in float16 with at most
+`MAP_CHANNELS` channels (ResNet-152's 2048 are projected onto their first 128 principal components, fitted
+on the first chunk), so 123,287 COCO images need about 1.5 GB of maps instead of 23 GB.
 Features are cached as `.npz` files keyed by dataset, split, backbone and resolution.
 """
 from __future__ import annotations
@@ -25,7 +32,11 @@ import torch
 from PIL import Image
 from tqdm.auto import tqdm
 
+from .device import num_workers
 from .paths import cache_dir, new_file_mode
+
+CHUNK = 1024        # images per cache chunk: the unit of resumption
+MAP_CHANNELS = 128  # spatial maps keep at most this many channels (what the attention chapters use)
 
 BACKBONES = {
     # name: (default input size, mean, std)
@@ -45,8 +56,7 @@ class Backbone(torch.nn.Module):
         if name == "efficientnet_lite0":
             self.net = load_efficientnet_lite0()
         else:
-            import torchvision
-            self.net = torchvision.models.resnet152(weights=torchvision.models.ResNet152_Weights.IMAGENET1K_V2)
+            self.net = load_resnet152()
         self.net.eval().requires_grad_(False)
 
     @torch.inference_mode()
@@ -94,51 +104,140 @@ def load_efficientnet_lite0() -> torch.nn.Module:
     return model
 
 
+class MissingWeightsError(FileNotFoundError):
+    """Pretrained weights that are neither in the environment nor in torch's cache (and no download allowed)."""
+
+
+def load_resnet152() -> torch.nn.Module:
+    """torchvision's ResNet-152 (IMAGENET1K_V2) from the weight file in torch's cache; never downloads.
+
+    Raises MissingWeightsError with one line that says how to get the file (`python -m helpers fetch
+    resnet152` once online, or copying it by hand) when it is not there.
+    """
+    import torchvision
+    from .download import torchvision_weights_path
+
+    path = torchvision_weights_path("resnet152")
+    if not path.is_file():
+        raise MissingWeightsError(
+            f"ResNet-152 weights are not in {path.parent}: run `python -m helpers fetch resnet152` once online "
+            f"(230 MB), or copy {path.name} there; BACKBONE = \"efficientnet_lite0\" needs no download")
+    net = torchvision.models.resnet152()
+    net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    return net
+
+
 def imagenet_categories() -> list:
     """The 1000 ImageNet class names, offline (from torchvision's weight metadata)."""
     import torchvision
     return list(torchvision.models.ResNet18_Weights.IMAGENET1K_V1.meta["categories"])
 
 
-def preprocess(images, size: int, mean, std) -> torch.Tensor:
-    """PIL images (any mode, any size) -> a normalised float batch of `size` x `size` (bicubic resize)."""
-    out = np.empty((len(images), size, size, 3), np.float32)
-    for i, im in enumerate(images):
-        if not isinstance(im, Image.Image):
-            raise TypeError(f"expected a PIL image, got {type(im).__name__}")
-        im = im.convert("RGB")
-        if im.size != (size, size):
-            w, h = im.size
-            s = min(w, h)  # centre square crop, then resize
-            im = im.crop(((w - s) // 2, (h - s) // 2, (w - s) // 2 + s, (h - s) // 2 + s))
-            im = im.resize((size, size), Image.Resampling.BICUBIC)
-        out[i] = np.asarray(im, np.float32) / 255.0
-    x = torch.from_numpy(out).permute(0, 3, 1, 2)
+def square_resize(im: Image.Image, size: int) -> np.ndarray:
+    """One PIL image (any mode, any size) -> (size, size, 3) float32 in [0, 1]: centre square crop, bicubic."""
+    if not isinstance(im, Image.Image):
+        raise TypeError(f"expected a PIL image, got {type(im).__name__}")
+    im = im.convert("RGB")
+    if im.size != (size, size):
+        w, h = im.size
+        s = min(w, h)
+        im = im.crop(((w - s) // 2, (h - s) // 2, (w - s) // 2 + s, (h - s) // 2 + s))
+        im = im.resize((size, size), Image.Resampling.BICUBIC)
+    return np.asarray(im, np.float32) / 255.0
+
+
+def _normalise(x: torch.Tensor, mean, std) -> torch.Tensor:
+    """(B, H, W, 3) in [0, 1] -> (B, 3, H, W) normalised with the backbone's mean and std."""
+    x = x.permute(0, 3, 1, 2)  # (B, 3, H, W)
     return (x - torch.tensor(mean).view(1, 3, 1, 1)) / torch.tensor(std).view(1, 3, 1, 1)
+
+
+def preprocess(images, size: int, mean, std) -> torch.Tensor:
+    """PIL images (any mode, any size) -> a normalised float32 batch (B, 3, size, size) (bicubic resize).
+
+    Raises TypeError for anything that is not a PIL image.
+    """
+    out = np.stack([square_resize(im, size) for im in images]) if len(images) else np.zeros((0, size, size, 3),
+                                                                                             np.float32)
+    return _normalise(torch.from_numpy(out), mean, std)
+
+
+class ImageFiles(torch.utils.data.Dataset):
+    """Image files -> (size, size, 3) float32 arrays, decoded in DataLoader workers (one file per item)."""
+
+    def __init__(self, paths: list, size: int):
+        self.paths, self.size = list(paths), size
+
+    def __len__(self):
+        return len(self.paths)
+
+    def __getitem__(self, i: int) -> torch.Tensor:
+        with Image.open(self.paths[i]) as im:
+            # A large photo is first shrunk cheaply to at least twice the target (JPEG: decoded at 1/2, 1/4 or
+            # 1/8 scale; others: box-reduced), then cropped and resized bicubically as `preprocess` does.
+            im.draft("RGB", (self.size * 2, self.size * 2))
+            im = im.convert("RGB")
+            factor = min(im.size) // (2 * self.size)
+            if factor > 1:
+                im = im.reduce(factor)
+            return torch.from_numpy(square_resize(im, self.size))  # (S, S, 3)
+
+
+def fit_map_projection(maps: np.ndarray, channels: int = MAP_CHANNELS) -> np.ndarray:
+    """(C, k) float32: the first k principal directions of the C-dim local descriptors of `maps` (N, C, H, W).
+
+    Computed in float64 with `numpy.linalg.eigh` (deterministic); the sign of each direction is fixed so its
+    largest component is positive. Projecting centred descriptors onto it keeps the most variance.
+    """
+    x = np.asarray(maps, np.float64).transpose(0, 2, 3, 1).reshape(-1, maps.shape[1])  # (N*H*W, C)
+    x = x - x.mean(0)
+    vals, vecs = np.linalg.eigh(x.T @ x)
+    top = vecs[:, np.argsort(vals)[::-1][:channels]]  # (C, k)
+    top *= np.sign(top[np.abs(top).argmax(0), np.arange(top.shape[1])])
+    return top.astype(np.float32)
+
+
+def reduce_map(maps: torch.Tensor, projection: np.ndarray | None) -> np.ndarray:
+    """(B, C, H, W) -> (B, k, H, W) float16 with `projection` (C, k), or just float16 when it is None."""
+    if projection is None:
+        return maps.half().cpu().numpy()
+    p = torch.from_numpy(projection).to(maps.device, torch.float32)
+    return torch.einsum("bchw,ck->bkhw", maps.float(), p).half().cpu().numpy()  # (B, k, H, W)
 
 
 def extract(paths: list, backbone: str = "efficientnet_lite0", size: int | None = None, batch_size: int = 64,
             device: str | torch.device = "cpu", with_maps: bool = True, progress: bool = True,
-            model: Backbone | None = None) -> dict:
-    """Run the backbone over image files: {'pooled': (N, D) float32, 'map': (N, C, H, W) float16 or absent}."""
+            model: Backbone | None = None, workers: int | None = None, projection: np.ndarray | None = None,
+            desc: str | None = None) -> dict:
+    """Run the backbone over image files in a DataLoader.
+
+    Returns {'pooled': (N, D) float32, 'map': (N, C, H, W) float16 (C <= MAP_CHANNELS) when `with_maps`,
+    'projection': (C_in, C) float32 when the maps were projected}. Files are decoded and resized by
+    `workers` DataLoader processes (default `helpers.num_workers()`; 0 decodes in this process). A map with
+    more than MAP_CHANNELS channels is projected with `projection`, fitted on this call's maps if None.
+    Raises OSError for an unreadable image (PIL's message names the file), MissingWeightsError for weights
+    that are not on disk.
+    """
     default, mean, std = BACKBONES[backbone]
     size = size or default
     model = (model or Backbone(backbone)).to(device)
+    workers = num_workers() if workers is None else workers
+    loader = torch.utils.data.DataLoader(ImageFiles(paths, size), batch_size=batch_size, shuffle=False,
+                                         num_workers=workers, persistent_workers=False)
     pooled, maps = [], []
-    for start in tqdm(range(0, len(paths), batch_size), desc=f"{backbone} features", disable=not progress,
-                      unit="batch"):
-        batch = []
-        for p in paths[start:start + batch_size]:
-            with Image.open(p) as im:
-                batch.append(im.convert("RGB"))
-        x = preprocess(batch, size, mean, std).to(device)
-        v, m = model(x)
+    for x in tqdm(loader, desc=desc or f"{backbone} features", disable=not progress, unit="batch"):
+        v, m = model(_normalise(x, mean, std).to(device))  # (B, D), (B, C, H, W)
         pooled.append(v.float().cpu().numpy())
         if with_maps:
-            maps.append(m.half().cpu().numpy())
+            maps.append(m)
     out = {"pooled": np.concatenate(pooled) if pooled else np.zeros((0, 0), np.float32)}
     if with_maps and maps:
-        out["map"] = np.concatenate(maps)
+        if maps[0].shape[1] > MAP_CHANNELS and projection is None:
+            projection = fit_map_projection(torch.cat(maps).float().cpu().numpy())
+        out["map"] = np.concatenate([reduce_map(m, projection if m.shape[1] > MAP_CHANNELS else None)
+                                     for m in maps])
+        if projection is not None and maps[0].shape[1] > MAP_CHANNELS:
+            out["projection"] = projection
     return out
 
 
@@ -163,32 +262,61 @@ def cache_key(name: str, backbone: str, size: int, files: list) -> str:
     return f"{name.replace('/', '_')}-{backbone}-{size}-{h}"
 
 
+def _load_npz(path: Path) -> dict | None:
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+    except Exception as e:  # a corrupt or truncated file: recompute it
+        print(f"{path.name} is unreadable ({type(e).__name__}: {e}): recomputing")
+        return None
+
+
 def cached_features(data, backbone: str = "efficientnet_lite0", size: int | None = None, device="cpu",
                     with_maps: bool = True, progress: bool = True) -> dict:
     """Features for every image of `data` (CaptionData or ClassData), computed once and cached on disk.
 
-    `data.name` (e.g. "embedded-v1-s0/train") names the dataset version and split. The cache file records the
-    image names it was made from; a file that does not load or does not match is recomputed (and replaced
-    atomically).
+    `data.name` (e.g. "embedded-v1-s0/train") names the dataset version and split. Returns the dict of
+    `extract` plus 'files': (N,) str. Extraction writes one `.npz` per CHUNK images into `<key>.parts/`, so an
+    interrupted run resumes at the first missing chunk; the chunks are then joined into `<key>.npz`
+    (atomically) and removed. A cache file that does not load or does not match is recomputed.
     """
     if not data.name:
         raise ValueError("the dataset has no name to key its feature cache with")
     size = size or BACKBONES[backbone][0]
     key = cache_key(data.name, backbone, size, data.files)
     path = cache_dir("features") / f"{key}.npz"
+    files = list(map(str, data.files))
     if path.is_file():
-        try:
-            with np.load(path, allow_pickle=False) as z:
-                out = {k: z[k] for k in z.files}
-            if list(out["files"]) == list(map(str, data.files)) and (not with_maps or "map" in out):
-                return out
+        out = _load_npz(path)
+        if out is not None and list(out["files"]) == files and (not with_maps or "map" in out):
+            return out
+        if out is not None:
             print(f"{path.name} does not match the dataset: recomputing")
-        except Exception as e:  # a corrupt or truncated file
-            print(f"{path.name} is unreadable ({type(e).__name__}: {e}): recomputing")
     t = time.perf_counter()
-    out = extract(data.paths(), backbone, size, device=device, with_maps=with_maps, progress=progress)
-    out["files"] = np.array(list(map(str, data.files)))
+    parts = path.with_suffix(".parts")
+    parts.mkdir(exist_ok=True)
+    paths, model, projection, chunks = data.paths(), None, None, []
+    n_chunks = (len(paths) + CHUNK - 1) // CHUNK
+    for c in range(n_chunks):
+        part = parts / f"{c:05d}-{'maps' if with_maps else 'pooled'}.npz"
+        got = _load_npz(part) if part.is_file() else None
+        if got is None or list(got["files"]) != files[c * CHUNK:(c + 1) * CHUNK]:
+            model = model or Backbone(backbone)
+            got = extract(paths[c * CHUNK:(c + 1) * CHUNK], backbone, size, device=device, with_maps=with_maps,
+                          progress=progress, model=model, projection=projection,
+                          desc=f"{backbone} features, chunk {c + 1}/{n_chunks}")
+            got["files"] = np.array(files[c * CHUNK:(c + 1) * CHUNK])
+            save_npz_atomic(part, **got)
+        projection = got.get("projection", projection)
+        chunks.append(got)
+    out = {k: np.concatenate([ch[k] for ch in chunks]) for k in chunks[0] if k != "projection"} if chunks else \
+        {"pooled": np.zeros((0, 0), np.float32), "files": np.array([], str)}
+    if projection is not None:
+        out["projection"] = projection
     save_npz_atomic(path, **out)
+    for part in parts.glob("*.npz"):
+        part.unlink()
+    parts.rmdir()
     if progress:
-        print(f"cached {len(data.files)} feature vectors in {time.perf_counter() - t:.1f} s -> {path}")
+        print(f"cached {len(files)} feature vectors in {time.perf_counter() - t:.1f} s -> {path}")
     return out

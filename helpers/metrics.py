@@ -15,6 +15,17 @@ import torch
 from . import scenes as sc
 
 
+def _require_finite(name: str, values) -> None:
+    """Raise ValueError when `values` holds NaN or +-inf: a diverged model must never score a good rank."""
+    arr = values if isinstance(values, torch.Tensor) else torch.as_tensor(np.asarray(values, dtype=np.float64))
+    bad = ~torch.isfinite(arr)
+    if bad.any():
+        rows = torch.nonzero(bad.reshape(len(arr), -1).any(1) if arr.ndim else bad.reshape(1)).flatten()
+        raise ValueError(f"{name} contain NaN or infinite values ({len(rows):,} of {max(len(arr), 1):,} rows, "
+                         f"first row {int(rows[0])}): the model diverged or its input is broken; check the "
+                         f"loss curve and lower the learning rate")
+
+
 # ------------------------------------------------------------------------------------------ retrieval
 def distances(queries, items, metric: str = "l2") -> torch.Tensor:
     """(n_queries, n_items) distances: squared L2, or 1 - cosine similarity."""
@@ -46,6 +57,10 @@ def ranks(queries, items, targets, metric: str = "l2", chunk: int = 2048, dtype=
 
     For ranking, the query's own norm does not matter: with L2 we compare |x|^2/2 - q.x, with cosine -q.x
     on normalised vectors; either costs one matrix product and two passes over its result.
+
+    queries: (Q, D) float; items: (N, D) float; targets: (Q,) int, the index of each query's right item.
+    Returns (Q,) int64 ranks, 1 = best. Raises ValueError on a length mismatch, an unknown metric, or NaN /
+    infinite values in `queries` or `items` (NaN distances compare false, which would put every target first).
     """
     targets = np.asarray(targets)
     if len(queries) != len(targets):
@@ -54,6 +69,8 @@ def ranks(queries, items, targets, metric: str = "l2", chunk: int = 2048, dtype=
         raise ValueError(f"metric must be 'l2' or 'cosine', not {metric!r}")
     q = torch.as_tensor(queries, dtype=dtype)
     x = torch.as_tensor(items, dtype=dtype)
+    _require_finite("queries", q)
+    _require_finite("items", x)
     if metric == "cosine":
         q = torch.nn.functional.normalize(q, dim=1)
         x = torch.nn.functional.normalize(x, dim=1)
@@ -89,6 +106,9 @@ def retrieval_metrics(r, ks=(1, 5, 10)) -> dict:
     r = np.asarray(r, dtype=np.float64)
     if r.size == 0:
         raise ValueError("no ranks to summarise")
+    _require_finite("ranks", r.reshape(-1))
+    if (r < 1).any():
+        raise ValueError(f"ranks are 1-based, but the smallest is {r.min():g}")
     out = {"mean_rank": float(r.mean()), "median_rank": float(np.median(r)), "mrr": float((1 / r).mean())}
     for k in ks:
         out[f"recall@{k}"] = float((r <= k).mean())
@@ -140,19 +160,73 @@ def oracle_metrics(data, ks=(1, 5, 10)) -> dict:
 
 
 # ------------------------------------------------------------------------------------------ captioning
+BLEU_WEIGHTS = [(1, 0, 0, 0), (0.5, 0.5, 0, 0), (1 / 3, 1 / 3, 1 / 3, 0), (0.25, 0.25, 0.25, 0.25)]
+
+
+def _is_tokens(x) -> bool:
+    return isinstance(x, (list, tuple)) and all(isinstance(t, str) for t in x)
+
+
+def check_bleu_inputs(references: list, hypotheses: list) -> None:
+    """Raise a clear error unless the inputs are nested as nltk's `corpus_bleu` expects.
+
+    references: N images x R references x tokens (str); hypotheses: N x tokens. nltk accepts a string where a
+    token list belongs and silently scores characters, and a missing level scores every word as a reference
+    of characters (nltk/nltk#1285); both give numbers that look plausible, so they are refused here.
+    Raises TypeError for wrong types or nesting, ValueError for mismatched lengths or an image without
+    references.
+    """
+    if isinstance(references, str) or isinstance(hypotheses, str) or not isinstance(references, (list, tuple)) \
+            or not isinstance(hypotheses, (list, tuple)):
+        raise TypeError("bleu(references, hypotheses) takes lists: references[i] = list of reference token lists "
+                        "of image i, hypotheses[i] = the generated token list of image i")
+    if len(references) != len(hypotheses):
+        raise ValueError(f"{len(references)} reference sets but {len(hypotheses)} hypotheses")
+    for i, h in enumerate(hypotheses):
+        if isinstance(h, str):
+            raise TypeError(f"hypotheses[{i}] is a string ({h[:40]!r}); BLEU needs token lists: "
+                            f"use helpers.tokenize(caption)")
+        if _is_tokens(h) and any(any(ch.isspace() for ch in t.strip()) for t in h):
+            raise TypeError(f"hypotheses[{i}] holds a string with spaces; BLEU needs one token per item: "
+                            f"use helpers.tokenize(caption)")
+        if not _is_tokens(h):
+            raise TypeError(f"hypotheses[{i}] must be a list of tokens (str), not {type(h).__name__} of "
+                            f"{sorted({type(t).__name__ for t in h}) if isinstance(h, (list, tuple)) else '?'}")
+    for i, refs in enumerate(references):
+        if isinstance(refs, str):
+            raise TypeError(f"references[{i}] is a string; give a list of reference token lists, "
+                            f"e.g. [helpers.tokenize(c) for c in captions]")
+        if not isinstance(refs, (list, tuple)) or not refs:
+            raise ValueError(f"references[{i}] must be a non-empty list of reference token lists")
+        if _is_tokens(refs) and any(any(ch.isspace() for ch in t.strip()) for t in refs):
+            j = next(j for j, t in enumerate(refs) if any(ch.isspace() for ch in t.strip()))
+            raise TypeError(f"references[{i}][{j}] is a string with spaces ({refs[j][:40]!r}); BLEU needs token "
+                            f"lists: use helpers.tokenize(caption)")
+        if _is_tokens(refs):
+            raise TypeError(f"references[{i}] is one token list, but each image needs a list of them: "
+                            f"wrap it, references = [[tokens], ...] (a missing level scores characters)")
+        for j, r in enumerate(refs):
+            if isinstance(r, str):
+                raise TypeError(f"references[{i}][{j}] is a string ({r[:40]!r}); BLEU needs token lists: "
+                                f"use helpers.tokenize(caption)")
+            if not _is_tokens(r):
+                raise TypeError(f"references[{i}][{j}] must be a list of tokens (str)")
+
+
 def bleu(references: list, hypotheses: list) -> dict:
-    """BLEU-1..4 (nltk `corpus_bleu`, smoothing method 1) for token lists.
+    """BLEU-1..4 (nltk `corpus_bleu`, smoothing method 1; Papineni et al. 2002) for token lists.
 
     `references[i]` is the list of reference token lists of image i, `hypotheses[i]` its generated tokens.
+    One `corpus_bleu` call with the four weight vectors counts the n-grams once for all four scores.
+    Returns {'bleu1': float, ..., 'bleu4': float} in [0, 1]. Raises TypeError / ValueError for inputs that
+    are not nested as above (`check_bleu_inputs`).
     """
     from nltk.translate.bleu_score import SmoothingFunction, corpus_bleu
 
-    if len(references) != len(hypotheses):
-        raise ValueError(f"{len(references)} reference sets but {len(hypotheses)} hypotheses")
-    smooth = SmoothingFunction().method1
-    weights = [(1, 0, 0, 0), (0.5, 0.5, 0, 0), (1 / 3, 1 / 3, 1 / 3, 0), (0.25, 0.25, 0.25, 0.25)]
-    return {f"bleu{n}": float(corpus_bleu(references, hypotheses, weights=w, smoothing_function=smooth))
-            for n, w in enumerate(weights, start=1)}
+    check_bleu_inputs(references, hypotheses)
+    scores = corpus_bleu(references, hypotheses, weights=BLEU_WEIGHTS,
+                         smoothing_function=SmoothingFunction().method1)
+    return {f"bleu{n}": float(v) for n, v in enumerate(scores, start=1)}
 
 
 def semantic_scores(captions: list, scenes: list, lang: str = "en") -> dict:

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import json
+import unicodedata
 from collections import Counter
 from functools import lru_cache
 from pathlib import Path
@@ -31,8 +32,21 @@ class UnknownWordError(KeyError):
         return str(self.args[0])
 
 
+def _require_text(text, what: str = "text") -> str:
+    """`text` in Unicode NFC form; TypeError for anything that is not a string (None, a number, a list)."""
+    if not isinstance(text, str):
+        raise TypeError(f"{what} must be a string, not {type(text).__name__} ({text!r:.60})")
+    return unicodedata.normalize("NFC", text)
+
+
 def tokenize(text: str, lang: str = "en") -> list:
-    """Lower-cased word tokens without punctuation: 'Un perro, junto al árbol.' -> ['un', 'perro', 'junto', 'al', 'árbol']."""
+    """Lower-cased word tokens without punctuation: 'Un perro, junto al árbol.' -> ['un', 'perro', 'junto', 'al', 'árbol'].
+
+    The text is NFC-normalised first, so 'niño' typed with a combining tilde (macOS input, some files) gives
+    the same token as the precomposed one. Raises TypeError when `text` is not a string, ValueError for a
+    language other than 'en' / 'es'.
+    """
+    text = _require_text(text)
     if lang not in ("en", "es"):
         raise ValueError(f"language must be 'en' or 'es', not {lang!r}")
     return [t for t in wordpunct_tokenize(text.lower()) if any(ch.isalnum() for ch in t)]
@@ -124,12 +138,19 @@ def glove():
 
 
 def lookup(kv, word: str) -> np.ndarray:
-    """The vector of `word`, or an `UnknownWordError` that names close words (by spelling)."""
-    word = word.strip().lower()
+    """The vector of `word`, or an `UnknownWordError` that names close words (by spelling).
+
+    The word is NFC-normalised and stripped, then looked up as written (cased files such as fastText crawl
+    have 'Paris' and 'paris'), then lower-cased. Raises TypeError when `word` is not a string, ValueError
+    when it is empty.
+    """
+    word = _require_text(word, "word").strip()
     if not word:
         raise ValueError("empty word: type a word to look up")
-    if word in kv.key_to_index:
-        return kv[word]
+    for key in dict.fromkeys((word, word.lower())):
+        if key in kv.key_to_index:
+            return kv[key]
+    word = word.lower()
     import difflib
     close = difflib.get_close_matches(word, kv.index_to_key[:50000], n=5, cutoff=0.75)
     hint = f" Did you mean: {', '.join(close)}?" if close else ""

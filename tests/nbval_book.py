@@ -16,7 +16,9 @@ not compared, because the notebooks assert their own quality floors in code. Thi
   default ``_build/.jupyter_cache``, the ``execute.cache`` of ``_config.yml``). ``jupyter-book build`` in
   ``cache`` mode then finds it ("Using cached notebook") and does not execute the notebook again. The cache
   key is jupyter-cache's hash of the code cells, so any edit to a code cell makes the book execute that
-  notebook afresh. A run restricted with ``-k`` or ``--deselect`` stores nothing (it is not a whole execution).
+  notebook afresh; and ``tests/book_cache.py`` empties the cache first when ``helpers/`` or
+  ``requirements.txt`` changed since the runs it holds. A run restricted with ``-k`` or ``--deselect`` stores
+  nothing (it is not a whole execution).
 * Wall seconds per notebook go to ``--notebook-times`` (default ``_build/notebook_times.json``).
 """
 from __future__ import annotations
@@ -98,6 +100,10 @@ def pytest_runtest_teardown(item, nextitem):
     if run["failed"] is None and run["done"] == n_code and cache_path:
         from jupyter_cache import get_cache
         from jupyter_cache.base import CacheBundleIn
+
+        from tests.book_cache import ensure_fresh
+
+        ensure_fresh(Path(cache_path))  # runs made with older helpers/ must not sit beside this one
 
         # Same URI as Jupyter Book uses, so `jcache notebook list` shows one entry per notebook.
         get_cache(cache_path).cache_notebook_bundle(
