@@ -3,7 +3,8 @@
 Notebooks use the short names re-exported here, e.g. `helpers.load_captions("train", "es")`,
 `helpers.image_features(data)`, `helpers.pick_device()`, `helpers.ranks(...)`, `helpers.record(...)`.
 """
-from .data import Config, build, class_split, ensure, image_features, load_captions, load_classes, seen_unseen
+from .datasets import detect_layout, image_features, load_captions, load_classes, seen_unseen, subset, test_sets
+from .embedded import Config, build, class_split, ensure
 from .device import cpu_count, limit_threads, num_workers, pick_device, seed_everything
 from .formats import CaptionData, ClassData, DatasetFormatError
 from .metrics import (attention_in_box, bleu, box_cell_fraction, chance_metrics, oracle_metrics, ranks,
@@ -15,6 +16,7 @@ from .text import UnknownWordError, Vocabulary, glove, lookup, phrase_vector, to
 
 __all__ = [
     "Config", "build", "class_split", "ensure", "image_features", "load_captions", "load_classes", "seen_unseen",
+    "detect_layout", "subset", "test_sets",
     "cpu_count", "num_workers", "pick_device", "seed_everything", "CaptionData", "ClassData", "DatasetFormatError",
     "attention_in_box", "bleu", "box_cell_fraction", "chance_metrics", "oracle_metrics", "ranks",
     "retrieval_metrics", "semantic_scores", "cache_dir", "repo_root", "UnknownWordError", "Vocabulary", "glove",

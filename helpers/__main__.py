@@ -1,4 +1,4 @@
-"""Command line: `python -m helpers datasets | build | fetch NAME | inspect FORMAT PATH`."""
+"""Command line: `python -m helpers datasets | build | fetch NAME | inspect NAME PATH`."""
 import argparse
 import json
 import sys
@@ -16,21 +16,23 @@ def main(argv=None) -> int:
     f.add_argument("--files", nargs="+", help="only these files of the dataset (e.g. annotations_trainval2014.zip)")
     f.add_argument("--no-extract", action="store_true", help="download and verify, do not unpack")
     f.add_argument("--delete-archives", action="store_true", help="delete each archive once it is unpacked")
-    i = sub.add_parser("inspect", help="validate a local copy of a dataset and print a JSON summary")
-    i.add_argument("format", help="coco, flickr8k, tiny-imagenet, coco-spanish, word2vec or glove")
-    i.add_argument("path", help="the file (coco captions JSON, a vector file) or the dataset's folder")
+    i = sub.add_parser("inspect", help="check a local copy of a dataset as the loaders read it; print a JSON summary")
+    i.add_argument("format", metavar="name", help="coco, coco-spanish, flickr8k, tiny-imagenet, embedded, word2vec "
+                   "or glove")
+    i.add_argument("path", help="the dataset's folder (DATA_DIR), or a file: a coco captions JSON, "
+                   "Flickr8k.token.txt or captions.txt, a vector file")
     i.add_argument("--images", help="the image folder, if it cannot be guessed")
     args = parser.parse_args(argv)
 
     if args.command == "build":
-        from . import data
-        root = data.build(force=args.force, features=not args.no_features)
+        from . import embedded
+        root = embedded.build(force=args.force, features=not args.no_features)
         print(root)
     elif args.command == "datasets":
-        from . import data
+        from . import embedded
         from .download import REGISTRY, status
-        root = data.dataset_root()
-        state = "present" if root.exists() and not data.verify(root) else "absent (python -m helpers build)"
+        root = embedded.dataset_root()
+        state = "present" if root.exists() and not embedded.verify(root) else "absent (python -m helpers build)"
         out = {"embedded": {"title": "the book's own scenes and classes (built, not downloaded)",
                             "path": str(root), "status": state}}
         out.update({name: status(name) for name in REGISTRY})
@@ -47,14 +49,17 @@ def main(argv=None) -> int:
         print(json.dumps({args.name: status(args.name)}, indent=1, ensure_ascii=False))
         print(folder)
     elif args.command == "inspect":
-        from .formats import DatasetFormatError
-        from .realdata import inspect
-        try:
+        from .datasets import inspect
+        try:  # the errors a damaged, partial or unreadable copy gives (DatasetFormatError is a ValueError)
             summary = inspect(args.format, args.path, args.images)
-        except (DatasetFormatError, ValueError) as e:
-            print(f"inspect {args.format} {args.path}: {e}", file=sys.stderr)
+        except (ValueError, OSError, KeyError, TypeError) as e:
+            why = str(e) if isinstance(e, ValueError) else f"{type(e).__name__}: {e}"
+            print(f"inspect {args.format} {args.path}: {' '.join(why.split())}", file=sys.stderr)
             return 1
         print(json.dumps(summary, indent=1, ensure_ascii=False))
+        if not summary["ok"]:
+            print(f"inspect {args.format} {args.path}: {summary['problem']}", file=sys.stderr)
+            return 1
     return 0
 
 

@@ -90,7 +90,7 @@ def zero_shot_split(train, fraction: float = 0.15, seed: int = 0) -> tuple:
     dataset that trains on every class (Tiny ImageNet) gets a deterministic random `fraction` of its classes
     held out here, and their training images are masked away.
     """
-    from .data import seen_unseen
+    from .datasets import seen_unseen
 
     seen, unseen = seen_unseen(train)
     if not unseen:

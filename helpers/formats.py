@@ -36,11 +36,17 @@ class CaptionData:
     scenes: list | None = None  # scene truth per image (embedded data only): see scenes.Scene
     lang: str = "en"
     name: str = ""
+    features: dict | None = None  # came with the data (seed 000's): {'pooled': (N, D) float32, 'files': (N,)}
+    dropped: np.ndarray | None = None  # (N,) int64: captions of each image the reader dropped (empty, None, no word)
 
     def __post_init__(self):
         self.caption_image = np.asarray(self.caption_image, dtype=np.int64)
         if len(self.captions) != len(self.caption_image):
             raise DatasetFormatError("captions and caption_image differ in length")
+        if self.dropped is not None:
+            self.dropped = np.asarray(self.dropped, dtype=np.int64)
+            if len(self.dropped) != len(self.files):
+                raise DatasetFormatError("dropped and files differ in length")
 
     def __len__(self):
         return len(self.files)
@@ -139,11 +145,13 @@ def read_coco_captions(path: Path, image_dir: Path | None = None, lang: str = "e
     images = sorted(doc["images"], key=lambda im: im["id"])
     index = {im["id"]: i for i, im in enumerate(images)}
     captions, owner, meanings = [], [], []
+    dropped = np.zeros(len(images), np.int64)
     for a in sorted(doc["annotations"], key=lambda a: a["id"]):
         if a["image_id"] not in index:
             raise DatasetFormatError(f"{path}: caption {a['id']} points at unknown image {a['image_id']}")
-        text = " ".join(str(a["caption"]).split())
-        if not text:
+        text = " ".join(str(a.get("caption") or "").split())
+        if not has_words(text):
+            dropped[index[a["image_id"]]] += 1
             continue
         captions.append(text)
         owner.append(index[a["image_id"]])
@@ -155,7 +163,7 @@ def read_coco_captions(path: Path, image_dir: Path | None = None, lang: str = "e
         scenes = [scene_from_json(im["scene"]) for im in images]
     return CaptionData(image_dir, [im["file_name"] for im in images], captions, np.array(owner, np.int64),
                        meanings if any(m is not None for m in meanings) else None, scenes, lang,
-                       Path(path).stem)
+                       Path(path).stem, dropped=dropped)
 
 
 # --------------------------------------------------------------------------------------- Tiny ImageNet
@@ -217,11 +225,17 @@ import re as _re
 import warnings as _warnings
 
 _END_MARKERS = _re.compile(r"</?s>")
+_WORD = _re.compile(r"\w")
 
 
 def clean_caption(text: str) -> str:
     """A caption with whitespace normalised and `<s>` / `</s>` markers removed ('Un perro. </s> ' -> 'Un perro.')."""
     return " ".join(_END_MARKERS.sub(" ", str(text)).split())
+
+
+def has_words(text) -> bool:
+    """False for a caption the readers drop: None, empty, or without a letter or digit ('.', ' - ')."""
+    return text is not None and bool(_WORD.search(str(text)))
 
 
 def read_text(path: Path) -> str:
@@ -270,11 +284,12 @@ FLICKR8K_SPLITS = {"train": "Flickr_8k.trainImages.txt", "val": "Flickr_8k.devIm
                    "dev": "Flickr_8k.devImages.txt", "test": "Flickr_8k.testImages.txt"}
 
 
-def read_flickr8k_tokens(path: Path) -> dict:
+def read_flickr8k_tokens(path: Path, dropped: dict | None = None) -> dict:
     """`Flickr8k.token.txt` ('1000268201_693b08cb0e.jpg#0<TAB>A child in a pink dress ...') -> {image: [captions]}.
 
     Captions keep the order of their `#k` index; images keep the order of the file. Any number of captions
     per image is accepted (a few real images have 6). A line that is not `name#k<TAB>caption` is an error.
+    Captions without a word are left out; `dropped`, if given, counts them per image ({image: count}).
     """
     out = {}
     for lineno, ln in text_lines(path):
@@ -285,11 +300,46 @@ def read_flickr8k_tokens(path: Path) -> dict:
         if not hash_ or not name or not k.strip().isdigit():
             raise DatasetFormatError(f"{path}:{lineno}: expected 'image.jpg#k<TAB>caption', got {ln[:80]!r}")
         caption = clean_caption(caption)
-        if caption:
+        if has_words(caption):
             out.setdefault(name, []).append((int(k), caption))
+        elif dropped is not None:
+            dropped[name] = dropped.get(name, 0) + 1
     if not out:
         raise DatasetFormatError(f"{path} has no captions")
     return {name: [c for _, c in sorted(caps, key=lambda kc: kc[0])] for name, caps in out.items()}
+
+
+def read_flickr8k_csv(path: Path, dropped: dict | None = None) -> dict:
+    """Kaggle's Flickr8k `captions.txt` (CSV, header `image,caption`) -> {image: [captions]} in file order.
+
+    Read with the csv module: a caption may hold commas and quotes. Captions without a word are left out
+    (`dropped` counts them per image, as in `read_flickr8k_tokens`). Another header, or a row without an
+    image name, raises `DatasetFormatError` (file and line).
+    """
+    import csv
+    import io
+
+    reader = csv.reader(io.StringIO(read_text(path), newline=""))
+    header = [h.strip().lower() for h in next(reader, [])]
+    if header[:2] != ["image", "caption"]:
+        raise DatasetFormatError(f"{path}:1: expected the header 'image,caption', got {','.join(header)[:80]!r}")
+    out = {}
+    for row in reader:
+        if not any(f.strip() for f in row):
+            continue
+        name = row[0].strip()
+        if not name:
+            raise DatasetFormatError(f"{path}:{reader.line_num}: a caption without an image name")
+        caption = clean_caption(",".join(row[1:])) if len(row) > 1 else ""
+        if has_words(caption):
+            out.setdefault(name, []).append(caption)
+        else:
+            out.setdefault(name, [])
+            if dropped is not None:
+                dropped[name] = dropped.get(name, 0) + 1
+    if not any(out.values()):
+        raise DatasetFormatError(f"{path} has no captions")
+    return out
 
 
 def read_flickr8k(text_dir: Path, image_dir: Path | None = None, split: str = "train") -> CaptionData:
@@ -299,7 +349,8 @@ def read_flickr8k(text_dir: Path, image_dir: Path | None = None, split: str = "t
     An image of the split file without captions is an error. `image_dir` defaults to the text folder.
     """
     text_dir = Path(text_dir)
-    tokens = read_flickr8k_tokens(text_dir / FLICKR8K_TOKENS)
+    dropped = {}
+    tokens = read_flickr8k_tokens(text_dir / FLICKR8K_TOKENS, dropped)
     if split == "all":
         names = list(dict.fromkeys(n for s in ("train", "val", "test")
                                    for n in read_image_list(text_dir / FLICKR8K_SPLITS[s])))
@@ -315,7 +366,7 @@ def read_flickr8k(text_dir: Path, image_dir: Path | None = None, split: str = "t
         captions += tokens[name]
         owner += [i] * len(tokens[name])
     return CaptionData(Path(image_dir) if image_dir else text_dir, names, captions, np.array(owner, np.int64),
-                       lang="en", name=f"flickr8k/{split}")
+                       lang="en", name=f"flickr8k/{split}", dropped=[dropped.get(n, 0) for n in names])
 
 
 # ------------------------------------------------------------------------- seed 000's COCO-2014-Spanish
@@ -371,6 +422,7 @@ def read_seed000(folder: Path, phase: str, dim: int = SEED000_DIM) -> tuple:
     vectors = read_seed000_vectors(files["vectors"], len(names), dim)
     index = {n: i for i, n in enumerate(names)}
     captions, owner = [], []
+    dropped = np.zeros(len(names), np.int64)
     for lineno, ln in text_lines(files["captions"]):
         name, sep, caption = ln.partition("\t")
         if not sep:
@@ -380,13 +432,15 @@ def read_seed000(folder: Path, phase: str, dim: int = SEED000_DIM) -> tuple:
             raise DatasetFormatError(f"{files['captions']}:{lineno}: caption of {name!r}, which is not in "
                                      f"{files['names'].name}")
         caption = clean_caption(caption)
-        if caption:
+        if has_words(caption):
             captions.append(caption)
             owner.append(index[name])
+        else:
+            dropped[index[name]] += 1
     if not captions:
         raise DatasetFormatError(f"{files['captions']} has no captions")
     data = CaptionData(files["names"].parent, names, captions, np.array(owner, np.int64), lang="es",
-                       name=f"coco-spanish/{phase}")
+                       name=f"coco-spanish/{phase}", dropped=dropped)
     return data, vectors
 
 
@@ -401,22 +455,26 @@ def read_karpathy_captions(path: Path, split: str, image_dir: Path | None = None
     if "images" not in doc or (doc["images"] and "sentences" not in doc["images"][0]):
         raise DatasetFormatError(f"{path} is not a Karpathy split file (no images with sentences)")
     wanted = {"train": ("train", "restval")}.get(split, (split,))
-    files, captions, owner = [], [], []
+    files, captions, owner, dropped = [], [], [], []
     for im in doc["images"]:
         if im.get("split") not in wanted:
             continue
         name = "/".join(p for p in (im.get("filepath", ""), im["filename"]) if p)
+        dropped.append(0)
         for s in im["sentences"]:
-            text = clean_caption(s.get("raw") or " ".join(s.get("tokens", [])))
-            if text:
+            text = clean_caption(s.get("raw") or " ".join(s.get("tokens") or []))
+            if has_words(text):
                 captions.append(text)
                 owner.append(len(files))
+            else:
+                dropped[-1] += 1
         files.append(name)
     if not files:
         splits = sorted({im.get("split") for im in doc["images"]})
         raise ValueError(f"{path} has no images in split {split!r}; it has {splits}")
     return CaptionData(Path(image_dir) if image_dir else Path(path).parent, files, captions,
-                       np.array(owner, np.int64), lang="en", name=f"karpathy-{doc.get('dataset', 'coco')}/{split}")
+                       np.array(owner, np.int64), lang="en", name=f"karpathy-{doc.get('dataset', 'coco')}/{split}",
+                       dropped=dropped)
 
 
 # ----------------------------------------------------------------------------------- image presence
@@ -539,7 +597,8 @@ def summarize_captions(data: CaptionData, images_checked: bool | None = None) ->
     per = np.bincount(data.caption_image, minlength=len(data.files)) if len(data.files) else np.zeros(0, int)
     out = {"name": data.name, "images": len(data.files), "captions": len(data.captions),
            "captions_per_image": {"min": int(per.min()) if len(per) else 0, "max": int(per.max()) if len(per) else 0},
-           "images_without_captions": int((per == 0).sum())}
+           "images_without_captions": int((per == 0).sum()),
+           "captions_dropped": int(data.dropped.sum()) if data.dropped is not None else 0}
     if images_checked is not None:
         out["images_present"] = images_checked
     return out

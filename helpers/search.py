@@ -106,19 +106,11 @@ class WordTable:
 
 def take_images(data, image_indices) -> "CaptionData":
     """A CaptionData with only the given images (in that order) and their captions (e.g. to hold out a
-    validation set from a dataset that has none)."""
-    from dataclasses import replace
+    validation set from a dataset that has none): `helpers.subset`, named '<name>[<n> images]'."""
+    from .layouts import subset
 
     image_indices = np.asarray(image_indices, np.int64)
-    new_index = np.full(len(data.files), -1, np.int64)
-    new_index[image_indices] = np.arange(len(image_indices))
-    keep = np.flatnonzero(new_index[data.caption_image] >= 0)
-    return replace(
-        data, files=[data.files[i] for i in image_indices], captions=[data.captions[k] for k in keep],
-        caption_image=new_index[data.caption_image[keep]],
-        meanings=[data.meanings[k] for k in keep] if data.meanings is not None else None,
-        scenes=[data.scenes[i] for i in image_indices] if data.scenes is not None else None,
-        name=f"{data.name}[{len(image_indices)} images]")
+    return subset(data, image_indices, f"{data.name}[{len(image_indices)} images]")
 
 
 # --------------------------------------------------------------------------------------------- cache

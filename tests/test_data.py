@@ -1,20 +1,23 @@
-"""The embedded dataset: deterministic bytes, verified cache, repair of corrupt files, nothing half-written."""
+"""The embedded dataset: deterministic bytes, verified cache, repair of corrupt files, nothing half-written.
+
+Built by helpers.embedded, read through the data front door (helpers.datasets)."""
 import json
 
 import numpy as np
 import pytest
 
-from helpers import data as D
+from helpers import embedded
+from helpers.datasets import image_features, load_captions, load_classes, seen_unseen
 from helpers.formats import read_coco_captions, read_tiny_imagenet
 
-TINY = D.Config(n_train=12, n_val=4, n_test=6, class_limit=24, n_scene_classes=10, cls_train_per_class=2,
+TINY = embedded.Config(n_train=12, n_val=4, n_test=6, class_limit=24, n_scene_classes=10, cls_train_per_class=2,
                 cls_val_seen=1, cls_val_unseen=2)
 
 
 @pytest.fixture
 def cache(tmp_path, monkeypatch):
     monkeypatch.setenv("SEEING_SAYING_CACHE", str(tmp_path))
-    D._verified.clear()
+    embedded._verified.clear()
     return tmp_path
 
 
@@ -26,64 +29,64 @@ def test_same_seed_gives_byte_identical_dataset_and_features(tmp_path, monkeypat
     roots, feats = [], []
     for name in ("a", "b"):
         monkeypatch.setenv("SEEING_SAYING_CACHE", str(tmp_path / name))
-        roots.append(D.build(TINY, progress=False, features=False))
-        feats.append(D.image_features(D.load_captions("test_A", config=TINY), progress=False))
+        roots.append(embedded.build(TINY, progress=False, features=False))
+        feats.append(image_features(load_captions("test_A", config=TINY), progress=False))
     assert manifest(roots[0]) == manifest(roots[1])
     for k in ("pooled", "map"):
         assert np.array_equal(feats[0][k], feats[1][k])
-    other = D.Config(**{**TINY.__dict__, "seed": 1})
+    other = embedded.Config(**{**TINY.__dict__, "seed": 1})
     monkeypatch.setenv("SEEING_SAYING_CACHE", str(tmp_path / "c"))
-    assert manifest(D.build(other, progress=False, features=False)) != manifest(roots[0])
+    assert manifest(embedded.build(other, progress=False, features=False)) != manifest(roots[0])
 
 
 def test_loaders_read_the_embedded_data_through_the_real_format_readers(cache):
-    root = D.build(TINY, progress=False, features=False)
-    en = D.load_captions("train", "en", config=TINY)
-    es = D.load_captions("train", "es", config=TINY)
+    root = embedded.build(TINY, progress=False, features=False)
+    en = load_captions("train", "en", config=TINY)
+    es = load_captions("train", "es", config=TINY)
     direct = read_coco_captions(root / "scenes/annotations/captions_train.json", root / "scenes/images/train")
     assert en.captions == direct.captions and len(en) == 12 and len(en.captions) == 60
     assert np.array_equal(en.caption_image, es.caption_image) and en.captions != es.captions
     assert all(p.is_file() for p in en.paths()) and len(en.scenes) == 12 and len(en.meanings) == 60
-    train, val = D.load_classes("train", config=TINY), D.load_classes("val", config=TINY)
+    train, val = load_classes("train", config=TINY), load_classes("val", config=TINY)
     assert len(read_tiny_imagenet(root / "classes", "val")) == len(val)
-    seen, unseen = D.seen_unseen(train)
+    seen, unseen = seen_unseen(train)
     assert unseen and set(unseen).isdisjoint(set(np.array(train.classes)[train.labels]))
     assert set(unseen) <= set(np.array(val.classes)[val.labels])
-    assert set(D.class_split(TINY)[2]) <= set(seen)  # scenes use seen classes only
+    assert set(embedded.class_split(TINY)[2]) <= set(seen)  # scenes use seen classes only
 
 
 def test_corrupt_file_is_detected_and_rebuilt(cache):
-    root = D.build(TINY, progress=False, features=False)
+    root = embedded.build(TINY, progress=False, features=False)
     victim = root / "scenes/images/val/val_00001.jpg"
     good = victim.read_bytes()
     victim.write_bytes(good[:100])
-    assert D.verify(root, TINY) == ["scenes/images/val/val_00001.jpg"]
-    D.build(TINY, progress=False, features=False)
-    assert victim.read_bytes() == good and D.verify(root, TINY) == []
+    assert embedded.verify(root, TINY) == ["scenes/images/val/val_00001.jpg"]
+    embedded.build(TINY, progress=False, features=False)
+    assert victim.read_bytes() == good and embedded.verify(root, TINY) == []
 
 
 def test_interrupted_build_leaves_nothing_half_written(cache, monkeypatch):
     def boom(*a, **k):
         raise KeyboardInterrupt
-    monkeypatch.setattr(D, "_render_classes", boom)
+    monkeypatch.setattr(embedded, "_render_classes", boom)
     with pytest.raises(KeyboardInterrupt):
-        D.build(TINY, progress=False, features=False)
-    assert not D.dataset_root(TINY).exists()
+        embedded.build(TINY, progress=False, features=False)
+    assert not embedded.dataset_root(TINY).exists()
 
 
 def test_corrupt_feature_cache_is_recomputed(cache, capsys):
-    D.build(TINY, progress=False, features=False)
-    data = D.load_captions("val", config=TINY)
-    first = D.image_features(data, progress=False)
+    embedded.build(TINY, progress=False, features=False)
+    data = load_captions("val", config=TINY)
+    first = image_features(data, progress=False)
     (npz,) = (cache / "features").glob("*.npz")
     npz.write_bytes(npz.read_bytes()[:200])
-    again = D.image_features(data, progress=True)
+    again = image_features(data, progress=True)
     assert "recomputing" in capsys.readouterr().out
     assert np.array_equal(first["pooled"], again["pooled"])
 
 
 def test_bad_names_get_clear_errors(cache):
     with pytest.raises(ValueError, match="unknown split"):
-        D.load_captions("test_D", config=TINY)
+        load_captions("test_D", config=TINY)
     with pytest.raises(ValueError, match="language"):
-        D.load_captions("train", "fr", config=TINY)
+        load_captions("train", "fr", config=TINY)

@@ -318,10 +318,11 @@ def test_read_text_vectors_bad_files(tmp_path):
 
 # -------------------------------------------------------------------------------------------- inspect
 def run_inspect(capsys, *args):
+    """(exit code, the JSON summary printed or None, stderr): `python -m helpers inspect ...` in-process."""
     from helpers.__main__ import main
     code = main(["inspect", *map(str, args)])
     out = capsys.readouterr()
-    return code, (json.loads(out.out) if code == 0 else out.err)
+    return code, (json.loads(out.out) if out.out.strip() else None), out.err
 
 
 def test_inspect_every_format(tmp_path, capsys):
@@ -330,58 +331,59 @@ def test_inspect_every_format(tmp_path, capsys):
     write_coco_captions(tmp_path / "coco" / "annotations" / "captions_train2014.json", files, ["a", "b", "c"], [0, 0, 1])
     for f in files:
         jpeg(tmp_path / "coco" / "train2014" / f)
-    code, s = run_inspect(capsys, "coco", tmp_path / "coco" / "annotations" / "captions_train2014.json")
+    code, s, _ = run_inspect(capsys, "coco", tmp_path / "coco" / "annotations" / "captions_train2014.json")
     assert code == 0 and s["images"] == 2 and s["captions"] == 3 and s["images_missing"] == 0
     kp = tmp_path / "dataset_coco.json"
     kp.write_text(json.dumps(karpathy_doc({"train": 2, "test": 1})))
-    code, s = run_inspect(capsys, "coco", kp)
+    code, s, err = run_inspect(capsys, "coco", kp)  # the split file alone: counted, but its images are absent
     assert s["variant"] == "karpathy" and s["images"] == 3 and s["splits"]["train"]["captions"] == 11
+    assert code == 1 and s["images_missing"] == 3 and "first missing file: train2014/COCO_train2014_" in err
     # flickr8k: the dataset folder as distributed (text folder + image folder)
     flickr_text(tmp_path / "flickr" / "Flickr8k_text")
     for name in ("1000268201_693b08cb0e.jpg", "1001773457_577c3a7d70.jpg", "1002674143_1b742ab4b8.jpg"):
         jpeg(tmp_path / "flickr" / "Flicker8k_Dataset" / name)
-    code, s = run_inspect(capsys, "flickr8k", tmp_path / "flickr")
+    code, s, _ = run_inspect(capsys, "flickr8k", tmp_path / "flickr")
     assert code == 0 and s["images"] == 3 and s["captions"] == 11 and s["captions_per_image"]["max"] == 6
     assert s["splits"]["train"]["images"] == 2 and s["images_missing"] == 0
     # tiny-imagenet
     tiny_imagenet(tmp_path / "tin" / "tiny-imagenet-200")
-    code, s = run_inspect(capsys, "tiny-imagenet", tmp_path / "tin" / "tiny-imagenet-200")
+    code, s, _ = run_inspect(capsys, "tiny-imagenet", tmp_path / "tin" / "tiny-imagenet-200")
     assert code == 0 and s["classes"] == 2 and s["images"] == 6
     # coco-spanish
     seed000_phase(tmp_path / "es", "train", n=3)
     seed000_phase(tmp_path / "es", "test_A", n=2)
-    code, s = run_inspect(capsys, "coco-spanish", tmp_path / "es")
+    code, s, _ = run_inspect(capsys, "coco-spanish", tmp_path / "es")
     assert code == 0 and s["vectors"] == 5 and s["dimension"] == 2048 and set(s["splits"]) == {"train", "test_A"}
     # word vectors
-    code, s = run_inspect(capsys, "word2vec", write(tmp_path / "a.vec", vec_text(WORDS, 5)))
+    code, s, _ = run_inspect(capsys, "word2vec", write(tmp_path / "a.vec", vec_text(WORDS, 5)))
     assert (s["vectors"], s["dimension"]) == (6, 5)
-    code, s = run_inspect(capsys, "glove", write(tmp_path / "g.txt", vec_text(WORDS, 3, header=False)))
+    code, s, _ = run_inspect(capsys, "glove", write(tmp_path / "g.txt", vec_text(WORDS, 3, header=False)))
     assert (s["vectors"], s["dimension"]) == (6, 3)
 
 
 def test_inspect_reports_problems(tmp_path, capsys):
     flickr_text(tmp_path / "f")
     jpeg(tmp_path / "f" / "1000268201_693b08cb0e.jpg")  # the other two images are absent
-    code, err = run_inspect(capsys, "flickr8k", tmp_path / "f")
+    code, _, err = run_inspect(capsys, "flickr8k", tmp_path / "f")
     assert code == 1 and "absent" in err
-    code, err = run_inspect(capsys, "word2vec", write(tmp_path / "t.vec", vec_text(WORDS, 5)[:-12]))
+    code, _, err = run_inspect(capsys, "word2vec", write(tmp_path / "t.vec", vec_text(WORDS, 5)[:-12]))
     assert code == 1 and "truncated" in err
-    code, err = run_inspect(capsys, "tiny-imagenet", tmp_path)
+    code, _, err = run_inspect(capsys, "tiny-imagenet", tmp_path)
     assert code == 1 and "wnids.txt" in err
-    code, err = run_inspect(capsys, "imagenet", tmp_path)
+    code, _, err = run_inspect(capsys, "imagenet", tmp_path)
     assert code == 1 and "unknown format" in err
 
 
 def test_inspect_the_embedded_dataset(capsys):
     """`inspect` reads the book's own files (skipped until the embedded dataset is built)."""
-    from helpers.paths import repo_root
-    root = repo_root() / ".cache" / "embedded" / "v1-s0"
+    from helpers.embedded import dataset_root
+    root = dataset_root()
     if not (root / "manifest.json").is_file():
         pytest.skip("the embedded dataset is not built (python -m helpers build)")
-    code, s = run_inspect(capsys, "coco", root / "scenes" / "annotations" / "captions_val.json")
+    code, s, _ = run_inspect(capsys, "coco", root / "scenes" / "annotations" / "captions_val.json")
     assert code == 0 and s["images"] > 0 and s["captions"] >= s["images"] and s["images_missing"] == 0
     n_en = s["captions"]
-    code, s = run_inspect(capsys, "coco", root / "scenes" / "annotations" / "captions_val_es.json")
+    code, s, _ = run_inspect(capsys, "coco", root / "scenes" / "annotations" / "captions_val_es.json")
     assert code == 0 and s["captions"] == n_en
-    code, s = run_inspect(capsys, "tiny-imagenet", root / "classes")
+    code, s, _ = run_inspect(capsys, "tiny-imagenet", root / "classes")
     assert code == 0 and s["classes"] > 100 and s["splits"]["val"]["images_missing"] == 0

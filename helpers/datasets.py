@@ -1,0 +1,327 @@
+"""The one front door for data: the embedded and the real datasets load through the same functions.
+
+    load_captions("train", "en")                                  -> CaptionData (the book's own scenes)
+    load_captions("test_A", "en", "coco")                         -> CaptionData (downloaded into the cache)
+    load_captions("val", "en", "flickr8k", data_dir="~/Flickr8k")  -> CaptionData (your copy, read as it is)
+    load_classes("train", "tiny-imagenet", data_dir="tiny-imagenet-200")  -> ClassData
+    detect_layout("coco", "/data/coco")                           -> Layout (what will be read, from where)
+    inspect("flickr8k", "~/Flickr8k")                             -> summary (python -m helpers inspect NAME PATH)
+
+With `data_dir=None` a real dataset is fetched into the cache (`helpers.download`: checksummed, resumable).
+With a folder it is read from there: no download, no checksum, nothing written into it (caches such as
+image features go to `helpers.paths.cache_dir()`). helpers/layouts.py says which folder layouts are
+recognised. Nothing in embedded, formats or scenes imports this module.
+"""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+
+from . import embedded
+from .download import dataset_dir, fetch, get_dataset
+from .formats import (CaptionData, ClassData, DatasetFormatError, _read_json, missing_images, read_coco_captions,
+                      read_karpathy_captions, read_tiny_imagenet, scan_vectors, summarize_captions, summarize_classes)
+from .layouts import (LAYOUTS, TEST_CHUNK, TEST_SETS, Layout, check_images, detect_layout, read_captions,
+                      read_classes, said, subset)
+
+CAPTION_DATASETS = ("coco", "coco-spanish", "flickr8k")
+CLASS_DATASETS = ("tiny-imagenet",)
+LANGUAGES = {"coco": "en", "flickr8k": "en", "coco-spanish": "es"}
+FORMATS = ("coco", "coco-spanish", "flickr8k", "tiny-imagenet", "embedded", "word2vec", "glove")
+
+
+def splits(name: str) -> tuple:
+    """The split names a dataset accepts ('embedded': its scene splits)."""
+    return embedded.SCENE_SPLITS if name == "embedded" else get_dataset(name).splits
+
+
+def _registry_name(dataset: str, kind: tuple, other: str) -> str:
+    ds = get_dataset(dataset)  # UnknownDatasetError (a KeyError) with the close names
+    if ds.name not in kind:
+        raise ValueError(f"{ds.name} is not a {'captioned-image' if kind == CAPTION_DATASETS else 'classification'} "
+                         f"dataset; those are {kind} (use {other})")
+    return ds.name
+
+
+def _check_split(name: str, split: str) -> None:
+    if split not in splits(name):
+        raise ValueError(f"{name} has no split {split!r}; choose one of {splits(name)}")
+
+
+def _layout(name: str, split: str, data_dir, download: bool, progress: bool) -> Layout:
+    """The folder's layout; without `data_dir`, the cache's copy (fetched first when `download`)."""
+    if data_dir is not None:
+        return detect_layout(name, data_dir)
+    files = None
+    if name == "coco":
+        official = split in ("train2014", "val2014")
+        files = (["annotations_trainval2014.zip", f"{split}.zip"] if official else
+                 ["caption_datasets.zip", "val2014.zip"] + (["train2014.zip"] if split in ("train", "restval") else []))
+    elif name == "coco-spanish":  # a drive share: checked, with instructions when absent, never downloaded
+        phase = "train" if split in ("train", "val", "train_full") else split
+        files = [r.filename for r in get_dataset(name).resources if r.filename.startswith(phase + "_")]
+    folder = fetch(name, files, progress=progress) if download else dataset_dir(name)
+    layout = detect_layout(name, folder)
+    old = "coco-karpathy" if layout.name == "coco-karpathy" and split not in ("train2014", "val2014") else name
+    return dataclasses.replace(layout, label=old)  # the names the feature caches were made with
+
+
+# ------------------------------------------------------------------------------------------ the door
+def load_captions(split: str = "train", lang: str | None = "en", dataset: str = "embedded", data_dir=None, *,
+                  config: embedded.Config | None = None, ensure: bool = True, check: bool = True,
+                  download: bool = True, progress: bool = True) -> CaptionData:
+    """Captioned images of one split: `CaptionData` (files, captions, `caption_image` (C,) int64, ...).
+
+    dataset: 'embedded' (the book's scenes: 'train', 'val', 'test_A'..'test_C'; 'en' or 'es'), 'coco'
+    (Karpathy 'train' / 'val' / 'test' / 'restval', official 'train2014' / 'val2014'), 'flickr8k' ('train',
+    'val', 'test', 'all'), 'coco-spanish' (seed 000: 'train', 'val', 'train_full', test sets; Spanish;
+    `data.features` holds its precomputed ResNet152 vectors). 'test_A' / 'test_B' / 'test_C' are 1,000-image
+    test sets (of 'test' for coco and flickr8k; fewer images: fewer sets, at least one, said in one line).
+    lang: the captions' language; None accepts the dataset's. data_dir: a copy of the dataset as
+    distributed (see `detect_layout`), read as it is; None: the cache (embedded: built, real: fetched).
+    check: every listed image must be on disk. Errors: ValueError (a split, language or dataset of the
+    wrong kind), UnknownDatasetError (a name not in the registry), DatasetFormatError (one line naming the
+    folder, the layout expected and the first missing file), DownloadError (offline with nothing cached).
+    """
+    if dataset == "embedded":
+        return embedded.read_captions(split, "en" if lang is None else lang, config or embedded.Config(), ensure,
+                                      root=data_dir)
+    name = _registry_name(dataset, CAPTION_DATASETS, "load_classes(split, dataset=...) or load_real_classes")
+    want = LANGUAGES[name]
+    if lang is not None and lang != want:
+        other = {"en": "'coco' or 'flickr8k'", "es": "'coco-spanish'"}.get(lang, "none")
+        raise ValueError(f"{name} captions are in {want!r}, not {lang!r}: set LANGUAGE = {want!r}, or use a "
+                         f"dataset in {lang!r} ({other})")
+    _check_split(name, split)
+    layout = _layout(name, split, data_dir, download, progress)
+    data = read_captions(layout, split)
+    if check and layout.image_dir is not None:
+        check_images(layout, data)
+    return data
+
+
+def load_classes(split: str = "train", dataset: str = "embedded", data_dir=None, *,
+                 config: embedded.Config | None = None, ensure: bool = True, check: bool = True,
+                 download: bool = True, progress: bool = True) -> ClassData:
+    """Labelled images, one object each: `ClassData` (files, `labels` (N,) int64 into `classes`, `boxes` (N, 4)).
+
+    dataset: 'embedded' ('train' holds only seen classes, 'val' seen and unseen ones) or 'tiny-imagenet'
+    ('train' 500 images per class, 'val' 50; every class is seen). data_dir, check, download and the
+    errors as in `load_captions`.
+    """
+    if dataset == "embedded":
+        return embedded.read_classes(split, config or embedded.Config(), ensure, root=data_dir)
+    name = _registry_name(dataset, CLASS_DATASETS, "load_captions(split, lang, dataset=...) or load_real_captions")
+    _check_split(name, split)
+    layout = _layout(name, split, data_dir, download, progress)
+    data = read_classes(layout, split)
+    if check:
+        check_images(layout, data)
+    return data
+
+
+def load_real_captions(name: str, split: str = "train", lang: str | None = None, root=None, download: bool = True,
+                       check: bool = True, progress: bool = True) -> CaptionData:
+    """`load_captions(split, lang, name, data_dir=root)`: the older spelling, kept."""
+    return load_captions(split, lang, name, root, check=check, download=download, progress=progress)
+
+
+def load_real_classes(name: str = "tiny-imagenet", split: str = "train", root=None, download: bool = True,
+                      check: bool = True, progress: bool = True) -> ClassData:
+    """`load_classes(split, name, data_dir=root)`: the older spelling, kept."""
+    return load_classes(split, name, root, check=check, download=download, progress=progress)
+
+
+def test_sets(dataset: str = "embedded", data_dir=None, lang: str | None = None, **kwargs) -> tuple:
+    """The 1,000-image test sets the data holds, e.g. ('test_A', 'test_B', 'test_C'); at least one.
+
+    coco and flickr8k: one per whole 1,000 images of 'test' (all of it when smaller); coco-spanish: the
+    test phases on disk. `kwargs` go to `load_captions`.
+    """
+    if dataset == "embedded":
+        return TEST_SETS
+    name = get_dataset(dataset).name
+    if name == "coco-spanish":
+        have = detect_layout(name, data_dir).splits if data_dir is not None else splits(name)
+        return tuple(s for s in TEST_SETS if s in have)
+    n = len(load_captions("test", lang, name, data_dir, **{"check": False, **kwargs}))
+    return tuple(s for s in TEST_SETS[:max(1, n // TEST_CHUNK)] if s in splits(name))
+
+
+test_sets.__test__ = False  # not a pytest test
+
+
+def seen_unseen(train: ClassData) -> tuple:
+    """(seen, unseen) class ids: a class is unseen when `train` has no image of it."""
+    present = set(np.unique(train.labels).tolist())
+    seen = [c for i, c in enumerate(train.classes) if i in present]
+    unseen = [c for i, c in enumerate(train.classes) if i not in present]
+    return seen, unseen
+
+
+def precomputed_features(data) -> dict | None:
+    """The features that came with a dataset (coco-spanish: {'pooled': (N, 2048) float32, 'files': (N,)}), else None."""
+    return data.features if isinstance(data, CaptionData) else None
+
+
+def image_features(data, backbone: str = "efficientnet_lite0", size: int | None = None, device="cpu",
+                   with_maps: bool = True, progress: bool = True) -> dict:
+    """CNN features of every image: {'pooled': (N, D) float32, 'map': (N, C, H, W) float32, 'files': (N,)}.
+
+    The dataset's own features when it has them (`precomputed_features`, no 'map'); else computed once and
+    cached under `cache_dir('features')` (ClassData: no 'map'). See `helpers.features.cached_features`.
+    """
+    pre = precomputed_features(data)
+    if pre is not None:
+        return pre
+    from .features import cached_features
+    return cached_features(data, backbone, size, device, False if isinstance(data, ClassData) else with_maps,
+                           progress)
+
+
+# --------------------------------------------------------------------------------------------- inspect
+def inspect(name: str, path, images=None) -> dict:
+    """What the loader would read from PATH, checked and counted (`python -m helpers inspect NAME PATH`).
+
+    name: 'coco', 'coco-spanish', 'flickr8k', 'tiny-imagenet', 'embedded' (PATH: the dataset's folder; for
+    coco also one captions JSON, official or Karpathy's; for flickr8k also Flickr8k.token.txt or Kaggle's
+    captions.txt), 'word2vec' / 'glove' (PATH: a vector file). `images`: the image folder, if not found.
+    Returns {'dataset', 'layout', 'path', 'files', 'image_dir', 'notes', 'splits': {split: counts},
+    'images', 'captions', 'captions_dropped', 'images_missing', 'first_missing', 'ok', 'problem'}; with
+    images absent it still returns the counts, with `ok` False and `problem` the loader's one-line error.
+    Raises ValueError (unknown name) or DatasetFormatError (no layout, a file missing, damaged, or empty).
+    """
+    path = Path(path).expanduser()
+    if name not in FORMATS:
+        raise ValueError(f"unknown format {name!r}; choose one of {FORMATS}")
+    if not path.exists():
+        raise DatasetFormatError(f"{path} does not exist")
+    if name in ("word2vec", "glove"):
+        if not path.is_file():
+            raise DatasetFormatError(f"{path} is not a file")
+        info = scan_vectors(path, name, full=True)
+        return {"dataset": name, "layout": info["format"], "path": str(path), "vectors": info["vectors"],
+                "dimension": info["dimension"], "header": info["header"], "ok": True, "problem": None}
+    if path.is_file() and name == "coco":
+        return _inspect_coco_file(path, images)
+    if path.is_file() and name == "flickr8k":
+        layout = detect_layout(name, path.parent, image_dir=images)
+        if layout.parts["captions"] != path:
+            raise DatasetFormatError(f"{path}: expected Flickr8k.token.txt or Kaggle's captions.txt")
+    elif path.is_file():
+        raise DatasetFormatError(f"{path} is a file: give the {name} folder")
+    else:
+        layout = detect_layout(name, path, image_dir=images)
+    with said.collecting() as notes:
+        out = _summary(layout)
+    out["notes"] = notes
+    return out
+
+
+def _entry(data, layout: Layout, problems: list) -> tuple:
+    """(counts of one split, the set of its files absent from disk); the loader's error goes to `problems`."""
+    entry = summarize_captions(data) if isinstance(data, CaptionData) else summarize_classes(data)
+    if layout.image_dir is None:
+        return entry, set()
+    missing = missing_images(data)
+    root = data.image_dir if isinstance(data, CaptionData) else data.root
+    entry.update(images_missing=len(missing),
+                 first_missing=_rel(Path(root) / missing[0], layout.root) if missing else None)
+    if missing:
+        try:
+            check_images(layout, data)
+        except DatasetFormatError as e:
+            problems.append(str(e))
+    return entry, set(missing)
+
+
+def _summary(layout: Layout) -> dict:
+    out = {"dataset": layout.dataset, "layout": layout.name, "path": str(layout.root),
+           "files": [_rel(f, layout.root) for f in layout.files],
+           "image_dir": None if layout.image_dir is None else str(layout.image_dir)}
+    parts, problems = {}, []
+    if layout.name in ("tiny-imagenet", "embedded"):
+        datas = ({s: read_classes(layout, s) for s in layout.splits} if layout.name == "tiny-imagenet" else
+                 {**{s: embedded.read_captions(s, root=layout.root) for s in layout.splits},
+                  **{f"classes-{s}": read_tiny_imagenet(layout.root / "classes", s) for s in ("train", "val")}})
+        parts = {s: _entry(d, layout, problems)[0] for s, d in datas.items()}
+        if layout.name == "tiny-imagenet":
+            out.update(classes=parts["train"]["classes"], words=parts["train"]["classes_with_words"])
+        out.update(images=sum(p["images"] for p in parts.values()),
+                   images_missing=sum(p["images_missing"] for p in parts.values()))
+    else:
+        spanish = layout.name == "coco-spanish-seed000"
+        primary = layout.parts["phases"] if spanish else ("train", "val", "test")
+        seen = {}  # image path -> (captions, dropped, absent): the primary splits, each image once
+        for split in [*primary, *layout.parts.get("official", ())]:
+            d = read_captions(layout, "train_full" if spanish and split == "train" else split)
+            parts[split], missing = _entry(d, layout, problems)
+            if spanish:
+                parts[split].update(vectors=int(d.features["pooled"].shape[0]),
+                                    dimension=int(d.features["pooled"].shape[1]))
+            if split in primary:
+                per = np.bincount(d.caption_image, minlength=len(d.files))
+                drop = d.dropped if d.dropped is not None else np.zeros(len(d.files), np.int64)
+                seen.update({str(Path(d.image_dir) / f): (int(c), int(k), f in missing)
+                             for f, c, k in zip(d.files, per, drop)})
+        per = [t[0] for t in seen.values()] or [0]
+        out.update(images=len(seen), captions=sum(per), captions_per_image={"min": min(per), "max": max(per)},
+                   captions_dropped=sum(t[1] for t in seen.values()),
+                   images_missing=None if spanish else sum(t[2] for t in seen.values()))
+        if spanish:
+            out.update(vectors=sum(p["vectors"] for p in parts.values()), dimension=2048)
+        else:
+            out["test_sets"] = list(TEST_SETS[:max(1, parts["test"]["images"] // TEST_CHUNK)])
+            if parts["test"]["images"] < len(TEST_SETS) * TEST_CHUNK:
+                read_captions(layout, TEST_SETS[0])  # says how many test sets the test split holds
+    firsts = [p["first_missing"] for p in parts.values() if p.get("first_missing")]
+    out.update(splits=parts, first_missing=firsts[0] if firsts else None, ok=not problems,
+               problem=problems[0] if problems else None)
+    return out
+
+
+def _rel(path, root: Path) -> str:
+    try:
+        return str(Path(path).relative_to(root))
+    except ValueError:
+        return str(path)
+
+
+def _inspect_coco_file(path: Path, images) -> dict:
+    """One COCO captions JSON (official or ours) or Karpathy's split file, with its images where they are."""
+    doc = _read_json(path)
+    imgs = doc.get("images")
+    karpathy = isinstance(imgs, list) and bool(imgs) and "sentences" in imgs[0]
+    del doc
+    home = path.parent.parent  # the dataset's folder when the file is in annotations/ (COCO's layout)
+    if karpathy:  # file names are '<train2014|val2014>/<file>', relative to the folder that holds those
+        datas = {s: read_karpathy_captions(path, s) for s in dict.fromkeys(im.get("split") for im in imgs)}
+        cands, expected = (path.parent, home), path.parent
+    else:
+        stem = path.stem.removeprefix("captions_").removesuffix("_es").removesuffix("_en")
+        datas = {stem: read_coco_captions(path)}
+        cands, expected = (home / "images" / stem, home / stem, path.parent / stem, path.parent), home / stem
+    first = next(iter(datas.values())).files[:1]
+    found = Path(images) if images else next((c for c in cands if first and (c / first[0]).is_file()), None)
+    for d in datas.values():
+        d.image_dir = found or expected
+    parts = {s: summarize_captions(d) for s, d in datas.items()}
+    base = path.parent if karpathy else home  # what the file names in messages are relative to
+    missing = [_rel(Path(d.image_dir) / m, base) for d in datas.values() for m in missing_images(d)]
+    n = sum(len(d.files) for d in datas.values())
+    layout = "karpathy-file" if karpathy else "coco-captions-file"
+    return {"dataset": "coco", "layout": layout, "path": str(path), "files": [path.name],
+            "variant": "karpathy" if karpathy else "coco", "image_dir": str(found) if found else None,
+            "splits": parts, "images": n, "captions": sum(p["captions"] for p in parts.values()),
+            "captions_dropped": sum(p["captions_dropped"] for p in parts.values()), "images_missing": len(missing),
+            "first_missing": missing[0] if missing else None, "ok": not missing,
+            "problem": (f"{base}: {layout}: {len(missing):,} of {n:,} listed images are absent"
+                        f"{'' if found else ' (no image folder found: --images FOLDER)'}; first missing file: "
+                        f"{missing[0]}") if missing else None}
+
+
+__all__ = ["load_captions", "load_classes", "detect_layout", "Layout", "subset", "seen_unseen", "test_sets",
+           "image_features", "precomputed_features", "inspect", "splits", "load_real_captions", "load_real_classes",
+           "CAPTION_DATASETS", "CLASS_DATASETS", "FORMATS", "LAYOUTS"]
