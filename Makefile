@@ -26,11 +26,12 @@ export SEEING_SAYING_STATIC := 1
 OMP_WAIT_POLICY ?= PASSIVE
 export OMP_WAIT_POLICY
 
-.PHONY: help venv data test book bench test-book clean environment.yml
+.PHONY: help venv data test test-real book bench test-book clean environment.yml
 
 help:
 	@echo "make book       set up .venv, build the data, build the HTML book in $(HTML) (fails on any error)"
 	@echo "make test       set up .venv, build the data, run the unit/structure tests and every notebook"
+	@echo "make test-real  run every chapter on the real datasets' layouts in ../shared/realdata (EPOCHS=1)"
 	@echo "make test-book  build the book (reusing cached executions) and check it in headless Chromium"
 	@echo "make bench      execute every notebook cold and warm; write the times into book/performance.md"
 	@echo "make venv       create/update .venv from requirements.txt (re-runs when requirements.txt changes)"
@@ -66,6 +67,13 @@ data: venv
 # jupyter-cache, so a `make book` after `make test` executes nothing again (see book/performance.md).
 test: venv data
 	$(PY) -m pytest tests -p tests.nbval_book $(NBVAL) $(NOTEBOOKS) $(PYTEST_ARGS)
+
+# --- every chapter on samples of the real datasets, in their on-disk layouts (issue "real data") ---------
+# papermill runs each pair (chapter x dataset layout) with EPOCHS=1 and DATA_DIR=../shared/realdata/...;
+# the times and headline metrics go into book/real_runs.json and the table of book/real_data_and_gpus.md.
+REALDATA ?= ../shared/realdata
+test-real: venv data
+	$(PY) scripts/run_real.py --root $(REALDATA) --write
 
 # --- the HTML book -----------------------------------------------------------------------------------
 # Jupyter Book 1 can exit 0 when a notebook fails to execute: the log and the execution reports are
