@@ -4,7 +4,14 @@ import json
 import sys
 
 
+def _one_line_warnings() -> None:
+    """Warnings from the CLI as one line each ('warning: ...'), without Python's source-line echo."""
+    import warnings
+    warnings.formatwarning = lambda message, category, filename, lineno, line=None: f"warning: {message}\n"
+
+
 def main(argv=None) -> int:
+    _one_line_warnings()
     parser = argparse.ArgumentParser(prog="python -m helpers", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("datasets", help="list the datasets and what is in the cache")

@@ -21,8 +21,9 @@ import numpy as np
 
 from . import embedded
 from .download import dataset_dir, fetch, get_dataset
-from .formats import (CaptionData, ClassData, DatasetFormatError, _read_json, missing_images, read_coco_captions,
-                      read_karpathy_captions, read_tiny_imagenet, scan_vectors, summarize_captions, summarize_classes)
+from .formats import (CaptionData, ClassData, DatasetFormatError, _read_json_object, missing_images, read_coco_captions,
+                      read_karpathy_captions, read_tiny_imagenet, summarize_captions, summarize_classes)
+from .vectorfiles import scan_vectors
 from .layouts import (LAYOUTS, TEST_CHUNK, TEST_SETS, Layout, check_images, detect_layout, read_captions,
                       read_classes, said, subset)
 
@@ -291,7 +292,7 @@ def _rel(path, root: Path) -> str:
 
 def _inspect_coco_file(path: Path, images) -> dict:
     """One COCO captions JSON (official or ours) or Karpathy's split file, with its images where they are."""
-    doc = _read_json(path)
+    doc = _read_json_object(path, ("images",), "a COCO captions file or Karpathy's split file")
     imgs = doc.get("images")
     karpathy = isinstance(imgs, list) and bool(imgs) and "sentences" in imgs[0]
     del doc

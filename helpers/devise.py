@@ -48,8 +48,11 @@ def load_word_vectors(spec: str = "glove-6b-50d", limit: int | None = None):
         raise FileNotFoundError(
             f"word vectors {spec!r} not found: give 'glove-6b-50d' or the path of a .vec/.bin file "
             "(see the 'Real data and GPUs' page of the book for where to download fastText's vectors)")
-    from gensim.models import KeyedVectors
-    return KeyedVectors.load_word2vec_format(str(path), binary=path.suffix == ".bin", limit=limit)
+    if path.suffix == ".bin":  # word2vec's binary format: gensim's reader
+        from gensim.models import KeyedVectors
+        return KeyedVectors.load_word2vec_format(str(path), binary=True, limit=limit)
+    from .realdata import load_vectors  # the book's one reader for text vectors (helpers/vectorfiles.py)
+    return load_vectors(path, limit=limit)
 
 
 def label_vectors(kv, classes: list, words: dict, names: str = "first", lang: str = "en") -> tuple:

@@ -24,6 +24,10 @@ class DatasetFormatError(ValueError):
     """A dataset file is missing, empty, truncated or does not follow its format."""
 
 
+class DatasetWarning(UserWarning):
+    """A dataset file read with a repair (e.g. not UTF-8, read as Windows-1252); the message names the file."""
+
+
 # ------------------------------------------------------------------------------------------ structures
 @dataclass
 class CaptionData:
@@ -108,10 +112,50 @@ def _read_json(path: Path) -> dict:
         raise DatasetFormatError(f"{path} is missing")
     if path.stat().st_size == 0:
         raise DatasetFormatError(f"{path} is empty")
+    data = path.read_bytes()
     try:
-        return json.loads(path.read_text(encoding="utf-8-sig"))
+        return json.loads(data.decode("utf-8-sig"))
+    except UnicodeDecodeError as e:
+        line = data[:e.start].count(b"\n") + 1
+        raise DatasetFormatError(f"{path}:{line}: bytes that are not UTF-8 (byte {e.start:,}): JSON files are "
+                                 f"UTF-8; a damaged download?") from None
     except json.JSONDecodeError as e:
-        raise DatasetFormatError(f"{path} is not valid JSON (truncated download?): {e}") from None
+        raise DatasetFormatError(f"{path}:{e.lineno}: not valid JSON (truncated download?): {e.msg} at column "
+                                 f"{e.colno}") from None
+    except RecursionError:
+        raise DatasetFormatError(f"{path}: JSON nested too deeply to be a dataset file") from None
+
+
+def _read_json_object(path: Path, keys: tuple, what: str) -> dict:
+    """`_read_json` that also requires a JSON object with `keys`; DatasetFormatError names file and key."""
+    doc = _read_json(path)
+    if not isinstance(doc, dict):
+        raise DatasetFormatError(f"{path}: expected a JSON object with {', '.join(repr(k) for k in keys)} "
+                                 f"({what}), got {_json_type(doc)}")
+    for key in keys:
+        if key not in doc:
+            raise DatasetFormatError(f"{path}: no {key!r} at the top level: is it {what}?")
+    return doc
+
+
+def _json_type(value) -> str:
+    return {dict: "an object", list: "a list", str: "a string", int: "a number", float: "a number",
+            bool: "true/false", type(None): "null"}.get(type(value), type(value).__name__)
+
+
+def _expect(path: Path, where: str, value, kind: type | tuple, what: str):
+    """`value` if it is a `kind`, else DatasetFormatError '<file>: at <JSON path>: expected <what>, got ...'."""
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise DatasetFormatError(f"{path}: at {where}: expected {what}, got {_json_type(value)}"
+                                 f"{'' if isinstance(value, (dict, list)) else f' ({value!r:.40})'}")
+    return value
+
+
+def _expect_key(path: Path, where: str, obj: dict, key: str, kind, what: str):
+    if key not in obj:
+        raise DatasetFormatError(f"{path}: at {where}: no {key!r} key (expected {what}); keys: "
+                                 f"{', '.join(sorted(map(str, obj)))[:80]}")
+    return _expect(path, f"{where}.{key}", obj[key], kind, what)
 
 
 def _read_lines(path: Path) -> list:
@@ -138,12 +182,22 @@ def write_coco_captions(path: Path, files: list, captions: list, caption_image: 
 
 def read_coco_captions(path: Path, image_dir: Path | None = None, lang: str = "en") -> CaptionData:
     """Read a COCO captions JSON (`captions_train2014.json` or ours): images in id order, captions stripped."""
-    doc = _read_json(path)
-    for key in ("images", "annotations"):
-        if key not in doc:
-            raise DatasetFormatError(f"{path} has no '{key}': is it a COCO captions file?")
+    doc = _read_json_object(path, ("images", "annotations"), "a COCO captions file")
+    _expect(path, "images", doc["images"], list, "a list of images")
+    _expect(path, "annotations", doc["annotations"], list, "a list of annotations")
+    for i, im in enumerate(doc["images"]):
+        _expect(path, f"images[{i}]", im, dict, "an image object")
+        _expect_key(path, f"images[{i}]", im, "id", int, "an integer image id")
+        _expect_key(path, f"images[{i}]", im, "file_name", str, "a file name")
+    for i, a in enumerate(doc["annotations"]):
+        _expect(path, f"annotations[{i}]", a, dict, "an annotation object")
+        _expect_key(path, f"annotations[{i}]", a, "id", int, "an integer annotation id")
+        _expect_key(path, f"annotations[{i}]", a, "image_id", int, "the integer id of an image")
+        _expect_key(path, f"annotations[{i}]", a, "caption", (str, type(None)), "a caption string")
     images = sorted(doc["images"], key=lambda im: im["id"])
     index = {im["id"]: i for i, im in enumerate(images)}
+    if len(index) != len(images):
+        raise DatasetFormatError(f"{path}: at images: two images share an id")
     captions, owner, meanings = [], [], []
     dropped = np.zeros(len(images), np.int64)
     for a in sorted(doc["annotations"], key=lambda a: a["id"]):
@@ -184,11 +238,13 @@ def read_tiny_imagenet(root: Path, split: str = "train") -> ClassData:
     root = Path(root)
     if not (root / "wnids.txt").is_file():
         raise DatasetFormatError(f"{root} has no wnids.txt: point at the tiny-imagenet-200 folder")
-    classes = _read_lines(root / "wnids.txt")
+    if split not in ("train", "val"):
+        raise ValueError(f"split must be 'train' or 'val', not {split!r}")
+    classes = [ln for _, ln in text_lines(root / "wnids.txt")]
     index = {c: i for i, c in enumerate(classes)}
     words = {}
     if (root / "words.txt").is_file():
-        for ln in _read_lines(root / "words.txt"):
+        for _, ln in text_lines(root / "words.txt"):
             wnid, _, names = ln.partition("\t")
             if wnid in index:
                 words[wnid] = [w.strip() for w in names.split(",") if w.strip()]
@@ -198,23 +254,38 @@ def read_tiny_imagenet(root: Path, split: str = "train") -> ClassData:
             box_file = root / "train" / c / f"{c}_boxes.txt"
             if not box_file.is_file():
                 continue  # a class without training images (held out)
-            for ln in _read_lines(box_file):
-                parts = ln.split("\t")
-                files.append(f"train/{c}/images/{parts[0]}")
+            for lineno, ln in text_lines(box_file):
+                name, box = _tiny_fields(box_file, lineno, ln, 5, "file<TAB>x0<TAB>y0<TAB>x1<TAB>y1")
+                files.append(f"train/{c}/images/{name[0]}")
                 labels.append(index[c])
-                boxes.append([int(float(v)) for v in parts[1:5]])
-    elif split == "val":
-        for ln in _read_lines(root / "val" / "val_annotations.txt"):
-            parts = ln.split("\t")
-            if parts[1] not in index:
-                raise DatasetFormatError(f"val_annotations.txt names {parts[1]}, which is not in wnids.txt")
-            files.append(f"val/images/{parts[0]}")
-            labels.append(index[parts[1]])
-            boxes.append([int(float(v)) for v in parts[2:6]])
+                boxes.append(box)
     else:
-        raise ValueError(f"split must be 'train' or 'val', not {split!r}")
+        ann = root / "val" / "val_annotations.txt"
+        for lineno, ln in text_lines(ann):
+            (name, wnid), box = _tiny_fields(ann, lineno, ln, 6, "file<TAB>wnid<TAB>x0<TAB>y0<TAB>x1<TAB>y1")
+            if wnid not in index:
+                raise DatasetFormatError(f"{ann}:{lineno}: names class {wnid!r}, which is not in wnids.txt")
+            files.append(f"val/images/{name}")
+            labels.append(index[wnid])
+            boxes.append(box)
     return ClassData(root, classes, words, files, np.array(labels, np.int64),
                      np.array(boxes, np.int64).reshape(-1, 4), f"tiny-imagenet/{split}")
+
+
+def _tiny_fields(path: Path, lineno: int, line: str, n: int, expected: str) -> tuple:
+    """Split a Tiny ImageNet line into its `n - 4` names and 4 integer box coordinates, or raise
+    DatasetFormatError naming the file, the line and what was expected (e.g. spaces instead of tabs)."""
+    parts = line.split("\t")
+    if len(parts) != n:
+        hint = " (spaces instead of tabs?)" if len(parts) == 1 and len(line.split()) == n else ""
+        raise DatasetFormatError(f"{path}:{lineno}: expected {n} tab-separated fields ({expected}), got "
+                                 f"{len(parts)}{hint}: {line[:60]!r}")
+    try:
+        box = [int(float(v)) for v in parts[n - 4:]]
+    except ValueError:
+        raise DatasetFormatError(f"{path}:{lineno}: expected 4 integer box coordinates, got "
+                                 f"{parts[n - 4:]!r}") from None
+    return parts[:n - 4], box
 
 
 # ------------------------------------------------------------------------- messy real text files (added)
@@ -250,7 +321,7 @@ def read_text(path: Path) -> str:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
         line = data[:e.start].count(b"\n") + 1
-        _warnings.warn(f"{path} is not UTF-8 (line {line}); read as Windows-1252", stacklevel=2)
+        _warnings.warn(f"{path} is not UTF-8 (line {line}); read as Windows-1252", DatasetWarning, stacklevel=2)
         return data.decode("cp1252", errors="replace")
 
 
@@ -284,12 +355,26 @@ FLICKR8K_SPLITS = {"train": "Flickr_8k.trainImages.txt", "val": "Flickr_8k.devIm
                    "dev": "Flickr_8k.devImages.txt", "test": "Flickr_8k.testImages.txt"}
 
 
-def read_flickr8k_tokens(path: Path, dropped: dict | None = None) -> dict:
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+
+
+def _no_image_name(name: str, oddities: dict | None) -> bool:
+    """True (and counted in `oddities`) for a caption group whose name is not an image file name: the real
+    Flickr8k.token.txt has a group '2258277193_586949ec62.jpg.1' with no image behind it."""
+    if name.lower().endswith(IMAGE_SUFFIXES):
+        return False
+    if oddities is not None:
+        oddities[name] = oddities.get(name, 0) + 1
+    return True
+
+
+def read_flickr8k_tokens(path: Path, dropped: dict | None = None, oddities: dict | None = None) -> dict:
     """`Flickr8k.token.txt` ('1000268201_693b08cb0e.jpg#0<TAB>A child in a pink dress ...') -> {image: [captions]}.
 
     Captions keep the order of their `#k` index; images keep the order of the file. Any number of captions
     per image is accepted (a few real images have 6). A line that is not `name#k<TAB>caption` is an error.
     Captions without a word are left out; `dropped`, if given, counts them per image ({image: count}).
+    Groups whose name is not an image file name (`.jpg.1`) are left out and counted in `oddities`.
     """
     out = {}
     for lineno, ln in text_lines(path):
@@ -299,6 +384,8 @@ def read_flickr8k_tokens(path: Path, dropped: dict | None = None) -> dict:
         name, hash_, k = key.strip().rpartition("#")
         if not hash_ or not name or not k.strip().isdigit():
             raise DatasetFormatError(f"{path}:{lineno}: expected 'image.jpg#k<TAB>caption', got {ln[:80]!r}")
+        if _no_image_name(name, oddities):
+            continue
         caption = clean_caption(caption)
         if has_words(caption):
             out.setdefault(name, []).append((int(k), caption))
@@ -309,7 +396,7 @@ def read_flickr8k_tokens(path: Path, dropped: dict | None = None) -> dict:
     return {name: [c for _, c in sorted(caps, key=lambda kc: kc[0])] for name, caps in out.items()}
 
 
-def read_flickr8k_csv(path: Path, dropped: dict | None = None) -> dict:
+def read_flickr8k_csv(path: Path, dropped: dict | None = None, oddities: dict | None = None) -> dict:
     """Kaggle's Flickr8k `captions.txt` (CSV, header `image,caption`) -> {image: [captions]} in file order.
 
     Read with the csv module: a caption may hold commas and quotes. Captions without a word are left out
@@ -330,6 +417,8 @@ def read_flickr8k_csv(path: Path, dropped: dict | None = None) -> dict:
         name = row[0].strip()
         if not name:
             raise DatasetFormatError(f"{path}:{reader.line_num}: a caption without an image name")
+        if _no_image_name(name, oddities):
+            continue
         caption = clean_caption(",".join(row[1:])) if len(row) > 1 else ""
         if has_words(caption):
             out.setdefault(name, []).append(caption)
@@ -451,9 +540,23 @@ def read_karpathy_captions(path: Path, split: str, image_dir: Path | None = None
     'train' includes 'restval' (the usual 113,287 COCO training images); 'val', 'test', 'restval' as in
     the file. File names are `<filepath>/<filename>` (e.g. 'val2014/COCO_val2014_000000391895.jpg').
     """
-    doc = _read_json(path)
-    if "images" not in doc or (doc["images"] and "sentences" not in doc["images"][0]):
-        raise DatasetFormatError(f"{path} is not a Karpathy split file (no images with sentences)")
+    doc = _read_json_object(path, ("images",), "a Karpathy split file (dataset_coco.json)")
+    _expect(path, "images", doc["images"], list, "a list of images")
+    for i, im in enumerate(doc["images"]):
+        _expect(path, f"images[{i}]", im, dict, "an image object")
+        _expect_key(path, f"images[{i}]", im, "filename", str, "a file name")
+        _expect_key(path, f"images[{i}]", im, "split", str, "a split name")
+        for j, sent in enumerate(_expect_key(path, f"images[{i}]", im, "sentences", list, "a list of sentences")):
+            _expect(path, f"images[{i}].sentences[{j}]", sent, dict, "a sentence object")
+            if "raw" not in sent and "tokens" not in sent:
+                raise DatasetFormatError(f"{path}: at images[{i}].sentences[{j}]: no 'raw' or 'tokens' key")
+            if "raw" in sent:
+                _expect(path, f"images[{i}].sentences[{j}].raw", sent["raw"], (str, type(None)), "a caption string")
+            if "tokens" in sent:
+                tokens = _expect(path, f"images[{i}].sentences[{j}].tokens", sent["tokens"], (list, type(None)),
+                                 "a list of tokens")
+                for k, t in enumerate(tokens or []):
+                    _expect(path, f"images[{i}].sentences[{j}].tokens[{k}]", t, str, "a token string")
     wanted = {"train": ("train", "restval")}.get(split, (split,))
     files, captions, owner, dropped = [], [], [], []
     for im in doc["images"]:
@@ -471,7 +574,7 @@ def read_karpathy_captions(path: Path, split: str, image_dir: Path | None = None
         files.append(name)
     if not files:
         splits = sorted({im.get("split") for im in doc["images"]})
-        raise ValueError(f"{path} has no images in split {split!r}; it has {splits}")
+        raise DatasetFormatError(f"{path} has no images in split {split!r}; it has {splits}")
     return CaptionData(Path(image_dir) if image_dir else Path(path).parent, files, captions,
                        np.array(owner, np.int64), lang="en", name=f"karpathy-{doc.get('dataset', 'coco')}/{split}",
                        dropped=dropped)
@@ -504,93 +607,6 @@ def check_images(data) -> None:
 
 
 # -------------------------------------------------------------------------- word vectors (text formats)
-def vectors_header(path: Path):
-    """(count, dim) from a word2vec/fastText `.vec` first line, or None for GloVe text (no header).
-
-    `.gz` / `.bz2` files are read through their decompressor. Empty / missing -> DatasetFormatError.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise DatasetFormatError(f"{path} is missing")
-    if path.stat().st_size == 0:
-        raise DatasetFormatError(f"{path} is empty")
-    with _open_binary(path) as f:
-        first = f.readline()
-    parts = first.decode("utf-8-sig", errors="replace").split()
-    if not parts:
-        raise DatasetFormatError(f"{path} starts with a blank line: not a word-vector file")
-    if len(parts) == 2 and all(p.isdigit() for p in parts):
-        return int(parts[0]), int(parts[1])
-    return None
-
-
-def _open_binary(path: Path):
-    path = Path(path)
-    if path.suffix == ".gz":
-        import gzip
-        return gzip.open(path, "rb")
-    if path.suffix == ".bz2":
-        import bz2
-        return bz2.open(path, "rb")
-    return open(path, "rb")
-
-
-def scan_vectors(path: Path, fmt: str = "auto", full: bool = True) -> dict:
-    """Check a word-vector text file and count it: {'format', 'vectors', 'dimension', 'header'}.
-
-    fmt: 'word2vec' (a 'count dim' header, as fastText's `.vec`), 'glove' (no header) or 'auto'. With
-    `full`, every row must have a word and `dim` numbers (the last one too: a truncated file fails) and the
-    header's count must equal the number of rows. Without `full`, only the rows are counted and the first
-    and last rows checked (fast). Rows may end with a space, CRLF, or no newline at the end of the file.
-    """
-    path = Path(path)
-    header = vectors_header(path)
-    if fmt == "word2vec" and header is None:
-        raise DatasetFormatError(f"{path} has no 'count dim' header line: is it GloVe text? (format 'glove')")
-    if fmt == "glove" and header is not None:
-        raise DatasetFormatError(f"{path} starts with a 'count dim' header {header}: it is word2vec/fastText "
-                                 "text (format 'word2vec')")
-    if fmt not in ("auto", "word2vec", "glove"):
-        raise ValueError(f"unknown vector format {fmt!r}; use 'word2vec', 'glove' or 'auto'")
-    dim = header[1] if header else None
-    rows, bad, last = 0, None, None
-    with _open_binary(path) as f:
-        if header:
-            f.readline()
-        lineno = 1 if header else 0
-        for raw in f:
-            lineno += 1
-            line = raw.rstrip(b"\r\n").rstrip()
-            if not line:
-                continue
-            rows += 1
-            if full or rows == 1:
-                fields = line.split(b" ")
-                if dim is None:
-                    dim = len(fields) - 1
-                if len(fields) != dim + 1 and bad is None:
-                    bad = (lineno, len(fields) - 1)
-            last = (lineno, line)
-    if rows == 0:
-        raise DatasetFormatError(f"{path} has no vectors")
-    if last is not None:
-        fields = last[1].split(b" ")
-        if len(fields) != dim + 1 and bad is None:
-            bad = (last[0], len(fields) - 1)
-        try:
-            [float(x) for x in fields[-dim:]]
-        except ValueError:
-            bad = bad or (last[0], len(fields) - 1)
-    if bad:
-        raise DatasetFormatError(f"{path}:{bad[0]}: a row with {bad[1]} numbers where {dim} are expected "
-                                 "(a truncated or damaged file, or a header that disagrees with the rows)")
-    if header and header[0] != rows:
-        raise DatasetFormatError(f"{path}: the header says {header[0]:,} vectors of {header[1]} numbers but the "
-                                 f"file has {rows:,} rows (truncated, or a header that disagrees with the rows)")
-    return {"format": "word2vec" if header else "glove", "vectors": rows, "dimension": dim,
-            "header": list(header) if header else None}
-
-
 # --------------------------------------------------------------------------------- summaries (inspect)
 def summarize_captions(data: CaptionData, images_checked: bool | None = None) -> dict:
     """Counts of a CaptionData: images, captions, captions per image (min/max), vocabulary-free."""
@@ -608,99 +624,3 @@ def summarize_classes(data: ClassData) -> dict:
     present = np.unique(data.labels) if len(data.labels) else np.zeros(0, int)
     return {"name": data.name, "classes": len(data.classes), "classes_with_images": int(len(present)),
             "images": len(data.files), "classes_with_words": len(data.words)}
-
-
-def _count_rows(path: Path, header: bool) -> int:
-    """Rows of a text vector file, counted fast (newlines in binary blocks; a last line without one counts)."""
-    lines, last = 0, b"\n"
-    with _open_binary(path) as f:
-        for block in iter(lambda: f.read(1 << 22), b""):
-            lines += block.count(b"\n")
-            last = block[-1:]
-    if last != b"\n":
-        lines += 1
-    return lines - (1 if header else 0)
-
-
-def read_text_vectors(path: Path, limit: int | None = None, fmt: str = "auto", chunk: int = 100_000) -> tuple:
-    """A word2vec/fastText `.vec` (header) or GloVe (no header) text file -> (words, float32 matrix, info).
-
-    Parsed with pandas' C reader in blocks (several times faster than splitting lines in Python), keeping
-    the first `limit` rows. Checked: every row has a word and `dim` numbers (a truncated last row fails),
-    the header's dimension and count agree with the rows, words are unique (later duplicates are dropped
-    with a warning, as gensim does). `.gz` / `.bz2` files are read as they are.
-    """
-    import csv
-
-    import pandas as pd
-
-    path = Path(path)
-    header = vectors_header(path)
-    if fmt == "word2vec" and header is None:
-        raise DatasetFormatError(f"{path} has no 'count dim' header line: is it GloVe text? (format 'glove')")
-    if fmt == "glove" and header is not None:
-        raise DatasetFormatError(f"{path} starts with a 'count dim' header {header}: it is word2vec/fastText text")
-    with _open_binary(path) as f:
-        if header:
-            f.readline()
-        first = f.readline().decode("utf-8", "replace").split()
-    if len(first) < 2:
-        raise DatasetFormatError(f"{path} has no vectors" if not first else f"{path}: the first row has no numbers")
-    dim = len(first) - 1
-    if header and header[1] != dim:
-        raise DatasetFormatError(f"{path}: the header says {header[1]} numbers per row but the first row has {dim} "
-                                 "(a header that disagrees with the rows)")
-    want = header[0] if header else None
-    if limit is not None:
-        want = min(limit, want) if want is not None else None
-    matrix = np.empty((want, dim), np.float32) if want is not None else None
-    words, blocks, n = [], [], 0
-    reader = pd.read_csv(path, sep=" ", header=None, skiprows=1 if header else 0, nrows=limit,
-                         quoting=csv.QUOTE_NONE, na_filter=False, engine="c", encoding="utf-8",
-                         encoding_errors="replace", skip_blank_lines=True, chunksize=chunk,
-                         dtype={0: str, **{i: np.float32 for i in range(1, dim + 1)}})
-    try:
-        for df in reader:
-            if df.shape[1] == dim + 2 and (df.iloc[:, -1] == "").all():
-                df = df.iloc[:, :-1]  # fastText ends every row with a space
-            if df.shape[1] != dim + 1:
-                raise ValueError(f"rows with {df.shape[1] - 1} fields")
-            block = df.iloc[:, 1:].to_numpy(np.float32)
-            if matrix is not None:
-                if n + len(block) > len(matrix):
-                    raise DatasetFormatError(f"{path}: the header says {header[0]:,} vectors but the file has more "
-                                             "rows (a header that disagrees with the rows)")
-                matrix[n:n + len(block)] = block
-            else:
-                blocks.append(block)
-            words += df.iloc[:, 0].tolist()
-            n += len(block)
-    except (ValueError, pd.errors.ParserError) as e:
-        if isinstance(e, DatasetFormatError):
-            raise
-        scan_vectors(path, fmt="word2vec" if header else "glove", full=True)  # finds the line, raises
-        raise DatasetFormatError(f"{path}: {e} (a damaged file?)") from None
-    if n == 0:
-        raise DatasetFormatError(f"{path} has no vectors")
-    if header:
-        rows = n if (limit is None or n < limit) else _count_rows(path, True)
-        if rows != header[0]:
-            raise DatasetFormatError(f"{path}: the header says {header[0]:,} vectors of {header[1]} numbers but the "
-                                     f"file has {rows:,} rows (truncated, or a header that disagrees with the rows)")
-        matrix = matrix[:n]
-    else:
-        matrix = np.concatenate(blocks) if len(blocks) > 1 else blocks[0]
-    if not np.isfinite(matrix).all():
-        bad = int(np.flatnonzero(~np.isfinite(matrix).all(1))[0])
-        raise DatasetFormatError(f"{path}: row {bad + 1} ({words[bad]!r}) has a value that is not a finite number")
-    if len(set(words)) != len(words):
-        seen, keep = set(), []
-        for i, w in enumerate(words):
-            if w not in seen:
-                seen.add(w)
-                keep.append(i)
-        _warnings.warn(f"{path}: {len(words) - len(keep)} duplicate word(s) ignored (the first one is kept)",
-                       stacklevel=2)
-        words, matrix = [words[i] for i in keep], matrix[keep]
-    return words, matrix, {"format": "word2vec" if header else "glove", "vectors": len(words), "dimension": dim,
-                           "header": list(header) if header else None}

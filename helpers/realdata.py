@@ -19,7 +19,8 @@ import numpy as np
 from .datasets import (CAPTION_DATASETS, CLASS_DATASETS, FORMATS, LANGUAGES, image_features, inspect,  # noqa: F401
                        load_real_captions, load_real_classes, precomputed_features, splits)
 from .download import dataset_dir, fetch, get_dataset
-from .formats import DatasetFormatError, read_text_vectors, vectors_header
+from .formats import DatasetFormatError
+from .vectorfiles import read_text_vectors, vectors_header
 from .layouts import SPANISH_VAL, TEST_CHUNK, _find  # noqa: F401 (older names; _find serves _vector_source)
 from . import vectorcache
 from .paths import cache_dir
@@ -27,6 +28,7 @@ from .vectorcache import keyed_vectors
 
 
 # -------------------------------------------------------------------------------------- word vectors
+PARSER = "vectorfiles-1"
 def _vector_source(path_or_name, download: bool, progress: bool) -> Path:
     p = Path(str(path_or_name)).expanduser()
     if p.exists() or any(c in str(path_or_name) for c in "/\\") or p.suffix in (".vec", ".txt", ".gz", ".bz2"):
@@ -52,7 +54,9 @@ def native_vectors_path(src: Path, limit: int | None, fmt: str) -> Path:
     The copy is `<stem>.vectors.npy` + `<stem>.words.json` (`helpers.vectorcache`: no pickle).
     """
     st = src.stat()
-    key = hashlib.sha256(f"{src.resolve()}|{st.st_size}|{st.st_mtime_ns}|{fmt}".encode()).hexdigest()[:10]
+    # PARSER names the reader's version: copies made by an older parser (e.g. one that split words on
+    # Unicode spaces) are not reused
+    key = hashlib.sha256(f"{src.resolve()}|{st.st_size}|{st.st_mtime_ns}|{fmt}|{PARSER}".encode()).hexdigest()[:10]
     stem = src.name.split(".")[0]
     return cache_dir("wordvectors") / f"{stem}-{limit or 'all'}-{key}"
 
@@ -64,7 +68,7 @@ def load_vectors(path_or_name, limit: int | None = None, fmt: str = "auto", down
     Names: 'fasttext-crawl-en' (seed 001), 'fasttext-sbwc', 'glove-sbwc' (seed 000), 'glove-6b-50d' (the
     offline GloVe of `helpers.glove()`). Files: word2vec/fastText `.vec` text with a 'count dim' header, or
     GloVe text without one (fmt 'auto' tells them apart), plain or `.gz`. `limit` keeps the first (most
-    frequent) words. The first load parses the text with pandas' C reader and checks it (every row has a
+    frequent) words. The first load parses the text with `helpers.vectorfiles` (the one reader) and checks it (every row has a
     word and `dim` numbers, header vs rows), then saves a `.npy` + word-list copy in the cache
     (`helpers.vectorcache`; gensim's own `.kv` files are pickles and are never loaded); later loads
     memory-map that copy (see benchmarks/bench_vectors.py for the timings).

@@ -15,8 +15,8 @@ from PIL import Image
 
 from helpers.formats import (CaptionData, DatasetFormatError, check_images, clean_caption, read_coco_captions,
                              read_flickr8k, read_flickr8k_tokens, read_karpathy_captions, read_seed000,
-                             read_text_vectors, read_tiny_imagenet, scan_vectors, text_lines, write_coco_captions,
-                             write_tiny_imagenet_index)
+                             read_tiny_imagenet, text_lines, write_coco_captions, write_tiny_imagenet_index)
+from helpers.vectorfiles import read_text_vectors, scan_vectors
 
 
 def write(path: Path, text: str, newline: str = "\n", bom: bool = False, encoding: str = "utf-8") -> Path:
@@ -269,7 +269,7 @@ def test_scan_bad_vector_files(tmp_path):
     with pytest.raises(DatasetFormatError, match="header says 7 vectors .* 6 rows"):
         scan_vectors(more)
     wrong_dim = write(tmp_path / "d.vec", "6 300\n" + good.split("\n", 1)[1])
-    with pytest.raises(DatasetFormatError, match="5 numbers where 300"):
+    with pytest.raises(DatasetFormatError, match=r"d.vec:2: expected a word and 300 numbers, got 6"):
         scan_vectors(wrong_dim)
     with pytest.raises(DatasetFormatError, match="empty"):
         scan_vectors(write(tmp_path / "e.vec", ""))
@@ -306,9 +306,9 @@ def test_read_text_vectors_bad_files(tmp_path):
         read_text_vectors(write(tmp_path / "m.vec", "7 5\n" + body))
     with pytest.raises(DatasetFormatError, match="header says 7 vectors .* 6 rows"):
         read_text_vectors(write(tmp_path / "m.vec", "7 5\n" + body), limit=2)  # the count is checked anyway
-    with pytest.raises(DatasetFormatError, match="header says 5 vectors but the file has more"):
+    with pytest.raises(DatasetFormatError, match="header says 5 vectors .* 6 rows"):
         read_text_vectors(write(tmp_path / "f.vec", "5 5\n" + body))
-    with pytest.raises(DatasetFormatError, match="300 numbers per row but the first row has 5"):
+    with pytest.raises(DatasetFormatError, match=r"d.vec:2: expected a word and 300 numbers"):
         read_text_vectors(write(tmp_path / "d.vec", "6 300\n" + body))
     with pytest.raises(DatasetFormatError, match="empty"):
         read_text_vectors(write(tmp_path / "e.vec", ""))

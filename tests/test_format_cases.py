@@ -1,0 +1,106 @@
+"""The dataset and word-vector files of ../shared/cases (copied to tests/data), each with its right value
+or error: a DatasetFormatError naming the file, the line or JSON path and what was expected."""
+from pathlib import Path
+
+import pytest
+
+from helpers import formats as fm
+from helpers import vectorfiles as vf
+from helpers.__main__ import main
+from helpers.datasets import inspect
+from helpers.devise import load_word_vectors
+
+DATA = Path(__file__).parent / "data"
+F, V = DATA / "formats", DATA / "vectors"
+
+
+@pytest.mark.parametrize("folder, split, match", [
+    ("tinyimagenet_val_annotations_spaces/tiny-imagenet-200", "val",
+     r"val_annotations.txt:1: expected 6 tab-separated fields .* \(spaces instead of tabs\?\)"),
+    ("tinyimagenet_val_annotations_short_line/tiny-imagenet-200", "val",
+     r"val_annotations.txt:2: expected 6 tab-separated fields .* got 2"),
+    ("val_one_field", "val", r"val_annotations.txt:1: expected 6 tab-separated fields .* got 1"),
+])
+def test_tiny_imagenet_lines_of_the_wrong_shape(folder, split, match):
+    with pytest.raises(fm.DatasetFormatError, match=match):
+        fm.read_tiny_imagenet(F / folder, split)
+
+
+def test_tiny_imagenet_non_utf8_is_read_with_a_warning_naming_file_and_line():
+    with pytest.warns(fm.DatasetWarning, match=r"wnids.txt is not UTF-8 \(line 2\)"):
+        data = fm.read_tiny_imagenet(F / "nonutf8", "val")
+    assert data.classes == ["n01", "n0é2"] and data.files == ["val/images/val_0.JPEG"]
+
+
+@pytest.mark.parametrize("name, match", [
+    ("null.json", r"null.json: expected a JSON object with 'images', 'annotations' .* got null"),
+    ("images_is_dict.json", r"images_is_dict.json: at images: expected a list of images, got an object"),
+    ("no_caption_key.json", r"no_caption_key.json: at annotations\[0\]: no 'caption' key"),
+])
+def test_coco_json_of_the_wrong_shape(name, match):
+    with pytest.raises(fm.DatasetFormatError, match=match):
+        fm.read_coco_captions(F / name)
+
+
+@pytest.mark.parametrize("name", ["null.json", "images_is_dict.json", "no_caption_key.json"])
+def test_inspect_prints_one_line_for_bad_coco_files(name, capsys):
+    assert main(["inspect", "coco", str(F / name)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and name in err[0] and "Traceback" not in err[0]
+
+
+def test_flickr8k_caption_group_without_an_image_is_reported_not_counted():
+    summary = inspect("flickr8k", F / "flickr8k_token_jpg1_orphan")
+    assert summary["images"] == 3 and summary["ok"]
+    assert any("2258277193_586949ec62.jpg.1" in n and "no image" in n for n in summary["notes"])
+    oddities = {}
+    tokens = fm.read_flickr8k_tokens(F / "flickr8k_token_jpg1_orphan/Flickr8k_text/Flickr8k.token.txt", {}, oddities)
+    assert oddities == {"2258277193_586949ec62.jpg.1": 5} and len(tokens) == 3
+
+
+def test_null_and_wordless_captions_are_dropped_and_counted(tmp_path):
+    import json
+    doc = {"images": [{"id": 1, "file_name": "a.jpg"}],
+           "annotations": [{"id": 1, "image_id": 1, "caption": None}, {"id": 2, "image_id": 1, "caption": " . "},
+                           {"id": 3, "image_id": 1, "caption": ""}, {"id": 4, "image_id": 1, "caption": "A dog."}]}
+    (tmp_path / "c.json").write_text(json.dumps(doc))
+    data = fm.read_coco_captions(tmp_path / "c.json")
+    assert data.captions == ["A dog."] and data.dropped.tolist() == [3]
+
+
+@pytest.mark.parametrize("name, words, dim", [
+    ("glove840b_word_with_spaces.txt", ["the", ". . .", "dog"], 3),
+    ("glove_space_token_first.txt", ["new york", "the", "dog"], 3),
+    ("nbsp_token.vec", ["new\u00a0york", "dog", "cat"], 4),
+    ("devise_loader_glove_no_header.txt", ["the", "cat", "dog"], 3),
+])
+def test_vector_files_as_they_are(name, words, dim, tmp_path, monkeypatch):
+    monkeypatch.setenv("SEEING_SAYING_CACHE", str(tmp_path))
+    got, matrix, info = vf.read_text_vectors(V / name)
+    assert got == words and matrix.shape == (len(words), dim)
+    assert vf.scan_vectors(V / name) == info  # inspect and the loader agree
+    kv = load_word_vectors(str(V / name))  # chapter 02's loader: the same reader
+    assert kv.index_to_key == words
+
+
+def test_vector_file_with_nan_names_file_and_line():
+    with pytest.raises(fm.DatasetFormatError, match=r"nan_value.vec:2: the vector of 'the' .* not a finite"):
+        vf.read_text_vectors(V / "nan_value.vec")
+    with pytest.raises(fm.DatasetFormatError, match=r"nan_value.vec:2"):
+        vf.scan_vectors(V / "nan_value.vec")
+
+
+def test_vector_word_with_bad_bytes_is_read_with_a_warning(tmp_path, monkeypatch):
+    monkeypatch.setenv("SEEING_SAYING_CACHE", str(tmp_path))
+    with pytest.warns(fm.DatasetWarning, match=r"devise_loader_non_utf8_word.vec:3: 1 word"):
+        kv = load_word_vectors(str(V / "devise_loader_non_utf8_word.vec"))
+    assert kv.index_to_key == ["the", "caf\ufffd", "dog"]
+
+
+def test_damaged_compressed_vectors_name_the_line(tmp_path):
+    import gzip
+    body = b"".join(b"w%d 0.1 0.2 0.3\n" % i for i in range(5000))
+    p = tmp_path / "v.txt.gz"
+    p.write_bytes(gzip.compress(body)[:4000])
+    with pytest.raises(fm.DatasetFormatError, match=r"v.txt.gz:\d+: the compressed file is damaged or truncated"):
+        vf.read_text_vectors(p)
