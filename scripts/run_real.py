@@ -62,7 +62,8 @@ def run_pair(stem: str, dataset: str, data_dir: Path, label: str, out: Path, lim
     results.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "SEEING_SAYING_RESULTS": str(results), "SEEING_SAYING_STATIC": "1",
            "PYTHONUNBUFFERED": "1"}
-    executed = out / f"{stem}_{re.sub(r'\W+', '_', label)}.ipynb"
+    slug = re.sub(r"\W+", "_", label)
+    executed = out / f"{stem}_{slug}.ipynb"
     cmd = [sys.executable, "-m", "papermill", str(ROOT / "notebooks" / f"{stem}.ipynb"), str(executed),
            "-p", "DATASET", dataset, "-p", "DATA_DIR", str(data_dir), "-p", "EPOCHS", "1",
            "--cwd", str(ROOT / "notebooks"), "--no-progress-bar", "--execution-timeout", str(limit_s)]
