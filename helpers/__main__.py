@@ -38,11 +38,16 @@ def main(argv=None) -> int:
     elif args.command == "datasets":
         from . import embedded
         from .download import REGISTRY, status
-        root = embedded.dataset_root()
+        try:
+            found = {name: status(name) for name in REGISTRY}  # first: a cache path that is a file -> CacheError
+            root = embedded.dataset_root()
+        except OSError as e:
+            print(f"datasets: {e}", file=sys.stderr)
+            return 2
         state = "present" if root.exists() and not embedded.verify(root) else "absent (python -m helpers build)"
         out = {"embedded": {"title": "the book's own scenes and classes (built, not downloaded)",
                             "path": str(root), "status": state}}
-        out.update({name: status(name) for name in REGISTRY})
+        out.update(found)
         print(json.dumps(out, indent=1, ensure_ascii=False))
     elif args.command == "fetch":
         from .download import ArchiveError, ChecksumError, UnknownDatasetError, fetch, status
@@ -50,9 +55,12 @@ def main(argv=None) -> int:
             folder = fetch(args.name, files=args.files, extract=not args.no_extract,
                            delete_archives=args.delete_archives)
         except (ChecksumError, ArchiveError, UnknownDatasetError, KeyError, OSError) as e:
-            # OSError: DownloadError, DiskFullError (disk full while unpacking), permissions
+            # OSError: DownloadError, CacheError, DiskFullError (disk full while unpacking), permissions
             print(f"fetch {args.name}: {e}", file=sys.stderr)
             return 2
+        except KeyboardInterrupt:  # what was kept is in the line fetch printed
+            print(f"fetch {args.name}: interrupted", file=sys.stderr)
+            return 130
         print(json.dumps({args.name: status(args.name)}, indent=1, ensure_ascii=False))
         print(folder)
     elif args.command == "inspect":

@@ -15,8 +15,15 @@
   by member, refusing absolute paths, `..` and every link member, checked again, then renamed into place.
 
 Checksums: where no sha256 has been published or checked for a file, the registry says `sha256=None` and
-the download is checked by the published MD5 (where there is one) and the size (where known); its sha256
-is then pinned on first download (`<file>.verified.json` next to it) and every later use checks it.
+the download is checked by the published MD5 (where there is one) and the size (where known). Its sha256 is
+then pinned (`<file>.verified.json` next to it, with the file's size and mtime) only when the download is
+confirmed: by that MD5, the registry's size, or a Content-Length (or Content-Range total) the body matched.
+A body whose size nobody declared is kept but not pinned. A pin lives and dies with its file: a stamp whose
+file is gone, or whose size or mtime changed, is dropped, never held against a new copy.
+
+Interruptions: Ctrl-C keeps only what its one line says (the `.part`, complete or not, or nothing); pooch's
+temporary files live in `.<file>.downloading/` and half-unpacked folders are `.<folder>.unpacking-<pid>`,
+both removed by the next fetch under the file's lock after a kill -9.
 
 Instructors: `python -m helpers fetch NAME` ahead of class; `SEEING_SAYING_MIRROR` (a folder or a base
 URL holding the files, flat or in `<name>/` subfolders) is tried before the original hosts.
@@ -24,19 +31,20 @@ URL holding the files, flat or in `<name>/` subfolders) is tried before the orig
 from __future__ import annotations
 
 import difflib
-import hashlib
-import json
 import os
+import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from .extract import MARKER, ArchiveError, DiskFullError, UnsafeArchiveError, archive_kind, safe_extract
+from ._resumable import CHUNK, TIMEOUT, ResumableDownloader, _note  # noqa: F401 (re-exported)
+from ._stamps import (_current_stamp, _hash_file, _how, _load_stamp, _read_stamp, _stamp_is_fresh, _stamp_path,
+                      _write_stamp)
+from .extract import (MARKER, ArchiveError, DiskFullError, UnsafeArchiveError, archive_kind, remove_stale_unpacking,
+                      safe_extract)
 from .paths import cache_dir
 
 MIRROR_ENV = "SEEING_SAYING_MIRROR"
-TIMEOUT = (15, 60)  # seconds: connect, read (between two chunks)
-CHUNK = 1 << 20
 
 
 # ------------------------------------------------------------------------------------------------ errors
@@ -48,15 +56,16 @@ class ChecksumError(ValueError):
     """A file's sha256 / md5 / size is not the expected one."""
 
 
+class CacheError(DownloadError):
+    """The cache is not laid out as expected: a file where a folder belongs, a folder unpacked by something
+    else. The message says, in one line, what stands in the way and what to do."""
+
+
 class UnknownDatasetError(KeyError):
     """A dataset name that is not in the registry; the message lists the known names."""
 
     def __str__(self):
         return str(self.args[0])
-
-
-class _Incomplete(OSError):
-    """The connection ended before the whole file arrived (the `.part` file is kept for resuming)."""
 
 
 # ---------------------------------------------------------------------------------------------- registry
@@ -285,58 +294,45 @@ def get_dataset(name: str) -> Dataset:
                               "(and 'embedded', the book's own).")
 
 
+def _blocked(path: Path) -> CacheError:
+    """The error for a path whose folder cannot be made: the first file that stands where a folder belongs."""
+    path = Path(path)
+    blocker = next((p for p in (path, *path.parents) if p.exists() and not p.is_dir()), path)
+    env = os.environ.get("SEEING_SAYING_CACHE")
+    if env and blocker in (Path(env).expanduser(), *Path(env).expanduser().parents):
+        return CacheError(f"the cache folder SEEING_SAYING_CACHE={env} cannot be made: {blocker} is a file. "
+                          "Set SEEING_SAYING_CACHE to a folder (or move that file away) and try again")
+    return CacheError(f"{blocker} is a file where a folder of the cache belongs: move it away and try again")
+
+
+def _mkdirs(path: Path) -> Path:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError) as e:
+        raise _blocked(Path(e.filename or path)) from None
+    return path
+
+
 def dataset_dir(name: str, create: bool = True) -> Path:
-    """The folder a registry dataset is kept in: `cache_dir("downloads")/<name>` (created unless `create=False`)."""
-    if create:
-        return cache_dir("downloads", get_dataset(name).name)
-    return cache_dir().joinpath("downloads", get_dataset(name).name)
+    """The folder a registry dataset is kept in: `cache_dir("downloads")/<name>` (created unless `create=False`).
 
-
-# ------------------------------------------------------------------------------------------------ hashing
-def _hash_file(path: Path, algorithms=("sha256",)) -> dict:
-    hashers = {a: hashlib.new(a, usedforsecurity=False) for a in algorithms}
-    with open(path, "rb") as f:
-        while True:
-            block = f.read(CHUNK)
-            if not block:
-                break
-            for h in hashers.values():
-                h.update(block)
-    return {a: h.hexdigest() for a, h in hashers.items()}
-
-
-def _stamp_path(target: Path) -> Path:
-    return target.with_name(target.name + ".verified.json")
-
-
-def _read_stamp(target: Path) -> dict:
+    `CacheError` (one line) when a file stands where the cache folder or one of its folders belongs."""
+    name = get_dataset(name).name
     try:
-        return json.loads(_stamp_path(target).read_text())
-    except (OSError, ValueError):
-        return {}
-
-
-def _write_stamp(target: Path, sha256: str, how: str) -> None:
-    st = target.stat()
-    from .formats import write_text_atomic
-    write_text_atomic(_stamp_path(target), json.dumps(
-        {"sha256": sha256, "size": st.st_size, "mtime_ns": st.st_mtime_ns, "verified_by": how}, indent=1))
-
-
-def _stamp_is_fresh(target: Path, stamp: dict) -> bool:
-    try:
-        st = target.stat()
-    except OSError:
-        return False
-    return stamp.get("size") == st.st_size and stamp.get("mtime_ns") == st.st_mtime_ns and bool(stamp.get("sha256"))
+        base = cache_dir()
+    except (FileExistsError, NotADirectoryError) as e:
+        raise _blocked(Path(e.filename or os.environ.get("SEEING_SAYING_CACHE", "."))) from None
+    folder = base / "downloads" / name
+    return _mkdirs(folder) if create else folder
 
 
 def expected_sha256(ds: Dataset, res: Resource) -> str | None:
-    """The registry's sha256, else the one pinned on this machine's first download (None if neither)."""
+    """The registry's sha256, else the one pinned for the file now in the cache (None if neither)."""
     if res.sha256:
         return res.sha256.lower()
-    pinned = _read_stamp(dataset_dir(ds.name, create=False) / res.relpath).get("sha256")
-    return pinned.lower() if pinned else None
+    target = dataset_dir(ds.name, create=False) / res.relpath
+    stamp = _read_stamp(target)
+    return stamp["sha256"] if stamp.get("pinned", True) and _stamp_is_fresh(target, stamp) else None
 
 
 def _describe(ds: Dataset, res: Resource) -> str:
@@ -346,7 +342,7 @@ def _describe(ds: Dataset, res: Resource) -> str:
     if sha:
         check = f"sha256 {sha}" + ("" if res.sha256 else " (pinned on this machine's first download)")
     else:
-        check = "sha256 unknown (checksum unknown: verify and pin on first download)"
+        check = "sha256 unknown (checksum unknown: pinned on the first download whose size is confirmed)"
         if res.md5:
             check += f", md5 {res.md5}"
     return f"{res.filename} ({size}; {check})"
@@ -356,13 +352,14 @@ def verify_file(ds: Dataset, res: Resource, path: Path, force: bool = False) -> 
     """Check a file against the registry (sha256, else md5 and size); returns its sha256.
 
     The result is remembered in `<file>.verified.json` (with size and modification time), so a 13 GB
-    archive is hashed once, not at every use.
+    archive is hashed once, not at every use. A file the registry knows nothing about (no checksum, no size)
+    is accepted but its sha256 is not pinned: nothing confirms it is complete.
     """
     path = Path(path)
-    stamp = _read_stamp(path)
-    if not force and _stamp_is_fresh(path, stamp):
-        want = res.sha256.lower() if res.sha256 else None
-        if want is None or stamp["sha256"] == want:
+    stamp = _current_stamp(path)
+    pin = stamp["sha256"] if stamp and stamp.get("pinned", True) and not res.sha256 else None
+    if stamp and not force:
+        if res.sha256 is None or stamp["sha256"] == res.sha256.lower():
             return stamp["sha256"]
     size = path.stat().st_size
     if size == 0:
@@ -370,7 +367,7 @@ def verify_file(ds: Dataset, res: Resource, path: Path, force: bool = False) -> 
     if res.size is not None and size != res.size:
         raise ChecksumError(f"{path} has {size:,} bytes but {res.filename} has {res.size:,}: an incomplete or "
                             f"different file. Delete it and fetch again (python -m helpers fetch {ds.name}).")
-    want = expected_sha256(ds, res)
+    want = res.sha256.lower() if res.sha256 else pin
     digests = _hash_file(path, ("sha256", "md5"))
     if want and digests["sha256"] != want:
         raise ChecksumError(f"{path}: sha256 {digests['sha256']} but expected {want} for {res.filename}. The file "
@@ -379,125 +376,18 @@ def verify_file(ds: Dataset, res: Resource, path: Path, force: bool = False) -> 
     if not want and res.md5 and digests["md5"] != res.md5.lower():
         raise ChecksumError(f"{path}: md5 {digests['md5']} but expected {res.md5} for {res.filename}. Delete it "
                             f"and fetch again (python -m helpers fetch {ds.name}).")
-    how = "sha256 (registry)" if res.sha256 else ("sha256 (pinned)" if want else
-                                                  ("md5 + size, sha256 pinned" if res.md5 else "size only, sha256 pinned"))
-    if not want:
+    how, pinned = _how(res, False, bool(pin))
+    if not want and pinned:
         _note(f"{res.filename}: checksum unknown in the registry; pinned sha256 {digests['sha256']} on first use "
               f"(put it in helpers/download.py to check every copy).")
-    _write_stamp(path, digests["sha256"], how)
+    elif not pinned:
+        _note(f"{res.filename}: neither a checksum nor the size is known, so nothing confirms this copy is complete; "
+              "kept, not pinned (if it turns out damaged, delete it and fetch again).")
+    _write_stamp(path, digests["sha256"], how, pinned)
     return digests["sha256"]
 
 
-def _note(msg: str) -> None:
-    print(msg, file=sys.stderr)
-
-
 # --------------------------------------------------------------------------------------------- download
-def _new_hashers() -> dict:
-    return {"sha256": hashlib.sha256(), "md5": hashlib.md5(usedforsecurity=False)}
-
-
-class ResumableDownloader:
-    """A pooch downloader: streams `url` into `<file>.part`, resuming it with a Range request.
-
-    The `.part` file survives an interrupted download (network error, Ctrl-C) so the next call resumes;
-    a server that ignores Range gets a clean restart. The size, and the MD5 where the registry has one, are
-    checked on the complete `.part` (hashed while it streams) before it is handed to pooch, which checks the
-    sha256 and renames the file into place.
-    """
-
-    def __init__(self, part: Path, size: int | None = None, md5: str | None = None, progress: bool = True,
-                 timeout=TIMEOUT):
-        self.part, self.size, self.md5, self.progress, self.timeout = Path(part), size, md5, progress, timeout
-        self.sha256 = None
-
-    def _hashers_for_existing(self):
-        hashers = _new_hashers()
-        if self.part.exists():
-            with open(self.part, "rb") as f:
-                for block in iter(lambda: f.read(CHUNK), b""):
-                    for h in hashers.values():
-                        h.update(block)
-        return hashers
-
-    def __call__(self, url, output_file, pooch=None):
-        if self.size is not None and self.part.exists() and self.part.stat().st_size > self.size:
-            self.part.unlink()  # longer than the file can be: a stale part of something else
-        if self.size is not None and self.part.exists() and self.part.stat().st_size == self.size:
-            hashers = self._hashers_for_existing()  # complete from an earlier run; only verification was missing
-        elif url.startswith(("http://", "https://")):
-            hashers = self._http(url)
-        else:
-            hashers = self._copy(url)
-        got = self.part.stat().st_size
-        if self.size is not None and got != self.size:
-            self.part.unlink()
-            raise ChecksumError(f"got {got:,} bytes, expected {self.size:,}")
-        md5 = hashers["md5"].hexdigest()
-        if self.md5 and md5 != self.md5.lower():
-            self.part.unlink()
-            raise ChecksumError(f"md5 {md5}, expected {self.md5}")
-        self.sha256 = hashers["sha256"].hexdigest()
-        os.replace(self.part, output_file)
-
-    def _bar(self, total, initial, desc):
-        from tqdm.auto import tqdm
-        return tqdm(total=total, initial=initial, unit="B", unit_scale=True, unit_divisor=1024, desc=desc,
-                    disable=not self.progress, miniters=1, mininterval=0.5)
-
-    def _http(self, url):
-        import requests
-
-        start = self.part.stat().st_size if self.part.exists() else 0
-        headers = {"Range": f"bytes={start}-"} if start else {}
-        r = requests.get(url, stream=True, headers=headers, timeout=self.timeout, allow_redirects=True)
-        try:
-            if start and r.status_code == 416:  # the part cannot be continued: start again
-                r.close()
-                self.part.unlink()
-                start = 0
-                r = requests.get(url, stream=True, timeout=self.timeout, allow_redirects=True)
-            r.raise_for_status()
-            if start and r.status_code != 206:
-                _note(f"{url}: the server does not resume downloads; starting {self.part.name} again")
-                start = 0
-            hashers = self._hashers_for_existing() if start else _new_hashers()
-            length = r.headers.get("Content-Length")
-            total = start + int(length) if length and length.isdigit() else self.size
-            written = start
-            with open(self.part, "ab" if start else "wb") as f, \
-                    self._bar(total, start, self.part.name.removesuffix(".part")) as bar:
-                # raw bytes, as the server stores them: a '.gz' sent with 'Content-Encoding: gzip' stays compressed
-                for block in r.raw.stream(1 << 16, decode_content=False):
-                    f.write(block)
-                    for h in hashers.values():
-                        h.update(block)
-                    written += len(block)
-                    bar.update(len(block))
-                f.flush()
-                os.fsync(f.fileno())
-            if total is not None and written < total:
-                raise _Incomplete(f"the connection ended after {written:,} of {total:,} bytes "
-                                  f"({self.part.name} kept: the next fetch resumes it)")
-            return hashers
-        finally:
-            r.close()
-
-    def _copy(self, src):
-        src = Path(src.removeprefix("file://"))
-        if not src.is_file():
-            raise FileNotFoundError(f"{src} does not exist")
-        hashers = _new_hashers()
-        with open(src, "rb") as fin, open(self.part, "wb") as fout, \
-                self._bar(src.stat().st_size, 0, src.name) as bar:
-            for block in iter(lambda: fin.read(CHUNK), b""):
-                fout.write(block)
-                for h in hashers.values():
-                    h.update(block)
-                bar.update(len(block))
-        return hashers
-
-
 def _candidate_urls(ds: Dataset, res: Resource) -> list:
     urls = []
     mirror = os.environ.get(MIRROR_ENV, "").strip()
@@ -548,54 +438,109 @@ class _Locked:
         self.lock.release()
 
 
+def _staging(target: Path) -> Path:
+    """The folder pooch downloads and hashes in (its temporary files have no recognisable name of their own)."""
+    return target.with_name(f".{target.name}.downloading")
+
+
+def _tidy(target: Path) -> None:
+    """Under the file's lock: remove what a killed fetch left (pooch's temporaries, a stamp's temporary file)."""
+    shutil.rmtree(_staging(target), ignore_errors=True)
+    for tmp in target.parent.glob(f".{_stamp_path(target).name}.*.tmp"):
+        tmp.unlink(missing_ok=True)
+
+
+def _retrieve(url: str, want: str | None, target: Path, downloader: ResumableDownloader) -> None:
+    """pooch downloads into `.<file>.downloading/` and checks the sha256; the file is then renamed into place."""
+    import pooch
+    staging, log = _staging(target), pooch.get_logger()
+    level = log.level
+    log.setLevel("WARNING")  # its lines would name the staging folder; ours names the file
+    _note(f"Downloading {url} to {target}")
+    try:
+        got = pooch.retrieve(url, known_hash=f"sha256:{want}" if want else None, fname=target.name, path=staging,
+                             downloader=downloader, progressbar=False)
+        os.replace(got, target)
+        downloader.part.unlink(missing_ok=True)  # the second name of the file just put in place
+    finally:
+        log.setLevel(level)
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _kept(target: Path, part: Path, res: Resource) -> str:
+    """What an interrupted download left, in words (read from the disk, so it is what is there)."""
+    if target.is_file():
+        return f"{target.name} is in place; the next fetch checks it"
+    if not part.is_file():
+        return f"nothing of {res.filename} was kept"
+    n = part.stat().st_size
+    if res.size is not None and n == res.size:
+        return f"kept the complete download {part} ({n:,} bytes): the next fetch checks it without downloading it again"
+    return f"kept the partial download {part} ({n:,} bytes): the next fetch resumes it"
+
+
 def fetch_file(name: str, filename: str | None = None, progress: bool = True) -> Path:
     """Download (if needed) and verify one file of a registry dataset; returns its path in the cache.
 
     A file already in place is verified (once: see `verify_file`); a missing one is downloaded from the
     mirror (if `SEEING_SAYING_MIRROR` is set) and then from each registry URL in turn. If none works, one
     `DownloadError` names the URLs and what went wrong, the file expected and how to place it by hand.
+    A download that resumed a `.part` and then fails its checks is tried once more from zero.
     """
-    import pooch
+    import requests
 
     ds = get_dataset(name)
     res = ds.resource(filename) if filename else ds.resources[0]
     target = dataset_dir(ds.name) / res.relpath
-    target.parent.mkdir(parents=True, exist_ok=True)
+    _mkdirs(target.parent)
+    part = target.with_name(target.name + ".part")
     with _Locked(target):
-        if target.exists():
+        _tidy(target)
+        if target.exists() or target.is_symlink():
+            if not target.is_file():
+                raise CacheError(f"{target} is not a file (a folder?) where {res.filename} belongs: move it away "
+                                 "and fetch again")
             verify_file(ds, res, target)
+            part.unlink(missing_ok=True)  # left by a kill between the rename and its removal
             return target
+        _current_stamp(target)  # its file is gone: the pin goes with it
         if ds.manual or not res.urls:
             raise DownloadError(f"{ds.name}: {res.relpath} is not in {dataset_dir(ds.name, create=False)}.\n"
                                 + manual_instructions(ds, res))
-        part = target.with_name(target.name + ".part")
-        want = expected_sha256(ds, res)
+        want = res.sha256.lower() if res.sha256 else None
         errors = []
         for url in _candidate_urls(ds, res):
-            downloader = ResumableDownloader(part, res.size, None if want else res.md5, progress)
-            try:
-                pooch.retrieve(url, known_hash=f"sha256:{want}" if want else None, fname=target.name,
-                               path=target.parent, downloader=downloader, progressbar=False)
-            except KeyboardInterrupt:
-                _note(f"interrupted: {part.name} kept; fetching again resumes it")
-                raise
-            except ChecksumError as e:
-                errors.append(f"{url}\n      -> wrong file: {e}")
-                continue
-            except ValueError as e:  # pooch's sha256 mismatch (it deleted the download)
-                errors.append(f"{url}\n      -> wrong file: {str(e).split('. Deleted')[0]}")
-                part.unlink(missing_ok=True)
-                continue
-            except Exception as e:  # requests / OS errors: offline, dead host, 404, refused, timeout
-                errors.append(f"{url}\n      -> {_short(e)} ({type(e).__name__})")
-                continue
-            _write_stamp(target, downloader.sha256 or want,
-                         "sha256 (registry)" if res.sha256 else ("sha256 (pinned)" if want else
-                         ("md5 + size, sha256 pinned" if res.md5 else "size only, sha256 pinned")))
-            if not want:
-                _note(f"{res.filename}: downloaded; the registry has no sha256 for it, so this machine pinned "
-                      f"sha256 {downloader.sha256} (checked at every later use).")
-            return target
+            for again in (False, True):
+                downloader = ResumableDownloader(part, res.size, None if want else res.md5, progress)
+                try:
+                    _retrieve(url, want, target, downloader)
+                except KeyboardInterrupt:
+                    _note(f"interrupted: {_kept(target, part, res)}")
+                    raise
+                except ValueError as e:  # ChecksumError (size, md5), pooch's sha256 mismatch; not requests' own
+                    if isinstance(e, requests.RequestException):
+                        errors.append(f"{url}\n      -> {_short(e)} ({type(e).__name__})")
+                        break
+                    part.unlink(missing_ok=True)
+                    if downloader.resumed_from and not again:
+                        _note(f"{res.filename}: the download that continued {part.name} ({downloader.resumed_from:,} "
+                              "bytes kept earlier) failed its check; downloading it again from zero")
+                        continue
+                    errors.append(f"{url}\n      -> wrong file: {str(e).split('. Deleted')[0]}")
+                    break
+                except Exception as e:  # requests / OS errors: offline, dead host, 404, refused, timeout
+                    errors.append(f"{url}\n      -> {_short(e)} ({type(e).__name__})")
+                    break
+                how, pinned = _how(res, downloader.size_confirmed)
+                _write_stamp(target, downloader.sha256 or want, how, pinned)
+                if pinned and not want:
+                    _note(f"{res.filename}: downloaded; the registry has no sha256 for it, so this machine pinned sha256 "
+                          f"{downloader.sha256} (checked: {how.split(',')[0]}; the pin lasts while this file is here).")
+                elif not pinned:
+                    _note(f"{res.filename}: downloaded, but no Content-Length confirmed its size and the registry has "
+                          "neither size nor checksum: kept, not pinned (if it turns out damaged, delete it and fetch "
+                          "again).")
+                return target
         kept = (f"\nPartial download kept: {part} ({part.stat().st_size:,} bytes); the next fetch resumes it."
                 if part.exists() else "")
         raise DownloadError(
@@ -646,17 +591,40 @@ def fetch(name: str, files=None, extract: bool = True, delete_archives: bool = F
             verify_file(ds, r, folder / r.relpath)
         return folder
     for res in wanted:
-        if res.extract and is_extracted(ds, res):
-            continue
+        if res.extract:
+            with _Locked(folder / res.extract):
+                if _ready_to_unpack(ds, res, check=extract):
+                    continue
         archive = fetch_file(ds.name, res.filename, progress)
         if res.extract and extract:
             with _Locked(folder / res.extract):
-                if not is_extracted(ds, res):
-                    safe_extract(archive, folder / res.extract, progress=progress,
-                                 marker={"archive": res.filename, "sha256": _read_stamp(archive).get("sha256")})
+                if not _ready_to_unpack(ds, res):
+                    try:
+                        safe_extract(archive, folder / res.extract, progress=progress,
+                                     marker={"archive": res.filename, "sha256": _read_stamp(archive).get("sha256")})
+                    except KeyboardInterrupt:
+                        left = list(folder.glob(f".{res.extract}.unpacking-*"))
+                        _note(f"interrupted while unpacking {archive.name}: " + (
+                            f"{left[0].name} is left half-unpacked (the next fetch removes it)" if left else
+                            "nothing unpacked was kept") + f"; {archive.name} is kept, the next fetch unpacks it")
+                        raise
             if delete_archives:
                 archive.unlink()
     return folder
+
+
+def _ready_to_unpack(ds: Dataset, res: Resource, check: bool = True) -> bool:
+    """Under the folder's lock: True if unpacked already; else removes what a killed unpacking left and
+    (with `check`) raises `CacheError` when something the book did not unpack stands in the way."""
+    dest = dataset_dir(ds.name) / res.extract
+    if is_extracted(ds, res):
+        return True
+    remove_stale_unpacking(dest)
+    if check and (dest.exists() or dest.is_symlink()):
+        what = "folder" if dest.is_dir() else "file"
+        raise CacheError(f"{dest} is a {what} without the marker {MARKER}: it was not unpacked (completely) by "
+                         f"`fetch`. Move it away or delete it, then fetch {ds.name} again to unpack {res.filename}")
+    return False
 
 
 def is_extracted(ds: Dataset, res: Resource) -> bool:
@@ -681,16 +649,22 @@ def status(name: str) -> dict:
         if res.extract and (folder / res.extract / MARKER).is_file():
             files[res.relpath] = "unpacked"
         elif target.is_file():
-            stamp = _read_stamp(target)
+            stamp, problem = _load_stamp(target)
+            damaged = f" (its stamp is damaged: {problem})" if problem else ""
             files[res.relpath] = (f"verified ({stamp.get('verified_by')})" if _stamp_is_fresh(target, stamp)
-                                  else "present, not verified yet")
+                                  else f"present, not verified yet{damaged}")
+        elif res.extract and (folder / res.extract).exists():
+            files[res.relpath] = f"{res.extract}/ is here without the unpacking marker (move it away and fetch again)"
         elif part.is_file():
             total = f" of {res.size:,}" if res.size else ""
             files[res.relpath] = f"partial download ({part.stat().st_size:,}{total} bytes; fetch resumes it)"
         else:
             files[res.relpath] = "absent"
     states = set(files.values())
-    if states and all(s == "unpacked" or s.startswith(("verified", "present")) for s in states):
+    blocker = next((p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()), None)
+    if blocker:  # a file where the dataset's folder (or one above it) belongs
+        overall = f"blocked: {_blocked(folder)}"
+    elif states and all(s == "unpacked" or s.startswith(("verified", "present")) for s in states):
         overall = "present"
     elif states == {"absent"}:
         overall = "absent" + (" (manual: see the notes)" if ds.manual else f" (python -m helpers fetch {ds.name})")
@@ -764,4 +738,4 @@ __all__ = ["REGISTRY", "Dataset", "Resource", "get_dataset", "dataset_dir", "fet
            "status", "safe_extract", "archive_kind", "is_extracted", "manual_instructions", "expected_sha256",
            "torchvision_weights", "torchvision_weights_path", "fetch_torchvision_weights", "torchvision_model",
            "DownloadError", "ChecksumError", "ArchiveError", "UnsafeArchiveError", "DiskFullError",
-           "UnknownDatasetError", "ResumableDownloader", "MIRROR_ENV"]
+           "UnknownDatasetError", "CacheError", "ResumableDownloader", "MIRROR_ENV"]

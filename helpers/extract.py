@@ -11,7 +11,8 @@
 3. after unpacking into a temporary folder next to `dest`, the folder is walked: no links, no special
    files, every real path inside it. Only then is it renamed to `dest`.
 
-A full disk during unpacking raises `DiskFullError` (one line) and the half-written folder is removed.
+A full disk during unpacking raises `DiskFullError` (one line) and the half-written folder is removed; one
+left by a kill -9 (`.<dest>.unpacking-<pid>`) is removed by `remove_stale_unpacking` at the next fetch.
 """
 from __future__ import annotations
 
@@ -210,6 +211,19 @@ def _check_tree(tmp: Path, archive: Path) -> None:
                 raise UnsafeArchiveError(f"{archive.name}: {rel!r} lies outside the target folder")
 
 
+def _unpacking(dest: Path, pid="") -> Path:
+    """The temporary folder `safe_extract` unpacks into, next to `dest`: `.<dest name>.unpacking-<pid>`."""
+    return dest.with_name(f".{dest.name}.unpacking-{pid}")
+
+
+def remove_stale_unpacking(dest) -> list:
+    """Remove the temporary folders a killed `safe_extract` into `dest` left; call it holding `dest`'s lock."""
+    stale = sorted(Path(dest).parent.glob(_unpacking(Path(dest)).name + "*"))
+    for tmp in stale:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return stale
+
+
 def safe_extract(archive, dest, progress: bool = True, marker: dict | None = None) -> Path:
     """Unpack a zip / tar / gzip file into the folder `dest`, safely; returns `dest`.
 
@@ -226,7 +240,7 @@ def safe_extract(archive, dest, progress: bool = True, marker: dict | None = Non
     archive, dest = Path(archive), Path(dest)
     if dest.exists():
         raise FileExistsError(f"{dest} exists already: remove it to unpack {archive.name} again")
-    tmp = dest.with_name(f".{dest.name}.unpacking-{os.getpid()}")
+    tmp = _unpacking(dest, os.getpid())
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     try:
@@ -252,4 +266,5 @@ def safe_extract(archive, dest, progress: bool = True, marker: dict | None = Non
     return dest
 
 
-__all__ = ["safe_extract", "archive_kind", "MARKER", "ArchiveError", "UnsafeArchiveError", "DiskFullError"]
+__all__ = ["safe_extract", "archive_kind", "remove_stale_unpacking", "MARKER", "ArchiveError", "UnsafeArchiveError",
+           "DiskFullError"]

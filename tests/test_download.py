@@ -51,14 +51,32 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             if start >= len(data):
                 self.send_response(416)
                 self.send_header("Content-Length", "0")
+                self.send_header("Content-Range", f"bytes */{len(data)}")
                 self.end_headers()
                 return
             code = 206
+        content_range = f"bytes {start}-{len(data) - 1}/{len(data)}"
+        bad = rule.get("bad_range") if code == 206 else None  # 206 answers that do not continue the .part
+        if bad == "start":  # the whole file from byte 0, labelled as such
+            start, content_range = 0, f"bytes 0-{len(data) - 1}/{len(data)}"
+        elif bad == "start_unlabelled":  # the whole file from byte 0, labelled as the range asked for
+            start = 0
+        elif bad == "total":
+            content_range = f"bytes {start}-{len(data) - 1}/{len(data) + 1000}"
+        elif bad == "garbage":
+            content_range = "bytes=whatever"
         body = data[start:]
+        if rule.get("no_length"):  # HTTP/1.0 style: no Content-Length, the body ends when the connection closes
+            self.send_response(code)
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.wfile.write(body[:rule.get("no_length_cut", len(body))])
+            self.close_connection = True
+            return
         self.send_response(code)
         self.send_header("Content-Length", str(len(body)))
-        if code == 206:
-            self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
+        if code == 206 and bad != "missing":
+            self.send_header("Content-Range", content_range)
         self.end_headers()
         cut = rule.pop("cut_after", None)  # one-shot: drop the connection after this many bytes
         if cut is not None:
@@ -269,10 +287,13 @@ def test_unknown_sha256_is_pinned_on_first_download(monkeypatch, server, cache, 
     assert "pinned" in capsys.readouterr().err
     ds = dl.REGISTRY["flickr8k"]
     assert dl.expected_sha256(ds, ds.resource("Flickr8k_text.zip")) == sha256(data)
-    # a different file placed later under that name fails against the pin
+    # a different file placed later under that name: the pin goes with the file it pinned (it is not held
+    # against the new copy), and the registry's md5 rejects the new copy
     path.write_bytes(b"z" * len(data))
-    with pytest.raises(ChecksumError, match="not the registered one"):
+    with pytest.raises(ChecksumError, match="md5"):
         fetch_file("flickr8k", "Flickr8k_text.zip", progress=False)
+    assert "pin was dropped" in capsys.readouterr().err
+    assert dl.expected_sha256(ds, ds.resource("Flickr8k_text.zip")) is None
 
 
 def test_md5_mismatch_is_rejected(monkeypatch, server, cache):

@@ -1,0 +1,209 @@
+"""The resumable downloader behind `helpers.download.fetch_file` (re-exported there as `ResumableDownloader`).
+
+It streams a URL into `<file>.part` and, after an interruption, resumes it with an HTTP Range request. A
+resumed answer is trusted only when it continues exactly where the `.part` ends: a 206 must carry a
+`Content-Range` whose first byte is the size of the `.part` and whose total (when given) is the expected
+size. Anything else (no or a malformed Content-Range, the wrong start or total, a 416) discards the `.part`
+and downloads from byte 0 (one line says so); a 200 (the whole file) restarts from zero too. Wrong bytes are
+never appended. `size_confirmed` tells whether the source declared the whole size (Content-Length, or the
+total of a Content-Range) and exactly that many bytes arrived: only then may a file with no known checksum
+have its sha256 pinned.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import sys
+from pathlib import Path
+
+from .paths import new_file_mode
+
+TIMEOUT = (15, 60)  # seconds: connect, read (between two chunks)
+CHUNK = 1 << 20
+_RANGE = re.compile(r"\s*bytes\s+(\d+)-(\d+)/(\d+|\*)\s*$", re.I)
+_UNSATISFIED = re.compile(r"\s*bytes\s+\*/(\d+)\s*$", re.I)
+
+
+class _Incomplete(OSError):
+    """The connection ended before the whole file arrived (the `.part` file is kept for resuming)."""
+
+
+def _note(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def _checksum_error(msg: str) -> Exception:
+    from .download import ChecksumError  # defined there (documented with the module); imported late: no cycle
+    return ChecksumError(msg)
+
+
+def content_range(value) -> tuple | None:
+    """`(first, last, total or None)` of a `Content-Range: bytes first-last/total` header; None if absent or invalid."""
+    m = _RANGE.match(value or "")
+    if not m:
+        return None
+    first, last, total = int(m[1]), int(m[2]), None if m[3] == "*" else int(m[3])
+    if last < first or (total is not None and last >= total):
+        return None
+    return first, last, total
+
+
+def _new_hashers() -> dict:
+    return {"sha256": hashlib.sha256(), "md5": hashlib.md5(usedforsecurity=False)}
+
+
+class ResumableDownloader:
+    """A pooch downloader: streams `url` into `<file>.part`, resuming it with a checked Range request.
+
+    The `.part` file survives an interrupted download (network error, Ctrl-C) so the next call resumes it.
+    The size, and the MD5 where the registry has one, are checked on the complete `.part` (hashed while it
+    streams) before it is handed to pooch, which checks the sha256 and renames it into place. The `.part`
+    is handed over as a hard link, so it still holds the whole download while pooch hashes it: Ctrl-C
+    during that hash keeps it (the caller removes it once the file is in place).
+    """
+
+    def __init__(self, part: Path, size: int | None = None, md5: str | None = None, progress: bool = True,
+                 timeout=TIMEOUT):
+        self.part, self.size, self.md5, self.progress, self.timeout = Path(part), size, md5, progress, timeout
+        self.sha256 = None
+        self.size_confirmed = False  # the source declared the whole size and exactly that many bytes arrived
+        self.resumed_from = 0  # bytes of an earlier `.part` this download continued (0: it started afresh)
+
+    def _hashers_for_existing(self):
+        hashers = _new_hashers()
+        if self.part.exists():
+            with open(self.part, "rb") as f:
+                for block in iter(lambda: f.read(CHUNK), b""):
+                    for h in hashers.values():
+                        h.update(block)
+        return hashers
+
+    def __call__(self, url, output_file, pooch=None):
+        have = self.part.stat().st_size if self.part.exists() else 0
+        if self.size is not None and have > self.size:
+            self.part.unlink()  # longer than the file can be: a stale part of something else
+        if self.size is not None and have == self.size:
+            hashers = self._hashers_for_existing()  # complete from an earlier run; only verification was missing
+            self.resumed_from = have
+        elif url.startswith(("http://", "https://")):
+            hashers = self._http(url)
+        else:
+            hashers = self._copy(url)
+        got = self.part.stat().st_size
+        if self.size is not None and got != self.size:
+            self.part.unlink()
+            raise _checksum_error(f"got {got:,} bytes, expected {self.size:,}")
+        md5 = hashers["md5"].hexdigest()
+        if self.md5 and md5 != self.md5.lower():
+            self.part.unlink()
+            raise _checksum_error(f"md5 {md5}, expected {self.md5}")
+        self.sha256 = hashers["sha256"].hexdigest()
+        try:  # pooch's temporary file becomes a second name of the .part
+            os.unlink(output_file)
+            os.link(self.part, output_file)
+        except OSError:  # a file system without hard links: hand the .part itself over
+            os.replace(self.part, output_file)
+
+    def _bar(self, total, initial, desc):
+        from tqdm.auto import tqdm
+        return tqdm(total=total, initial=initial, unit="B", unit_scale=True, unit_divisor=1024, desc=desc,
+                    disable=not self.progress, miniters=1, mininterval=0.5)
+
+    def _resume_refused(self, r, start: int) -> str | None:
+        """Why the answer to `Range: bytes=start-` cannot be appended to the `.part` (None: it can)."""
+        if r.status_code == 416:
+            return "the server cannot continue it (HTTP 416)"
+        if r.status_code != 206:
+            return None  # 200 (the whole file) is handled by the caller; errors raise there
+        header = r.headers.get("Content-Range")
+        cr = content_range(header)
+        if cr is None:
+            return f"the server's partial answer has {'no' if header is None else 'an invalid'} Content-Range"
+        if cr[0] != start:
+            return f"the server's partial answer starts at byte {cr[0]:,}, not at {start:,}"
+        if cr[2] is not None and self.size is not None and cr[2] != self.size:
+            return f"the server's partial answer is of a {cr[2]:,}-byte file, not of {self.size:,} bytes"
+        length = r.headers.get("Content-Length")
+        if length and length.isdigit() and int(length) != cr[1] - cr[0] + 1:
+            return f"the server's partial answer has {int(length):,} bytes for a range of {cr[1] - cr[0] + 1:,}"
+        return None
+
+    def _complete(self, r, start: int) -> bool:
+        """A 416 whose `Content-Range: bytes */total` says the `.part` already holds the whole file."""
+        m = _UNSATISFIED.match(r.headers.get("Content-Range") or "")
+        return (r.status_code == 416 and m is not None and int(m[1]) == start
+                and (self.size is None or self.size == start))
+
+    def _http(self, url):
+        import requests
+
+        def get(start):
+            return requests.get(url, stream=True, headers={"Range": f"bytes={start}-"} if start else {},
+                                timeout=self.timeout, allow_redirects=True)
+
+        start = self.part.stat().st_size if self.part.exists() else 0
+        r = get(start)
+        try:
+            if start and self._complete(r, start):
+                self.resumed_from, self.size_confirmed = start, True
+                return self._hashers_for_existing()
+            why = self._resume_refused(r, start) if start else None
+            if why:
+                _note(f"{url}: {why}; discarded {self.part.name} ({start:,} bytes) and started again from zero")
+                r.close()
+                self.part.unlink(missing_ok=True)
+                start = 0
+                r = get(0)
+            r.raise_for_status()
+            if start and r.status_code != 206:
+                _note(f"{url}: the server does not resume downloads; starting {self.part.name} again from zero")
+                start = 0
+            cr = content_range(r.headers.get("Content-Range")) if r.status_code == 206 else None
+            if r.status_code == 206 and (cr is None or cr[0] != start):  # a partial answer nobody asked for
+                raise OSError(f"{url}: HTTP 206 with Content-Range {r.headers.get('Content-Range')!r} to a request "
+                              f"for byte {start:,} on")
+            length = r.headers.get("Content-Length")
+            if cr:
+                total, declared = (cr[2], True) if cr[2] is not None else (cr[1] + 1, False)
+            elif length and length.isdigit():
+                total, declared = int(length), True
+            else:
+                total, declared = self.size, False
+            self.resumed_from = start
+            hashers = self._hashers_for_existing() if start else _new_hashers()
+            written = start
+            with open(self.part, "ab" if start else "wb") as f, \
+                    self._bar(total, start, self.part.name.removesuffix(".part")) as bar:
+                os.fchmod(f.fileno(), new_file_mode())
+                # raw bytes, as the server stores them: a '.gz' sent with 'Content-Encoding: gzip' stays compressed
+                for block in r.raw.stream(1 << 16, decode_content=False):
+                    f.write(block)
+                    for h in hashers.values():
+                        h.update(block)
+                    written += len(block)
+                    bar.update(len(block))
+                f.flush()
+                os.fsync(f.fileno())
+            if total is not None and written < total:
+                raise _Incomplete(f"the connection ended after {written:,} of {total:,} bytes "
+                                  f"({self.part.name} kept: the next fetch resumes it)")
+            self.size_confirmed = declared and written == total
+            return hashers
+        finally:
+            r.close()
+
+    def _copy(self, src):
+        src = Path(src.removeprefix("file://"))
+        if not src.is_file():
+            raise FileNotFoundError(f"{src} does not exist")
+        hashers = _new_hashers()
+        with open(src, "rb") as fin, open(self.part, "wb") as fout, \
+                self._bar(src.stat().st_size, 0, src.name) as bar:
+            os.fchmod(fout.fileno(), new_file_mode())
+            for block in iter(lambda: fin.read(CHUNK), b""):
+                fout.write(block)
+                for h in hashers.values():
+                    h.update(block)
+                bar.update(len(block))
+        return hashers
