@@ -291,7 +291,9 @@ def cached_features(data, backbone: str = "efficientnet_lite0", size: int | None
         if out is not None and list(out["files"]) == files and (not with_maps or "map" in out):
             return out
         if out is not None:
-            print(f"{path.name} does not match the dataset: recomputing")
+            why = "has no spatial maps (cached without them)" if list(out["files"]) == files else \
+                "does not match the dataset"
+            print(f"{path.name} {why}: recomputing")
     t = time.perf_counter()
     parts = path.with_suffix(".parts")
     parts.mkdir(exist_ok=True)
