@@ -42,11 +42,40 @@ PAIRS = [
 # The headline metric of each chapter: the first recorded key that matches, in this order.
 HEADLINE = {
     "01_search_by_regression": [r"^best_recall@5_test_A", r"recall@5"],
-    "02_devise_zero_shot": [r"zeroshot_hit@5_unseen", r"hit@5"],
+    "02_devise_zero_shot": [r"^zeroshot_hit@5_unseen$", r"hit@5"],  # the hinge head (not cosine_...)
     "03_show_and_tell": [r"^bleu4_beam$", r"bleu4"],
     "04_attention_solution": [r"^bleu4$", r"bleu4"],
     "04_theano_attention_solution": [r"^bleu4$", r"bleu4"],
 }
+
+
+# papermill fails a run on any error output, even in a cell tagged `raises-exception`, a tag that nbclient, nbval
+# and Jupyter Book honour (a lesson shows an error on purpose there, e.g. chapter 02's unknown word). Its own CLI
+# runs here with that tag honoured: such a cell's error output is not counted (it stays in the executed notebook).
+PAPERMILL = """
+import sys
+import papermill.cli
+import papermill.execute as execute
+
+strict = execute.raise_for_execution_errors
+
+
+def honour_raises_exception(nb, output_path):
+    tagged = [c for c in nb.cells if "raises-exception" in c.get("metadata", {}).get("tags", [])]
+    kept = [c.get("outputs", []) for c in tagged]
+    for c in tagged:
+        c["outputs"] = [o for o in c.get("outputs", []) if o.get("output_type") != "error"]
+    try:
+        strict(nb, output_path)
+    finally:
+        for c, outputs in zip(tagged, kept):
+            c["outputs"] = outputs
+
+
+execute.raise_for_execution_errors = honour_raises_exception
+sys.argv[0] = "papermill"
+papermill.cli.papermill()
+"""
 
 
 def headline(stem: str, metrics: dict) -> tuple[str, float] | tuple[None, None]:
@@ -62,9 +91,8 @@ def run_pair(stem: str, dataset: str, data_dir: Path, label: str, out: Path, lim
     results.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "SEEING_SAYING_RESULTS": str(results), "SEEING_SAYING_STATIC": "1",
            "PYTHONUNBUFFERED": "1"}
-    slug = re.sub(r"\W+", "_", label)
-    executed = out / f"{stem}_{slug}.ipynb"
-    cmd = [sys.executable, "-m", "papermill", str(ROOT / "notebooks" / f"{stem}.ipynb"), str(executed),
+    executed = out / f"{results.name}.ipynb"  # (no backslash inside an f-string: Python 3.11)
+    cmd = [sys.executable, "-c", PAPERMILL, str(ROOT / "notebooks" / f"{stem}.ipynb"), str(executed),
            "-p", "DATASET", dataset, "-p", "DATA_DIR", str(data_dir), "-p", "EPOCHS", "1",
            "--cwd", str(ROOT / "notebooks"), "--no-progress-bar", "--execution-timeout", str(limit_s)]
     t = time.perf_counter()
