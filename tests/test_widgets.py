@@ -81,3 +81,21 @@ def test_word_stepper_opens_in_step_with_the_view_it_shows(monkeypatch):
     assert (image.value, step.value, step.max) == (2, 0, 1) and len(drawn) == 3
     assert caption.value == "image 2: <mark>a</mark> key"
     attention.plt.close("all")
+
+
+def test_progress_is_a_text_bar_on_stdout_in_static_runs(monkeypatch, capsys):
+    """Static runs (the book, tests) get tqdm's text bar on stdout: no widget frozen at 0% in the saved notebook."""
+    monkeypatch.setenv(widgets.STATIC_ENV, "1")
+    bar = widgets.progress(range(3), desc="steps")
+    assert type(bar).__module__ == "tqdm.std" and list(bar) == [0, 1, 2]
+    out = capsys.readouterr()
+    assert "steps: 100%" in out.out and "3/3" in out.out and out.err == ""
+
+
+def test_progress_is_tqdm_auto_when_live(monkeypatch):
+    """Live (Jupyter, a terminal): tqdm.auto, which picks the widget bar in a notebook kernel."""
+    from tqdm.auto import tqdm
+
+    monkeypatch.setenv(widgets.STATIC_ENV, "")
+    bar = widgets.progress(range(2), disable=True)
+    assert isinstance(bar, tqdm) and list(bar) == [0, 1]
