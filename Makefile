@@ -26,13 +26,15 @@ export SEEING_SAYING_STATIC := 1
 OMP_WAIT_POLICY ?= PASSIVE
 export OMP_WAIT_POLICY
 
-.PHONY: help venv data test test-real book bench test-book clean environment.yml
+.PHONY: help venv data lab test test-real book bench test-book test-live chromium clean environment.yml
 
 help:
 	@echo "make book       set up .venv, build the data, build the HTML book in $(HTML) (fails on any error)"
 	@echo "make test       set up .venv, build the data, run the unit/structure tests and every notebook"
+	@echo "make lab        set up .venv and open the notebooks in JupyterLab, widgets live (LAB_ARGS=... to add options)"
 	@echo "make test-real  run every chapter on the real datasets' layouts in ../shared/realdata (EPOCHS=1)"
 	@echo "make test-book  build the book (reusing cached executions) and check it in headless Chromium"
+	@echo "make test-live  run chapters 00, 01, 02 and 04 in JupyterLab in headless Chromium and use every widget"
 	@echo "make bench      execute every notebook cold and warm; write the times into book/performance.md"
 	@echo "make venv       create/update .venv from requirements.txt (re-runs when requirements.txt changes)"
 	@echo "make data       build the embedded dataset and features (python -m helpers build)"
@@ -102,7 +104,11 @@ book: venv data
 	echo "make book: $(HTML)/index.html"
 
 # --- the book in a real browser (issue 11) -----------------------------------------------------------
-test-book: book
+test-book: book chromium
+	$(PY) -m pytest tests/book -p no:cacheprovider $(PYTEST_ARGS)
+
+# Debian's chromium and chromedriver, for the two browser tests (installed when missing, if root or sudo).
+chromium:
 	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
 	  if [ "$$(id -u)" = 0 ]; then sudo=""; elif sudo -n true 2>/dev/null; then sudo="sudo -n"; else sudo=none; fi; \
 	  if [ "$$sudo" != none ] && command -v apt-get >/dev/null; then \
@@ -110,7 +116,19 @@ test-book: book
 	    $$sudo apt-get update -qq && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
 	  else echo "make: needs chromium and chromedriver (Debian: apt-get install chromium chromium-driver)"; exit 1; fi; \
 	fi
-	$(PY) -m pytest tests/book -p no:cacheprovider $(PYTEST_ARGS)
+
+# --- JupyterLab: the student's way in (issue 18) -------------------------------------------------------
+# Widgets are live in Lab: the headless switch exported above (SEEING_SAYING_STATIC) must not reach the server
+# or its kernels. Chapter 00 builds the dataset on first use, with progress bars, if `make data` has not.
+LAB_ARGS ?=
+lab: venv
+	@echo "make lab: JupyterLab on notebooks/; it prints the address to open (with its token); Ctrl-C twice stops it"
+	env -u SEEING_SAYING_STATIC $(VENV)/bin/jupyter lab notebooks/ $$([ "$$(id -u)" = 0 ] && echo --allow-root) $(LAB_ARGS)
+
+# The notebooks live: chapters 00, 01, 02 and 04 (small parameters) run in JupyterLab in headless Chromium, and
+# every widget is used as a student would (tests/live/test_lab.py).
+test-live: venv data chromium
+	$(PY) -m pytest tests/live -p no:cacheprovider $(PYTEST_ARGS)
 
 # --- benchmark: every notebook cold (empty cache) and warm --------------------------------------------
 bench: venv

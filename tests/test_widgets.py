@@ -24,7 +24,9 @@ def test_static_mode_draws_into_the_cell_not_the_output_widget(monkeypatch, caps
     run("a cat")
     widgets.show(box, "search box")
     out = capsys.readouterr().out
-    assert "results for 'a cat'" in out and "(search box: run this notebook in Jupyter" in out
+    assert "results for 'a cat'" in out
+    assert "(search box: open this notebook in JupyterLab (`make lab`) to use it live" in out
+    assert out.count("\n") == 2, "one line for the query's results, one line for the hint"
 
 
 def test_live_mode_clears_and_uses_the_output_widget(monkeypatch):
@@ -37,3 +39,63 @@ def test_live_mode_clears_and_uses_the_output_widget(monkeypatch):
 
     out = Output()
     assert widgets.drawing_into(out) is out and calls == [("clear", True)]
+
+
+def test_text_search_shows_the_query_it_answers(monkeypatch, capsys):
+    """run(text) puts the text into the box (the example a notebook shows is the query the box holds), and
+    answers once; typing the same text again (Enter) answers again."""
+    monkeypatch.setenv(widgets.STATIC_ENV, "1")
+    answered = []
+    box, run = widgets.text_search(answered.append, placeholder="e.g. a cat")
+    run("a dog")
+    assert box.children[0].value == "a dog" and answered == ["a dog"]
+    run("a dog")
+    assert answered == ["a dog", "a dog"]
+    box.children[0].value = "two cats"  # what the browser sends when a student types and presses Enter
+    assert answered == ["a dog", "a dog", "two cats"]
+
+
+def test_word_stepper_opens_in_step_with_the_view_it_shows(monkeypatch):
+    """The sliders follow run(i, t), and moving a slider redraws once, at the slider's value (issue 18: the
+    stepper opened with its sliders at image 0, word 0 while the picture showed image 1)."""
+    import matplotlib
+    import numpy as np
+
+    matplotlib.use("Agg")
+    from helpers import attention
+
+    monkeypatch.setenv(widgets.STATIC_ENV, "1")
+    images = [np.zeros((16, 16, 3), np.uint8)] * 3
+    words = [["a", "cat"], ["two", "big", "dogs", "here"], ["a", "key"]]
+    maps = [np.full((len(ws), 4, 4), 1 / 16, np.float32) for ws in words]
+    widget, run = attention.word_stepper(images, words, maps)
+    (image, step), caption = widget.children[0].children, widget.children[1]
+    drawn = []
+    monkeypatch.setattr(attention.plt, "show", lambda: drawn.append(caption.value))
+    run(1, 2)
+    assert (image.value, step.value, step.max) == (1, 2, 3) and len(drawn) == 1
+    assert caption.value == "image 1: two big <mark>dogs</mark> here"
+    step.value = 3  # a student moves the word slider
+    assert len(drawn) == 2 and caption.value.endswith("<mark>here</mark>")
+    image.value = 2  # ... then the image slider: back to the first word of the new caption
+    assert (image.value, step.value, step.max) == (2, 0, 1) and len(drawn) == 3
+    assert caption.value == "image 2: <mark>a</mark> key"
+    attention.plt.close("all")
+
+
+def test_progress_is_a_text_bar_on_stdout_in_static_runs(monkeypatch, capsys):
+    """Static runs (the book, tests) get tqdm's text bar on stdout: no widget frozen at 0% in the saved notebook."""
+    monkeypatch.setenv(widgets.STATIC_ENV, "1")
+    bar = widgets.progress(range(3), desc="steps")
+    assert type(bar).__module__ == "tqdm.std" and list(bar) == [0, 1, 2]
+    out = capsys.readouterr()
+    assert "steps: 100%" in out.out and "3/3" in out.out and out.err == ""
+
+
+def test_progress_is_tqdm_auto_when_live(monkeypatch):
+    """Live (Jupyter, a terminal): tqdm.auto, which picks the widget bar in a notebook kernel."""
+    from tqdm.auto import tqdm
+
+    monkeypatch.setenv(widgets.STATIC_ENV, "")
+    bar = widgets.progress(range(2), disable=True)
+    assert isinstance(bar, tqdm) and list(bar) == [0, 1]
