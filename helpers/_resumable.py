@@ -34,7 +34,7 @@ def _note(msg: str) -> None:
 
 
 def _checksum_error(msg: str) -> Exception:
-    from .download import ChecksumError  # defined there (documented with the module); imported late: no cycle
+    from ._errors import ChecksumError
     return ChecksumError(msg)
 
 

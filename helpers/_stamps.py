@@ -83,7 +83,7 @@ def _current_stamp(target: Path) -> dict:
     try:
         _stamp_path(target).unlink(missing_ok=True)
     except OSError as e:  # a folder where the stamp belongs
-        from .download import CacheError
+        from ._errors import CacheError
         raise CacheError(f"{_stamp_path(target)} is damaged and cannot be removed ({e.strerror}): move it away "
                          "and try again") from None
     if problem:

@@ -47,25 +47,7 @@ from .paths import cache_dir
 MIRROR_ENV = "SEEING_SAYING_MIRROR"
 
 
-# ------------------------------------------------------------------------------------------------ errors
-class DownloadError(OSError):
-    """A file could not be downloaded from any URL; the message says how to place it by hand."""
-
-
-class ChecksumError(ValueError):
-    """A file's sha256 / md5 / size is not the expected one."""
-
-
-class CacheError(DownloadError):
-    """The cache is not laid out as expected: a file where a folder belongs, a folder unpacked by something
-    else. The message says, in one line, what stands in the way and what to do."""
-
-
-class UnknownDatasetError(KeyError):
-    """A dataset name that is not in the registry; the message lists the known names."""
-
-    def __str__(self):
-        return str(self.args[0])
+from ._errors import CacheError, ChecksumError, DownloadError, UnknownDatasetError  # noqa: E402,F401
 
 
 # ---------------------------------------------------------------------------------------------- registry
