@@ -294,7 +294,9 @@ def _inspect_coco_file(path: Path, images) -> dict:
     """One COCO captions JSON (official or ours) or Karpathy's split file, with its images where they are."""
     doc = _read_json_object(path, ("images",), "a COCO captions file or Karpathy's split file")
     imgs = doc.get("images")
-    karpathy = isinstance(imgs, list) and bool(imgs) and "sentences" in imgs[0]
+    karpathy = isinstance(imgs, list) and any(isinstance(im, dict) and "sentences" in im for im in imgs[:1])
+    if karpathy:  # check the whole file before anything below reads it
+        read_karpathy_captions(path, "train", check_only=True)
     del doc
     home = path.parent.parent  # the dataset's folder when the file is in annotations/ (COCO's layout)
     if karpathy:  # file names are '<train2014|val2014>/<file>', relative to the folder that holds those

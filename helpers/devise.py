@@ -48,10 +48,7 @@ def load_word_vectors(spec: str = "glove-6b-50d", limit: int | None = None):
         raise FileNotFoundError(
             f"word vectors {spec!r} not found: give 'glove-6b-50d' or the path of a .vec/.bin file "
             "(see the 'Real data and GPUs' page of the book for where to download fastText's vectors)")
-    if path.suffix == ".bin":  # word2vec's binary format: gensim's reader
-        from gensim.models import KeyedVectors
-        return KeyedVectors.load_word2vec_format(str(path), binary=True, limit=limit)
-    from .realdata import load_vectors  # the book's one reader for text vectors (helpers/vectorfiles.py)
+    from .realdata import load_vectors  # the book's one reader (helpers/vectorfiles.py), .bin included
     return load_vectors(path, limit=limit)
 
 
@@ -198,6 +195,10 @@ def nearest_words(kv, vectors, topn: int = 5, restrict: int = 30000, exclude=(),
 def search_precision(image_emb, query_vecs, image_labels, query_labels, k: int = 10) -> np.ndarray:
     """Image search by word, scored: for query i, the share of its `k` nearest images (cosine) whose label is
     `query_labels[i]`. Chance is the share of images of that class in the collection."""
+    from .metrics import _require_finite
+
+    _require_finite("image embeddings", np.asarray(image_emb, np.float64))
+    _require_finite("query vectors", np.asarray(query_vecs, np.float64))
     e = normalize(image_emb)
     q = normalize(query_vecs)
     top = np.argsort(-(q @ e.T), axis=1, kind="stable")[:, :k]

@@ -281,7 +281,7 @@ def _tiny_fields(path: Path, lineno: int, line: str, n: int, expected: str) -> t
         raise DatasetFormatError(f"{path}:{lineno}: expected {n} tab-separated fields ({expected}), got "
                                  f"{len(parts)}{hint}: {line[:60]!r}")
     try:
-        box = [int(float(v)) for v in parts[n - 4:]]
+        box = [int(v) for v in parts[n - 4:]]  # whole pixels in the real files; 12.5 or inf is a damaged line
     except ValueError:
         raise DatasetFormatError(f"{path}:{lineno}: expected 4 integer box coordinates, got "
                                  f"{parts[n - 4:]!r}") from None
@@ -534,7 +534,7 @@ def read_seed000(folder: Path, phase: str, dim: int = SEED000_DIM) -> tuple:
 
 
 # -------------------------------------------------------------------------------- Karpathy split JSON
-def read_karpathy_captions(path: Path, split: str, image_dir: Path | None = None) -> CaptionData:
+def read_karpathy_captions(path: Path, split: str, image_dir: Path | None = None, check_only: bool = False):
     """Karpathy's `dataset_coco.json` / `dataset_flickr8k.json` -> CaptionData of one split.
 
     'train' includes 'restval' (the usual 113,287 COCO training images); 'val', 'test', 'restval' as in
@@ -546,6 +546,8 @@ def read_karpathy_captions(path: Path, split: str, image_dir: Path | None = None
         _expect(path, f"images[{i}]", im, dict, "an image object")
         _expect_key(path, f"images[{i}]", im, "filename", str, "a file name")
         _expect_key(path, f"images[{i}]", im, "split", str, "a split name")
+        if "filepath" in im:
+            _expect(path, f"images[{i}].filepath", im["filepath"], (str, type(None)), "a folder name")
         for j, sent in enumerate(_expect_key(path, f"images[{i}]", im, "sentences", list, "a list of sentences")):
             _expect(path, f"images[{i}].sentences[{j}]", sent, dict, "a sentence object")
             if "raw" not in sent and "tokens" not in sent:
@@ -557,12 +559,14 @@ def read_karpathy_captions(path: Path, split: str, image_dir: Path | None = None
                                  "a list of tokens")
                 for k, t in enumerate(tokens or []):
                     _expect(path, f"images[{i}].sentences[{j}].tokens[{k}]", t, str, "a token string")
+    if check_only:
+        return None
     wanted = {"train": ("train", "restval")}.get(split, (split,))
     files, captions, owner, dropped = [], [], [], []
     for im in doc["images"]:
         if im.get("split") not in wanted:
             continue
-        name = "/".join(p for p in (im.get("filepath", ""), im["filename"]) if p)
+        name = "/".join(p for p in (im.get("filepath") or "", im["filename"]) if p)
         dropped.append(0)
         for s in im["sentences"]:
             text = clean_caption(s.get("raw") or " ".join(s.get("tokens") or []))

@@ -31,13 +31,18 @@ def distances(queries, items, metric: str = "l2") -> torch.Tensor:
     """(n_queries, n_items) distances: squared L2, or 1 - cosine similarity."""
     q = torch.as_tensor(queries, dtype=torch.float32)
     x = torch.as_tensor(items, dtype=torch.float32)
+    _require_finite("queries", q)
+    _require_finite("items", x)
     if metric == "cosine":
         q = torch.nn.functional.normalize(q, dim=1)
         x = torch.nn.functional.normalize(x, dim=1)
-        return 1 - q @ x.T
-    if metric == "l2":
-        return (q * q).sum(1, keepdim=True) - 2 * q @ x.T + (x * x).sum(1)[None, :]
-    raise ValueError(f"metric must be 'l2' or 'cosine', not {metric!r}")
+        d = 1 - q @ x.T
+    elif metric == "l2":
+        d = (q * q).sum(1, keepdim=True) - 2 * q @ x.T + (x * x).sum(1)[None, :]
+    else:
+        raise ValueError(f"metric must be 'l2' or 'cosine', not {metric!r}")
+    _require_finite("distances (overflow: values too large for float32?)", d)
+    return d
 
 
 def ranks_from_distances(d: torch.Tensor, targets) -> torch.Tensor:
@@ -77,8 +82,11 @@ def ranks(queries, items, targets, metric: str = "l2", chunk: int = 2048, dtype=
         half_sq = torch.zeros(1, x.shape[0], dtype=dtype)
     else:
         half_sq = 0.5 * (x * x).sum(1, keepdim=True).T
-    out = [ranks_from_distances(torch.addmm(half_sq, q[s:s + chunk], x.T, alpha=-1), targets[s:s + chunk])
-           for s in range(0, len(q), chunk)]
+    out = []
+    for s in range(0, len(q), chunk):
+        d = torch.addmm(half_sq, q[s:s + chunk], x.T, alpha=-1)  # (chunk, N)
+        _require_finite("distances (overflow: values too large for the dtype?)", d)
+        out.append(ranks_from_distances(d, targets[s:s + chunk]))
     return torch.cat(out).numpy() if out else np.zeros(0, np.int64)
 
 
@@ -182,7 +190,12 @@ def check_bleu_inputs(references: list, hypotheses: list) -> None:
                         "of image i, hypotheses[i] = the generated token list of image i")
     if len(references) != len(hypotheses):
         raise ValueError(f"{len(references)} reference sets but {len(hypotheses)} hypotheses")
+    if not hypotheses:
+        raise ValueError("no hypotheses to score: BLEU needs at least one image")
     for i, h in enumerate(hypotheses):
+        if isinstance(h, (list, tuple)) and any(isinstance(t, str) and not t.strip() for t in h):
+            raise TypeError(f"hypotheses[{i}] has an empty or blank token: characters instead of words? "
+                            f"use helpers.tokenize(caption)")
         if isinstance(h, str):
             raise TypeError(f"hypotheses[{i}] is a string ({h[:40]!r}); BLEU needs token lists: "
                             f"use helpers.tokenize(caption)")
@@ -206,6 +219,9 @@ def check_bleu_inputs(references: list, hypotheses: list) -> None:
             raise TypeError(f"references[{i}] is one token list, but each image needs a list of them: "
                             f"wrap it, references = [[tokens], ...] (a missing level scores characters)")
         for j, r in enumerate(refs):
+            if isinstance(r, (list, tuple)) and any(isinstance(t, str) and not t.strip() for t in r):
+                raise TypeError(f"references[{i}][{j}] has an empty or blank token: characters instead of words? "
+                                f"use helpers.tokenize(caption)")
             if isinstance(r, str):
                 raise TypeError(f"references[{i}][{j}] is a string ({r[:40]!r}); BLEU needs token lists: "
                                 f"use helpers.tokenize(caption)")

@@ -171,7 +171,10 @@ def evaluate(predicted: dict, image_feats: dict, targets: dict, metrics=("l2", "
 
 
 def top_k(query: np.ndarray, items: np.ndarray, k: int = 5, metric: str = "cosine") -> tuple:
-    """(indices, distances) of the `k` items nearest to one query vector (ties by index)."""
+    """(indices, distances) of the `k` items nearest to one query vector (ties by index).
+
+    Raises ValueError when the query or the items hold NaN or infinite values (`helpers.metrics.distances`).
+    """
     d = distances(np.asarray(query, np.float32)[None, :], items, metric)[0].numpy()
     order = np.argsort(d, kind="stable")[:k]
     return order, d[order]

@@ -18,6 +18,7 @@ from __future__ import annotations
 import bz2
 import gzip
 import lzma
+import unicodedata
 import warnings
 import zlib
 from pathlib import Path
@@ -58,6 +59,7 @@ def vectors_header(path: Path):
             first = f.readline()
     except _DAMAGED as e:
         raise DatasetFormatError(f"{path}:1: the compressed file is damaged or truncated ({e})") from None
+    first = first.removeprefix(b"\xef\xbb\xbf")  # a UTF-8 byte-order mark some editors add
     parts = first.strip().split(b" ")
     if not first.strip():
         raise DatasetFormatError(f"{path}:1: a blank first line: not a word-vector file")
@@ -77,6 +79,8 @@ def _lines(path: Path, skip_header: bool):
         with open_binary(path) as f:
             for raw in f:
                 lineno += 1
+                if lineno == 1:
+                    raw = raw.removeprefix(b"\xef\xbb\xbf")
                 if (skip_header and lineno == 1) or not raw.strip(b" \r\n"):
                     continue
                 yield lineno, raw
@@ -86,7 +90,9 @@ def _lines(path: Path, skip_header: bool):
 
 
 def _glove_dim(path: Path) -> int:
-    """The dimension of a headerless file: the fewest trailing numeric fields over its first 100 rows."""
+    """The dimension of a headerless file: the most common number of trailing numeric fields over its first
+    100 rows (a numeric word adds one, a word with spaces none; a damaged short row cannot set it), the smaller
+    on a tie."""
     counts = []
     for lineno, raw in _lines(path, False):
         fields = _split(raw)
@@ -100,7 +106,10 @@ def _glove_dim(path: Path) -> int:
             break
     if not counts:
         raise DatasetFormatError(f"{path} has no vectors")
-    return min(counts)
+    from collections import Counter
+
+    ranked = Counter(counts).most_common()
+    return min(n for n, c in ranked if c == ranked[0][1])
 
 
 class _Rows:
@@ -118,11 +127,12 @@ class _Rows:
             raise DatasetFormatError(f"{self.path}:{lineno}: expected a word and {self.dim} numbers, got "
                                      f"{n_fields} fields (a header that disagrees with the rows?)")
         try:
-            return raw_word.decode("utf-8")
+            word = raw_word.decode("utf-8")
         except UnicodeDecodeError:
             self.bad_bytes += 1
             self.first_bad = self.first_bad or lineno
-            return raw_word.decode("utf-8", errors="replace")
+            word = raw_word.decode("utf-8", errors="replace")
+        return unicodedata.normalize("NFC", word)  # as queries are (helpers.text): 'niño' typed either way
 
     def block(self, rows: list) -> tuple:
         """rows: [(line number, raw line)] -> (words, (n, dim) float32)."""
@@ -174,6 +184,38 @@ def _setup(path: Path, fmt: str) -> tuple:
     return path, header, dim, _Rows(path, dim, spaces_in_words=header is None)
 
 
+def read_binary_vectors(path: Path, limit: int | None = None) -> tuple:
+    """word2vec's binary `.bin` format, through gensim's reader -> (words, (n, dim) float32, info).
+
+    Damaged, truncated or non-binary files raise DatasetFormatError (gensim's own errors are not shown raw);
+    NaN or infinite values too. Words are NFC-normalised as in text files.
+    """
+    from gensim.models import KeyedVectors
+
+    path = Path(path)
+    if not path.is_file():
+        raise DatasetFormatError(f"{path} is missing")
+    with open(path, "rb") as f:
+        f.readline()  # the 'count dim' header is text in the binary format too
+        body = f.read(4096)
+    if body and all(32 <= b < 127 or b in b"\t\r\n" for b in body):
+        raise DatasetFormatError(f"{path}: a text vector file named .bin (its vectors are written as text): "
+                                 f"rename it .vec (word2vec text) or .txt (GloVe)")
+    try:
+        kv = KeyedVectors.load_word2vec_format(str(path), binary=True, limit=limit)
+    except (EOFError, ValueError, UnicodeDecodeError, OSError, IndexError, OverflowError, MemoryError) as e:
+        raise DatasetFormatError(f"{path}: not a readable word2vec binary file ({type(e).__name__}: "
+                                 f"{str(e)[:80]})") from None
+    words = [unicodedata.normalize("NFC", w) for w in kv.index_to_key]
+    matrix = np.asarray(kv.vectors, np.float32)
+    if not np.isfinite(matrix).all():
+        i = int(np.flatnonzero(~np.isfinite(matrix).all(1))[0])
+        raise DatasetFormatError(f"{path}: the vector of {words[i]!r} (row {i + 1}) has a value that is not a "
+                                 f"finite number (NaN or inf)")
+    return words, matrix, {"format": "word2vec-binary", "vectors": len(words), "dimension": int(matrix.shape[1]),
+                           "header": [len(words), int(matrix.shape[1])]}
+
+
 def read_text_vectors(path: Path, limit: int | None = None, fmt: str = "auto", chunk: int = 20_000) -> tuple:
     """A word2vec/fastText `.vec` (header) or GloVe (no header) text file -> (words, (n, dim) float32, info).
 
@@ -182,6 +224,8 @@ def read_text_vectors(path: Path, limit: int | None = None, fmt: str = "auto", c
     unique (later duplicates are dropped with a warning, as gensim does). info: {'format', 'vectors',
     'dimension', 'header'}. Raises DatasetFormatError naming the file and the line.
     """
+    if Path(path).suffix == ".bin":
+        return read_binary_vectors(path, limit)
     path, header, dim, rows = _setup(path, fmt)
     words, blocks, pending, n_rows = [], [], [], 0
     for lineno, raw in _lines(path, header is not None):
@@ -227,7 +271,7 @@ def scan_vectors(path: Path, fmt: str = "auto", full: bool = True) -> dict:
     With `full=False` only the first 1,000 rows are parsed and the rest counted (fast); the header's count
     is still checked. Raises DatasetFormatError naming the file and the line.
     """
-    if full:
+    if full or Path(path).suffix == ".bin":
         _, _, info = read_text_vectors(path, fmt=fmt)
         return info
     path, header, dim, rows = _setup(path, fmt)
@@ -246,4 +290,4 @@ def scan_vectors(path: Path, fmt: str = "auto", full: bool = True) -> dict:
             "header": list(header) if header else None}
 
 
-__all__ = ["read_text_vectors", "scan_vectors", "vectors_header", "open_binary"]
+__all__ = ["read_text_vectors", "read_binary_vectors", "scan_vectors", "vectors_header", "open_binary"]

@@ -140,7 +140,7 @@ def main() -> int:
     p.add_argument("--write", action="store_true", help="write book/real_runs.json and the table in the book")
     p.add_argument("--limit", type=int, default=600, help="seconds per pair")
     a = p.parse_args()
-    root = Path(a.root).resolve()
+    root = Path(os.path.abspath(a.root))  # not resolved: ../shared may be a link, the table names it as given
     if not root.is_dir():
         print(f"make test-real: no sample folder at {root} (put the shared realdata folder there or pass --root)",
               file=sys.stderr)

@@ -1,6 +1,9 @@
 """The dataset and word-vector files of ../shared/cases (copied to tests/data), each with its right value
 or error: a DatasetFormatError naming the file, the line or JSON path and what was expected."""
+import re
 from pathlib import Path
+
+import numpy as np
 
 import pytest
 
@@ -104,3 +107,71 @@ def test_damaged_compressed_vectors_name_the_line(tmp_path):
     p.write_bytes(gzip.compress(body)[:4000])
     with pytest.raises(fm.DatasetFormatError, match=r"v.txt.gz:\d+: the compressed file is damaged or truncated"):
         vf.read_text_vectors(p)
+
+
+# ------------------------------------------------------------- more inputs of the same kinds (user check)
+def _w(path, data):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data if isinstance(data, bytes) else data.encode())
+    return path
+
+
+@pytest.mark.parametrize("doc, match", [
+    ('{"images": ["sentences"]}', r"no 'annotations'"),
+    ('{"images": [{"filename": "a.jpg", "split": "train", "sentences": []}, "oops"]}', r"at images\[1\]"),
+    ('{"images": [null], "annotations": []}', r"at images\[0\]"),
+    ('{"images": [5]}', r"no 'annotations'"),
+    ('{"images": [{"filename": "a.jpg", "split": ["train"], "sentences": []}]}', r"images\[0\].split"),
+    ('{"images": [{"filepath": 2014, "filename": "a.jpg", "split": "train", "sentences": []}]}',
+     r"images\[0\].filepath"),
+])
+def test_more_mistyped_json_gets_one_line_with_the_json_path(tmp_path, capsys, doc, match):
+    p = _w(tmp_path / "dataset_coco.json", doc)
+    assert main(["inspect", "coco", str(p)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and re.search(match, err[0]), err
+
+
+@pytest.mark.parametrize("box", ["inf", "12.5", "x"])
+def test_tiny_imagenet_boxes_must_be_whole_pixels(tmp_path, box):
+    _w(tmp_path / "wnids.txt", "n01\n")
+    _w(tmp_path / "val" / "val_annotations.txt", f"val_0.JPEG\tn01\t0\t0\t{box}\t10\n")
+    with pytest.raises(fm.DatasetFormatError, match=r"val_annotations.txt:1: expected 4 integer box"):
+        fm.read_tiny_imagenet(tmp_path, "val")
+
+
+@pytest.mark.parametrize("text, match", [
+    ("the 0.1 0.2 0.3\ncat 0.4 0.5\ndog 0.7 0.8 0.9\n", r"g.txt:2: expected a word and 3 numbers"),
+    ("the 0.1 abc 0.3\ncat 0.4 0.5 0.6\ndog 0.7 0.8 0.9\n", r"g.txt:1: b'abc' is not a number"),
+])
+def test_a_damaged_glove_row_cannot_set_the_width(tmp_path, text, match):
+    with pytest.raises(fm.DatasetFormatError, match=match):
+        vf.read_text_vectors(_w(tmp_path / "g.txt", text))
+
+
+def test_byte_order_marks_and_decomposed_words(tmp_path):
+    import unicodedata
+    bom = b"\xef\xbb\xbf"
+    w, m, info = vf.read_text_vectors(_w(tmp_path / "a.vec", bom + b"2 3\nthe 0.1 0.2 0.3\ncat 0.4 0.5 0.6\n"))
+    assert w == ["the", "cat"] and info["header"] == [2, 3]
+    w, m, _ = vf.read_text_vectors(_w(tmp_path / "g.txt", bom + b"the 0.1 0.2\ncat 0.4 0.5\n"))
+    assert w == ["the", "cat"]
+    nfd = unicodedata.normalize("NFD", "niño").encode()
+    w, m, _ = vf.read_text_vectors(_w(tmp_path / "n.txt", nfd + b" 0.1 0.2\ncat 0.4 0.5\n"))
+    assert w == ["niño", "cat"] and len(w[0]) == 4  # NFC, as queries are
+
+
+def test_word2vec_binary_files_one_reader_for_inspect_and_loaders(tmp_path, monkeypatch):
+    from gensim.models import KeyedVectors
+    monkeypatch.setenv("SEEING_SAYING_CACHE", str(tmp_path / "cache"))
+    kv = KeyedVectors(vector_size=4)
+    kv.add_vectors(["the", "cat"], np.arange(8, dtype=np.float32).reshape(2, 4))
+    ok = tmp_path / "ok.bin"
+    kv.save_word2vec_format(str(ok), binary=True)
+    assert vf.scan_vectors(ok)["vectors"] == 2 and inspect("word2vec", ok)["dimension"] == 4
+    assert load_word_vectors(str(ok)).index_to_key == ["the", "cat"]
+    bad = _w(tmp_path / "bad.bin", ok.read_bytes()[:-5])
+    with pytest.raises(fm.DatasetFormatError, match="bad.bin: not a readable word2vec binary"):
+        vf.read_text_vectors(bad)
+    with pytest.raises(fm.DatasetFormatError):
+        load_word_vectors(str(_w(tmp_path / "text.bin", "2 3\nthe 0.1 0.2 0.3\ncat 0.4 0.5 0.6\n")))

@@ -180,3 +180,31 @@ def test_checkpoint_config_naming_a_missing_weights_file_says_so(tmp_path):
     (tmp_path / "model.pt").unlink()
     with pytest.raises(FileNotFoundError, match="model.pt"):
         cap.load_checkpoint(tmp_path)
+
+
+# ---------------------------------------------------------- more inputs of the same kinds (user check)
+def test_finite_values_whose_distances_overflow_raise():
+    rng = np.random.default_rng(0)
+    q, x = rng.normal(size=(20, 8)) * 1e20, rng.normal(size=(30, 8)) * 1e20
+    with pytest.raises(ValueError, match="overflow"):
+        M.ranks(q, x, np.arange(20))
+    with pytest.raises(ValueError, match="overflow"):
+        M.distances(q, x)
+
+
+def test_chapter_02_search_metrics_refuse_nan():
+    from helpers.devise import search_precision
+    from helpers.search import top_k
+    rng = np.random.default_rng(0)
+    emb, labels = rng.normal(size=(10, 4)), np.arange(10)
+    with pytest.raises(ValueError, match="NaN"):
+        search_precision(emb, np.full((3, 4), np.nan), labels, np.arange(3), k=5)
+    with pytest.raises(ValueError, match="NaN"):
+        top_k(np.full(4, np.nan), emb)
+
+
+def test_bleu_refuses_character_tokens_and_nothing_to_score():
+    with pytest.raises(TypeError, match="blank token"):
+        M.bleu([[list("a dog runs")]], [list("a god nurs")])
+    with pytest.raises(ValueError, match="no hypotheses"):
+        M.bleu([], [])
