@@ -70,6 +70,14 @@ def ranks(queries, items, targets, metric: str = "l2", chunk: int = 2048, dtype=
     targets = np.asarray(targets)
     if len(queries) != len(targets):
         raise ValueError(f"{len(queries)} queries but {len(targets)} targets")
+    if targets.size and not np.issubdtype(targets.dtype, np.integer):
+        whole = targets.dtype.kind == "f" and np.isfinite(targets).all() and (targets == np.round(targets)).all()
+        if not whole:
+            raise TypeError(f"targets must be integer item indices, not {targets.dtype}")
+        targets = targets.astype(np.int64)
+    if targets.size and (targets.min() < 0 or targets.max() >= len(items)):
+        raise ValueError(f"targets must index the {len(items):,} items (0 to {len(items) - 1}), "
+                         f"got {int(targets.min())} to {int(targets.max())}")
     if metric not in ("l2", "cosine"):
         raise ValueError(f"metric must be 'l2' or 'cosine', not {metric!r}")
     q = torch.as_tensor(queries, dtype=dtype)
@@ -111,7 +119,10 @@ def ranks_seed000(queries, items, targets) -> np.ndarray:
 
 def retrieval_metrics(r, ks=(1, 5, 10)) -> dict:
     """Mean and median rank, Recall@k and MRR from an array of 1-based ranks."""
-    r = np.asarray(r, dtype=np.float64)
+    r = np.asarray(r)
+    if r.dtype.kind not in "iuf":
+        raise TypeError(f"ranks must be numbers (1-based), not {r.dtype}")
+    r = r.astype(np.float64)
     if r.size == 0:
         raise ValueError("no ranks to summarise")
     _require_finite("ranks", r.reshape(-1))

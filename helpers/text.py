@@ -76,6 +76,13 @@ class Vocabulary:
     pad, start, end, unk = 0, 1, 2, 3
 
     def encode(self, tokens: list, add_start_end: bool = True) -> list:
+        """Tokens -> ids (`<unk>` for unknown words), with `<start>` and `<end>` around them by default.
+
+        Raises TypeError for a string: encode `helpers.tokenize(text)`, not the text (each character would be
+        a token).
+        """
+        if isinstance(tokens, str):
+            raise TypeError("encode takes a list of tokens, not a string: use vocab.encode(helpers.tokenize(text))")
         ids = [self.stoi.get(t, self.unk) for t in tokens]
         return [self.start, *ids, self.end] if add_start_end else ids
 

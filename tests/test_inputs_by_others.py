@@ -208,3 +208,19 @@ def test_bleu_refuses_character_tokens_and_nothing_to_score():
         M.bleu([[list("a dog runs")]], [list("a god nurs")])
     with pytest.raises(ValueError, match="no hypotheses"):
         M.bleu([], [])
+
+
+def test_ranks_targets_and_rank_values_are_checked():
+    x = np.eye(4, dtype=np.float32)
+    with pytest.raises(ValueError, match="index the 4 items"):
+        M.ranks(x, x, [0, 1, 2, 4])
+    with pytest.raises(TypeError, match="integer item indices"):
+        M.ranks(x, x, [0.0, 1.7, 2.0, 3.0])
+    with pytest.raises(TypeError, match="must be numbers"):
+        M.retrieval_metrics(["1", "2"])
+
+
+def test_vocabulary_encode_refuses_a_string():
+    vocab = T.Vocabulary.build([["un", "niño"]])
+    with pytest.raises(TypeError, match="tokenize"):
+        vocab.encode("un niño")
