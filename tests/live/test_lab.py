@@ -153,9 +153,10 @@ def test_02_word_search_box(open_notebook, driver):
     run_chapter(open_notebook, name)
     box = lab.widget_box(driver, "Word")
     assert lab.query_in(box, "Word") == "bunny"
-    assert "'bunny' in the word space: nearest labels" in lab.text_in(box)
+    # the widget's first output can render a moment after the cell finishes: wait for it (bounded)
+    lab.wait_until(driver, lambda: "'bunny' in the word space: nearest labels" in lab.text_in(box)
+                   and len(lab.images_in(box)) == 1, "the first search's text and images", WIDGET_TIMEOUT)
     first = lab.images_in(box)
-    assert len(first) == 1
 
     lab.type_query(box, "Word", "rhino")
     lab.wait_for_change(driver, lambda: lab.images_in(box), first, "search results", WIDGET_TIMEOUT)
