@@ -9,8 +9,10 @@ once in those runs, so the code behind it is tested.
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import sys
+import traceback
 
 STATIC_ENV = "SEEING_SAYING_STATIC"
 
@@ -53,17 +55,80 @@ def progress(iterable=None, **kwargs):
     return tqdm(iterable, **kwargs)
 
 
-def drawing_into(out):
-    """Context manager for a widget callback: draw into the Output widget `out` (cleared first) in Jupyter;
-    in static mode straight into the running cell.
+class _Recorder:
+    """Collects what a widget callback prints and displays, in order, as nbformat outputs (a list of dicts)."""
 
-    Headless executors stand in for the browser's Output widget, and nbclient's stand-in can leave a notebook
-    run waiting forever (seen twice in `make bench`: the kernel idle after the cell, the client never told).
+    def __init__(self):
+        self.outputs: list = []
+
+    def stream(self, name: str):
+        recorder = self
+
+        class _Stream(io.TextIOBase):
+            def writable(self):
+                return True
+
+            def write(self, text):
+                last = recorder.outputs[-1] if recorder.outputs else None
+                if last and last["output_type"] == "stream" and last["name"] == name:
+                    last["text"] += text
+                else:
+                    recorder.outputs.append({"output_type": "stream", "name": name, "text": text})
+                return len(text)
+
+        return _Stream()
+
+    def publisher(self):
+        from IPython.core.displaypub import CapturingDisplayPublisher
+
+        recorder = self
+
+        class _Publisher(CapturingDisplayPublisher):
+            def publish(self, data, metadata=None, source=None, *, transient=None, update=False):
+                recorder.outputs.append({"output_type": "display_data", "data": data, "metadata": metadata or {}})
+
+            def clear_output(self, wait=False):
+                recorder.outputs.clear()
+
+        return _Publisher()
+
+
+@contextlib.contextmanager
+def drawing_into(out):
+    """Context manager for a widget callback: in Jupyter, what the block prints and displays (text, figures)
+    replaces the content of the Output widget `out`; in static mode it goes straight into the running cell.
+
+    The block's output is collected in the kernel and handed to `out` in one state update (`out.outputs`), not
+    routed by `with out:`. That routing happens in the browser, which must already hold the Output widget when
+    the output arrives: for a widget created and used in the same cell the output could land in the cell
+    instead (seen in `make test-live`: chapter 02's first search answer missing from its box). It also means
+    no flicker between clearing and drawing. An exception in the block is shown in `out` as a traceback and not
+    raised further, as with `with out:` (a widget callback has no cell to fail).
+    Headless executors are kept away from the Output widget altogether: nbclient's stand-in for it could leave a
+    notebook run waiting forever (seen twice in `make bench`).
     """
     if static_mode():
-        return contextlib.nullcontext()
-    out.clear_output(wait=True)
-    return out
+        yield
+        return
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    recorder = _Recorder()
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()  # what was printed before the block stays where it was printed
+    saved_pub = shell.display_pub if shell is not None else None
+    try:
+        if shell is not None:
+            shell.display_pub = recorder.publisher()
+        with contextlib.redirect_stdout(recorder.stream("stdout")), \
+                contextlib.redirect_stderr(recorder.stream("stderr")):
+            yield
+    except Exception:
+        recorder.outputs.append({"output_type": "stream", "name": "stderr", "text": traceback.format_exc()})
+    finally:
+        if shell is not None:
+            shell.display_pub = saved_pub
+        out.outputs = tuple(recorder.outputs)
 
 
 def text_search(on_query, placeholder: str = "type a description", description: str = "Query",

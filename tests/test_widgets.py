@@ -1,6 +1,4 @@
 """helpers.widgets: live controls in Jupyter, plain cell output in headless runs (tests, the book, bench)."""
-import contextlib
-
 import pytest
 
 from helpers import widgets
@@ -16,10 +14,15 @@ def test_static_mode_draws_into_the_cell_not_the_output_widget(monkeypatch, caps
     monkeypatch.setenv(widgets.STATIC_ENV, "1")
 
     class Output:  # must not be touched in static mode
+        def __setattr__(self, name, value):
+            raise AssertionError("the Output widget was used in static mode")
+
         def clear_output(self, wait=False):
             raise AssertionError("the Output widget was used in static mode")
 
-    assert isinstance(widgets.drawing_into(Output()), contextlib.nullcontext)
+    with widgets.drawing_into(Output()):
+        print("drawn into the cell")
+    assert capsys.readouterr().out == "drawn into the cell\n"
     box, run = widgets.text_search(lambda text: print(f"results for {text!r}"))
     run("a cat")
     widgets.show(box, "search box")
@@ -29,16 +32,54 @@ def test_static_mode_draws_into_the_cell_not_the_output_widget(monkeypatch, caps
     assert out.count("\n") == 2, "one line for the query's results, one line for the hint"
 
 
-def test_live_mode_clears_and_uses_the_output_widget(monkeypatch):
-    monkeypatch.setenv(widgets.STATIC_ENV, "")
-    calls = []
+LIVE_SCRIPT = r"""
+import json, os
+os.environ["SEEING_SAYING_STATIC"] = ""
+from IPython.core.interactiveshell import InteractiveShell
+shell = InteractiveShell.instance()  # display() publishes through this shell, as in a kernel
+import ipywidgets
+from IPython.display import HTML, display
+from helpers import widgets
 
-    class Output:
-        def clear_output(self, wait=False):
-            calls.append(("clear", wait))
+out, broken = ipywidgets.Output(), ipywidgets.Output()
+out.outputs = ({"output_type": "stream", "name": "stdout", "text": "an older answer"},)
+print("printed before the block")
+with widgets.drawing_into(out):
+    print("nearest labels: a")
+    print("b")
+    display(HTML("<b>images</b>"))
+    print("done")
+with widgets.drawing_into(broken):
+    print("half an answer")
+    1 / 0
+print("after the blocks")
+print(json.dumps([out.outputs, broken.outputs]))
+"""
 
-    out = Output()
-    assert widgets.drawing_into(out) is out and calls == [("clear", True)]
+
+def test_live_mode_hands_the_output_widget_what_the_block_drew(tmp_path):
+    """Live: the block's prints and displays, in order, replace the Output widget's content in one state update
+    (not routed by the browser, which may not hold a widget made in the same cell yet); nothing reaches the
+    cell; an exception is shown in the widget and goes no further (as `with out:` does)."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    run = subprocess.run([sys.executable, "-c", LIVE_SCRIPT], capture_output=True, text=True, cwd=root,
+                         env={**__import__("os").environ, "PYTHONPATH": str(root)}, timeout=120)
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    assert lines[:2] == ["printed before the block", "after the blocks"], run.stdout
+    drawn, broken = json.loads(lines[2])
+    assert drawn == [
+        {"output_type": "stream", "name": "stdout", "text": "nearest labels: a\nb\n"},
+        {"output_type": "display_data", "data": {"text/plain": "<IPython.core.display.HTML object>",
+                                                 "text/html": "<b>images</b>"}, "metadata": {}},
+        {"output_type": "stream", "name": "stdout", "text": "done\n"}]
+    assert broken[0] == {"output_type": "stream", "name": "stdout", "text": "half an answer\n"}
+    assert broken[1]["name"] == "stderr" and "ZeroDivisionError" in broken[1]["text"] and len(broken) == 2
 
 
 def test_text_search_shows_the_query_it_answers(monkeypatch, capsys):
