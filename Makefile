@@ -26,12 +26,14 @@ export SEEING_SAYING_STATIC := 1
 OMP_WAIT_POLICY ?= PASSIVE
 export OMP_WAIT_POLICY
 
-.PHONY: help venv data lab test test-real book bench test-book test-live chromium clean environment.yml
+.PHONY: help venv data lab test lint sync test-real book bench test-book test-live chromium clean environment.yml
 
 help:
 	@echo "make book       set up .venv, build the data, build the HTML book in $(HTML) (fails on any error)"
 	@echo "make test       set up .venv, build the data, run the unit/structure tests and every notebook"
 	@echo "make lab        set up .venv and open the notebooks in JupyterLab, widgets live (LAB_ARGS=... to add options)"
+	@echo "make lint       ruff over helpers/, tests/, scripts/, benchmarks/ and the notebooks' py:percent twins"
+	@echo "make sync       bring each notebook and its py:percent twin together after an edit (jupytext --sync)"
 	@echo "make test-real  run every chapter on the real datasets' layouts in ../shared/realdata (EPOCHS=1)"
 	@echo "make test-book  build the book (reusing cached executions) and check it in headless Chromium"
 	@echo "make test-live  run chapters 00, 01, 02 and 04 in JupyterLab in headless Chromium and use every widget"
@@ -67,8 +69,17 @@ data: venv
 # --- tests: unit + structure tests, then nbval over every notebook, cell by cell ------------------------
 # tests/nbval_book.py (a small plugin on top of nbval) stores each notebook run that passed in the book's
 # jupyter-cache, so a `make book` after `make test` executes nothing again (see book/performance.md).
-test: venv data
+test: venv data lint
 	$(PY) -m pytest tests -p tests.nbval_book $(NBVAL) $(NOTEBOOKS) $(PYTEST_ARGS)
+
+# --- notebooks as text, and the linter -------------------------------------------------------------------
+# Each notebook has a py:percent twin (pyproject.toml [tool.jupytext]); after editing either side, `make sync`.
+sync: venv
+	$(PY) -m jupytext --sync $(wildcard notebooks/*.ipynb)
+
+# ruff over the library, the tests, the scripts and the notebooks' twins (settings in pyproject.toml).
+lint: venv
+	$(PY) -m ruff check helpers tests scripts benchmarks notebooks
 
 # --- every chapter on samples of the real datasets, in their on-disk layouts (issue "real data") ---------
 # papermill runs each pair (chapter x dataset layout) with EPOCHS=1 and DATA_DIR=../shared/realdata/...;
