@@ -4,12 +4,16 @@
 are identical, and the ratios. Usage: python benchmarks/bench_ranks.py [--queries 5000]
 """
 import argparse
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
 
-from helpers import metrics as M
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root: tests.reference
+from helpers import metrics  # noqa: E402
+from tests.reference import ranks_seed000  # noqa: E402
 
 
 def best_of(fn, repeat=3):
@@ -34,12 +38,12 @@ def main():
     qt, xt = torch.from_numpy(q), torch.from_numpy(x)
 
     t_prod, _ = best_of(lambda: qt @ xt.T)
-    t_fast, fast = best_of(lambda: M.ranks(q, x, t))
-    t_loop, loop = best_of(lambda: M.ranks_seed000(q, x, t), repeat=1)
+    t_fast, fast = best_of(lambda: metrics.ranks(q, x, t))
+    t_loop, loop = best_of(lambda: ranks_seed000(q, x, t), repeat=1)
     near_ties = int((fast != loop).sum())  # float32 rounding differs between the two formulas on near ties
     # identity check in float64, where rounding cannot reorder distinct distances
     q64, x64 = q.astype(np.float64), x.astype(np.float64)
-    differ = int((M.ranks(q64, x64, t, dtype=torch.float64) != M.ranks_seed000(q64, x64, t)).sum())
+    differ = int((metrics.ranks(q64, x64, t, dtype=torch.float64) != ranks_seed000(q64, x64, t)).sum())
     assert differ == 0, f"vectorised ranks differ from the loop for {differ} queries"
     print(f"{a.queries} queries x {a.images} images x {a.dim} dims, torch threads = {torch.get_num_threads()}")
     print(f"bare distance product : {t_prod * 1000:8.1f} ms")

@@ -5,6 +5,8 @@
     load_captions("val", "en", "flickr8k", data_dir="~/Flickr8k")  -> CaptionData (your copy, read as it is)
     load_classes("train", "tiny-imagenet", data_dir="tiny-imagenet-200")  -> ClassData
     detect_layout("coco", "/data/coco")                           -> Layout (what will be read, from where)
+    subset(data, rows), seen_unseen(train), zero_shot_split(train)  -> images kept, classes held out
+    sample_photos()                                               -> a few real photographs (no download)
     inspect("flickr8k", "~/Flickr8k")                             -> summary (python -m helpers inspect NAME PATH)
 
 With `data_dir=None` a real dataset is fetched into the cache (`helpers.download`: checksummed, resumable).
@@ -160,6 +162,57 @@ def seen_unseen(train: ClassData) -> tuple:
     seen = [c for i, c in enumerate(train.classes) if i in present]
     unseen = [c for i, c in enumerate(train.classes) if i not in present]
     return seen, unseen
+
+
+def zero_shot_split(train, fraction: float = 0.15, seed: int = 0) -> tuple:
+    """(seen ids, unseen ids, mask of training images to keep).
+
+    The embedded dataset already holds classes out of its training split (`seen_unseen`). A real
+    dataset that trains on every class (Tiny ImageNet) gets a deterministic random `fraction` of its classes
+    held out here, and their training images are masked away.
+
+    Taught in: notebooks/02_devise_zero_shot.ipynb § The data: seen and unseen classes
+    """
+    seen, unseen = seen_unseen(train)
+    if not unseen:
+        rng = np.random.default_rng([seed, 2013])
+        order = rng.permutation(len(train.classes))
+        k = max(1, int(round(fraction * len(train.classes))))
+        held = {train.classes[i] for i in order[:k]}
+        seen = [c for c in train.classes if c not in held]
+        unseen = [c for c in train.classes if c in held]
+    keep_ids = {train.classes.index(c) for c in seen}
+    keep = np.array([int(l) in keep_ids for l in train.labels], dtype=bool)
+    return seen, unseen, keep
+
+
+def sample_photos() -> list:
+    """The real photographs that ship inside scikit-image, scikit-learn and matplotlib (no download).
+
+    Returns a list of (name, PIL RGB image, where it comes from). Grayscale ones are converted to RGB.
+
+    Taught in: notebooks/02_devise_zero_shot.ipynb § Beyond emoji: a few real photographs
+    """
+    from matplotlib import cbook
+    from PIL import Image
+    from skimage import data as skd
+    from sklearn.datasets import load_sample_images
+
+    photos = []
+
+    def add(name, array_or_image, source):
+        im = array_or_image if isinstance(array_or_image, Image.Image) else Image.fromarray(np.asarray(array_or_image))
+        photos.append((name, im.convert("RGB"), source))
+
+    for name in ("astronaut", "chelsea", "coffee", "rocket", "camera", "clock", "hubble_deep_field"):
+        add(name, getattr(skd, name)(), f"skimage.data.{name}()")
+    add("motorcycle", skd.stereo_motorcycle()[0], "skimage.data.stereo_motorcycle()[0]")
+    sk = load_sample_images()
+    for fname, im in zip(sk.filenames, sk.images):
+        add(Path(fname).stem, im, f"sklearn load_sample_images: {Path(fname).name}")
+    with cbook.get_sample_data("grace_hopper.jpg") as f:
+        add("grace_hopper", Image.open(f).copy(), "matplotlib cbook.get_sample_data('grace_hopper.jpg')")
+    return photos
 
 
 def precomputed_features(data) -> dict | None:
@@ -325,6 +378,7 @@ def _inspect_coco_file(path: Path, images) -> dict:
                         f"{missing[0]}") if missing else None}
 
 
-__all__ = ["load_captions", "load_classes", "detect_layout", "Layout", "subset", "seen_unseen", "test_sets",
+__all__ = ["load_captions", "load_classes", "detect_layout", "Layout", "subset", "seen_unseen", "zero_shot_split",
+           "sample_photos", "test_sets",
            "image_features", "precomputed_features", "inspect", "splits", "load_real_captions", "load_real_classes",
            "CAPTION_DATASETS", "CLASS_DATASETS", "FORMATS", "LAYOUTS"]

@@ -16,7 +16,8 @@ Scale (issue "real data"): images are decoded and resized in a `torch.utils.data
 `CHUNK` images, so an interrupted run resumes where it stopped; maps are stored in float16 with at most
 `MAP_CHANNELS` channels (ResNet-152's 2048 are projected onto their first 128 principal components, fitted
 on the first chunk), so 123,287 COCO images need about 1.5 GB of maps instead of 23 GB.
-Features are cached as `.npz` files keyed by dataset, split, backbone and resolution.
+Features are cached as `.npz` files keyed by dataset, split, backbone and resolution; `cached_arrays` caches
+any other named arrays the same way. `embed_photos` gives the pooled features of images held in memory.
 """
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ import torch
 from PIL import Image
 
 from .device import num_workers
-from .paths import cache_dir, new_file_mode
+from .paths import cache_dir, new_file_mode, stable_key
 from .widgets import progress as progress_bar
 
 CHUNK = 1024        # images per cache chunk: the unit of resumption
@@ -273,6 +274,17 @@ def save_npz_atomic(path: Path, **arrays) -> None:
         raise
 
 
+def cached_arrays(name: str, key_parts, compute) -> dict:
+    """`compute()` -> {name: array}, stored as `cache_dir('arrays')/<name>-<hash of key_parts>.npz` and read back
+    on later calls. Put everything the arrays depend on (dataset, split, language, settings) in `key_parts`."""
+    path = cache_dir("arrays") / f"{name}-{stable_key(key_parts)}.npz"
+    out = _load_npz(path) if path.is_file() else None  # unreadable: recompute
+    if out is None:
+        out = {k: np.asarray(v) for k, v in compute().items()}
+        save_npz_atomic(path, **out)
+    return out
+
+
 def cache_key(name: str, backbone: str, size: int, files: list) -> str:
     """A short key naming a feature file: dataset version and split (`name`), backbone, resolution, file list."""
     h = hashlib.sha256(json.dumps([name, backbone, size, list(map(str, files))]).encode()).hexdigest()[:12]
@@ -339,3 +351,20 @@ def cached_features(data, backbone: str = "efficientnet_lite0", size: int | None
     if progress:
         print(f"cached {len(files)} feature vectors in {time.perf_counter() - t:.1f} s -> {path}")
     return out
+
+
+def embed_photos(images: list, backbone: str = "efficientnet_lite0", size: int | None = None, model=None,
+                 device="cpu") -> np.ndarray:
+    """Pooled features (N, D) float32 of PIL images: centre square crop, resize to `size`, the frozen backbone.
+
+    Use the resolution the training features were computed at (128 px for the embedded data), so the
+    head sees features from the same distribution.
+
+    Taught in: notebooks/02_devise_zero_shot.ipynb § Beyond emoji: a few real photographs
+    """
+    default, mean, std = BACKBONES[backbone]
+    model = (model or Backbone(backbone)).to(device)
+    x = preprocess(list(images), size or default, mean, std).to(device)
+    with torch.inference_mode():
+        pooled, _ = model(x)
+    return pooled.float().cpu().numpy()

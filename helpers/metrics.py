@@ -4,6 +4,9 @@ Retrieval: a query (a caption's predicted image feature) ranks every image by di
 right image gives mean / median rank, Recall@k and mean reciprocal rank (MRR). Ties are broken the way seed
 000's `sorted` loop breaks them (by image index), so both give identical ranks.
 
+On top of ranks: `evaluate` (every split and distance at once), `top_k` (one query's nearest images),
+DeViSE's flat hit@k (`flat_hits`, `chance_hits`) and `search_precision` (image search by word, scored).
+
 Captioning: BLEU-1..4 with nltk's `corpus_bleu` (smoothing method 1), and a semantic score only our
 scenes allow: parse a generated caption back into objects and a relation and compare with the scene truth.
 """
@@ -98,25 +101,6 @@ def ranks(queries, items, targets, metric: str = "l2", chunk: int = 2048, dtype=
     return torch.cat(out).numpy() if out else np.zeros(0, np.int64)
 
 
-def ranks_loop(d: np.ndarray, targets) -> np.ndarray:
-    """Per query, sort (distance, index) pairs in Python and find the target (a reference for tests)."""
-    out = []
-    for row, t in zip(d, targets):
-        order = sorted(zip(row.tolist(), range(len(row))))
-        out.append([i for _, i in order].index(int(t)) + 1)
-    return np.array(out)
-
-
-def ranks_seed000(queries, items, targets) -> np.ndarray:
-    """Seed 000's evaluation loop, kept for the benchmark: per query a NumPy L2 distance, then `sorted`."""
-    out = []
-    for q, t in zip(queries, targets):
-        dist = np.sqrt(np.sum((items - q) ** 2, axis=1))
-        order = sorted(range(items.shape[0]), key=lambda j: dist[j])
-        out.append(order.index(int(t)) + 1)
-    return np.array(out)
-
-
 def retrieval_metrics(r, ks=(1, 5, 10)) -> dict:
     """Mean and median rank, Recall@k and MRR from an array of 1-based ranks."""
     r = np.asarray(r)
@@ -141,6 +125,75 @@ def chance_metrics(n_items: int, ks=(1, 5, 10)) -> dict:
     for k in ks:
         out[f"recall@{k}"] = min(1.0, k / n_items)
     return out
+
+
+def evaluate(predicted: dict, image_feats: dict, targets: dict, metrics=("l2", "cosine")) -> tuple:
+    """Rank the images of each split for every predicted caption feature.
+
+    `predicted[split]` is (n_captions, D), `image_feats[split]` (n_images, D), `targets[split]` the image index
+    of each caption. Returns (rows, ranks): rows are dicts {split, distance, mean_rank, median_rank, mrr,
+    recall@1/5/10}; `ranks[(split, distance)]` the 1-based rank of every caption's own image.
+
+    Taught in: notebooks/01_search_by_regression.ipynb § Evaluation on test_A, test_B and test_C
+    """
+    rows, all_ranks = [], {}
+    for split, pred in predicted.items():
+        for metric in metrics:
+            r = ranks(pred, image_feats[split], targets[split], metric=metric)
+            all_ranks[(split, metric)] = r
+            rows.append({"split": split, "distance": metric, **retrieval_metrics(r)})
+    return rows, all_ranks
+
+
+def top_k(query: np.ndarray, items: np.ndarray, k: int = 5, metric: str = "cosine") -> tuple:
+    """(indices, distances) of the `k` items nearest to one query vector (ties by index).
+
+    Raises ValueError when the query or the items hold NaN or infinite values (`distances`).
+
+    Taught in: notebooks/01_search_by_regression.ipynb § What a bag of words cannot say
+    """
+    d = distances(np.asarray(query, np.float32)[None, :], items, metric)[0].numpy()
+    order = np.argsort(d, kind="stable")[:k]
+    return order, d[order]
+
+
+def flat_hits(embeddings, label_vecs, targets, ks=(1, 2, 5, 10)) -> dict:
+    """DeViSE's flat hit@k: the share of images whose true label is among the k labels nearest (cosine).
+
+    `targets[i]` indexes the rows of `label_vecs` (the candidate labels). Ties count against the image, by
+    label index, as `ranks` breaks them. Also returns the rank of every true label ('ranks').
+
+    Taught in: notebooks/02_devise_zero_shot.ipynb § Evaluation: zero-shot hit@k
+    """
+    r = ranks(np.asarray(embeddings, np.float32), np.asarray(label_vecs, np.float32), np.asarray(targets),
+              metric="cosine")
+    out = {f"hit@{k}": float((r <= k).mean()) for k in ks}
+    out["ranks"] = r
+    return out
+
+
+def chance_hits(n_labels: int, ks=(1, 2, 5, 10)) -> dict:
+    """What guessing k labels at random among `n_labels` scores: k / n_labels.
+
+    Taught in: notebooks/02_devise_zero_shot.ipynb § Evaluation: zero-shot hit@k
+    """
+    return {f"hit@{k}": min(1.0, k / n_labels) for k in ks}
+
+
+def search_precision(image_emb, query_vecs, image_labels, query_labels, k: int = 10) -> np.ndarray:
+    """Image search by word, scored: for query i, the share of its `k` nearest images (cosine) whose label is
+    `query_labels[i]`. Chance is the share of images of that class in the collection.
+
+    Taught in: notebooks/02_devise_zero_shot.ipynb § Search with any word
+    """
+    from .text import normalize
+
+    _require_finite("image embeddings", np.asarray(image_emb, np.float64))
+    _require_finite("query vectors", np.asarray(query_vecs, np.float64))
+    e = normalize(image_emb)
+    q = normalize(query_vecs)
+    top = np.argsort(-(q @ e.T), axis=1, kind="stable")[:, :k]
+    return (np.asarray(image_labels)[top] == np.asarray(query_labels)[:, None]).mean(1)
 
 
 # ------------------------------------------------------------------------------------- oracle ceiling
@@ -304,6 +357,6 @@ def box_cell_fraction(box, grid: tuple, image_size: int = 128) -> float:
     return float(inside.mean())
 
 
-__all__ = ["distances", "ranks", "ranks_loop", "ranks_seed000", "ranks_from_distances", "retrieval_metrics", "chance_metrics",
-           "matching_images", "oracle_metrics", "bleu", "semantic_scores", "attention_in_box",
-           "box_cell_fraction"]
+__all__ = ["distances", "ranks", "ranks_from_distances", "retrieval_metrics", "chance_metrics", "evaluate",
+           "top_k", "flat_hits", "chance_hits", "search_precision", "matching_images", "oracle_metrics", "bleu",
+           "semantic_scores", "attention_in_box", "box_cell_fraction"]

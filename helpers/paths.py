@@ -1,4 +1,6 @@
 """Where the book keeps things: the cache folder (datasets, features, compile caches) and the repo root."""
+import hashlib
+import json
 import os
 from pathlib import Path
 
@@ -26,3 +28,8 @@ def cache_dir(*parts: str) -> Path:
     path = base.joinpath(*parts)
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def stable_key(parts) -> str:
+    """16 hex digits naming a cache entry: the sha256 of `parts` as JSON (sorted keys; `str` of anything else)."""
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]

@@ -10,23 +10,34 @@ from PIL import Image
 RELATION_COLORS = plt.get_cmap("tab10").colors
 
 
-def show_images(images, titles=None, ncols: int = 5, size: float = 2.4, wrap: int = 28, suptitle: str | None = None):
-    """A grid of images (PIL images, arrays or file paths) with optional wrapped titles; returns the figure."""
+def show_images(images, titles=None, ncols: int = 5, size: float = 2.4, wrap: int | None = 28,
+                fontsize: float = 8, suptitle: str | None = None):
+    """A grid of images (PIL images, arrays or file paths) with optional titles; returns the figure.
+
+    Each line of a title is wrapped at `wrap` characters (None: not wrapped); its own line breaks are kept, and
+    each row of the grid is as tall as its longest title needs.
+
+    Taught in: notebooks/00_data_features_devices.ipynb § The sprite atlas
+    """
     images = list(images)
-    nrows = max(1, int(np.ceil(len(images) / ncols)))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + (0.5 if titles else 0) * nrows),
-                             squeeze=False)
+    if titles is not None:
+        titles = ["\n".join(textwrap.fill(line, wrap) if wrap else line for line in str(t).split("\n"))
+                  for t in titles]
+    nrows = max(1, -(-len(images) // ncols))
+    lines = max((t.count("\n") + 1 for t in titles), default=0) if titles is not None else 0
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, (size + 0.16 * lines) * nrows), squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
-    for ax, (i, im) in zip(axes.flat, enumerate(images)):
+    for i, (ax, im) in enumerate(zip(axes.flat, images)):
         if not isinstance(im, (Image.Image, np.ndarray)):
-            im = Image.open(im)
+            with Image.open(im) as f:  # grey or palette files as RGB; transparency kept
+                im = f.copy() if f.mode == "RGBA" else f.convert("RGB")
         ax.imshow(im)
         if titles is not None:
-            ax.set_title("\n".join(textwrap.wrap(str(titles[i]), wrap)), fontsize=8)
-    if suptitle:
-        fig.suptitle(suptitle)
+            ax.set_title(titles[i], fontsize=fontsize)
     fig.tight_layout()
+    if suptitle:  # after tight_layout, above the axes' titles (figures are saved with bbox_inches="tight")
+        fig.suptitle(suptitle, y=1.0 + 0.25 / fig.get_figheight())
     return fig
 
 

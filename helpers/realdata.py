@@ -1,6 +1,7 @@
 """The seeds' word vectors; the real datasets' loaders moved to the data front door (helpers/datasets.py).
 
     load_vectors("fasttext-crawl-en", limit=200_000)  gensim KeyedVectors (also a path to a .vec / GloVe file)
+    load_word_vectors("glove-6b-50d" or a path)     -> chapter 02's word vectors (GloVe offline, or your file)
     load_real_captions("coco", "train")            -> CaptionData   (= helpers.load_captions("train", None, "coco"))
     load_real_classes("tiny-imagenet", "train")    -> ClassData     (= helpers.load_classes("train", "tiny-imagenet"))
     inspect("flickr8k", "path/to/Flickr8k")        -> JSON-able summary (= helpers.datasets.inspect)
@@ -104,5 +105,25 @@ def load_vectors(path_or_name, limit: int | None = None, fmt: str = "auto", down
     return kv
 
 
-__all__ = ["load_real_captions", "load_real_classes", "load_vectors", "precomputed_features", "image_features",
-           "inspect", "splits", "native_vectors_path", "CAPTION_DATASETS", "CLASS_DATASETS", "FORMATS"]
+def load_word_vectors(spec: str = "glove-6b-50d", limit: int | None = None):
+    """Word vectors as gensim `KeyedVectors`.
+
+    `"glove-6b-50d"` is the book's offline default (`helpers.glove()`). Anything else is a path to a text
+    `.vec` file (fastText's `crawl-300d-2M.vec`, or GloVe converted with a header line) or a word2vec
+    `.bin`; `limit` keeps only the first (most frequent) words, which saves minutes and gigabytes.
+
+    Taught in: notebooks/02_devise_zero_shot.ipynb § The targets: a word vector per label
+    """
+    if spec == "glove-6b-50d":
+        from .text import glove
+        return glove()
+    path = Path(spec).expanduser()
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"word vectors {spec!r} not found: give 'glove-6b-50d' or the path of a .vec/.bin file "
+            "(see the 'Real data and GPUs' page of the book for where to download fastText's vectors)")
+    return load_vectors(path, limit=limit)  # the book's one reader (helpers/vectorfiles.py), .bin included
+
+
+__all__ = ["load_real_captions", "load_real_classes", "load_vectors", "load_word_vectors", "precomputed_features",
+           "image_features", "inspect", "splits", "native_vectors_path", "CAPTION_DATASETS", "CLASS_DATASETS", "FORMATS"]

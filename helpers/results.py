@@ -8,9 +8,13 @@ instructors, ``make bench`` and CI can compare runs. ``SEEING_SAYING_RESULTS`` m
 Values must be finite numbers (``bool`` is refused: record 0/1 if you mean it); keys must be non-empty
 strings. The file is written atomically (temporary file + ``os.replace``), so a reader never sees half a
 file.
+
+``RunLog`` is the other record of an experiment: optional TensorBoard logging of one training run (scalars and
+rank histograms, as seed 000 did with tensorboardX).
 """
 from __future__ import annotations
 
+import datetime
 import json
 import math
 import numbers
@@ -18,9 +22,9 @@ import os
 import tempfile
 from pathlib import Path
 
-from helpers.paths import new_file_mode, repo_root
+from helpers.paths import cache_dir, new_file_mode, repo_root
 
-__all__ = ["RESULTS_ENV", "results_dir", "results_path", "record", "load"]
+__all__ = ["RESULTS_ENV", "results_dir", "results_path", "record", "load", "RunLog"]
 
 #: Environment variable that overrides the results folder.
 RESULTS_ENV = "SEEING_SAYING_RESULTS"
@@ -101,3 +105,38 @@ def load(notebook: str | os.PathLike) -> dict[str, float | int]:
     except FileNotFoundError:
         raise FileNotFoundError(f"no results recorded for {_stem(notebook)!r}: {path} does not exist") from None
     return json.loads(text)
+
+
+class RunLog:
+    """TensorBoard logging for one training run, or nothing at all when `enabled` is False.
+
+    Runs go to `<log_root>/<name>-<YYYYmmddHHMMSS>` (seed 000's naming; `log_root` defaults to
+    `cache_dir('runs')`), so each experiment is one run in TensorBoard: `tensorboard --logdir <log_root>`.
+
+    Taught in: notebooks/01_search_by_regression.ipynb § Watching training in TensorBoard
+    """
+
+    def __init__(self, name: str, enabled: bool = False, log_root: str | Path | None = None):
+        self.writer = None
+        self.log_dir = None
+        if enabled:
+            from torch.utils.tensorboard import SummaryWriter
+
+            root = Path(log_root) if log_root else cache_dir("runs")
+            stamp = datetime.datetime.now().strftime("%Y%m%d%H%M%S")
+            self.log_dir = root / f"{name}-{stamp}"
+            self.writer = SummaryWriter(log_dir=str(self.log_dir))
+
+    def scalar(self, tag: str, value: float, step: int) -> None:
+        if self.writer is not None:
+            self.writer.add_scalar(tag, float(value), step)
+
+    def histogram(self, tag: str, values, step: int) -> None:
+        if self.writer is not None:
+            import numpy as np
+
+            self.writer.add_histogram(tag, np.asarray(values), step)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()

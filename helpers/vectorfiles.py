@@ -10,8 +10,8 @@ files are read through their decompressor.
 Reported as `DatasetFormatError` with the file and the line: a row with too few fields, a value that is
 not a number or not finite (NaN, inf), a header that disagrees with the rows, a truncated or damaged
 compressed file. Undecodable bytes in a word are read with U+FFFD and one `DatasetWarning` (file, first
-line, count). Used by `helpers.realdata.load_vectors` (and so `helpers.devise.load_word_vectors`, chapter
-01's word vectors) and by `python -m helpers inspect word2vec|glove PATH`.
+line, count). Used by `helpers.realdata.load_vectors` (and so `helpers.realdata.load_word_vectors`, chapter
+02's word vectors) and by `python -m helpers inspect word2vec|glove PATH`.
 """
 from __future__ import annotations
 

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 import helpers
-from helpers import datasets, layouts, search
+from helpers import datasets, layouts
 from helpers.__main__ import main
 from helpers.formats import CaptionData, ClassData, DatasetFormatError
 from tests.test_formats import seed000_phase, write
@@ -379,7 +379,6 @@ def test_subset_keeps_what_belongs_to_each_image():
     assert sub.files == ["c", "b"] and sub.captions == ["b0", "b1", "c0"] and sub.caption_image.tolist() == [1, 1, 0]
     assert sub.meanings == ["m1", "m2", "m3"] and sub.scenes == ["sc", "sb"] and sub.dropped.tolist() == [1, 2]
     assert sub.features["pooled"].tolist() == [[4.0, 5.0], [2.0, 3.0]] and sub.features["backbone"] == "r"
-    assert search.take_images(data, [2, 1]).features["pooled"].tolist() == sub.features["pooled"].tolist()
     cls = ClassData(Path("."), ["n1", "n2"], {}, ["x", "y", "z"], np.array([0, 1, 1]), np.arange(12).reshape(3, 4))
     part = helpers.subset(cls, [1])
     assert part.files == ["y"] and part.labels.tolist() == [1] and part.boxes.tolist() == [[4, 5, 6, 7]]

@@ -11,7 +11,7 @@ from helpers import formats as fm
 from helpers import vectorfiles as vf
 from helpers.__main__ import main
 from helpers.datasets import inspect
-from helpers.devise import load_word_vectors
+from helpers.realdata import load_word_vectors
 
 DATA = Path(__file__).parent / "data"
 F, V = DATA / "formats", DATA / "vectors"

@@ -12,7 +12,6 @@ from helpers import captioning as cap
 from helpers import device as dev
 from helpers import metrics as M
 from helpers import text as T
-from helpers.devise import flat_hits
 
 
 # ------------------------------------------------------------------------------------- metrics: non-finite
@@ -44,7 +43,7 @@ def test_nan_case_of_the_report_no_longer_scores_perfect_recall():
 def test_devise_hits_refuse_nan_embeddings():
     rng = np.random.default_rng(0)
     with pytest.raises(ValueError, match="NaN"):
-        flat_hits(np.full((30, 8), np.nan, np.float32), rng.normal(size=(10, 8)), rng.integers(0, 10, 30))
+        M.flat_hits(np.full((30, 8), np.nan, np.float32), rng.normal(size=(10, 8)), rng.integers(0, 10, 30))
 
 
 def test_finite_inputs_still_rank_as_before():
@@ -193,14 +192,12 @@ def test_finite_values_whose_distances_overflow_raise():
 
 
 def test_chapter_02_search_metrics_refuse_nan():
-    from helpers.devise import search_precision
-    from helpers.search import top_k
     rng = np.random.default_rng(0)
     emb, labels = rng.normal(size=(10, 4)), np.arange(10)
     with pytest.raises(ValueError, match="NaN"):
-        search_precision(emb, np.full((3, 4), np.nan), labels, np.arange(3), k=5)
+        M.search_precision(emb, np.full((3, 4), np.nan), labels, np.arange(3), k=5)
     with pytest.raises(ValueError, match="NaN"):
-        top_k(np.full(4, np.nan), emb)
+        M.top_k(np.full(4, np.nan), emb)
 
 
 def test_bleu_refuses_character_tokens_and_nothing_to_score():

@@ -1,4 +1,5 @@
-"""Tests of helpers/search.py (chapter 1: search by regression). Small synthetic inputs; no dataset needed."""
+"""Tests of the helpers chapter 1 (search by regression) teaches: caption centroids, the word table, evaluation,
+top-k search, array and word-vector caches, run logs. Small synthetic inputs; no dataset needed."""
 from pathlib import Path
 
 import numpy as np
@@ -6,9 +7,9 @@ import pytest
 import torch
 from gensim.models import KeyedVectors
 
-from helpers import search
+from helpers import datasets, features, metrics, results, text
 from helpers.formats import CaptionData
-from helpers.metrics import ranks_loop
+from tests.reference import ranks_loop
 
 
 @pytest.fixture
@@ -22,7 +23,7 @@ def kv():
 
 def test_centroids_mean_known_words_and_mask(kv):
     toks = [["a", "cat"], ["zebra"], [], ["cat", "zebra", "cat"]]
-    x, known = search.centroids(toks, kv)
+    x, known = text.centroids(toks, kv)
     assert x.shape == (4, 3) and x.dtype == np.float32
     np.testing.assert_allclose(x[0], (kv["a"] + kv["cat"]) / 2)
     assert known.tolist() == [True, False, False, True]
@@ -31,12 +32,12 @@ def test_centroids_mean_known_words_and_mask(kv):
 
 
 def test_centroids_ignore_word_order(kv):
-    x, _ = search.centroids([["a", "cat", "left", "of", "a", "dog"], ["a", "dog", "left", "of", "a", "cat"]], kv)
+    x, _ = text.centroids([["a", "cat", "left", "of", "a", "dog"], ["a", "dog", "left", "of", "a", "cat"]], kv)
     np.testing.assert_array_equal(x[0], x[1])
 
 
 def test_word_table_encodes_padded_sequences(kv):
-    table = search.WordTable(kv)
+    table = text.WordTable(kv)
     ids, lengths = table.encode([["a", "cat"], ["dog", "zebra", "of", "a"], []])
     assert ids.shape == (3, 3) and ids.dtype == np.int64
     assert lengths.tolist() == [2, 3, 0]
@@ -63,9 +64,9 @@ def _toy_captions(n_images=4, per=2):
                        "en", "toy/train")
 
 
-def test_take_images_keeps_captions_and_renumbers():
+def test_subset_keeps_captions_and_renumbers():
     d = _toy_captions()
-    sub = search.take_images(d, [3, 1])
+    sub = datasets.subset(d, [3, 1])
     assert sub.files == ["im3.jpg", "im1.jpg"]
     assert sub.scenes == ["scene3", "scene1"]
     assert len(sub.captions) == 4
@@ -80,22 +81,22 @@ def test_evaluate_perfect_and_matches_seed_loop():
     rng = np.random.default_rng(0)
     items = rng.normal(size=(20, 8)).astype(np.float32)
     targets = np.repeat(np.arange(20), 2)
-    rows, r = search.evaluate({"test_A": items[targets]}, {"test_A": items}, {"test_A": targets})
+    rows, r = metrics.evaluate({"test_A": items[targets]}, {"test_A": items}, {"test_A": targets})
     assert {(x["split"], x["distance"]) for x in rows} == {("test_A", "l2"), ("test_A", "cosine")}
     for x in rows:
         assert x["recall@1"] == 1.0 and x["mean_rank"] == 1.0
     noisy = items[targets] + rng.normal(scale=2.0, size=(40, 8)).astype(np.float32)
-    _, r = search.evaluate({"s": noisy}, {"s": items}, {"s": targets}, metrics=("l2",))
+    _, r = metrics.evaluate({"s": noisy}, {"s": items}, {"s": targets}, metrics=("l2",))
     d = ((noisy[:, None, :] - items[None]) ** 2).sum(-1)
     np.testing.assert_array_equal(r[("s", "l2")], ranks_loop(d, targets))
 
 
 def test_top_k_orders_by_distance():
     items = np.array([[0, 1], [1, 0], [1, 1], [0.9, 0.1]], np.float32)
-    idx, dist = search.top_k(np.array([1, 0], np.float32), items, k=2, metric="cosine")
+    idx, dist = metrics.top_k(np.array([1, 0], np.float32), items, k=2, metric="cosine")
     assert idx.tolist() == [1, 3]
     assert dist[0] <= dist[1]
-    idx, _ = search.top_k(np.array([1, 1], np.float32), items, k=1, metric="l2")
+    idx, _ = metrics.top_k(np.array([1, 1], np.float32), items, k=1, metric="l2")
     assert idx.tolist() == [2]
 
 
@@ -107,9 +108,9 @@ def test_cached_arrays_computes_once(tmp_path, monkeypatch):
         calls.append(1)
         return {"x": np.arange(5, dtype=np.float32)}
 
-    a = search.cached_arrays("toy", ["v1", 3], compute)
-    b = search.cached_arrays("toy", ["v1", 3], compute)
-    c = search.cached_arrays("toy", ["v1", 4], compute)
+    a = features.cached_arrays("toy", ["v1", 3], compute)
+    b = features.cached_arrays("toy", ["v1", 3], compute)
+    c = features.cached_arrays("toy", ["v1", 4], compute)
     assert len(calls) == 2
     np.testing.assert_array_equal(a["x"], b["x"])
     np.testing.assert_array_equal(a["x"], c["x"])
@@ -118,23 +119,23 @@ def test_cached_arrays_computes_once(tmp_path, monkeypatch):
 def test_cached_fasttext_roundtrip(tmp_path, monkeypatch):
     monkeypatch.setenv("SEEING_SAYING_CACHE", str(tmp_path))
     sents = [["un", "gato", "a", "la", "izquierda", "de", "un", "oso"], ["una", "foto", "de", "un", "gato"]] * 20
-    kv1 = search.cached_fasttext(sents, "toy/es", dim=8, epochs=2)
+    kv1 = text.cached_fasttext(sents, "toy/es", dim=8, epochs=2)
     files = sorted(p.name for p in (tmp_path / "wordvectors").iterdir())
     assert any(f.endswith(".words.json") for f in files) and any(f.endswith(".vectors_ngrams.npy") for f in files)
     assert not any(f.endswith((".kv", ".tmp")) for f in files), files  # no gensim pickle, no temporary file
-    kv2 = search.cached_fasttext(sents, "toy/es", dim=8, epochs=2)
+    kv2 = text.cached_fasttext(sents, "toy/es", dim=8, epochs=2)
     np.testing.assert_allclose(kv1["gato"], kv2["gato"])
     np.testing.assert_allclose(kv1["gatos"], kv2["gatos"])  # out-of-vocabulary words from character n-grams
 
 
 def test_run_log_disabled_is_silent_and_enabled_writes(tmp_path):
-    off = search.RunLog("x", enabled=False)
+    off = results.RunLog("x", enabled=False)
     off.scalar("a", 1.0, 0)
     off.histogram("h", [1, 2, 3], 0)
     off.close()
     assert off.log_dir is None
     pytest.importorskip("tensorboard")
-    on = search.RunLog("tfidf-mlp", enabled=True, log_root=tmp_path)
+    on = results.RunLog("tfidf-mlp", enabled=True, log_root=tmp_path)
     on.scalar("loss/train", torch.tensor(0.5), 0)
     on.histogram("val/ranks", np.array([1, 5, 9]), 0)
     on.close()

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from helpers import realdata, search
+from helpers import paths, realdata, text
 from helpers.text import glove
 
 WORDS = ["the", ". . .", "\u00a0", "a\u00a0b", "niño", "Ωμέγα", "東京", "🧤", "</s>", "tab\there", "x" * 300,
@@ -95,15 +95,15 @@ def test_crafted_kv_beside_a_vector_file_never_runs(cache, tmp_path, monkeypatch
 
 def test_crafted_fasttext_kv_never_runs(cache, monkeypatch):
     sents = [["un", "gato", "a", "la", "izquierda", "de", "un", "oso"], ["una", "foto", "de", "un", "gato"]] * 20
-    key = search._key(["toy/es", 8, 2, 0, len(sents), sents[:50], sents[-50:]])
+    key = paths.stable_key(["toy/es", 8, 2, 0, len(sents), sents[:50], sents[-50:]])
     marker = cache / "EXECUTED"
     plant_kv(cache / "wordvectors" / f"fasttext-toy_es-{key}.kv", marker, dim=8)
-    kv1 = search.cached_fasttext(sents, "toy/es", dim=8, epochs=2)
+    kv1 = text.cached_fasttext(sents, "toy/es", dim=8, epochs=2)
     assert not marker.exists(), "the crafted pickle ran"
     assert not list((cache / "wordvectors").glob("*.kv*"))
     no_unpickling(monkeypatch)
     monkeypatch.setattr("helpers.text.train_fasttext", lambda *a, **k: pytest.fail("trained again"))
-    kv2 = search.cached_fasttext(sents, "toy/es", dim=8, epochs=2)
+    kv2 = text.cached_fasttext(sents, "toy/es", dim=8, epochs=2)
     assert type(kv2) is type(kv1) and kv2.index_to_key == kv1.index_to_key
     for word in ("gato", "gatos", "perro"):  # in the vocabulary, and two from character n-grams only
         np.testing.assert_array_equal(kv1[word], kv2[word])
