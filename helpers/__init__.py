@@ -7,8 +7,8 @@ from .datasets import detect_layout, image_features, load_captions, load_classes
 from .embedded import Config, build, class_split, ensure
 from .device import cpu_count, limit_threads, num_workers, pick_device, seed_everything
 from .formats import CaptionData, ClassData, DatasetFormatError
-from .metrics import (attention_in_box, bleu, box_cell_fraction, chance_metrics, oracle_metrics, ranks,
-                      retrieval_metrics, semantic_scores)
+from .caption_metrics import attention_in_box, bleu, box_cell_fraction, semantic_scores
+from .metrics import chance_metrics, oracle_metrics, ranks, retrieval_metrics
 from . import results
 from .paths import cache_dir, repo_root
 from .results import record

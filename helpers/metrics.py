@@ -1,4 +1,4 @@
-"""Retrieval and captioning metrics, vectorised.
+"""Retrieval metrics, vectorised.
 
 Retrieval: a query (a caption's predicted image feature) ranks every image by distance; the rank of the
 right image gives mean / median rank, Recall@k and mean reciprocal rank (MRR). Ties are broken the way seed
@@ -7,8 +7,7 @@ right image gives mean / median rank, Recall@k and mean reciprocal rank (MRR). T
 On top of ranks: `evaluate` (every split and distance at once), `top_k` (one query's nearest images),
 DeViSE's flat hit@k (`flat_hits`, `chance_hits`) and `search_precision` (image search by word, scored).
 
-Captioning: BLEU-1..4 with nltk's `corpus_bleu` (smoothing method 1), and a semantic score only our
-scenes allow: parse a generated caption back into objects and a relation and compare with the scene truth.
+Caption metrics (BLEU, semantic scores, attention in a box) live in `caption_metrics.py`.
 """
 from __future__ import annotations
 
@@ -231,132 +230,5 @@ def oracle_metrics(data, ks=(1, 5, 10)) -> dict:
     return out
 
 
-# ------------------------------------------------------------------------------------------ captioning
-BLEU_WEIGHTS = [(1, 0, 0, 0), (0.5, 0.5, 0, 0), (1 / 3, 1 / 3, 1 / 3, 0), (0.25, 0.25, 0.25, 0.25)]
-
-
-def _is_tokens(x) -> bool:
-    return isinstance(x, (list, tuple)) and all(isinstance(t, str) for t in x)
-
-
-def check_bleu_inputs(references: list, hypotheses: list) -> None:
-    """Raise a clear error unless the inputs are nested as nltk's `corpus_bleu` expects.
-
-    references: N images x R references x tokens (str); hypotheses: N x tokens. nltk accepts a string where a
-    token list belongs and silently scores characters, and a missing level scores every word as a reference
-    of characters (nltk/nltk#1285); both give numbers that look plausible, so they are refused here.
-    Raises TypeError for wrong types or nesting, ValueError for mismatched lengths or an image without
-    references.
-    """
-    if isinstance(references, str) or isinstance(hypotheses, str) or not isinstance(references, (list, tuple)) \
-            or not isinstance(hypotheses, (list, tuple)):
-        raise TypeError("bleu(references, hypotheses) takes lists: references[i] = list of reference token lists "
-                        "of image i, hypotheses[i] = the generated token list of image i")
-    if len(references) != len(hypotheses):
-        raise ValueError(f"{len(references)} reference sets but {len(hypotheses)} hypotheses")
-    if not hypotheses:
-        raise ValueError("no hypotheses to score: BLEU needs at least one image")
-    for i, h in enumerate(hypotheses):
-        if isinstance(h, (list, tuple)) and any(isinstance(t, str) and not t.strip() for t in h):
-            raise TypeError(f"hypotheses[{i}] has an empty or blank token: characters instead of words? "
-                            f"use helpers.tokenize(caption)")
-        if isinstance(h, str):
-            raise TypeError(f"hypotheses[{i}] is a string ({h[:40]!r}); BLEU needs token lists: "
-                            f"use helpers.tokenize(caption)")
-        if _is_tokens(h) and any(any(ch.isspace() for ch in t.strip()) for t in h):
-            raise TypeError(f"hypotheses[{i}] holds a string with spaces; BLEU needs one token per item: "
-                            f"use helpers.tokenize(caption)")
-        if not _is_tokens(h):
-            raise TypeError(f"hypotheses[{i}] must be a list of tokens (str), not {type(h).__name__} of "
-                            f"{sorted({type(t).__name__ for t in h}) if isinstance(h, (list, tuple)) else '?'}")
-    for i, refs in enumerate(references):
-        if isinstance(refs, str):
-            raise TypeError(f"references[{i}] is a string; give a list of reference token lists, "
-                            f"e.g. [helpers.tokenize(c) for c in captions]")
-        if not isinstance(refs, (list, tuple)) or not refs:
-            raise ValueError(f"references[{i}] must be a non-empty list of reference token lists")
-        if _is_tokens(refs) and any(any(ch.isspace() for ch in t.strip()) for t in refs):
-            j = next(j for j, t in enumerate(refs) if any(ch.isspace() for ch in t.strip()))
-            raise TypeError(f"references[{i}][{j}] is a string with spaces ({refs[j][:40]!r}); BLEU needs token "
-                            f"lists: use helpers.tokenize(caption)")
-        if _is_tokens(refs):
-            raise TypeError(f"references[{i}] is one token list, but each image needs a list of them: "
-                            f"wrap it, references = [[tokens], ...] (a missing level scores characters)")
-        for j, r in enumerate(refs):
-            if isinstance(r, (list, tuple)) and any(isinstance(t, str) and not t.strip() for t in r):
-                raise TypeError(f"references[{i}][{j}] has an empty or blank token: characters instead of words? "
-                                f"use helpers.tokenize(caption)")
-            if isinstance(r, str):
-                raise TypeError(f"references[{i}][{j}] is a string ({r[:40]!r}); BLEU needs token lists: "
-                                f"use helpers.tokenize(caption)")
-            if not _is_tokens(r):
-                raise TypeError(f"references[{i}][{j}] must be a list of tokens (str)")
-
-
-def bleu(references: list, hypotheses: list) -> dict:
-    """BLEU-1..4 (nltk `corpus_bleu`, smoothing method 1; Papineni et al. 2002) for token lists.
-
-    `references[i]` is the list of reference token lists of image i, `hypotheses[i]` its generated tokens.
-    One `corpus_bleu` call with the four weight vectors counts the n-grams once for all four scores.
-    Returns {'bleu1': float, ..., 'bleu4': float} in [0, 1]. Raises TypeError / ValueError for inputs that
-    are not nested as above (`check_bleu_inputs`).
-    """
-    from nltk.translate.bleu_score import SmoothingFunction, corpus_bleu
-
-    check_bleu_inputs(references, hypotheses)
-    scores = corpus_bleu(references, hypotheses, weights=BLEU_WEIGHTS,
-                         smoothing_function=SmoothingFunction().method1)
-    return {f"bleu{n}": float(v) for n, v in enumerate(scores, start=1)}
-
-
-def semantic_scores(captions: list, scenes: list, lang: str = "en") -> dict:
-    """Compare generated captions with the scene truth.
-
-    object_precision: of the objects a caption names, the share that are in the image; object_recall: of
-    the image's object classes, the share the caption names; count_accuracy: named classes whose stated
-    count (1 unless "two ...") is right; relation_accuracy: of the relations stated between objects that
-    are present, the share that hold.
-    """
-    tp = named = present = counts_ok = rel_ok = rel_n = 0
-    for text, scene in zip(captions, scenes):
-        p = sc.parse_caption(text, lang)
-        truth = scene.counts()
-        named += len(p["objects"])
-        present += len(truth)
-        hits = [c for c in p["objects"] if c in truth]
-        tp += len(hits)
-        counts_ok += sum(1 for c in hits if p["objects"][c] == truth[c])
-        if p["relation"]:
-            a, rel, b = p["relation"]
-            if a in truth and b in truth:
-                rel_n += 1
-                meaning = {"kind": "relation", "objects": {a: 1, b: 1}, "sizes": {}, "relation": [a, rel, b],
-                           "background": None}
-                rel_ok += sc.satisfies(scene, meaning)
-    return {"object_precision": tp / named if named else 0.0, "object_recall": tp / present if present else 0.0,
-            "count_accuracy": counts_ok / tp if tp else 0.0,
-            "relation_accuracy": rel_ok / rel_n if rel_n else float("nan"), "relations_stated": rel_n}
-
-
-def attention_in_box(attention: np.ndarray, box, image_size: int = 128) -> bool:
-    """True when the peak of an (H, W) attention map falls inside `box` (x0, y0, x1, y1 in pixels)."""
-    h, w = attention.shape
-    r, c = np.unravel_index(int(np.argmax(attention)), attention.shape)
-    cx, cy = (c + 0.5) * image_size / w, (r + 0.5) * image_size / h
-    x0, y0, x1, y1 = box
-    return bool(x0 <= cx < x1 and y0 <= cy < y1)
-
-
-def box_cell_fraction(box, grid: tuple, image_size: int = 128) -> float:
-    """Share of grid cells whose centre lies in `box`: what a uniformly random attention peak would score."""
-    h, w = grid
-    cx = (np.arange(w) + 0.5) * image_size / w
-    cy = (np.arange(h) + 0.5) * image_size / h
-    x0, y0, x1, y1 = box
-    inside = ((cx[None, :] >= x0) & (cx[None, :] < x1)) & ((cy[:, None] >= y0) & (cy[:, None] < y1))
-    return float(inside.mean())
-
-
 __all__ = ["distances", "ranks", "ranks_from_distances", "retrieval_metrics", "chance_metrics", "evaluate",
-           "top_k", "flat_hits", "chance_hits", "search_precision", "matching_images", "oracle_metrics", "bleu",
-           "semantic_scores", "attention_in_box", "box_cell_fraction"]
+           "top_k", "flat_hits", "chance_hits", "search_precision", "matching_images", "oracle_metrics"]

@@ -92,3 +92,30 @@ def attention_overlay(ax, image, attention: np.ndarray, title: str | None = None
     if title:
         ax.set_title(title, fontsize=9)
     return ax
+
+
+def plot_attention_steps(image, words: list, attention, scene=None, ncols: int = 6, size: float = 1.7,
+                         title: str | None = None):
+    """The image, then one panel per word with the attention map that emitted it; returns the figure.
+
+    With `scene`, the first panel also shows the scene truth's boxes.
+
+    Taught in: notebooks/04_attention_solution.ipynb § Captions, and where the decoder looked
+    """
+    attention = np.asarray(attention)
+    n = len(words) + 1
+    ncols = min(ncols, n)
+    nrows = int(np.ceil(n / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + 0.3), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    axes.flat[0].imshow(np.asarray(image))
+    if scene is not None:
+        draw_scene_truth(axes.flat[0], scene, labels=False)
+    axes.flat[0].set_title("image", fontsize=9)
+    for ax, word, att in zip(axes.flat[1:], words, attention):
+        attention_overlay(ax, image, att, title=word)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig

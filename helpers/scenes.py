@@ -4,12 +4,12 @@ A *scene* is a small canvas with 1-4 emoji objects on a coloured background. Its
 (class, box, size) and the background; relations between objects (left of, above, next to...) follow from the
 boxes. Captions are generated from a *meaning* (which objects, how many, which size, which relation, which
 background) in English and Spanish from the same meaning, so the two languages are parallel, and the meaning
-lets us compute which images satisfy a caption (the oracle ceiling in `metrics.py`).
+lets us compute which images satisfy a caption (the oracle ceiling in `metrics.py`). Reading captions back
+(the object lexicon, `parse_caption`) is in `grammar.py`.
 """
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -400,66 +400,6 @@ def satisfies(scene: Scene, meaning: dict) -> bool:
         if not ok:
             return False
     return True
-
-
-# --------------------------------------------------------------------------- parsing captions back
-@lru_cache(maxsize=4)
-def _lexicon(lang: str) -> dict:
-    """Map every word form (singular, plural, synonyms) to its class id."""
-    lex = {}
-    for s in load_atlas()[0]:
-        if lang == "en":
-            forms = [s.en, s.en_plural, *s.syn_en]
-        else:
-            forms = [s.es, s.es_plural, *(w.partition(":")[0] for w in s.syn_es)]
-        for f in forms:
-            lex.setdefault(f, s.id)
-    return lex
-
-
-_EN_REL_RE = [(rel, p) for rel, ps in EN_REL.items() for p in ps]
-_ES_REL_RE = [(rel, p) for rel, ps in ES_REL.items() for p in ps] + [("left", "a la izquierda del"),
-                                                                     ("right", "a la derecha del"),
-                                                                     ("near", "junto al"), ("near", "al lado del")]
-
-
-def parse_caption(text: str, lang: str = "en") -> dict:
-    """Read objects, counts and a relation back from a (generated) caption.
-
-    Returns {"objects": {cls: count}, "relation": [a, rel, b] or None}. Multi-word nouns are matched
-    longest first. Used to score generated captions against the scene truth.
-    """
-    lex = _lexicon(lang)
-    nums = {"two": 2, "three": 3, "four": 4} if lang == "en" else {"dos": 2, "tres": 3, "cuatro": 4}
-    toks = re.findall(r"[\wáéíóúñü]+", text.lower())
-    mentions = []  # (token index, class, count)
-    i = 0
-    while i < len(toks):
-        for span in (3, 2, 1):
-            phrase = " ".join(toks[i:i + span])
-            if phrase in lex:
-                count = 1
-                for back in (1, 2):  # a number may stand before an adjective: "two big dogs"
-                    if i - back >= 0 and toks[i - back] in nums:
-                        count = nums[toks[i - back]]
-                        break
-                mentions.append((i, lex[phrase], count))
-                i += span
-                break
-        else:
-            i += 1
-    objects = {}
-    for _, cls, c in mentions:
-        objects[cls] = max(objects.get(cls, 0), c)
-    rel = None
-    if len(mentions) >= 2:
-        (i0, a, _), (i1, b, _) = mentions[0], mentions[1]
-        between = " ".join(toks[i0 + 1:i1])
-        for name, phrase in (_EN_REL_RE if lang == "en" else _ES_REL_RE):
-            if phrase in between:
-                rel = [a, name, b]
-                break
-    return {"objects": objects, "relation": rel}
 
 
 def scene_to_json(scene: Scene) -> dict:

@@ -156,3 +156,59 @@ def text_search(on_query, placeholder: str = "type a description", description: 
 
     box.observe(lambda change: answer(change["new"]), names="value")
     return w.VBox([box, out]), run
+
+
+def word_stepper(images: list, words: list, attention: list, scenes: list | None = None):
+    """A widget: pick an image, step through its generated words, see each word's attention map.
+
+    `words[i]` is the generated word list of image i and `attention[i]` its (T, H, W) maps. Returns
+    (widget, run) where `run(i, t)` shows image i at word t and moves both sliders there, so the widget opens in
+    step with the view a notebook chose (in static mode it draws into the cell's output instead of the widget's).
+    Above the picture, one line of text names the image and marks the current word (``<mark>``).
+
+    Taught in: notebooks/04_attention_solution.ipynb § Exploration: step through the words
+    """
+    import html
+
+    import ipywidgets as w
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from .plots import attention_overlay, draw_scene_truth
+
+    image = w.IntSlider(value=0, min=0, max=len(images) - 1, description="image")
+    step = w.IntSlider(value=0, min=0, max=max(0, len(words[0]) - 1), description="word")
+    caption = w.HTML()
+    out = w.Output()
+    moving = []  # non-empty while run() moves the sliders itself: their observers must not draw again
+
+    def draw(i, t):
+        fig, axes = plt.subplots(1, 2, figsize=(6, 3.3))
+        axes[0].imshow(np.asarray(images[i]))
+        axes[0].axis("off")
+        if scenes is not None:
+            draw_scene_truth(axes[0], scenes[i])
+        text = " ".join(f"[{x}]" if k == t else x for k, x in enumerate(words[i]))
+        axes[0].set_title(text, fontsize=8, wrap=True)
+        attention_overlay(axes[1], images[i], np.asarray(attention[i])[t], title=f"word {t + 1}: {words[i][t]!r}")
+        fig.tight_layout()
+        plt.show()
+
+    def run(i, t=0):
+        i = int(i)
+        t = int(min(max(t, 0), max(0, len(words[i]) - 1)))
+        moving.append(True)
+        try:
+            image.value = i
+            step.max = max(0, len(words[i]) - 1)  # the range first, so that the value is not clipped to the old one
+            step.value = t
+        finally:
+            moving.clear()
+        caption.value = f"image {i}: " + " ".join(
+            f"<mark>{html.escape(x)}</mark>" if k == t else html.escape(x) for k, x in enumerate(words[i]))
+        with drawing_into(out):  # straight into the cell in headless runs (helpers.widgets)
+            draw(i, t)
+
+    image.observe(lambda change: moving or run(change["new"], 0), names="value")
+    step.observe(lambda change: moving or run(image.value, change["new"]), names="value")
+    return w.VBox([w.HBox([image, step]), caption, out]), run

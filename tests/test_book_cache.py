@@ -38,7 +38,7 @@ def test_a_change_to_helpers_empties_the_cache(tmp_path, capsys):
     book_cache.ensure_fresh(cache, repo)
     nb = _cached_notebook(cache)
     assert book_cache.ensure_fresh(cache, repo) is False and _hit(cache, nb)  # unchanged: kept
-    m = repo / "helpers" / "metrics.py"
+    m = repo / "helpers" / "caption_metrics.py"
     m.write_text(m.read_text().replace("SmoothingFunction().method1", "SmoothingFunction().method2"))
     assert book_cache.ensure_fresh(cache, repo) is True
     assert "emptied" in capsys.readouterr().out

@@ -52,18 +52,3 @@ def test_mismatched_lengths_are_refused():
         M.ranks(np.zeros((3, 2)), np.zeros((4, 2)), [0, 1])
     with pytest.raises(ValueError, match="metric"):
         M.distances(np.zeros((1, 2)), np.zeros((1, 2)), "manhattan")
-
-
-def test_bleu_perfect_and_partial():
-    refs = [[["a", "dog", "on", "a", "blue", "background"]]]
-    assert M.bleu(refs, [["a", "dog", "on", "a", "blue", "background"]])["bleu4"] == pytest.approx(1.0)
-    partial = M.bleu(refs, [["a", "cat", "on", "a", "red", "background"]])
-    assert 0 < partial["bleu4"] < partial["bleu1"] < 1
-
-
-def test_attention_in_box_and_uniform_rate():
-    att = np.zeros((8, 8))
-    att[1, 2] = 1  # cell centre at x = 40, y = 24 on a 128 px image
-    assert M.attention_in_box(att, (32, 16, 48, 32))
-    assert not M.attention_in_box(att, (64, 64, 128, 128))
-    assert M.box_cell_fraction((0, 0, 64, 64), (8, 8)) == pytest.approx(0.25)

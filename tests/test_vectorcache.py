@@ -175,13 +175,13 @@ def test_every_atomic_writer_gives_group_readable_files(tmp_path, monkeypatch, w
     """mkstemp makes 0600 files; what the book writes gets the mode open() gives (0666 less the umask)."""
     import torch
 
-    from helpers import captioning, features, formats, results
+    from helpers import checkpoints, features, formats, results
     from helpers.text import Vocabulary
     monkeypatch.setenv(results.RESULTS_ENV, str(tmp_path / "out"))
     write = {"write_text_atomic": lambda: formats.write_text_atomic(tmp_path / "out" / "a.txt", "a"),
              "save_npz_atomic": lambda: features.save_npz_atomic(tmp_path / "out" / "a.npz", x=np.ones(2)),
              "results.record": lambda: results.record("nb", {"v": 1}),
-             "save_checkpoint": lambda: captioning.save_checkpoint(
+             "save_checkpoint": lambda: checkpoints.save_checkpoint(
                  tmp_path / "out", {"w": torch.zeros(2)},
                  Vocabulary(["<pad>", "<start>", "<end>", "<unk>"]), {})}[writer]
     for mask, mode in ((0o022, 0o644), (0o002, 0o664), (0o077, 0o600)):

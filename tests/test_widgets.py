@@ -103,16 +103,16 @@ def test_word_stepper_opens_in_step_with_the_view_it_shows(monkeypatch):
     import numpy as np
 
     matplotlib.use("Agg")
-    from helpers import attention
+    import matplotlib.pyplot as plt
 
     monkeypatch.setenv(widgets.STATIC_ENV, "1")
     images = [np.zeros((16, 16, 3), np.uint8)] * 3
     words = [["a", "cat"], ["two", "big", "dogs", "here"], ["a", "key"]]
     maps = [np.full((len(ws), 4, 4), 1 / 16, np.float32) for ws in words]
-    widget, run = attention.word_stepper(images, words, maps)
+    widget, run = widgets.word_stepper(images, words, maps)
     (image, step), caption = widget.children[0].children, widget.children[1]
     drawn = []
-    monkeypatch.setattr(attention.plt, "show", lambda: drawn.append(caption.value))
+    monkeypatch.setattr(plt, "show", lambda: drawn.append(caption.value))
     run(1, 2)
     assert (image.value, step.value, step.max) == (1, 2, 3) and len(drawn) == 1
     assert caption.value == "image 1: two big <mark>dogs</mark> here"
@@ -121,7 +121,7 @@ def test_word_stepper_opens_in_step_with_the_view_it_shows(monkeypatch):
     image.value = 2  # ... then the image slider: back to the first word of the new caption
     assert (image.value, step.value, step.max) == (2, 0, 1) and len(drawn) == 3
     assert caption.value == "image 2: <mark>a</mark> key"
-    attention.plt.close("all")
+    plt.close("all")
 
 
 def test_progress_is_a_text_bar_on_stdout_in_static_runs(monkeypatch, capsys):

@@ -1,0 +1,284 @@
+"""Caption metrics and baselines: BLEU, the human ceiling, semantic scores against the scene truth, whether
+attention looked at the right object, and the nearest-neighbour caption baseline.
+
+- BLEU-1..4 with nltk's `corpus_bleu` (smoothing method 1), the inputs' nesting checked (:func:`bleu`).
+- :func:`human_ceiling`: each reference scored against the other references of its image, averaged over
+  which reference is held out (the model is scored against one more).
+- :func:`semantic_scores`, a score only our scenes allow: parse a generated caption back into objects and a
+  relation (:func:`helpers.grammar.parse_caption`) and compare with the scene truth.
+- :func:`evaluate_captions`: BLEU-1..4 and, when the data has scene truth, the semantic scores.
+- :func:`attention_in_box` / :func:`attention_in_boxes` / :func:`summarise_attention_in_box`: does the peak
+  of the attention map of an object word lie in a box of that object, against the rate of a uniformly random
+  peak (:func:`box_cell_fraction`).
+- :func:`nearest_neighbour_captions`: the caption-retrieval baseline (consensus caption of the nearest
+  training images).
+"""
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+import torch
+
+from .batching import references_per_image
+from .grammar import object_mentions, parse_caption
+from .metrics import distances
+from .scenes import satisfies
+from .text import tokenize
+
+__all__ = ["BLEU_WEIGHTS", "check_bleu_inputs", "bleu", "human_ceiling", "semantic_scores", "evaluate_captions",
+           "attention_in_box", "box_cell_fraction", "attention_in_boxes", "summarise_attention_in_box",
+           "nearest_neighbour_captions"]
+
+
+# ------------------------------------------------------------------------------------------------ BLEU
+BLEU_WEIGHTS = [(1, 0, 0, 0), (0.5, 0.5, 0, 0), (1 / 3, 1 / 3, 1 / 3, 0), (0.25, 0.25, 0.25, 0.25)]
+
+
+def _is_tokens(x) -> bool:
+    return isinstance(x, (list, tuple)) and all(isinstance(t, str) for t in x)
+
+
+def check_bleu_inputs(references: list, hypotheses: list) -> None:
+    """Raise a clear error unless the inputs are nested as nltk's `corpus_bleu` expects.
+
+    references: N images x R references x tokens (str); hypotheses: N x tokens. nltk accepts a string where a
+    token list belongs and silently scores characters, and a missing level scores every word as a reference
+    of characters (nltk/nltk#1285); both give numbers that look plausible, so they are refused here.
+    Raises TypeError for wrong types or nesting, ValueError for mismatched lengths or an image without
+    references.
+
+    Taught in: notebooks/03_show_and_tell.ipynb § How good is that? Baselines and a ceiling
+    """
+    if isinstance(references, str) or isinstance(hypotheses, str) or not isinstance(references, (list, tuple)) \
+            or not isinstance(hypotheses, (list, tuple)):
+        raise TypeError("bleu(references, hypotheses) takes lists: references[i] = list of reference token lists "
+                        "of image i, hypotheses[i] = the generated token list of image i")
+    if len(references) != len(hypotheses):
+        raise ValueError(f"{len(references)} reference sets but {len(hypotheses)} hypotheses")
+    if not hypotheses:
+        raise ValueError("no hypotheses to score: BLEU needs at least one image")
+    for i, h in enumerate(hypotheses):
+        if isinstance(h, (list, tuple)) and any(isinstance(t, str) and not t.strip() for t in h):
+            raise TypeError(f"hypotheses[{i}] has an empty or blank token: characters instead of words? "
+                            f"use helpers.tokenize(caption)")
+        if isinstance(h, str):
+            raise TypeError(f"hypotheses[{i}] is a string ({h[:40]!r}); BLEU needs token lists: "
+                            f"use helpers.tokenize(caption)")
+        if _is_tokens(h) and any(any(ch.isspace() for ch in t.strip()) for t in h):
+            raise TypeError(f"hypotheses[{i}] holds a string with spaces; BLEU needs one token per item: "
+                            f"use helpers.tokenize(caption)")
+        if not _is_tokens(h):
+            raise TypeError(f"hypotheses[{i}] must be a list of tokens (str), not {type(h).__name__} of "
+                            f"{sorted({type(t).__name__ for t in h}) if isinstance(h, (list, tuple)) else '?'}")
+    for i, refs in enumerate(references):
+        if isinstance(refs, str):
+            raise TypeError(f"references[{i}] is a string; give a list of reference token lists, "
+                            f"e.g. [helpers.tokenize(c) for c in captions]")
+        if not isinstance(refs, (list, tuple)) or not refs:
+            raise ValueError(f"references[{i}] must be a non-empty list of reference token lists")
+        if _is_tokens(refs) and any(any(ch.isspace() for ch in t.strip()) for t in refs):
+            j = next(j for j, t in enumerate(refs) if any(ch.isspace() for ch in t.strip()))
+            raise TypeError(f"references[{i}][{j}] is a string with spaces ({refs[j][:40]!r}); BLEU needs token "
+                            f"lists: use helpers.tokenize(caption)")
+        if _is_tokens(refs):
+            raise TypeError(f"references[{i}] is one token list, but each image needs a list of them: "
+                            f"wrap it, references = [[tokens], ...] (a missing level scores characters)")
+        for j, r in enumerate(refs):
+            if isinstance(r, (list, tuple)) and any(isinstance(t, str) and not t.strip() for t in r):
+                raise TypeError(f"references[{i}][{j}] has an empty or blank token: characters instead of words? "
+                                f"use helpers.tokenize(caption)")
+            if isinstance(r, str):
+                raise TypeError(f"references[{i}][{j}] is a string ({r[:40]!r}); BLEU needs token lists: "
+                                f"use helpers.tokenize(caption)")
+            if not _is_tokens(r):
+                raise TypeError(f"references[{i}][{j}] must be a list of tokens (str)")
+
+
+def bleu(references: list, hypotheses: list) -> dict:
+    """BLEU-1..4 (nltk `corpus_bleu`, smoothing method 1; Papineni et al. 2002) for token lists.
+
+    `references[i]` is the list of reference token lists of image i, `hypotheses[i]` its generated tokens.
+    One `corpus_bleu` call with the four weight vectors counts the n-grams once for all four scores.
+    Returns {'bleu1': float, ..., 'bleu4': float} in [0, 1]. Raises TypeError / ValueError for inputs that
+    are not nested as above (`check_bleu_inputs`).
+
+    Taught in: notebooks/03_show_and_tell.ipynb § How good is that? Baselines and a ceiling
+    """
+    from nltk.translate.bleu_score import SmoothingFunction, corpus_bleu
+
+    check_bleu_inputs(references, hypotheses)
+    scores = corpus_bleu(references, hypotheses, weights=BLEU_WEIGHTS,
+                         smoothing_function=SmoothingFunction().method1)
+    return {f"bleu{n}": float(v) for n, v in enumerate(scores, start=1)}
+
+
+def human_ceiling(references: list) -> dict:
+    """BLEU-1..4 of one human caption against the other captions of the same image, averaged over the hold-out.
+
+    `references[i]` are the tokenised captions of image i (at least 2). Note the model is usually scored
+    against all references (one more than here), which favours it slightly.
+
+    Taught in: notebooks/03_show_and_tell.ipynb § How good is that? Baselines and a ceiling
+    """
+    n = min(len(r) for r in references)
+    if n < 2:
+        raise ValueError("the ceiling needs at least two references per image")
+    runs = [bleu([r[:j] + r[j + 1:] for r in references], [r[j] for r in references]) for j in range(n)]
+    return {key: float(np.mean([r[key] for r in runs])) for key in runs[0]}
+
+
+# ------------------------------------------------------------------------- meaning vs scene truth
+def semantic_scores(captions: list, scenes: list, lang: str = "en") -> dict:
+    """Compare generated captions with the scene truth.
+
+    object_precision: of the objects a caption names, the share that are in the image; object_recall: of
+    the image's object classes, the share the caption names; count_accuracy: named classes whose stated
+    count (1 unless "two ...") is right; relation_accuracy: of the relations stated between objects that
+    are present, the share that hold.
+
+    Taught in: notebooks/03_show_and_tell.ipynb § How good is that? Baselines and a ceiling
+    """
+    tp = named = present = counts_ok = rel_ok = rel_n = 0
+    for text, scene in zip(captions, scenes):
+        p = parse_caption(text, lang)
+        truth = scene.counts()
+        named += len(p["objects"])
+        present += len(truth)
+        hits = [c for c in p["objects"] if c in truth]
+        tp += len(hits)
+        counts_ok += sum(1 for c in hits if p["objects"][c] == truth[c])
+        if p["relation"]:
+            a, rel, b = p["relation"]
+            if a in truth and b in truth:
+                rel_n += 1
+                meaning = {"kind": "relation", "objects": {a: 1, b: 1}, "sizes": {}, "relation": [a, rel, b],
+                           "background": None}
+                rel_ok += satisfies(scene, meaning)
+    return {"object_precision": tp / named if named else 0.0, "object_recall": tp / present if present else 0.0,
+            "count_accuracy": counts_ok / tp if tp else 0.0,
+            "relation_accuracy": rel_ok / rel_n if rel_n else float("nan"), "relations_stated": rel_n}
+
+
+def evaluate_captions(hypotheses: list, data, lang: str | None = None, references: list | None = None) -> dict:
+    """BLEU-1..4 of generated token lists (one per image of `data`) and, with scene truth, the semantic scores.
+
+    Taught in: notebooks/03_show_and_tell.ipynb § How good is that? Baselines and a ceiling
+    """
+    lang = lang or getattr(data, "lang", "en")
+    references = references if references is not None else references_per_image(data, lang)
+    out = bleu(references, hypotheses)
+    if getattr(data, "scenes", None) is not None:
+        out.update(semantic_scores([" ".join(h) for h in hypotheses], data.scenes, lang))
+    return out
+
+
+# ----------------------------------------------------------------------------------- attention in a box
+def attention_in_box(attention: np.ndarray, box, image_size: int = 128) -> bool:
+    """True when the peak of an (H, W) attention map falls inside `box` (x0, y0, x1, y1 in pixels).
+
+    Taught in: notebooks/04_attention_solution.ipynb § Evaluation
+    """
+    h, w = attention.shape
+    r, c = np.unravel_index(int(np.argmax(attention)), attention.shape)
+    cx, cy = (c + 0.5) * image_size / w, (r + 0.5) * image_size / h
+    x0, y0, x1, y1 = box
+    return bool(x0 <= cx < x1 and y0 <= cy < y1)
+
+
+def box_cell_fraction(boxes, grid: tuple, image_size: int = 128) -> float:
+    """Share of grid cells whose centre lies in a box: what a uniformly random attention peak would score.
+
+    `boxes` is one box (x0, y0, x1, y1 in pixels) or a list of boxes (the cells inside any of them count).
+
+    Taught in: notebooks/04_attention_solution.ipynb § Evaluation
+    """
+    boxes = [boxes] if len(boxes) and np.ndim(boxes) == 1 else boxes
+    h, w = grid
+    cx = (np.arange(w) + 0.5) * image_size / w
+    cy = (np.arange(h) + 0.5) * image_size / h
+    inside = np.zeros((h, w), bool)
+    for x0, y0, x1, y1 in boxes:
+        inside |= ((cx[None, :] >= x0) & (cx[None, :] < x1)) & ((cy[:, None] >= y0) & (cy[:, None] < y1))
+    return float(inside.mean())
+
+
+def attention_in_boxes(tokens: list, attention, scene, lang: str = "en", image_size: int | None = None) -> list:
+    """One record per object word of `tokens` whose class is in `scene`.
+
+    `attention[t]` is the (H, W) map used to emit `tokens[t]`. A record is {"position", "word", "cls",
+    "hit" (the peak lies in a box of that class), "uniform" (share of cells inside those boxes)}. Words naming
+    an object that is not in the image (a wrong word) are left out: there is no box to look at.
+
+    Taught in: notebooks/04_attention_solution.ipynb § Evaluation
+    """
+    attention = np.asarray(attention)
+    image_size = image_size or scene.size
+    boxes_of = {}
+    for o in scene.objects:
+        boxes_of.setdefault(o.cls, []).append(o.box)
+    out = []
+    for t, cls in object_mentions(list(tokens), lang):
+        if cls not in boxes_of or t >= len(attention):
+            continue
+        boxes = boxes_of[cls]
+        att = attention[t]
+        out.append({"position": t, "word": tokens[t], "cls": cls,
+                    "hit": any(attention_in_box(att, b, image_size) for b in boxes),
+                    "uniform": box_cell_fraction(boxes, att.shape, image_size)})
+    return out
+
+
+def summarise_attention_in_box(records: list) -> dict:
+    """{"attention_in_box", "attention_in_box_uniform", "object_words"} over records from many captions.
+
+    Taught in: notebooks/04_attention_solution.ipynb § Evaluation
+    """
+    if not records:
+        return {"attention_in_box": float("nan"), "attention_in_box_uniform": float("nan"), "object_words": 0}
+    return {"attention_in_box": float(np.mean([r["hit"] for r in records])),
+            "attention_in_box_uniform": float(np.mean([r["uniform"] for r in records])),
+            "object_words": len(records)}
+
+
+# ------------------------------------------------------------------------------------------- baselines
+def _ngrams(tokens: list, n_max: int = 2) -> Counter:
+    return Counter(tuple(tokens[i:i + n]) for n in range(1, n_max + 1) for i in range(len(tokens) - n + 1))
+
+
+def _consensus(candidates: list) -> int:
+    """Index of the token list with the highest mean n-gram cosine similarity to the other candidates."""
+    if len(candidates) == 1:
+        return 0
+    grams = [_ngrams(c) for c in candidates]
+    norms = [np.sqrt(sum(v * v for v in g.values())) or 1.0 for g in grams]
+    best, best_score = 0, -1.0
+    for i, gi in enumerate(grams):
+        s = sum(sum(v * gj[k] for k, v in gi.items() if k in gj) / (norms[i] * norms[j])
+                for j, gj in enumerate(grams) if j != i) / (len(grams) - 1)
+        if s > best_score + 1e-12:
+            best, best_score = i, s
+    return best
+
+
+def nearest_neighbour_captions(query_features, train_features, train_captions: list, k: int = 1,
+                               metric: str = "cosine", lang: str = "en", chunk: int = 1024) -> tuple:
+    """The caption-retrieval baseline: describe an image with a caption of its nearest training image(s).
+
+    `train_captions[j]` is the list of caption strings of training image j. Among the captions of the `k`
+    nearest images the consensus caption is returned. Returns (captions, nearest image index per query).
+
+    Taught in: notebooks/03_show_and_tell.ipynb § How good is that? Baselines and a ceiling
+    """
+    x = torch.as_tensor(np.asarray(train_features), dtype=torch.float32)
+    q_all = torch.as_tensor(np.asarray(query_features), dtype=torch.float32)
+    neighbours = []
+    for s in range(0, len(q_all), chunk):
+        d = distances(q_all[s:s + chunk], x, metric)
+        neighbours.append(d.topk(k, dim=1, largest=False).indices)
+    nn_idx = torch.cat(neighbours).numpy() if neighbours else np.zeros((0, k), np.int64)
+    out = []
+    for row in nn_idx:
+        cands = [c for j in row for c in train_captions[int(j)]]
+        out.append(cands[_consensus([tokenize(c, lang) for c in cands])])
+    return out, nn_idx[:, 0]
