@@ -1,13 +1,49 @@
-"""Data flows one way: the import graph of `helpers` (lazy imports inside functions included) has no cycle.
+"""Data flows one way: the import graph of `helpers` (lazy imports inside functions included) has no cycle,
+and every module imports only from the layers below its own (`LAYERS`).
 
 The graph is read from the source with `ast`, so nothing is imported (and no torch is loaded) to check it.
 """
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
+import pytest
+
 HELPERS = Path(__file__).resolve().parents[1] / "helpers"
+
+# The layers of `helpers`, bottom to top: a module may import only from layers BELOW its own (not from its
+# own layer, not from above). A new module goes into the lowest layer above everything it imports.
+# `__init__` (lazy re-exports) is not a layer: it may name any module.
+LAYERS = [
+    ["_errors", "paths"],  # where things are kept; the errors of getting data
+    ["formats_core", "_resumable"],  # the dataset structures and atomic writing; resumable HTTP downloads
+    ["_stamps"],  # checksum stamps, pins and locks next to a cached file
+    ["extract", "registry"],  # safe unpacking; the registry of datasets (registry.toml)
+    ["weights"],  # torchvision's weights
+    ["download"],  # fetch: download, verify, unpack
+    ["scenes"],  # the embedded dataset's scenes (no torch)
+    ["caption_formats", "class_formats"],  # the readers of each format
+    ["formats"],  # all the readers under one name
+    ["layouts", "vectorfiles", "vectorcache"],  # dataset folders as people have them; word-vector files and cache
+    ["text"],  # tokens, vocabularies, word vectors
+    ["device", "widgets"],  # devices and threads; progress bars and live output
+    ["features"],  # image features
+    ["embedded"],  # the book's own dataset (built with features)
+    ["datasets"],  # THE data front door
+    ["data", "realdata"],  # older names of the front door, kept for notebooks
+    ["metrics"],
+    ["plots"],
+    ["search", "captioning", "attention", "devise", "theano_compat"],  # the chapters' building blocks
+    ["results"],
+    ["__main__"],  # the command line
+]
+
+# Modules that must import without torch (a reader of dataset files must not need a GPU stack).
+TORCH_FREE = ["formats", "formats_core", "caption_formats", "class_formats", "scenes", "registry", "download",
+              "extract", "layouts"]
 
 
 def import_graph(folder: Path, package: str = "helpers") -> dict:
@@ -98,3 +134,50 @@ def test_the_data_front_door_is_not_imported_from_below():
     assert "realdata" not in reachable(graph, "datasets"), "the loaders do not need the word-vector module"
     users = {m for m, edges in graph.items() if "data" in edges}
     assert users <= {"__init__", "__main__"}, f"helpers.data is kept for notebooks only; imported by {users}"
+
+
+def layer_violations(graph: dict, layers: list) -> list:
+    """Messages for each import that does not go strictly down `layers`, and for each module in no layer."""
+    level = {m: i for i, names in enumerate(layers) for m in names}
+    out = [f"helpers/{m}.py is in no layer: add it to LAYERS in tests/test_imports.py (the lowest layer above "
+           f"everything it imports: {sorted(graph[m])})" for m in sorted(graph) if m != "__init__" and m not in level]
+    for m, edges in sorted(graph.items()):
+        for dep in sorted(edges):
+            if m in level and dep in level and level[dep] >= level[m]:
+                where = "its own layer" if level[dep] == level[m] else "a layer above"
+                out.append(f"{m} (layer {level[m]}) imports {dep} from {where} (layer {level[dep]}): move the code "
+                           "down, or pass it in")
+    return out
+
+
+def test_the_layer_check_catches_an_upward_import(tmp_path):
+    (tmp_path / "low.py").write_text("def f():\n    from .high import g\n")  # lazy, and upward
+    (tmp_path / "high.py").write_text("from .low import f\n")
+    (tmp_path / "new.py").write_text("from . import low\n")
+    problems = layer_violations(import_graph(tmp_path), [["low"], ["high"]])
+    assert len(problems) == 2, problems
+    assert "new.py is in no layer: add it to LAYERS" in problems[0]
+    assert problems[1].startswith("low (layer 0) imports high from a layer above (layer 1)")
+    assert layer_violations({"a": {"b"}, "b": set()}, [["a", "b"]])[0].startswith("a (layer 0) imports b from its own")
+    assert layer_violations(import_graph(tmp_path), [["low"], ["high", "new"]]) == [problems[1]]
+
+
+def test_helpers_imports_only_downward():
+    problems = layer_violations(import_graph(HELPERS), LAYERS)
+    assert not problems, "\n".join(problems)
+    names = [m for layer in LAYERS for m in layer]
+    assert len(names) == len(set(names)), "a module is in two layers"
+
+
+@pytest.mark.parametrize("module", TORCH_FREE)
+def test_reading_dataset_files_needs_no_torch(module):
+    """`import helpers.<module>` in a fresh interpreter where torch cannot be imported: it must work, and load
+    neither torch nor the package's torch-using modules (`helpers/__init__` is lazy)."""
+    code = ("import sys\nsys.modules['torch'] = None\n"  # any `import torch` now raises ImportError
+            f"import helpers.{module}\nimport helpers\nhelpers.CaptionData, helpers.formats.read_coco_captions\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'torchvision', 'matplotlib') and "
+            "sys.modules[m] is not None))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         cwd=HELPERS.parent)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "[]", out.stdout
