@@ -207,3 +207,25 @@ class ResumableDownloader:
                     h.update(block)
                 bar.update(len(block))
         return hashers
+
+
+def _short(e: Exception) -> str:
+    """A one-line reason: 'no network (could not resolve cs.stanford.edu)', 'HTTP 404 Not Found', ..."""
+    import requests
+    from urllib.parse import urlparse
+    text = str(e).replace("\n", " ")
+    if isinstance(e, requests.HTTPError) and e.response is not None:
+        return f"HTTP {e.response.status_code} {e.response.reason}"
+    if isinstance(e, requests.Timeout):
+        return "timed out (slow or unreachable host)"
+    host = "the host"
+    if getattr(e, "request", None) is not None:
+        host = urlparse(e.request.url).hostname
+    if "NameResolution" in text or "Name or service not known" in text or "Temporary failure in name" in text:
+        return f"no network? could not resolve {host}"
+    if "Connection refused" in text:
+        return f"connection refused by {host}"
+    if any(k in text for k in ("RemoteDisconnected", "IncompleteRead", "Connection broken", "ProtocolError")):
+        return f"the connection dropped during the download ({text[:120]})"
+    return text if len(text) < 240 else text[:237] + "..."
+

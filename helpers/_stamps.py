@@ -1,4 +1,5 @@
-"""Stamps and pins of `helpers.download`: `<file>.verified.json`, next to each file of the cache.
+"""Stamps, pins and locks of `helpers.download`: `<file>.verified.json` and `<file>.lock`, next to each file
+of the cache.
 
 A stamp records the sha256 of a file that passed its checks, with the file's size and mtime, so a 13 GB
 archive is hashed once, not at every use. For a file the registry has no sha256 for, the stamp's sha256 is
@@ -61,7 +62,7 @@ def _read_stamp(target: Path) -> dict:
 
 def _write_stamp(target: Path, sha256: str, how: str, pinned: bool = True) -> None:
     st = target.stat()
-    from .formats import write_text_atomic  # group-readable (paths.new_file_mode), atomic
+    from .formats_core import write_text_atomic  # group-readable (paths.new_file_mode), atomic
     write_text_atomic(_stamp_path(target), json.dumps({"sha256": sha256, "size": st.st_size, "mtime_ns": st.st_mtime_ns,
                                                         "verified_by": how, "pinned": pinned}, indent=1))
 
@@ -104,3 +105,28 @@ def _how(res, confirmed: bool, pinned_before: bool = False) -> tuple:
     if res.size is not None or confirmed:
         return f"size {'from the registry' if res.size is not None else 'declared by the server'}, sha256 pinned", True
     return "nothing known: size unconfirmed, not pinned", False
+
+
+def _lock(path: Path):
+    from filelock import FileLock
+    return FileLock(str(path) + ".lock")
+
+
+class _Locked:
+    """Hold `<target>.lock`; say so when another process holds it (a second notebook waits, then reuses)."""
+
+    def __init__(self, target: Path):
+        self.lock, self.target = _lock(target), target
+
+    def __enter__(self):
+        from filelock import Timeout
+        try:
+            self.lock.acquire(timeout=0.2)
+        except Timeout:
+            _note(f"waiting for another process that is fetching {self.target.name} ...")
+            self.lock.acquire()
+        return self
+
+    def __exit__(self, *exc):
+        self.lock.release()
+

@@ -87,7 +87,7 @@ def cpu_count(cgroup_file: str = "/sys/fs/cgroup/cpu.max") -> int:
 
 
 def limit_threads() -> int:
-    """Use no more torch threads than `cpu_count()` (done once by `import helpers`); returns the count."""
+    """Use no more torch threads than `cpu_count()` (done when `helpers.device` is imported); returns the count."""
     n = cpu_count()
     if torch.get_num_threads() > n:
         torch.set_num_threads(n)
@@ -97,3 +97,6 @@ def limit_threads() -> int:
 def num_workers(max_workers: int = 4) -> int:
     """DataLoader workers for this machine: one per spare core, none on a 1-2 core machine."""
     return max(0, min(max_workers, cpu_count() - 2))
+
+
+limit_threads()  # a container's CPU quota, not the host's core count, sets torch's thread pool

@@ -30,7 +30,7 @@ from . import scenes as sc
 from .formats import (CaptionData, ClassData, read_coco_captions, read_tiny_imagenet, write_coco_captions,
                       write_text_atomic, write_tiny_imagenet_index)
 from .paths import cache_dir
-from .widgets import progress as progress_bar
+from .progress import progress as progress_bar
 
 VERSION = "v1"
 SCENE_SPLITS = ("train", "val", "test_A", "test_B", "test_C")

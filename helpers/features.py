@@ -34,7 +34,7 @@ from PIL import Image
 
 from .device import num_workers
 from .paths import cache_dir, new_file_mode, stable_key
-from .widgets import progress as progress_bar
+from .progress import progress as progress_bar
 
 CHUNK = 1024        # images per cache chunk: the unit of resumption
 MAP_CHANNELS = 128  # spatial maps keep at most this many channels (what the attention chapters use)

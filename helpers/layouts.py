@@ -25,7 +25,8 @@ import numpy as np
 
 from .formats import (FLICKR8K_SPLITS, FLICKR8K_TOKENS, CaptionData, ClassData, DatasetFormatError, missing_images,
                       read_coco_captions, read_flickr8k_csv, read_flickr8k_tokens, read_image_list,
-                      read_karpathy_captions, read_seed000, read_tiny_imagenet, seed000_files)
+                      read_karpathy_captions, read_seed000, read_tiny_imagenet, seed000_files,
+                      subset)  # subset: in formats_core now, still importable from here (helpers.search)
 
 TEST_CHUNK = 1000  # images per test set (test_A / test_B / test_C, as seed 000)
 TEST_SETS = ("test_A", "test_B", "test_C")
@@ -236,30 +237,6 @@ def _embedded(root: Path):
 
 
 # --------------------------------------------------------------------------------------------- reading
-def subset(data, indices, name: str | None = None):
-    """The images `indices` (in that order) of a CaptionData or ClassData, with what belongs to them.
-
-    CaptionData: their captions (renumbered), meanings, scenes, dropped counts and the rows of every
-    per-image array in `features`; ClassData: their labels and boxes. `name` defaults to the data's name.
-    """
-    idx = np.asarray(list(indices), np.int64).reshape(-1)
-    files = [data.files[i] for i in idx]
-    if isinstance(data, ClassData):
-        return ClassData(data.root, data.classes, data.words, files, data.labels[idx],
-                         None if data.boxes is None else data.boxes[idx], data.name if name is None else name)
-    new = np.full(len(data.files), -1, np.int64)
-    new[idx] = np.arange(len(idx))
-    keep = np.flatnonzero(new[data.caption_image] >= 0)
-    n = len(data.files)
-    features = None if data.features is None else {
-        k: v[idx] if isinstance(v, np.ndarray) and v.ndim and len(v) == n else v for k, v in data.features.items()}
-    return CaptionData(data.image_dir, files, [data.captions[k] for k in keep], new[data.caption_image[keep]],
-                       None if data.meanings is None else [data.meanings[k] for k in keep],
-                       None if data.scenes is None else [data.scenes[i] for i in idx], data.lang,
-                       data.name if name is None else name, features,
-                       None if data.dropped is None else data.dropped[idx])
-
-
 def hash_split(names, hold: int) -> dict:
     """{'train', 'val', 'test'}: names in sha256 order, the first `hold` test, the next `hold` val, the rest
     train; each list sorted by name. Stable: it depends on the names only, not on their order or count."""

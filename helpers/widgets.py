@@ -14,13 +14,7 @@ import os
 import sys
 import traceback
 
-STATIC_ENV = "SEEING_SAYING_STATIC"
-
-
-def static_mode() -> bool:
-    """True when notebooks run headless (book build, tests): widgets are not displayed live."""
-    return os.environ.get(STATIC_ENV, "") not in ("", "0", "false", "False")
-
+from .progress import STATIC_ENV, progress, static_mode  # noqa: F401  (re-exported: widgets.progress)
 
 # The one line a static copy (the HTML book, test runs) prints where a live widget would be.
 LIVE_HINT = ("open this notebook in JupyterLab (`make lab`) to use it live; "
@@ -34,25 +28,6 @@ def show(widget, note: str = "interactive control") -> None:
         return
     from IPython.display import display
     display(widget)
-
-
-def progress(iterable=None, **kwargs):
-    """A progress bar (tqdm) for a step a student waits on; takes tqdm's arguments.
-
-    In Jupyter it is `tqdm.auto`'s widget bar; in a terminal, tqdm's text bar. In static mode (the HTML book,
-    the test runs) it is the text bar, and where the output is not a terminal (an executed notebook, a CI log)
-    it goes to stdout and is redrawn at most every 10 s: a widget bar would stay frozen at its first state in the
-    saved notebook, and a few redraws keep the executed notebook small (the book shows the last one).
-    """
-    if static_mode():
-        from tqdm.std import tqdm
-
-        if not sys.stdout.isatty():
-            kwargs.setdefault("mininterval", 10)
-            kwargs.setdefault("file", sys.stdout)
-    else:
-        from tqdm.auto import tqdm
-    return tqdm(iterable, **kwargs)
 
 
 class _Recorder:

@@ -491,3 +491,16 @@ def test_top_folder_becomes_the_target_and_flat_archives_get_one(tmp_path):
     b.write_bytes(make_zip({"dataset_coco.json": b"{}", "dataset_flickr8k.json": b"{}"}))
     out = safe_extract(b, tmp_path / "karpathy", progress=False)
     assert {p.name for p in out.iterdir()} >= {"dataset_coco.json", "dataset_flickr8k.json"}
+
+
+def test_the_registry_is_data_that_a_normal_install_ships():
+    """`helpers/registry.toml` holds the registry; pyproject's package-data must ship it in a wheel."""
+    import fnmatch
+    import tomllib
+
+    from helpers import registry
+    assert registry.REGISTRY_FILE.name == "registry.toml" and registry.REGISTRY_FILE.parent.name == "helpers"
+    assert set(registry.load_registry()) <= set(dl.REGISTRY)
+    project = tomllib.loads((registry.REGISTRY_FILE.parents[1] / "pyproject.toml").read_text())
+    patterns = project["tool"]["setuptools"]["package-data"]["helpers"]
+    assert any(fnmatch.fnmatch("registry.toml", p) for p in patterns), patterns

@@ -1,0 +1,76 @@
+"""Reader and writer of the Tiny ImageNet tree (`wnids.txt`, `words.txt`, `train/<wnid>/<wnid>_boxes.txt`,
+`val/val_annotations.txt`), the class dataset's format (the embedded dataset is written in it too)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .formats_core import ClassData, DatasetFormatError, text_lines, write_text_atomic
+
+
+def write_tiny_imagenet_index(root: Path, classes: list, words: dict, train: dict, val: list) -> None:
+    """Write the Tiny ImageNet text files. `train[wnid]` is a list of (file name, box); `val` of (file, wnid, box)."""
+    root = Path(root)
+    write_text_atomic(root / "wnids.txt", "".join(f"{c}\n" for c in classes))
+    write_text_atomic(root / "words.txt", "".join(f"{c}\t{', '.join(words[c])}\n" for c in classes))
+    for wnid, items in train.items():
+        write_text_atomic(root / "train" / wnid / f"{wnid}_boxes.txt",
+                          "".join(f"{f}\t{b[0]}\t{b[1]}\t{b[2]}\t{b[3]}\n" for f, b in items))
+    write_text_atomic(root / "val" / "val_annotations.txt",
+                      "".join(f"{f}\t{w}\t{b[0]}\t{b[1]}\t{b[2]}\t{b[3]}\n" for f, w, b in val))
+
+
+def read_tiny_imagenet(root: Path, split: str = "train") -> ClassData:
+    """Read the Tiny ImageNet tree at `root` (the folder that holds `wnids.txt`); split 'train' or 'val'."""
+    root = Path(root)
+    if not (root / "wnids.txt").is_file():
+        raise DatasetFormatError(f"{root} has no wnids.txt: point at the tiny-imagenet-200 folder")
+    if split not in ("train", "val"):
+        raise ValueError(f"split must be 'train' or 'val', not {split!r}")
+    classes = [ln for _, ln in text_lines(root / "wnids.txt")]
+    index = {c: i for i, c in enumerate(classes)}
+    words = {}
+    if (root / "words.txt").is_file():
+        for _, ln in text_lines(root / "words.txt"):
+            wnid, _, names = ln.partition("\t")
+            if wnid in index:
+                words[wnid] = [w.strip() for w in names.split(",") if w.strip()]
+    files, labels, boxes = [], [], []
+    if split == "train":
+        for c in classes:
+            box_file = root / "train" / c / f"{c}_boxes.txt"
+            if not box_file.is_file():
+                continue  # a class without training images (held out)
+            for lineno, ln in text_lines(box_file):
+                name, box = _tiny_fields(box_file, lineno, ln, 5, "file<TAB>x0<TAB>y0<TAB>x1<TAB>y1")
+                files.append(f"train/{c}/images/{name[0]}")
+                labels.append(index[c])
+                boxes.append(box)
+    else:
+        ann = root / "val" / "val_annotations.txt"
+        for lineno, ln in text_lines(ann):
+            (name, wnid), box = _tiny_fields(ann, lineno, ln, 6, "file<TAB>wnid<TAB>x0<TAB>y0<TAB>x1<TAB>y1")
+            if wnid not in index:
+                raise DatasetFormatError(f"{ann}:{lineno}: names class {wnid!r}, which is not in wnids.txt")
+            files.append(f"val/images/{name}")
+            labels.append(index[wnid])
+            boxes.append(box)
+    return ClassData(root, classes, words, files, np.array(labels, np.int64),
+                     np.array(boxes, np.int64).reshape(-1, 4), f"tiny-imagenet/{split}")
+
+
+def _tiny_fields(path: Path, lineno: int, line: str, n: int, expected: str) -> tuple:
+    """Split a Tiny ImageNet line into its `n - 4` names and 4 integer box coordinates, or raise
+    DatasetFormatError naming the file, the line and what was expected (e.g. spaces instead of tabs)."""
+    parts = line.split("\t")
+    if len(parts) != n:
+        hint = " (spaces instead of tabs?)" if len(parts) == 1 and len(line.split()) == n else ""
+        raise DatasetFormatError(f"{path}:{lineno}: expected {n} tab-separated fields ({expected}), got "
+                                 f"{len(parts)}{hint}: {line[:60]!r}")
+    try:
+        box = [int(v) for v in parts[n - 4:]]  # whole pixels in the real files; 12.5 or inf is a damaged line
+    except ValueError:
+        raise DatasetFormatError(f"{path}:{lineno}: expected 4 integer box coordinates, got "
+                                 f"{parts[n - 4:]!r}") from None
+    return parts[:n - 4], box
