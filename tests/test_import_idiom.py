@@ -150,9 +150,6 @@ def notebook_problems(path: Path) -> list[str]:
     return found
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="notebooks move to the one import idiom in branches chap1/chap2; "
-                          "the integrator removes this mark after merging them")
 def test_notebooks_follow_the_import_idiom():
     assert NOTEBOOKS, "no notebooks found"
     found = [p for path in NOTEBOOKS for p in notebook_problems(path)]
