@@ -77,9 +77,11 @@ test: venv data lint
 sync: venv
 	$(PY) -m jupytext --sync $(wildcard notebooks/*.ipynb)
 
-# ruff over the library, the tests, the scripts and the notebooks' twins (settings in pyproject.toml).
+# ruff over the library, the tests, the scripts and the notebooks' twins (settings in pyproject.toml); the
+# formatter over the code outside notebooks (the notebooks' code lines: tests/test_notebooks_as_text.py).
 lint: venv
 	$(PY) -m ruff check helpers tests scripts benchmarks notebooks
+	$(PY) -m ruff format --check helpers tests scripts benchmarks
 
 # --- every chapter on samples of the real datasets, in their on-disk layouts (issue "real data") ---------
 # papermill runs each pair (chapter x dataset layout) with EPOCHS=1 and DATA_DIR=../shared/realdata/...;

@@ -10,6 +10,7 @@
 Usage: python benchmarks/bench_extract.py [--photos 256] [--rss-images 20000] [--workers N]
 Prints one line per measurement; no file is written outside a temporary folder.
 """
+
 import argparse
 import resource
 import tempfile
@@ -55,7 +56,7 @@ def throughput(paths: list, workers: int, batch: int, repeat: int = 3) -> None:
     def bare():
         with torch.inference_mode():
             for s in range(0, len(x), batch):
-                model(x[s:s + batch])
+                model(x[s : s + batch])
 
     def full():
         feats.extract(paths, model=model, batch_size=batch, progress=False, workers=workers)
@@ -68,11 +69,15 @@ def throughput(paths: list, workers: int, batch: int, repeat: int = 3) -> None:
             fn()
             best[name] = min(best[name], time.perf_counter() - t)
     n = len(paths)
-    print(f"{n} photos of about {w}x{h} px -> {size} px, batch {batch}, {workers} DataLoader workers, "
-          f"{torch.get_num_threads()} torch threads, best of {repeat}")
+    print(
+        f"{n} photos of about {w}x{h} px -> {size} px, batch {batch}, {workers} DataLoader workers, "
+        f"{torch.get_num_threads()} torch threads, best of {repeat}"
+    )
     print(f"bare forward on preloaded tensors : {n / best['bare']:7.1f} images/s")
-    print(f"helpers.features.extract          : {n / best['extract']:7.1f} images/s  "
-          f"({best['bare'] / best['extract']:.2f}x the bare forward; target >= 0.70)")
+    print(
+        f"helpers.features.extract          : {n / best['extract']:7.1f} images/s  "
+        f"({best['bare'] / best['extract']:.2f}x the bare forward; target >= 0.70)"
+    )
 
 
 def peak_rss(folder: Path, n: int) -> None:
@@ -92,8 +97,10 @@ def peak_rss(folder: Path, n: int) -> None:
     secs = time.perf_counter() - t
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB -> GiB
     child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20
-    print(f"cached_features, {n:,} images with maps {out['map'].shape[1:]} float16: {secs:.0f} s, "
-          f"peak RSS {rss:.2f} GiB (largest worker {child:.2f} GiB; target <= 2 GiB)")
+    print(
+        f"cached_features, {n:,} images with maps {out['map'].shape[1:]} float16: {secs:.0f} s, "
+        f"peak RSS {rss:.2f} GiB (largest worker {child:.2f} GiB; target <= 2 GiB)"
+    )
 
 
 def main():
@@ -106,6 +113,7 @@ def main():
     workers = helpers.num_workers() if a.workers is None else a.workers
     with tempfile.TemporaryDirectory() as tmp:
         import os
+
         os.environ["SEEING_SAYING_CACHE"] = str(Path(tmp) / "cache")
         paths = write_photos(Path(tmp), a.photos, sample_photos())
         throughput(paths, workers, a.batch)

@@ -3,6 +3,7 @@
 5000 queries x 1000 images x 2048 dims (seed 000's test set shape). Prints the times, checks that the ranks
 are identical, and the ratios. Usage: python benchmarks/bench_ranks.py [--queries 5000]
 """
+
 import argparse
 import sys
 import time

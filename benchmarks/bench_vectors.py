@@ -11,10 +11,10 @@ afterwards. This script measures both on a synthetic `.vec` file of N x D random
 It prints the times and the ratio (text-to-dict parse / native reload). Nothing is written outside a
 temporary folder (its cache included), which is deleted at the end unless --keep is given.
 """
+
 from __future__ import annotations
 
 import argparse
-import io
 import os
 import shutil
 import statistics
@@ -45,7 +45,7 @@ def make_vec_file(path: Path, n: int, dim: int, seed: int = 0) -> None:
 
 def seed001_parse(path: Path) -> dict:
     """Seed 001's loader, as written there (np.float is float64; the header line becomes a bogus entry)."""
-    wv_file = io.open(path, "r", encoding="utf-8", newline="\n", errors="ignore")
+    wv_file = open(path, encoding="utf-8", newline="\n", errors="ignore")
     fasttext = {line.split()[0]: np.array(line.split()[1:]).astype(float) for line in list(wv_file)}
     wv_file.close()
     return fasttext
@@ -67,8 +67,10 @@ def main(argv=None) -> int:
         vec = work / "bench.vec"
         t = time.perf_counter()
         make_vec_file(vec, args.n, args.dim)
-        print(f"wrote {vec.name}: {args.n:,} x {args.dim}, {vec.stat().st_size / 1e6:.0f} MB "
-              f"in {time.perf_counter() - t:.1f} s")
+        print(
+            f"wrote {vec.name}: {args.n:,} x {args.dim}, {vec.stat().st_size / 1e6:.0f} MB "
+            f"in {time.perf_counter() - t:.1f} s"
+        )
 
         t, c = time.perf_counter(), time.process_time()
         d = seed001_parse(vec)
@@ -94,10 +96,12 @@ def main(argv=None) -> int:
             assert np.isfinite(total)
             del kv
         med = statistics.median
-        rows = [("seed 001: parse the text into a dict of numpy arrays", t_dict, c_dict),
-                ("load_vectors, first call (parse + checks + save .npy)", t_first, c_first),
-                ("load_vectors, reload from .npy + word list (mmap), median", med(reload), med(creload)),
-                ("  ... and read every vector once, median", med(touch), med(ctouch))]
+        rows = [
+            ("seed 001: parse the text into a dict of numpy arrays", t_dict, c_dict),
+            ("load_vectors, first call (parse + checks + save .npy)", t_first, c_first),
+            ("load_vectors, reload from .npy + word list (mmap), median", med(reload), med(creload)),
+            ("  ... and read every vector once, median", med(touch), med(ctouch)),
+        ]
         print(f"\n{'method':58s} {'wall s':>9s} {'CPU s':>9s}")
         for name, wall, cpu in rows:
             print(f"{name:58s} {wall:9.3f} {cpu:9.3f}")

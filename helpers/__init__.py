@@ -7,13 +7,21 @@ The package is lazy: a name (or a module, `helpers.results`) is imported on firs
 `import helpers.formats` loads no torch. The first use that loads torch also caps torch's thread pool
 at the container's CPU quota (`helpers.device.limit_threads`), as `helpers.device` does when imported.
 """
+
 import importlib
 import importlib.util
 import sys
 
 _HOMES = {
-    "datasets": ["detect_layout", "image_features", "load_captions", "load_classes", "seen_unseen", "subset",
-                 "test_sets"],
+    "datasets": [
+        "detect_layout",
+        "image_features",
+        "load_captions",
+        "load_classes",
+        "seen_unseen",
+        "subset",
+        "test_sets",
+    ],
     "embedded": ["Config", "build", "class_split", "ensure"],
     "device": ["cpu_count", "limit_threads", "num_workers", "pick_device", "seed_everything"],
     "formats": ["CaptionData", "ClassData", "DatasetFormatError"],

@@ -1,4 +1,5 @@
 """Command line: `python -m helpers datasets | build | fetch NAME | inspect NAME PATH`."""
+
 import argparse
 import json
 import sys
@@ -7,6 +8,7 @@ import sys
 def _one_line_warnings() -> None:
     """Warnings from the CLI as one line each ('warning: ...'), without Python's source-line echo."""
     import warnings
+
     warnings.formatwarning = lambda message, category, filename, lineno, line=None: f"warning: {message}\n"
 
 
@@ -24,20 +26,26 @@ def main(argv=None) -> int:
     f.add_argument("--no-extract", action="store_true", help="download and verify, do not unpack")
     f.add_argument("--delete-archives", action="store_true", help="delete each archive once it is unpacked")
     i = sub.add_parser("inspect", help="check a local copy of a dataset as the loaders read it; print a JSON summary")
-    i.add_argument("format", metavar="name", help="coco, coco-spanish, flickr8k, tiny-imagenet, embedded, word2vec "
-                   "or glove")
-    i.add_argument("path", help="the dataset's folder (DATA_DIR), or a file: a coco captions JSON, "
-                   "Flickr8k.token.txt or captions.txt, a vector file")
+    i.add_argument(
+        "format", metavar="name", help="coco, coco-spanish, flickr8k, tiny-imagenet, embedded, word2vec or glove"
+    )
+    i.add_argument(
+        "path",
+        help="the dataset's folder (DATA_DIR), or a file: a coco captions JSON, "
+        "Flickr8k.token.txt or captions.txt, a vector file",
+    )
     i.add_argument("--images", help="the image folder, if it cannot be guessed")
     args = parser.parse_args(argv)
 
     if args.command == "build":
         from . import embedded
+
         root = embedded.build(force=args.force, features=not args.no_features)
         print(root)
     elif args.command == "datasets":
         from . import embedded
         from .download import REGISTRY, status
+
         try:
             found = {name: status(name) for name in REGISTRY}  # first: a cache path that is a file -> CacheError
             root = embedded.dataset_root()
@@ -45,15 +53,22 @@ def main(argv=None) -> int:
             print(f"datasets: {e}", file=sys.stderr)
             return 2
         state = "present" if root.exists() and not embedded.verify(root) else "absent (python -m helpers build)"
-        out = {"embedded": {"title": "the book's own scenes and classes (built, not downloaded)",
-                            "path": str(root), "status": state}}
+        out = {
+            "embedded": {
+                "title": "the book's own scenes and classes (built, not downloaded)",
+                "path": str(root),
+                "status": state,
+            }
+        }
         out.update(found)
         print(json.dumps(out, indent=1, ensure_ascii=False))
     elif args.command == "fetch":
         from .download import ArchiveError, ChecksumError, UnknownDatasetError, fetch, status
+
         try:
-            folder = fetch(args.name, files=args.files, extract=not args.no_extract,
-                           delete_archives=args.delete_archives)
+            folder = fetch(
+                args.name, files=args.files, extract=not args.no_extract, delete_archives=args.delete_archives
+            )
         except (ChecksumError, ArchiveError, UnknownDatasetError, KeyError, OSError) as e:
             # OSError: DownloadError, CacheError, DiskFullError (disk full while unpacking), permissions
             print(f"fetch {args.name}: {e}", file=sys.stderr)
@@ -65,6 +80,7 @@ def main(argv=None) -> int:
         print(folder)
     elif args.command == "inspect":
         from .datasets import inspect
+
         try:  # the errors a damaged, partial or unreadable copy gives (DatasetFormatError is a ValueError)
             summary = inspect(args.format, args.path, args.images)
         except (ValueError, OSError, KeyError, TypeError) as e:

@@ -9,6 +9,7 @@ never appended. `size_confirmed` tells whether the source declared the whole siz
 total of a Content-Range) and exactly that many bytes arrived: only then may a file with no known checksum
 have its sha256 pinned.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -35,6 +36,7 @@ def _note(msg: str) -> None:
 
 def _checksum_error(msg: str) -> Exception:
     from ._errors import ChecksumError
+
     return ChecksumError(msg)
 
 
@@ -63,8 +65,9 @@ class ResumableDownloader:
     during that hash keeps it (the caller removes it once the file is in place).
     """
 
-    def __init__(self, part: Path, size: int | None = None, md5: str | None = None, progress: bool = True,
-                 timeout=TIMEOUT):
+    def __init__(
+        self, part: Path, size: int | None = None, md5: str | None = None, progress: bool = True, timeout=TIMEOUT
+    ):
         self.part, self.size, self.md5, self.progress, self.timeout = Path(part), size, md5, progress, timeout
         self.sha256 = None
         self.size_confirmed = False  # the source declared the whole size and exactly that many bytes arrived
@@ -107,8 +110,18 @@ class ResumableDownloader:
 
     def _bar(self, total, initial, desc):
         from tqdm.auto import tqdm
-        return tqdm(total=total, initial=initial, unit="B", unit_scale=True, unit_divisor=1024, desc=desc,
-                    disable=not self.progress, miniters=1, mininterval=0.5)
+
+        return tqdm(
+            total=total,
+            initial=initial,
+            unit="B",
+            unit_scale=True,
+            unit_divisor=1024,
+            desc=desc,
+            disable=not self.progress,
+            miniters=1,
+            mininterval=0.5,
+        )
 
     def _resume_refused(self, r, start: int) -> str | None:
         """Why the answer to `Range: bytes=start-` cannot be appended to the `.part` (None: it can)."""
@@ -132,15 +145,21 @@ class ResumableDownloader:
     def _complete(self, r, start: int) -> bool:
         """A 416 whose `Content-Range: bytes */total` says the `.part` already holds the whole file."""
         m = _UNSATISFIED.match(r.headers.get("Content-Range") or "")
-        return (r.status_code == 416 and m is not None and int(m[1]) == start
-                and (self.size is None or self.size == start))
+        return (
+            r.status_code == 416 and m is not None and int(m[1]) == start and (self.size is None or self.size == start)
+        )
 
     def _http(self, url):
         import requests
 
         def get(start):
-            return requests.get(url, stream=True, headers={"Range": f"bytes={start}-"} if start else {},
-                                timeout=self.timeout, allow_redirects=True)
+            return requests.get(
+                url,
+                stream=True,
+                headers={"Range": f"bytes={start}-"} if start else {},
+                timeout=self.timeout,
+                allow_redirects=True,
+            )
 
         start = self.part.stat().st_size if self.part.exists() else 0
         r = get(start)
@@ -161,8 +180,10 @@ class ResumableDownloader:
                 start = 0
             cr = content_range(r.headers.get("Content-Range")) if r.status_code == 206 else None
             if r.status_code == 206 and (cr is None or cr[0] != start):  # a partial answer nobody asked for
-                raise OSError(f"{url}: HTTP 206 with Content-Range {r.headers.get('Content-Range')!r} to a request "
-                              f"for byte {start:,} on")
+                raise OSError(
+                    f"{url}: HTTP 206 with Content-Range {r.headers.get('Content-Range')!r} to a request "
+                    f"for byte {start:,} on"
+                )
             length = r.headers.get("Content-Length")
             if cr:
                 total, declared = (cr[2], True) if cr[2] is not None else (cr[1] + 1, False)
@@ -173,8 +194,10 @@ class ResumableDownloader:
             self.resumed_from = start
             hashers = self._hashers_for_existing() if start else _new_hashers()
             written = start
-            with open(self.part, "ab" if start else "wb") as f, \
-                    self._bar(total, start, self.part.name.removesuffix(".part")) as bar:
+            with (
+                open(self.part, "ab" if start else "wb") as f,
+                self._bar(total, start, self.part.name.removesuffix(".part")) as bar,
+            ):
                 os.fchmod(f.fileno(), new_file_mode())
                 # raw bytes, as the server stores them: a '.gz' sent with 'Content-Encoding: gzip' stays compressed
                 for block in r.raw.stream(1 << 16, decode_content=False):
@@ -186,8 +209,10 @@ class ResumableDownloader:
                 f.flush()
                 os.fsync(f.fileno())
             if total is not None and written < total:
-                raise _Incomplete(f"the connection ended after {written:,} of {total:,} bytes "
-                                  f"({self.part.name} kept: the next fetch resumes it)")
+                raise _Incomplete(
+                    f"the connection ended after {written:,} of {total:,} bytes "
+                    f"({self.part.name} kept: the next fetch resumes it)"
+                )
             self.size_confirmed = declared and written == total
             return hashers
         finally:
@@ -198,8 +223,7 @@ class ResumableDownloader:
         if not src.is_file():
             raise FileNotFoundError(f"{src} does not exist")
         hashers = _new_hashers()
-        with open(src, "rb") as fin, open(self.part, "wb") as fout, \
-                self._bar(src.stat().st_size, 0, src.name) as bar:
+        with open(src, "rb") as fin, open(self.part, "wb") as fout, self._bar(src.stat().st_size, 0, src.name) as bar:
             os.fchmod(fout.fileno(), new_file_mode())
             for block in iter(lambda: fin.read(CHUNK), b""):
                 fout.write(block)
@@ -211,8 +235,10 @@ class ResumableDownloader:
 
 def _short(e: Exception) -> str:
     """A one-line reason: 'no network (could not resolve cs.stanford.edu)', 'HTTP 404 Not Found', ..."""
-    import requests
     from urllib.parse import urlparse
+
+    import requests
+
     text = str(e).replace("\n", " ")
     if isinstance(e, requests.HTTPError) and e.response is not None:
         return f"HTTP {e.response.status_code} {e.response.reason}"
@@ -228,4 +254,3 @@ def _short(e: Exception) -> str:
     if any(k in text for k in ("RemoteDisconnected", "IncompleteRead", "Connection broken", "ProtocolError")):
         return f"the connection dropped during the download ({text[:120]})"
     return text if len(text) < 240 else text[:237] + "..."
-

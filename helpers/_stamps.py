@@ -8,6 +8,7 @@ the server declared and the body matched (`"pinned": true`); otherwise it only s
 valid while its file is there with the same size and mtime: a damaged stamp, or one whose file is gone or was
 replaced, is removed (the pin goes with the file it pinned), never held against a new copy.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -63,8 +64,14 @@ def _read_stamp(target: Path) -> dict:
 def _write_stamp(target: Path, sha256: str, how: str, pinned: bool = True) -> None:
     st = target.stat()
     from .formats_core import write_text_atomic  # group-readable (paths.new_file_mode), atomic
-    write_text_atomic(_stamp_path(target), json.dumps({"sha256": sha256, "size": st.st_size, "mtime_ns": st.st_mtime_ns,
-                                                        "verified_by": how, "pinned": pinned}, indent=1))
+
+    write_text_atomic(
+        _stamp_path(target),
+        json.dumps(
+            {"sha256": sha256, "size": st.st_size, "mtime_ns": st.st_mtime_ns, "verified_by": how, "pinned": pinned},
+            indent=1,
+        ),
+    )
 
 
 def _stamp_is_fresh(target: Path, stamp: dict) -> bool:
@@ -85,8 +92,10 @@ def _current_stamp(target: Path) -> dict:
         _stamp_path(target).unlink(missing_ok=True)
     except OSError as e:  # a folder where the stamp belongs
         from ._errors import CacheError
-        raise CacheError(f"{_stamp_path(target)} is damaged and cannot be removed ({e.strerror}): move it away "
-                         "and try again") from None
+
+        raise CacheError(
+            f"{_stamp_path(target)} is damaged and cannot be removed ({e.strerror}): move it away and try again"
+        ) from None
     if problem:
         _note(f"{_stamp_path(target)} is damaged ({problem}); removed it: {target.name} is checked again")
     elif target.exists() and stamp.get("pinned", True) and stamp["verified_by"] != "sha256 (registry)":
@@ -109,6 +118,7 @@ def _how(res, confirmed: bool, pinned_before: bool = False) -> tuple:
 
 def _lock(path: Path):
     from filelock import FileLock
+
     return FileLock(str(path) + ".lock")
 
 
@@ -120,6 +130,7 @@ class _Locked:
 
     def __enter__(self):
         from filelock import Timeout
+
         try:
             self.lock.acquire(timeout=0.2)
         except Timeout:
@@ -129,4 +140,3 @@ class _Locked:
 
     def __exit__(self, *exc):
         self.lock.release()
-

@@ -18,6 +18,7 @@ and the loss over such padded batches.
 
 Taught in: notebooks/03_show_and_tell.ipynb § Batches of similar length
 """
+
 from __future__ import annotations
 
 from typing import NamedTuple
@@ -28,8 +29,14 @@ import torch.nn.functional as F
 
 from .text import Vocabulary, tokenize
 
-__all__ = ["encode_captions", "BucketBatchSampler", "CaptionBatch", "CaptionBatches", "references_per_image",
-           "masked_cross_entropy"]
+__all__ = [
+    "encode_captions",
+    "BucketBatchSampler",
+    "CaptionBatch",
+    "CaptionBatches",
+    "references_per_image",
+    "masked_cross_entropy",
+]
 
 
 def encode_captions(captions: list, vocab: Vocabulary, lang: str = "en", max_len: int | None = None) -> list:
@@ -41,7 +48,7 @@ def encode_captions(captions: list, vocab: Vocabulary, lang: str = "en", max_len
     for text in captions:
         ids = vocab.encode(tokenize(text, lang))
         if max_len is not None and len(ids) > max_len:
-            ids = ids[:max_len - 1] + [vocab.end]
+            ids = ids[: max_len - 1] + [vocab.end]
         out.append(ids)
     return out
 
@@ -73,7 +80,7 @@ class BucketBatchSampler:
             order = np.lexsort((rng.random(n), self.lengths))  # by length, random among equal lengths
         else:
             order = np.argsort(self.lengths, kind="stable")
-        cuts = [order[s:s + self.batch_size] for s in range(0, n, self.batch_size)]
+        cuts = [order[s : s + self.batch_size] for s in range(0, n, self.batch_size)]
         if self.drop_last and cuts and len(cuts[-1]) < self.batch_size:
             cuts = cuts[:-1]
         if self.shuffle:
@@ -96,11 +103,12 @@ class CaptionBatch(NamedTuple):
 
     Taught in: notebooks/03_show_and_tell.ipynb § Batches of similar length
     """
+
     image_index: torch.Tensor  # (B,) long: row of the image feature matrix
     tokens: torch.Tensor  # (B, T) long: <start> ... <end> <pad>...
     lengths: torch.Tensor  # (B,) long: tokens before padding
 
-    def to(self, device) -> "CaptionBatch":
+    def to(self, device) -> CaptionBatch:
         return CaptionBatch(*(t.to(device) for t in self))
 
 
@@ -110,8 +118,16 @@ class CaptionBatches:
     Taught in: notebooks/03_show_and_tell.ipynb § Batches of similar length
     """
 
-    def __init__(self, caption_image, token_ids: list, batch_size: int = 64, shuffle: bool = True, seed: int = 0,
-                 pad_id: int = 0, drop_last: bool = False):
+    def __init__(
+        self,
+        caption_image,
+        token_ids: list,
+        batch_size: int = 64,
+        shuffle: bool = True,
+        seed: int = 0,
+        pad_id: int = 0,
+        drop_last: bool = False,
+    ):
         if len(caption_image) != len(token_ids):
             raise ValueError(f"{len(caption_image)} image indices but {len(token_ids)} captions")
         self.lengths = torch.tensor([len(t) for t in token_ids], dtype=torch.int64)
@@ -120,7 +136,7 @@ class CaptionBatches:
         width = int(self.lengths.max()) if len(token_ids) else 0
         matrix = np.full((len(token_ids), width), pad_id, np.int64)
         for i, t in enumerate(token_ids):
-            matrix[i, :len(t)] = t
+            matrix[i, : len(t)] = t
         self.matrix = torch.from_numpy(matrix)
         self.image_index = torch.as_tensor(np.asarray(caption_image), dtype=torch.int64)
         self.sampler = BucketBatchSampler(self.lengths.numpy(), batch_size, shuffle, seed, drop_last)
@@ -135,7 +151,7 @@ class CaptionBatches:
         for idx in self.sampler:
             idx = torch.as_tensor(idx, dtype=torch.int64)
             lengths = self.lengths[idx]
-            yield CaptionBatch(self.image_index[idx], self.matrix[idx, :int(lengths.max())], lengths)
+            yield CaptionBatch(self.image_index[idx], self.matrix[idx, : int(lengths.max())], lengths)
 
 
 def references_per_image(data, lang: str | None = None) -> list:
@@ -151,8 +167,9 @@ def references_per_image(data, lang: str | None = None) -> list:
 
 
 # ---------------------------------------------------------------------------------------------- loss
-def masked_cross_entropy(logits: torch.Tensor, targets: torch.Tensor, pad_id: int = 0,
-                         reduction: str = "mean") -> torch.Tensor:
+def masked_cross_entropy(
+    logits: torch.Tensor, targets: torch.Tensor, pad_id: int = 0, reduction: str = "mean"
+) -> torch.Tensor:
     """Cross-entropy of (B, T, V) logits against (B, T) targets, ignoring positions where the target is `pad_id`.
 
     "mean": average over the non-pad tokens (0 when there are none); "sum": their total; "none": a (B, T)
@@ -162,8 +179,9 @@ def masked_cross_entropy(logits: torch.Tensor, targets: torch.Tensor, pad_id: in
     """
     if logits.shape[:-1] != targets.shape:
         raise ValueError(f"logits {tuple(logits.shape)} do not match targets {tuple(targets.shape)}")
-    flat = F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), targets.reshape(-1),
-                           ignore_index=pad_id, reduction="none").view(targets.shape)
+    flat = F.cross_entropy(
+        logits.reshape(-1, logits.shape[-1]).float(), targets.reshape(-1), ignore_index=pad_id, reduction="none"
+    ).view(targets.shape)
     if reduction == "none":
         return flat
     total = flat.sum()

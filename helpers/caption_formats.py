@@ -8,6 +8,7 @@
 Each returns a `CaptionData` or raises `DatasetFormatError` naming the file, the line (or JSON path) and
 what was expected.
 """
+
 from __future__ import annotations
 
 import json
@@ -15,19 +16,46 @@ from pathlib import Path
 
 import numpy as np
 
-from .formats_core import (CaptionData, DatasetFormatError, _expect, _expect_key, _read_json_object, clean_caption,
-                           has_words, read_image_list, read_text, text_lines, write_text_atomic)
+from .formats_core import (
+    CaptionData,
+    DatasetFormatError,
+    _expect,
+    _expect_key,
+    _read_json_object,
+    clean_caption,
+    has_words,
+    read_image_list,
+    read_text,
+    text_lines,
+    write_text_atomic,
+)
 
 
 # ------------------------------------------------------------------------------------------- COCO JSON
-def write_coco_captions(path: Path, files: list, captions: list, caption_image: list, size=(128, 128),
-                        extra_images: list | None = None, extra_annotations: list | None = None,
-                        info: dict | None = None) -> None:
+def write_coco_captions(
+    path: Path,
+    files: list,
+    captions: list,
+    caption_image: list,
+    size=(128, 128),
+    extra_images: list | None = None,
+    extra_annotations: list | None = None,
+    info: dict | None = None,
+) -> None:
     """Write a COCO captions file; `extra_*` add fields to each image / annotation (COCO readers ignore them)."""
-    images = [{"id": i + 1, "file_name": f, "width": size[0], "height": size[1], **(extra_images[i] if extra_images else {})}
-              for i, f in enumerate(files)]
-    anns = [{"id": k + 1, "image_id": int(caption_image[k]) + 1, "caption": c,
-             **(extra_annotations[k] if extra_annotations else {})} for k, c in enumerate(captions)]
+    images = [
+        {"id": i + 1, "file_name": f, "width": size[0], "height": size[1], **(extra_images[i] if extra_images else {})}
+        for i, f in enumerate(files)
+    ]
+    anns = [
+        {
+            "id": k + 1,
+            "image_id": int(caption_image[k]) + 1,
+            "caption": c,
+            **(extra_annotations[k] if extra_annotations else {}),
+        }
+        for k, c in enumerate(captions)
+    ]
     doc = {"info": info or {}, "licenses": [], "images": images, "annotations": anns}
     write_text_atomic(path, json.dumps(doc, ensure_ascii=False, separators=(",", ":")))
 
@@ -66,17 +94,29 @@ def read_coco_captions(path: Path, image_dir: Path | None = None, lang: str = "e
     scenes = None
     if images and "scene" in images[0]:
         from .scenes import scene_from_json
-        scenes = [scene_from_json(im["scene"]) for im in images]
-    return CaptionData(image_dir, [im["file_name"] for im in images], captions, np.array(owner, np.int64),
-                       meanings if any(m is not None for m in meanings) else None, scenes, lang,
-                       Path(path).stem, dropped=dropped)
 
+        scenes = [scene_from_json(im["scene"]) for im in images]
+    return CaptionData(
+        image_dir,
+        [im["file_name"] for im in images],
+        captions,
+        np.array(owner, np.int64),
+        meanings if any(m is not None for m in meanings) else None,
+        scenes,
+        lang,
+        Path(path).stem,
+        dropped=dropped,
+    )
 
 
 # ------------------------------------------------------------------------------------------ Flickr8k
 FLICKR8K_TOKENS = "Flickr8k.token.txt"
-FLICKR8K_SPLITS = {"train": "Flickr_8k.trainImages.txt", "val": "Flickr_8k.devImages.txt",
-                   "dev": "Flickr_8k.devImages.txt", "test": "Flickr_8k.testImages.txt"}
+FLICKR8K_SPLITS = {
+    "train": "Flickr_8k.trainImages.txt",
+    "val": "Flickr_8k.devImages.txt",
+    "dev": "Flickr_8k.devImages.txt",
+    "test": "Flickr_8k.testImages.txt",
+}
 
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
@@ -165,8 +205,9 @@ def read_flickr8k(text_dir: Path, image_dir: Path | None = None, split: str = "t
     dropped = {}
     tokens = read_flickr8k_tokens(text_dir / FLICKR8K_TOKENS, dropped)
     if split == "all":
-        names = list(dict.fromkeys(n for s in ("train", "val", "test")
-                                   for n in read_image_list(text_dir / FLICKR8K_SPLITS[s])))
+        names = list(
+            dict.fromkeys(n for s in ("train", "val", "test") for n in read_image_list(text_dir / FLICKR8K_SPLITS[s]))
+        )
     elif split in FLICKR8K_SPLITS:
         names = read_image_list(text_dir / FLICKR8K_SPLITS[split])
     else:
@@ -174,12 +215,20 @@ def read_flickr8k(text_dir: Path, image_dir: Path | None = None, split: str = "t
     captions, owner = [], []
     for i, name in enumerate(names):
         if name not in tokens:
-            raise DatasetFormatError(f"{FLICKR8K_SPLITS.get(split, 'a split file')} lists {name}, which has no "
-                                     f"caption in {FLICKR8K_TOKENS}")
+            raise DatasetFormatError(
+                f"{FLICKR8K_SPLITS.get(split, 'a split file')} lists {name}, which has no caption in {FLICKR8K_TOKENS}"
+            )
         captions += tokens[name]
         owner += [i] * len(tokens[name])
-    return CaptionData(Path(image_dir) if image_dir else text_dir, names, captions, np.array(owner, np.int64),
-                       lang="en", name=f"flickr8k/{split}", dropped=[dropped.get(n, 0) for n in names])
+    return CaptionData(
+        Path(image_dir) if image_dir else text_dir,
+        names,
+        captions,
+        np.array(owner, np.int64),
+        lang="en",
+        name=f"flickr8k/{split}",
+        dropped=[dropped.get(n, 0) for n in names],
+    )
 
 
 # ------------------------------------------------------------------------- seed 000's COCO-2014-Spanish
@@ -190,12 +239,20 @@ def seed000_files(folder: Path, phase: str) -> dict:
     """The three files of a phase: `<folder>/<phase>/<phase>_*` (the seed's layout) or `<folder>/<phase>_*`."""
     folder = Path(folder)
     for base in (folder / phase, folder):
-        files = {k: base / f"{phase}_{suffix}" for k, suffix in
-                 (("names", "images_names.txt"), ("vectors", "images_vectors.bin"), ("captions", "captions.txt"))}
+        files = {
+            k: base / f"{phase}_{suffix}"
+            for k, suffix in (
+                ("names", "images_names.txt"),
+                ("vectors", "images_vectors.bin"),
+                ("captions", "captions.txt"),
+            )
+        }
         if any(p.exists() for p in files.values()):
             return files
-    return {k: folder / phase / f"{phase}_{s}" for k, s in
-            (("names", "images_names.txt"), ("vectors", "images_vectors.bin"), ("captions", "captions.txt"))}
+    return {
+        k: folder / phase / f"{phase}_{s}"
+        for k, s in (("names", "images_names.txt"), ("vectors", "images_vectors.bin"), ("captions", "captions.txt"))
+    }
 
 
 def read_seed000_vectors(path: Path, n: int, dim: int = SEED000_DIM) -> np.ndarray:
@@ -208,11 +265,13 @@ def read_seed000_vectors(path: Path, n: int, dim: int = SEED000_DIM) -> np.ndarr
         raise DatasetFormatError(f"{path} is empty")
     row = dim * 4
     if size % row:
-        raise DatasetFormatError(f"{path} has {size:,} bytes, not a whole number of {dim}-float32 rows "
-                                 f"({row:,} bytes each): truncated?")
+        raise DatasetFormatError(
+            f"{path} has {size:,} bytes, not a whole number of {dim}-float32 rows ({row:,} bytes each): truncated?"
+        )
     if size // row != n:
-        raise DatasetFormatError(f"{path} holds {size // row:,} vectors of {dim} floats but the names file lists "
-                                 f"{n:,} images")
+        raise DatasetFormatError(
+            f"{path} holds {size // row:,} vectors of {dim} floats but the names file lists {n:,} images"
+        )
     vectors = np.fromfile(path, dtype="<f4").reshape(n, dim)
     if not np.isfinite(vectors).all():
         raise DatasetFormatError(f"{path} contains NaN or infinite values: damaged file?")
@@ -229,8 +288,10 @@ def read_seed000(folder: Path, phase: str, dim: int = SEED000_DIM) -> tuple:
     files = seed000_files(folder, phase)
     for kind in ("names", "captions", "vectors"):
         if not files[kind].is_file():
-            raise DatasetFormatError(f"{files[kind]} is missing (seed 000's layout: <folder>/{phase}/"
-                                     f"{phase}_images_names.txt, _images_vectors.bin, _captions.txt)")
+            raise DatasetFormatError(
+                f"{files[kind]} is missing (seed 000's layout: <folder>/{phase}/"
+                f"{phase}_images_names.txt, _images_vectors.bin, _captions.txt)"
+            )
     names = read_image_list(files["names"])
     vectors = read_seed000_vectors(files["vectors"], len(names), dim)
     index = {n: i for i, n in enumerate(names)}
@@ -239,11 +300,14 @@ def read_seed000(folder: Path, phase: str, dim: int = SEED000_DIM) -> tuple:
     for lineno, ln in text_lines(files["captions"]):
         name, sep, caption = ln.partition("\t")
         if not sep:
-            raise DatasetFormatError(f"{files['captions']}:{lineno}: expected 'image name<TAB>caption', got {ln[:80]!r}")
+            raise DatasetFormatError(
+                f"{files['captions']}:{lineno}: expected 'image name<TAB>caption', got {ln[:80]!r}"
+            )
         name = name.strip()
         if name not in index:
-            raise DatasetFormatError(f"{files['captions']}:{lineno}: caption of {name!r}, which is not in "
-                                     f"{files['names'].name}")
+            raise DatasetFormatError(
+                f"{files['captions']}:{lineno}: caption of {name!r}, which is not in {files['names'].name}"
+            )
         caption = clean_caption(caption)
         if has_words(caption):
             captions.append(caption)
@@ -252,8 +316,15 @@ def read_seed000(folder: Path, phase: str, dim: int = SEED000_DIM) -> tuple:
             dropped[index[name]] += 1
     if not captions:
         raise DatasetFormatError(f"{files['captions']} has no captions")
-    data = CaptionData(files["names"].parent, names, captions, np.array(owner, np.int64), lang="es",
-                       name=f"coco-spanish/{phase}", dropped=dropped)
+    data = CaptionData(
+        files["names"].parent,
+        names,
+        captions,
+        np.array(owner, np.int64),
+        lang="es",
+        name=f"coco-spanish/{phase}",
+        dropped=dropped,
+    )
     return data, vectors
 
 
@@ -279,8 +350,9 @@ def read_karpathy_captions(path: Path, split: str, image_dir: Path | None = None
             if "raw" in sent:
                 _expect(path, f"images[{i}].sentences[{j}].raw", sent["raw"], (str, type(None)), "a caption string")
             if "tokens" in sent:
-                tokens = _expect(path, f"images[{i}].sentences[{j}].tokens", sent["tokens"], (list, type(None)),
-                                 "a list of tokens")
+                tokens = _expect(
+                    path, f"images[{i}].sentences[{j}].tokens", sent["tokens"], (list, type(None)), "a list of tokens"
+                )
                 for k, t in enumerate(tokens or []):
                     _expect(path, f"images[{i}].sentences[{j}].tokens[{k}]", t, str, "a token string")
     if check_only:
@@ -303,6 +375,12 @@ def read_karpathy_captions(path: Path, split: str, image_dir: Path | None = None
     if not files:
         splits = sorted({im.get("split") for im in doc["images"]})
         raise DatasetFormatError(f"{path} has no images in split {split!r}; it has {splits}")
-    return CaptionData(Path(image_dir) if image_dir else Path(path).parent, files, captions,
-                       np.array(owner, np.int64), lang="en", name=f"karpathy-{doc.get('dataset', 'coco')}/{split}",
-                       dropped=dropped)
+    return CaptionData(
+        Path(image_dir) if image_dir else Path(path).parent,
+        files,
+        captions,
+        np.array(owner, np.int64),
+        lang="en",
+        name=f"karpathy-{doc.get('dataset', 'coco')}/{split}",
+        dropped=dropped,
+    )

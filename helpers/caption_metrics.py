@@ -13,6 +13,7 @@ attention looked at the right object, and the nearest-neighbour caption baseline
 - :func:`nearest_neighbour_captions`: the caption-retrieval baseline (consensus caption of the nearest
   training images).
 """
+
 from __future__ import annotations
 
 from collections import Counter
@@ -26,9 +27,19 @@ from .metrics import distances
 from .scenes import satisfies
 from .text import tokenize
 
-__all__ = ["BLEU_WEIGHTS", "check_bleu_inputs", "bleu", "human_ceiling", "semantic_scores", "evaluate_captions",
-           "attention_in_box", "box_cell_fraction", "attention_in_boxes", "summarise_attention_in_box",
-           "nearest_neighbour_captions"]
+__all__ = [
+    "BLEU_WEIGHTS",
+    "check_bleu_inputs",
+    "bleu",
+    "human_ceiling",
+    "semantic_scores",
+    "evaluate_captions",
+    "attention_in_box",
+    "box_cell_fraction",
+    "attention_in_boxes",
+    "summarise_attention_in_box",
+    "nearest_neighbour_captions",
+]
 
 
 # ------------------------------------------------------------------------------------------------ BLEU
@@ -50,47 +61,70 @@ def check_bleu_inputs(references: list, hypotheses: list) -> None:
 
     Taught in: notebooks/03_show_and_tell.ipynb § How good is that? Baselines and a ceiling
     """
-    if isinstance(references, str) or isinstance(hypotheses, str) or not isinstance(references, (list, tuple)) \
-            or not isinstance(hypotheses, (list, tuple)):
-        raise TypeError("bleu(references, hypotheses) takes lists: references[i] = list of reference token lists "
-                        "of image i, hypotheses[i] = the generated token list of image i")
+    if (
+        isinstance(references, str)
+        or isinstance(hypotheses, str)
+        or not isinstance(references, (list, tuple))
+        or not isinstance(hypotheses, (list, tuple))
+    ):
+        raise TypeError(
+            "bleu(references, hypotheses) takes lists: references[i] = list of reference token lists "
+            "of image i, hypotheses[i] = the generated token list of image i"
+        )
     if len(references) != len(hypotheses):
         raise ValueError(f"{len(references)} reference sets but {len(hypotheses)} hypotheses")
     if not hypotheses:
         raise ValueError("no hypotheses to score: BLEU needs at least one image")
     for i, h in enumerate(hypotheses):
         if isinstance(h, (list, tuple)) and any(isinstance(t, str) and not t.strip() for t in h):
-            raise TypeError(f"hypotheses[{i}] has an empty or blank token: characters instead of words? "
-                            f"use helpers.tokenize(caption)")
+            raise TypeError(
+                f"hypotheses[{i}] has an empty or blank token: characters instead of words? "
+                f"use helpers.tokenize(caption)"
+            )
         if isinstance(h, str):
-            raise TypeError(f"hypotheses[{i}] is a string ({h[:40]!r}); BLEU needs token lists: "
-                            f"use helpers.tokenize(caption)")
+            raise TypeError(
+                f"hypotheses[{i}] is a string ({h[:40]!r}); BLEU needs token lists: use helpers.tokenize(caption)"
+            )
         if _is_tokens(h) and any(any(ch.isspace() for ch in t.strip()) for t in h):
-            raise TypeError(f"hypotheses[{i}] holds a string with spaces; BLEU needs one token per item: "
-                            f"use helpers.tokenize(caption)")
+            raise TypeError(
+                f"hypotheses[{i}] holds a string with spaces; BLEU needs one token per item: "
+                f"use helpers.tokenize(caption)"
+            )
         if not _is_tokens(h):
-            raise TypeError(f"hypotheses[{i}] must be a list of tokens (str), not {type(h).__name__} of "
-                            f"{sorted({type(t).__name__ for t in h}) if isinstance(h, (list, tuple)) else '?'}")
+            raise TypeError(
+                f"hypotheses[{i}] must be a list of tokens (str), not {type(h).__name__} of "
+                f"{sorted({type(t).__name__ for t in h}) if isinstance(h, (list, tuple)) else '?'}"
+            )
     for i, refs in enumerate(references):
         if isinstance(refs, str):
-            raise TypeError(f"references[{i}] is a string; give a list of reference token lists, "
-                            f"e.g. [helpers.tokenize(c) for c in captions]")
+            raise TypeError(
+                f"references[{i}] is a string; give a list of reference token lists, "
+                f"e.g. [helpers.tokenize(c) for c in captions]"
+            )
         if not isinstance(refs, (list, tuple)) or not refs:
             raise ValueError(f"references[{i}] must be a non-empty list of reference token lists")
         if _is_tokens(refs) and any(any(ch.isspace() for ch in t.strip()) for t in refs):
             j = next(j for j, t in enumerate(refs) if any(ch.isspace() for ch in t.strip()))
-            raise TypeError(f"references[{i}][{j}] is a string with spaces ({refs[j][:40]!r}); BLEU needs token "
-                            f"lists: use helpers.tokenize(caption)")
+            raise TypeError(
+                f"references[{i}][{j}] is a string with spaces ({refs[j][:40]!r}); BLEU needs token "
+                f"lists: use helpers.tokenize(caption)"
+            )
         if _is_tokens(refs):
-            raise TypeError(f"references[{i}] is one token list, but each image needs a list of them: "
-                            f"wrap it, references = [[tokens], ...] (a missing level scores characters)")
+            raise TypeError(
+                f"references[{i}] is one token list, but each image needs a list of them: "
+                f"wrap it, references = [[tokens], ...] (a missing level scores characters)"
+            )
         for j, r in enumerate(refs):
             if isinstance(r, (list, tuple)) and any(isinstance(t, str) and not t.strip() for t in r):
-                raise TypeError(f"references[{i}][{j}] has an empty or blank token: characters instead of words? "
-                                f"use helpers.tokenize(caption)")
+                raise TypeError(
+                    f"references[{i}][{j}] has an empty or blank token: characters instead of words? "
+                    f"use helpers.tokenize(caption)"
+                )
             if isinstance(r, str):
-                raise TypeError(f"references[{i}][{j}] is a string ({r[:40]!r}); BLEU needs token lists: "
-                                f"use helpers.tokenize(caption)")
+                raise TypeError(
+                    f"references[{i}][{j}] is a string ({r[:40]!r}); BLEU needs token lists: "
+                    f"use helpers.tokenize(caption)"
+                )
             if not _is_tokens(r):
                 raise TypeError(f"references[{i}][{j}] must be a list of tokens (str)")
 
@@ -108,8 +142,7 @@ def bleu(references: list, hypotheses: list) -> dict:
     from nltk.translate.bleu_score import SmoothingFunction, corpus_bleu
 
     check_bleu_inputs(references, hypotheses)
-    scores = corpus_bleu(references, hypotheses, weights=BLEU_WEIGHTS,
-                         smoothing_function=SmoothingFunction().method1)
+    scores = corpus_bleu(references, hypotheses, weights=BLEU_WEIGHTS, smoothing_function=SmoothingFunction().method1)
     return {f"bleu{n}": float(v) for n, v in enumerate(scores, start=1)}
 
 
@@ -124,7 +157,7 @@ def human_ceiling(references: list) -> dict:
     n = min(len(r) for r in references)
     if n < 2:
         raise ValueError("the ceiling needs at least two references per image")
-    runs = [bleu([r[:j] + r[j + 1:] for r in references], [r[j] for r in references]) for j in range(n)]
+    runs = [bleu([r[:j] + r[j + 1 :] for r in references], [r[j] for r in references]) for j in range(n)]
     return {key: float(np.mean([r[key] for r in runs])) for key in runs[0]}
 
 
@@ -152,12 +185,21 @@ def semantic_scores(captions: list, scenes: list, lang: str = "en") -> dict:
             a, rel, b = p["relation"]
             if a in truth and b in truth:
                 rel_n += 1
-                meaning = {"kind": "relation", "objects": {a: 1, b: 1}, "sizes": {}, "relation": [a, rel, b],
-                           "background": None}
+                meaning = {
+                    "kind": "relation",
+                    "objects": {a: 1, b: 1},
+                    "sizes": {},
+                    "relation": [a, rel, b],
+                    "background": None,
+                }
                 rel_ok += satisfies(scene, meaning)
-    return {"object_precision": tp / named if named else 0.0, "object_recall": tp / present if present else 0.0,
-            "count_accuracy": counts_ok / tp if tp else 0.0,
-            "relation_accuracy": rel_ok / rel_n if rel_n else float("nan"), "relations_stated": rel_n}
+    return {
+        "object_precision": tp / named if named else 0.0,
+        "object_recall": tp / present if present else 0.0,
+        "count_accuracy": counts_ok / tp if tp else 0.0,
+        "relation_accuracy": rel_ok / rel_n if rel_n else float("nan"),
+        "relations_stated": rel_n,
+    }
 
 
 def evaluate_captions(hypotheses: list, data, lang: str | None = None, references: list | None = None) -> dict:
@@ -223,9 +265,15 @@ def attention_in_boxes(tokens: list, attention, scene, lang: str = "en", image_s
             continue
         boxes = boxes_of[cls]
         att = attention[t]
-        out.append({"position": t, "word": tokens[t], "cls": cls,
-                    "hit": any(attention_in_box(att, b, image_size) for b in boxes),
-                    "uniform": box_cell_fraction(boxes, att.shape, image_size)})
+        out.append(
+            {
+                "position": t,
+                "word": tokens[t],
+                "cls": cls,
+                "hit": any(attention_in_box(att, b, image_size) for b in boxes),
+                "uniform": box_cell_fraction(boxes, att.shape, image_size),
+            }
+        )
     return out
 
 
@@ -236,14 +284,16 @@ def summarise_attention_in_box(records: list) -> dict:
     """
     if not records:
         return {"attention_in_box": float("nan"), "attention_in_box_uniform": float("nan"), "object_words": 0}
-    return {"attention_in_box": float(np.mean([r["hit"] for r in records])),
-            "attention_in_box_uniform": float(np.mean([r["uniform"] for r in records])),
-            "object_words": len(records)}
+    return {
+        "attention_in_box": float(np.mean([r["hit"] for r in records])),
+        "attention_in_box_uniform": float(np.mean([r["uniform"] for r in records])),
+        "object_words": len(records),
+    }
 
 
 # ------------------------------------------------------------------------------------------- baselines
 def _ngrams(tokens: list, n_max: int = 2) -> Counter:
-    return Counter(tuple(tokens[i:i + n]) for n in range(1, n_max + 1) for i in range(len(tokens) - n + 1))
+    return Counter(tuple(tokens[i : i + n]) for n in range(1, n_max + 1) for i in range(len(tokens) - n + 1))
 
 
 def _consensus(candidates: list) -> int:
@@ -254,15 +304,25 @@ def _consensus(candidates: list) -> int:
     norms = [np.sqrt(sum(v * v for v in g.values())) or 1.0 for g in grams]
     best, best_score = 0, -1.0
     for i, gi in enumerate(grams):
-        s = sum(sum(v * gj[k] for k, v in gi.items() if k in gj) / (norms[i] * norms[j])
-                for j, gj in enumerate(grams) if j != i) / (len(grams) - 1)
+        s = sum(
+            sum(v * gj[k] for k, v in gi.items() if k in gj) / (norms[i] * norms[j])
+            for j, gj in enumerate(grams)
+            if j != i
+        ) / (len(grams) - 1)
         if s > best_score + 1e-12:
             best, best_score = i, s
     return best
 
 
-def nearest_neighbour_captions(query_features, train_features, train_captions: list, k: int = 1,
-                               metric: str = "cosine", lang: str = "en", chunk: int = 1024) -> tuple:
+def nearest_neighbour_captions(
+    query_features,
+    train_features,
+    train_captions: list,
+    k: int = 1,
+    metric: str = "cosine",
+    lang: str = "en",
+    chunk: int = 1024,
+) -> tuple:
     """The caption-retrieval baseline: describe an image with a caption of its nearest training image(s).
 
     `train_captions[j]` is the list of caption strings of training image j. Among the captions of the `k`
@@ -274,7 +334,7 @@ def nearest_neighbour_captions(query_features, train_features, train_captions: l
     q_all = torch.as_tensor(np.asarray(query_features), dtype=torch.float32)
     neighbours = []
     for s in range(0, len(q_all), chunk):
-        d = distances(q_all[s:s + chunk], x, metric)
+        d = distances(q_all[s : s + chunk], x, metric)
         neighbours.append(d.topk(k, dim=1, largest=False).indices)
     nn_idx = torch.cat(neighbours).numpy() if neighbours else np.zeros((0, k), np.int64)
     out = []

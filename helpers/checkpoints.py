@@ -8,14 +8,15 @@
 
 Taught in: notebooks/03_show_and_tell.ipynb § Saving and loading without pickle
 """
+
 from __future__ import annotations
 
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import torch
 
@@ -31,6 +32,7 @@ class Checkpoint:
 
     Taught in: notebooks/03_show_and_tell.ipynb § Saving and loading without pickle
     """
+
     state_dict: dict
     vocab: Vocabulary
     config: dict
@@ -71,6 +73,7 @@ def save_checkpoint(directory, model, vocab: Vocabulary, config: dict, format: s
     text = json.dumps({**config, "weights_format": format, "vocab_size": len(vocab)}, indent=1, sort_keys=True)
     if format == "safetensors":
         from safetensors.torch import save_file
+
         _atomic(directory / _WEIGHTS[format], lambda p: save_file(state, p))
     else:
         _atomic(directory / _WEIGHTS[format], lambda p: torch.save(state, p))
@@ -103,10 +106,12 @@ def load_checkpoint(directory, build: Callable | None = None, map_location="cpu"
         raise ValueError(f"{directory}/config.json: unknown weights_format {fmt!r}; expected {sorted(_WEIGHTS)}")
     path = directory / _WEIGHTS[fmt]
     if not path.is_file():
-        raise FileNotFoundError(f"{directory}: config.json says the weights are in {path.name}, which is missing; "
-                                f"save the checkpoint again")
+        raise FileNotFoundError(
+            f"{directory}: config.json says the weights are in {path.name}, which is missing; save the checkpoint again"
+        )
     if fmt == "safetensors":
         from safetensors.torch import load_file
+
         device = str(map_location) if map_location is not None else "cpu"
         state = load_file(str(path), device=device)
     else:
@@ -117,4 +122,3 @@ def load_checkpoint(directory, build: Callable | None = None, map_location="cpu"
         model.load_state_dict(state, strict=True)
         model.eval()
     return Checkpoint(state, vocab, config, model)
-

@@ -1,5 +1,6 @@
 """Reader and writer of the Tiny ImageNet tree (`wnids.txt`, `words.txt`, `train/<wnid>/<wnid>_boxes.txt`,
 `val/val_annotations.txt`), the class dataset's format (the embedded dataset is written in it too)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -15,10 +16,13 @@ def write_tiny_imagenet_index(root: Path, classes: list, words: dict, train: dic
     write_text_atomic(root / "wnids.txt", "".join(f"{c}\n" for c in classes))
     write_text_atomic(root / "words.txt", "".join(f"{c}\t{', '.join(words[c])}\n" for c in classes))
     for wnid, items in train.items():
-        write_text_atomic(root / "train" / wnid / f"{wnid}_boxes.txt",
-                          "".join(f"{f}\t{b[0]}\t{b[1]}\t{b[2]}\t{b[3]}\n" for f, b in items))
-    write_text_atomic(root / "val" / "val_annotations.txt",
-                      "".join(f"{f}\t{w}\t{b[0]}\t{b[1]}\t{b[2]}\t{b[3]}\n" for f, w, b in val))
+        write_text_atomic(
+            root / "train" / wnid / f"{wnid}_boxes.txt",
+            "".join(f"{f}\t{b[0]}\t{b[1]}\t{b[2]}\t{b[3]}\n" for f, b in items),
+        )
+    write_text_atomic(
+        root / "val" / "val_annotations.txt", "".join(f"{f}\t{w}\t{b[0]}\t{b[1]}\t{b[2]}\t{b[3]}\n" for f, w, b in val)
+    )
 
 
 def read_tiny_imagenet(root: Path, split: str = "train") -> ClassData:
@@ -56,8 +60,15 @@ def read_tiny_imagenet(root: Path, split: str = "train") -> ClassData:
             files.append(f"val/images/{name}")
             labels.append(index[wnid])
             boxes.append(box)
-    return ClassData(root, classes, words, files, np.array(labels, np.int64),
-                     np.array(boxes, np.int64).reshape(-1, 4), f"tiny-imagenet/{split}")
+    return ClassData(
+        root,
+        classes,
+        words,
+        files,
+        np.array(labels, np.int64),
+        np.array(boxes, np.int64).reshape(-1, 4),
+        f"tiny-imagenet/{split}",
+    )
 
 
 def _tiny_fields(path: Path, lineno: int, line: str, n: int, expected: str) -> tuple:
@@ -66,11 +77,13 @@ def _tiny_fields(path: Path, lineno: int, line: str, n: int, expected: str) -> t
     parts = line.split("\t")
     if len(parts) != n:
         hint = " (spaces instead of tabs?)" if len(parts) == 1 and len(line.split()) == n else ""
-        raise DatasetFormatError(f"{path}:{lineno}: expected {n} tab-separated fields ({expected}), got "
-                                 f"{len(parts)}{hint}: {line[:60]!r}")
+        raise DatasetFormatError(
+            f"{path}:{lineno}: expected {n} tab-separated fields ({expected}), got {len(parts)}{hint}: {line[:60]!r}"
+        )
     try:
-        box = [int(v) for v in parts[n - 4:]]  # whole pixels in the real files; 12.5 or inf is a damaged line
+        box = [int(v) for v in parts[n - 4 :]]  # whole pixels in the real files; 12.5 or inf is a damaged line
     except ValueError:
-        raise DatasetFormatError(f"{path}:{lineno}: expected 4 integer box coordinates, got "
-                                 f"{parts[n - 4:]!r}") from None
-    return parts[:n - 4], box
+        raise DatasetFormatError(
+            f"{path}:{lineno}: expected 4 integer box coordinates, got {parts[n - 4 :]!r}"
+        ) from None
+    return parts[: n - 4], box

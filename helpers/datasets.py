@@ -14,6 +14,7 @@ With a folder it is read from there: no download, no checksum, nothing written i
 image features go to `helpers.paths.cache_dir()`). helpers/layouts.py says which folder layouts are
 recognised. Nothing in embedded, formats or scenes imports this module.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -23,11 +24,31 @@ import numpy as np
 
 from . import embedded
 from .download import dataset_dir, fetch, get_dataset
-from .formats import (CaptionData, ClassData, DatasetFormatError, _read_json_object, missing_images, read_coco_captions,
-                      read_karpathy_captions, read_tiny_imagenet, summarize_captions, summarize_classes)
+from .formats import (
+    CaptionData,
+    ClassData,
+    DatasetFormatError,
+    _read_json_object,
+    missing_images,
+    read_coco_captions,
+    read_karpathy_captions,
+    read_tiny_imagenet,
+    summarize_captions,
+    summarize_classes,
+)
+from .layouts import (
+    LAYOUTS,
+    TEST_CHUNK,
+    TEST_SETS,
+    Layout,
+    check_images,
+    detect_layout,
+    read_captions,
+    read_classes,
+    said,
+    subset,
+)
 from .vectorfiles import scan_vectors
-from .layouts import (LAYOUTS, TEST_CHUNK, TEST_SETS, Layout, check_images, detect_layout, read_captions,
-                      read_classes, said, subset)
 
 CAPTION_DATASETS = ("coco", "coco-spanish", "flickr8k")
 CLASS_DATASETS = ("tiny-imagenet",)
@@ -43,8 +64,10 @@ def splits(name: str) -> tuple:
 def _registry_name(dataset: str, kind: tuple, other: str) -> str:
     ds = get_dataset(dataset)  # UnknownDatasetError (a KeyError) with the close names
     if ds.name not in kind:
-        raise ValueError(f"{ds.name} is not a {'captioned-image' if kind == CAPTION_DATASETS else 'classification'} "
-                         f"dataset; those are {kind} (use {other})")
+        raise ValueError(
+            f"{ds.name} is not a {'captioned-image' if kind == CAPTION_DATASETS else 'classification'} "
+            f"dataset; those are {kind} (use {other})"
+        )
     return ds.name
 
 
@@ -60,8 +83,11 @@ def _layout(name: str, split: str, data_dir, download: bool, progress: bool) -> 
     files = None
     if name == "coco":
         official = split in ("train2014", "val2014")
-        files = (["annotations_trainval2014.zip", f"{split}.zip"] if official else
-                 ["caption_datasets.zip", "val2014.zip"] + (["train2014.zip"] if split in ("train", "restval") else []))
+        files = (
+            ["annotations_trainval2014.zip", f"{split}.zip"]
+            if official
+            else ["caption_datasets.zip", "val2014.zip"] + (["train2014.zip"] if split in ("train", "restval") else [])
+        )
     elif name == "coco-spanish":  # a drive share: checked, with instructions when absent, never downloaded
         phase = "train" if split in ("train", "val", "train_full") else split
         files = [r.filename for r in get_dataset(name).resources if r.filename.startswith(phase + "_")]
@@ -72,9 +98,18 @@ def _layout(name: str, split: str, data_dir, download: bool, progress: bool) -> 
 
 
 # ------------------------------------------------------------------------------------------ the door
-def load_captions(split: str = "train", lang: str | None = "en", dataset: str = "embedded", data_dir=None, *,
-                  config: embedded.Config | None = None, ensure: bool = True, check: bool = True,
-                  download: bool = True, progress: bool = True) -> CaptionData:
+def load_captions(
+    split: str = "train",
+    lang: str | None = "en",
+    dataset: str = "embedded",
+    data_dir=None,
+    *,
+    config: embedded.Config | None = None,
+    ensure: bool = True,
+    check: bool = True,
+    download: bool = True,
+    progress: bool = True,
+) -> CaptionData:
     """Captioned images of one split: `CaptionData` (files, captions, `caption_image` (C,) int64, ...).
 
     dataset: 'embedded' (the book's scenes: 'train', 'val', 'test_A'..'test_C'; 'en' or 'es'), 'coco'
@@ -89,14 +124,17 @@ def load_captions(split: str = "train", lang: str | None = "en", dataset: str = 
     folder, the layout expected and the first missing file), DownloadError (offline with nothing cached).
     """
     if dataset == "embedded":
-        return embedded.read_captions(split, "en" if lang is None else lang, config or embedded.Config(), ensure,
-                                      root=data_dir)
+        return embedded.read_captions(
+            split, "en" if lang is None else lang, config or embedded.Config(), ensure, root=data_dir
+        )
     name = _registry_name(dataset, CAPTION_DATASETS, "load_classes(split, dataset=...) or load_real_classes")
     want = LANGUAGES[name]
     if lang is not None and lang != want:
         other = {"en": "'coco' or 'flickr8k'", "es": "'coco-spanish'"}.get(lang, "none")
-        raise ValueError(f"{name} captions are in {want!r}, not {lang!r}: set LANGUAGE = {want!r}, or use a "
-                         f"dataset in {lang!r} ({other})")
+        raise ValueError(
+            f"{name} captions are in {want!r}, not {lang!r}: set LANGUAGE = {want!r}, or use a "
+            f"dataset in {lang!r} ({other})"
+        )
     _check_split(name, split)
     layout = _layout(name, split, data_dir, download, progress)
     data = read_captions(layout, split)
@@ -105,9 +143,17 @@ def load_captions(split: str = "train", lang: str | None = "en", dataset: str = 
     return data
 
 
-def load_classes(split: str = "train", dataset: str = "embedded", data_dir=None, *,
-                 config: embedded.Config | None = None, ensure: bool = True, check: bool = True,
-                 download: bool = True, progress: bool = True) -> ClassData:
+def load_classes(
+    split: str = "train",
+    dataset: str = "embedded",
+    data_dir=None,
+    *,
+    config: embedded.Config | None = None,
+    ensure: bool = True,
+    check: bool = True,
+    download: bool = True,
+    progress: bool = True,
+) -> ClassData:
     """Labelled images, one object each: `ClassData` (files, `labels` (N,) int64 into `classes`, `boxes` (N, 4)).
 
     dataset: 'embedded' ('train' holds only seen classes, 'val' seen and unseen ones) or 'tiny-imagenet'
@@ -125,14 +171,27 @@ def load_classes(split: str = "train", dataset: str = "embedded", data_dir=None,
     return data
 
 
-def load_real_captions(name: str, split: str = "train", lang: str | None = None, root=None, download: bool = True,
-                       check: bool = True, progress: bool = True) -> CaptionData:
+def load_real_captions(
+    name: str,
+    split: str = "train",
+    lang: str | None = None,
+    root=None,
+    download: bool = True,
+    check: bool = True,
+    progress: bool = True,
+) -> CaptionData:
     """`load_captions(split, lang, name, data_dir=root)`: the older spelling, kept."""
     return load_captions(split, lang, name, root, check=check, download=download, progress=progress)
 
 
-def load_real_classes(name: str = "tiny-imagenet", split: str = "train", root=None, download: bool = True,
-                      check: bool = True, progress: bool = True) -> ClassData:
+def load_real_classes(
+    name: str = "tiny-imagenet",
+    split: str = "train",
+    root=None,
+    download: bool = True,
+    check: bool = True,
+    progress: bool = True,
+) -> ClassData:
     """`load_classes(split, name, data_dir=root)`: the older spelling, kept."""
     return load_classes(split, name, root, check=check, download=download, progress=progress)
 
@@ -150,7 +209,7 @@ def test_sets(dataset: str = "embedded", data_dir=None, lang: str | None = None,
         have = detect_layout(name, data_dir).splits if data_dir is not None else splits(name)
         return tuple(s for s in TEST_SETS if s in have)
     n = len(load_captions("test", lang, name, data_dir, **{"check": False, **kwargs}))
-    return tuple(s for s in TEST_SETS[:max(1, n // TEST_CHUNK)] if s in splits(name))
+    return tuple(s for s in TEST_SETS[: max(1, n // TEST_CHUNK)] if s in splits(name))
 
 
 test_sets.__test__ = False  # not a pytest test
@@ -182,7 +241,7 @@ def zero_shot_split(train, fraction: float = 0.15, seed: int = 0) -> tuple:
         seen = [c for c in train.classes if c not in held]
         unseen = [c for c in train.classes if c in held]
     keep_ids = {train.classes.index(c) for c in seen}
-    keep = np.array([int(l) in keep_ids for l in train.labels], dtype=bool)
+    keep = np.array([int(label) in keep_ids for label in train.labels], dtype=bool)
     return seen, unseen, keep
 
 
@@ -220,8 +279,14 @@ def precomputed_features(data) -> dict | None:
     return data.features if isinstance(data, CaptionData) else None
 
 
-def image_features(data, backbone: str = "efficientnet_lite0", size: int | None = None, device="cpu",
-                   with_maps: bool = True, progress: bool = True) -> dict:
+def image_features(
+    data,
+    backbone: str = "efficientnet_lite0",
+    size: int | None = None,
+    device="cpu",
+    with_maps: bool = True,
+    progress: bool = True,
+) -> dict:
     """CNN features of every image: {'pooled': (N, D) float32, 'map': (N, C, H, W) float32, 'files': (N,)}.
 
     The dataset's own features when it has them (`precomputed_features`, no 'map'); else computed once and
@@ -231,8 +296,8 @@ def image_features(data, backbone: str = "efficientnet_lite0", size: int | None 
     if pre is not None:
         return pre
     from .features import cached_features
-    return cached_features(data, backbone, size, device, False if isinstance(data, ClassData) else with_maps,
-                           progress)
+
+    return cached_features(data, backbone, size, device, False if isinstance(data, ClassData) else with_maps, progress)
 
 
 # --------------------------------------------------------------------------------------------- inspect
@@ -256,8 +321,16 @@ def inspect(name: str, path, images=None) -> dict:
         if not path.is_file():
             raise DatasetFormatError(f"{path} is not a file")
         info = scan_vectors(path, name, full=True)
-        return {"dataset": name, "layout": info["format"], "path": str(path), "vectors": info["vectors"],
-                "dimension": info["dimension"], "header": info["header"], "ok": True, "problem": None}
+        return {
+            "dataset": name,
+            "layout": info["format"],
+            "path": str(path),
+            "vectors": info["vectors"],
+            "dimension": info["dimension"],
+            "header": info["header"],
+            "ok": True,
+            "problem": None,
+        }
     if path.is_file() and name == "coco":
         return _inspect_coco_file(path, images)
     if path.is_file() and name == "flickr8k":
@@ -281,8 +354,9 @@ def _entry(data, layout: Layout, problems: list) -> tuple:
         return entry, set()
     missing = missing_images(data)
     root = data.image_dir if isinstance(data, CaptionData) else data.root
-    entry.update(images_missing=len(missing),
-                 first_missing=_rel(Path(root) / missing[0], layout.root) if missing else None)
+    entry.update(
+        images_missing=len(missing), first_missing=_rel(Path(root) / missing[0], layout.root) if missing else None
+    )
     if missing:
         try:
             check_images(layout, data)
@@ -292,19 +366,30 @@ def _entry(data, layout: Layout, problems: list) -> tuple:
 
 
 def _summary(layout: Layout) -> dict:
-    out = {"dataset": layout.dataset, "layout": layout.name, "path": str(layout.root),
-           "files": [_rel(f, layout.root) for f in layout.files],
-           "image_dir": None if layout.image_dir is None else str(layout.image_dir)}
+    out = {
+        "dataset": layout.dataset,
+        "layout": layout.name,
+        "path": str(layout.root),
+        "files": [_rel(f, layout.root) for f in layout.files],
+        "image_dir": None if layout.image_dir is None else str(layout.image_dir),
+    }
     parts, problems = {}, []
     if layout.name in ("tiny-imagenet", "embedded"):
-        datas = ({s: read_classes(layout, s) for s in layout.splits} if layout.name == "tiny-imagenet" else
-                 {**{s: embedded.read_captions(s, root=layout.root) for s in layout.splits},
-                  **{f"classes-{s}": read_tiny_imagenet(layout.root / "classes", s) for s in ("train", "val")}})
+        datas = (
+            {s: read_classes(layout, s) for s in layout.splits}
+            if layout.name == "tiny-imagenet"
+            else {
+                **{s: embedded.read_captions(s, root=layout.root) for s in layout.splits},
+                **{f"classes-{s}": read_tiny_imagenet(layout.root / "classes", s) for s in ("train", "val")},
+            }
+        )
         parts = {s: _entry(d, layout, problems)[0] for s, d in datas.items()}
         if layout.name == "tiny-imagenet":
             out.update(classes=parts["train"]["classes"], words=parts["train"]["classes_with_words"])
-        out.update(images=sum(p["images"] for p in parts.values()),
-                   images_missing=sum(p["images_missing"] for p in parts.values()))
+        out.update(
+            images=sum(p["images"] for p in parts.values()),
+            images_missing=sum(p["images_missing"] for p in parts.values()),
+        )
     else:
         spanish = layout.name == "coco-spanish-seed000"
         primary = layout.parts["phases"] if spanish else ("train", "val", "test")
@@ -313,26 +398,36 @@ def _summary(layout: Layout) -> dict:
             d = read_captions(layout, "train_full" if spanish and split == "train" else split)
             parts[split], missing = _entry(d, layout, problems)
             if spanish:
-                parts[split].update(vectors=int(d.features["pooled"].shape[0]),
-                                    dimension=int(d.features["pooled"].shape[1]))
+                parts[split].update(
+                    vectors=int(d.features["pooled"].shape[0]), dimension=int(d.features["pooled"].shape[1])
+                )
             if split in primary:
                 per = np.bincount(d.caption_image, minlength=len(d.files))
                 drop = d.dropped if d.dropped is not None else np.zeros(len(d.files), np.int64)
-                seen.update({str(Path(d.image_dir) / f): (int(c), int(k), f in missing)
-                             for f, c, k in zip(d.files, per, drop)})
+                seen.update(
+                    {str(Path(d.image_dir) / f): (int(c), int(k), f in missing) for f, c, k in zip(d.files, per, drop)}
+                )
         per = [t[0] for t in seen.values()] or [0]
-        out.update(images=len(seen), captions=sum(per), captions_per_image={"min": min(per), "max": max(per)},
-                   captions_dropped=sum(t[1] for t in seen.values()),
-                   images_missing=None if spanish else sum(t[2] for t in seen.values()))
+        out.update(
+            images=len(seen),
+            captions=sum(per),
+            captions_per_image={"min": min(per), "max": max(per)},
+            captions_dropped=sum(t[1] for t in seen.values()),
+            images_missing=None if spanish else sum(t[2] for t in seen.values()),
+        )
         if spanish:
             out.update(vectors=sum(p["vectors"] for p in parts.values()), dimension=2048)
         else:
-            out["test_sets"] = list(TEST_SETS[:max(1, parts["test"]["images"] // TEST_CHUNK)])
+            out["test_sets"] = list(TEST_SETS[: max(1, parts["test"]["images"] // TEST_CHUNK)])
             if parts["test"]["images"] < len(TEST_SETS) * TEST_CHUNK:
                 read_captions(layout, TEST_SETS[0])  # says how many test sets the test split holds
     firsts = [p["first_missing"] for p in parts.values() if p.get("first_missing")]
-    out.update(splits=parts, first_missing=firsts[0] if firsts else None, ok=not problems,
-               problem=problems[0] if problems else None)
+    out.update(
+        splits=parts,
+        first_missing=firsts[0] if firsts else None,
+        ok=not problems,
+        problem=problems[0] if problems else None,
+    )
     return out
 
 
@@ -368,17 +463,48 @@ def _inspect_coco_file(path: Path, images) -> dict:
     missing = [_rel(Path(d.image_dir) / m, base) for d in datas.values() for m in missing_images(d)]
     n = sum(len(d.files) for d in datas.values())
     layout = "karpathy-file" if karpathy else "coco-captions-file"
-    return {"dataset": "coco", "layout": layout, "path": str(path), "files": [path.name],
-            "variant": "karpathy" if karpathy else "coco", "image_dir": str(found) if found else None,
-            "splits": parts, "images": n, "captions": sum(p["captions"] for p in parts.values()),
-            "captions_dropped": sum(p["captions_dropped"] for p in parts.values()), "images_missing": len(missing),
-            "first_missing": missing[0] if missing else None, "ok": not missing,
-            "problem": (f"{base}: {layout}: {len(missing):,} of {n:,} listed images are absent"
-                        f"{'' if found else ' (no image folder found: --images FOLDER)'}; first missing file: "
-                        f"{missing[0]}") if missing else None}
+    return {
+        "dataset": "coco",
+        "layout": layout,
+        "path": str(path),
+        "files": [path.name],
+        "variant": "karpathy" if karpathy else "coco",
+        "image_dir": str(found) if found else None,
+        "splits": parts,
+        "images": n,
+        "captions": sum(p["captions"] for p in parts.values()),
+        "captions_dropped": sum(p["captions_dropped"] for p in parts.values()),
+        "images_missing": len(missing),
+        "first_missing": missing[0] if missing else None,
+        "ok": not missing,
+        "problem": (
+            f"{base}: {layout}: {len(missing):,} of {n:,} listed images are absent"
+            f"{'' if found else ' (no image folder found: --images FOLDER)'}; first missing file: "
+            f"{missing[0]}"
+        )
+        if missing
+        else None,
+    }
 
 
-__all__ = ["load_captions", "load_classes", "detect_layout", "Layout", "subset", "seen_unseen", "zero_shot_split",
-           "sample_photos", "test_sets",
-           "image_features", "precomputed_features", "inspect", "splits", "load_real_captions", "load_real_classes",
-           "CAPTION_DATASETS", "CLASS_DATASETS", "FORMATS", "LAYOUTS"]
+__all__ = [
+    "load_captions",
+    "load_classes",
+    "detect_layout",
+    "Layout",
+    "subset",
+    "seen_unseen",
+    "zero_shot_split",
+    "sample_photos",
+    "test_sets",
+    "image_features",
+    "precomputed_features",
+    "inspect",
+    "splits",
+    "load_real_captions",
+    "load_real_classes",
+    "CAPTION_DATASETS",
+    "CLASS_DATASETS",
+    "FORMATS",
+    "LAYOUTS",
+]

@@ -22,10 +22,11 @@ Both decoders never generate ``pad_id`` or ``start_id`` (their log-probabilities
 
 Taught in: notebooks/03_show_and_tell.ipynb § Writing captions: greedy search and beam search
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 
@@ -66,6 +67,7 @@ class Decoded:
 
     Taught in: notebooks/03_show_and_tell.ipynb § Writing captions: greedy search and beam search
     """
+
     tokens: torch.Tensor  # (B, T) generated ids (no <start>), <end> included, then pads; (B, K, T) for beams
     log_prob: torch.Tensor  # (B,) sum of log-probabilities of the generated tokens
     lengths: torch.Tensor  # (B,) tokens up to and including <end> (max_len if it never ended)
@@ -80,8 +82,16 @@ def _device(state, device):
 
 
 @torch.no_grad()
-def greedy_decode(step: Callable, state, batch_size: int, start_id: int = 1, end_id: int = 2, pad_id: int = 0,
-                  max_len: int = 20, device=None) -> Decoded:
+def greedy_decode(
+    step: Callable,
+    state,
+    batch_size: int,
+    start_id: int = 1,
+    end_id: int = 2,
+    pad_id: int = 0,
+    max_len: int = 20,
+    device=None,
+) -> Decoded:
     """Pick the most probable next token at every step until `<end>` (or `max_len` tokens) for a batch.
 
     Taught in: notebooks/03_show_and_tell.ipynb § Writing captions: greedy search and beam search
@@ -122,9 +132,20 @@ def _normalise(score: torch.Tensor, lengths: torch.Tensor, alpha: float) -> torc
 
 
 @torch.no_grad()
-def beam_search(step: Callable, state, batch_size: int, beam_size: int = 3, start_id: int = 1, end_id: int = 2,
-                pad_id: int = 0, max_len: int = 20, length_penalty: float = 0.0, return_beams: bool = False,
-                reorder_state: Callable | None = None, device=None) -> Decoded:
+def beam_search(
+    step: Callable,
+    state,
+    batch_size: int,
+    beam_size: int = 3,
+    start_id: int = 1,
+    end_id: int = 2,
+    pad_id: int = 0,
+    max_len: int = 20,
+    length_penalty: float = 0.0,
+    return_beams: bool = False,
+    reorder_state: Callable | None = None,
+    device=None,
+) -> Decoded:
     """Batched beam search over `step(tokens, state) -> (log_probs, state)`.
 
     The state of each of the `batch_size` sequences is repeated `beam_size` times (rows b*K ... b*K+K-1).
@@ -178,8 +199,9 @@ def beam_search(step: Callable, state, batch_size: int, beam_size: int = 3, star
 
 
 @torch.no_grad()
-def sequence_log_prob(step: Callable, state, tokens: torch.Tensor, start_id: int = 1, end_id: int = 2,
-                      pad_id: int = 0) -> torch.Tensor:
+def sequence_log_prob(
+    step: Callable, state, tokens: torch.Tensor, start_id: int = 1, end_id: int = 2, pad_id: int = 0
+) -> torch.Tensor:
     """Sum of log P(token_t | previous tokens) over each row of `tokens` (B, T), up to and including `<end>`.
 
     `tokens` are generated ids without `<start>` (what `greedy_decode` / `beam_search` return).
@@ -207,4 +229,3 @@ def ids_to_tokens(tokens, vocab: Vocabulary) -> list:
     """
     rows = tokens.tolist() if torch.is_tensor(tokens) else tokens
     return [vocab.decode(r) for r in rows]
-

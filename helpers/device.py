@@ -1,10 +1,10 @@
 """Device choice, seeding and DataLoader workers."""
+
 import os
 import random
 
 import numpy as np
 import torch
-
 
 _DEVICE_FORMS = "'auto', 'cpu', 'cuda' or 'cuda:N' (N = 0, 1, ...)"
 
@@ -41,8 +41,10 @@ def pick_device(prefer: str = "auto", verbose: bool = True) -> torch.device:
         device = torch.device("cpu")
         if prefer.startswith("cuda"):
             if verbose:  # one line, instead of the usual one below
-                print(f"CUDA was asked for ({prefer}) but no GPU is visible: running on the CPU "
-                      f"({torch.get_num_threads()} threads).")
+                print(
+                    f"CUDA was asked for ({prefer}) but no GPU is visible: running on the CPU "
+                    f"({torch.get_num_threads()} threads)."
+                )
             return device
     elif prefer.startswith("cuda:"):
         index, count = int(prefer.split(":")[1]), torch.cuda.device_count()
@@ -55,7 +57,8 @@ def pick_device(prefer: str = "auto", verbose: bool = True) -> torch.device:
     if verbose:
         if device.type == "cuda":
             free, total = torch.cuda.mem_get_info(device)
-            print(f"Using {device} ({torch.cuda.get_device_name(device)}, {free / 2**30:.1f} of {total / 2**30:.1f} GiB free)")
+            name = torch.cuda.get_device_name(device)
+            print(f"Using {device} ({name}, {free / 2**30:.1f} of {total / 2**30:.1f} GiB free)")
         else:
             print(f"Using the CPU ({torch.get_num_threads()} threads)")
     return device

@@ -29,6 +29,7 @@ both removed by the next fetch under the file's lock after a kill -9.
 Instructors: `python -m helpers fetch NAME` ahead of class; `SEEING_SAYING_MIRROR` (a folder or a base
 URL holding the files, flat or in `<name>/` subfolders) is tried before the original hosts.
 """
+
 from __future__ import annotations
 
 import os
@@ -37,14 +38,41 @@ from pathlib import Path
 
 from ._errors import CacheError, ChecksumError, DownloadError, UnknownDatasetError  # noqa: F401 (re-exported)
 from ._resumable import CHUNK, TIMEOUT, ResumableDownloader, _note, _short  # noqa: F401 (re-exported)
-from ._stamps import (_current_stamp, _hash_file, _how, _Locked, _load_stamp, _read_stamp, _stamp_is_fresh,
-                      _stamp_path, _write_stamp)
-from .extract import (MARKER, ArchiveError, DiskFullError, UnsafeArchiveError, archive_kind, remove_stale_unpacking,
-                      safe_extract)
-from .registry import (MIRROR_ENV, REGISTRY, Dataset, Resource, _blocked, _candidate_urls,  # noqa: F401
-                       _describe, _mkdirs, dataset_dir, expected_sha256, get_dataset, manual_instructions)
-from .weights import (fetch_torchvision_weights, torchvision_model, torchvision_weights,  # noqa: F401
-                      torchvision_weights_path)
+from ._stamps import (
+    _current_stamp,
+    _hash_file,
+    _how,
+    _load_stamp,
+    _Locked,
+    _read_stamp,
+    _stamp_is_fresh,
+    _stamp_path,
+    _write_stamp,
+)
+from .extract import (
+    MARKER,
+    ArchiveError,
+    DiskFullError,
+    UnsafeArchiveError,
+    archive_kind,
+    remove_stale_unpacking,
+    safe_extract,
+)
+from .registry import (  # noqa: F401
+    MIRROR_ENV,
+    REGISTRY,
+    Dataset,
+    Resource,
+    _blocked,
+    _candidate_urls,
+    _describe,
+    _mkdirs,
+    dataset_dir,
+    expected_sha256,
+    get_dataset,
+    manual_instructions,
+)
+from .weights import fetch_torchvision_weights, torchvision_model, torchvision_weights, torchvision_weights_path  # noqa: F401
 
 
 def verify_file(ds: Dataset, res: Resource, path: Path, force: bool = False) -> str:
@@ -64,24 +92,34 @@ def verify_file(ds: Dataset, res: Resource, path: Path, force: bool = False) -> 
     if size == 0:
         raise ChecksumError(f"{path} is empty: delete it and fetch again (python -m helpers fetch {ds.name})")
     if res.size is not None and size != res.size:
-        raise ChecksumError(f"{path} has {size:,} bytes but {res.filename} has {res.size:,}: an incomplete or "
-                            f"different file. Delete it and fetch again (python -m helpers fetch {ds.name}).")
+        raise ChecksumError(
+            f"{path} has {size:,} bytes but {res.filename} has {res.size:,}: an incomplete or "
+            f"different file. Delete it and fetch again (python -m helpers fetch {ds.name})."
+        )
     want = res.sha256.lower() if res.sha256 else pin
     digests = _hash_file(path, ("sha256", "md5"))
     if want and digests["sha256"] != want:
-        raise ChecksumError(f"{path}: sha256 {digests['sha256']} but expected {want} for {res.filename}. The file "
-                            f"is damaged or not the registered one: delete it and fetch again "
-                            f"(python -m helpers fetch {ds.name}).")
+        raise ChecksumError(
+            f"{path}: sha256 {digests['sha256']} but expected {want} for {res.filename}. The file "
+            f"is damaged or not the registered one: delete it and fetch again "
+            f"(python -m helpers fetch {ds.name})."
+        )
     if not want and res.md5 and digests["md5"] != res.md5.lower():
-        raise ChecksumError(f"{path}: md5 {digests['md5']} but expected {res.md5} for {res.filename}. Delete it "
-                            f"and fetch again (python -m helpers fetch {ds.name}).")
+        raise ChecksumError(
+            f"{path}: md5 {digests['md5']} but expected {res.md5} for {res.filename}. Delete it "
+            f"and fetch again (python -m helpers fetch {ds.name})."
+        )
     how, pinned = _how(res, False, bool(pin))
     if not want and pinned:
-        _note(f"{res.filename}: checksum unknown in the registry; pinned sha256 {digests['sha256']} on first use "
-              f"(put it in helpers/registry.toml to check every copy).")
+        _note(
+            f"{res.filename}: checksum unknown in the registry; pinned sha256 {digests['sha256']} on first use "
+            f"(put it in helpers/registry.toml to check every copy)."
+        )
     elif not pinned:
-        _note(f"{res.filename}: neither a checksum nor the size is known, so nothing confirms this copy is complete; "
-              "kept, not pinned (if it turns out damaged, delete it and fetch again).")
+        _note(
+            f"{res.filename}: neither a checksum nor the size is known, so nothing confirms this copy is complete; "
+            "kept, not pinned (if it turns out damaged, delete it and fetch again)."
+        )
     _write_stamp(path, digests["sha256"], how, pinned)
     return digests["sha256"]
 
@@ -102,13 +140,20 @@ def _tidy(target: Path) -> None:
 def _retrieve(url: str, want: str | None, target: Path, downloader: ResumableDownloader) -> None:
     """pooch downloads into `.<file>.downloading/` and checks the sha256; the file is then renamed into place."""
     import pooch
+
     staging, log = _staging(target), pooch.get_logger()
     level = log.level
     log.setLevel("WARNING")  # its lines would name the staging folder; ours names the file
     _note(f"Downloading {url} to {target}")
     try:
-        got = pooch.retrieve(url, known_hash=f"sha256:{want}" if want else None, fname=target.name, path=staging,
-                             downloader=downloader, progressbar=False)
+        got = pooch.retrieve(
+            url,
+            known_hash=f"sha256:{want}" if want else None,
+            fname=target.name,
+            path=staging,
+            downloader=downloader,
+            progressbar=False,
+        )
         os.replace(got, target)
         downloader.part.unlink(missing_ok=True)  # the second name of the file just put in place
     finally:
@@ -147,15 +192,18 @@ def fetch_file(name: str, filename: str | None = None, progress: bool = True) ->
         _tidy(target)
         if target.exists() or target.is_symlink():
             if not target.is_file():
-                raise CacheError(f"{target} is not a file (a folder?) where {res.filename} belongs: move it away "
-                                 "and fetch again")
+                raise CacheError(
+                    f"{target} is not a file (a folder?) where {res.filename} belongs: move it away and fetch again"
+                )
             verify_file(ds, res, target)
             part.unlink(missing_ok=True)  # left by a kill between the rename and its removal
             return target
         _current_stamp(target)  # its file is gone: the pin goes with it
         if ds.manual or not res.urls:
-            raise DownloadError(f"{ds.name}: {res.relpath} is not in {dataset_dir(ds.name, create=False)}.\n"
-                                + manual_instructions(ds, res))
+            raise DownloadError(
+                f"{ds.name}: {res.relpath} is not in {dataset_dir(ds.name, create=False)}.\n"
+                + manual_instructions(ds, res)
+            )
         want = res.sha256.lower() if res.sha256 else None
         errors = []
         for url in _candidate_urls(ds, res):
@@ -172,8 +220,10 @@ def fetch_file(name: str, filename: str | None = None, progress: bool = True) ->
                         break
                     part.unlink(missing_ok=True)
                     if downloader.resumed_from and not again:
-                        _note(f"{res.filename}: the download that continued {part.name} ({downloader.resumed_from:,} "
-                              "bytes kept earlier) failed its check; downloading it again from zero")
+                        _note(
+                            f"{res.filename}: the download that continued {part.name} ({downloader.resumed_from:,} "
+                            "bytes kept earlier) failed its check; downloading it again from zero"
+                        )
                         continue
                     errors.append(f"{url}\n      -> wrong file: {str(e).split('. Deleted')[0]}")
                     break
@@ -183,19 +233,28 @@ def fetch_file(name: str, filename: str | None = None, progress: bool = True) ->
                 how, pinned = _how(res, downloader.size_confirmed)
                 _write_stamp(target, downloader.sha256 or want, how, pinned)
                 if pinned and not want:
-                    _note(f"{res.filename}: downloaded; the registry has no sha256 for it, so this machine pinned sha256 "
-                          f"{downloader.sha256} (checked: {how.split(',')[0]}; the pin lasts while this file is here).")
+                    _note(
+                        f"{res.filename}: downloaded; the registry has no sha256 for it, so this machine pinned sha256 "
+                        f"{downloader.sha256} (checked: {how.split(',')[0]}; the pin lasts while this file is here)."
+                    )
                 elif not pinned:
-                    _note(f"{res.filename}: downloaded, but no Content-Length confirmed its size and the registry has "
-                          "neither size nor checksum: kept, not pinned (if it turns out damaged, delete it and fetch "
-                          "again).")
+                    _note(
+                        f"{res.filename}: downloaded, but no Content-Length confirmed its size and the registry has "
+                        "neither size nor checksum: kept, not pinned (if it turns out damaged, delete it and fetch "
+                        "again)."
+                    )
                 return target
-        kept = (f"\nPartial download kept: {part} ({part.stat().st_size:,} bytes); the next fetch resumes it."
-                if part.exists() else "")
+        kept = (
+            f"\nPartial download kept: {part} ({part.stat().st_size:,} bytes); the next fetch resumes it."
+            if part.exists()
+            else ""
+        )
         raise DownloadError(
             f"Could not download {res.filename} for dataset '{ds.name}' ({ds.title}).\nTried:\n  "
             + "\n  ".join(errors)
-            + f"\nExpected: {_describe(ds, res)}{kept}\n" + manual_instructions(ds, res)) from None
+            + f"\nExpected: {_describe(ds, res)}{kept}\n"
+            + manual_instructions(ds, res)
+        ) from None
 
 
 def fetch(name: str, files=None, extract: bool = True, delete_archives: bool = False, progress: bool = True) -> Path:
@@ -213,8 +272,10 @@ def fetch(name: str, files=None, extract: bool = True, delete_archives: bool = F
     if ds.manual:
         missing = [r.relpath for r in wanted if not (folder / r.relpath).is_file()]
         if missing:
-            raise DownloadError(f"{ds.name}: {len(missing)} file(s) missing from {folder}, e.g. {missing[:3]}.\n"
-                                + manual_instructions(ds))
+            raise DownloadError(
+                f"{ds.name}: {len(missing)} file(s) missing from {folder}, e.g. {missing[:3]}.\n"
+                + manual_instructions(ds)
+            )
         for r in wanted:
             verify_file(ds, r, folder / r.relpath)
         return folder
@@ -228,13 +289,23 @@ def fetch(name: str, files=None, extract: bool = True, delete_archives: bool = F
             with _Locked(folder / res.extract):
                 if not _ready_to_unpack(ds, res):
                     try:
-                        safe_extract(archive, folder / res.extract, progress=progress,
-                                     marker={"archive": res.filename, "sha256": _read_stamp(archive).get("sha256")})
+                        safe_extract(
+                            archive,
+                            folder / res.extract,
+                            progress=progress,
+                            marker={"archive": res.filename, "sha256": _read_stamp(archive).get("sha256")},
+                        )
                     except KeyboardInterrupt:
                         left = list(folder.glob(f".{res.extract}.unpacking-*"))
-                        _note(f"interrupted while unpacking {archive.name}: " + (
-                            f"{left[0].name} is left half-unpacked (the next fetch removes it)" if left else
-                            "nothing unpacked was kept") + f"; {archive.name} is kept, the next fetch unpacks it")
+                        _note(
+                            f"interrupted while unpacking {archive.name}: "
+                            + (
+                                f"{left[0].name} is left half-unpacked (the next fetch removes it)"
+                                if left
+                                else "nothing unpacked was kept"
+                            )
+                            + f"; {archive.name} is kept, the next fetch unpacks it"
+                        )
                         raise
             if delete_archives:
                 archive.unlink()
@@ -250,8 +321,10 @@ def _ready_to_unpack(ds: Dataset, res: Resource, check: bool = True) -> bool:
     remove_stale_unpacking(dest)
     if check and (dest.exists() or dest.is_symlink()):
         what = "folder" if dest.is_dir() else "file"
-        raise CacheError(f"{dest} is a {what} without the marker {MARKER}: it was not unpacked (completely) by "
-                         f"`fetch`. Move it away or delete it, then fetch {ds.name} again to unpack {res.filename}")
+        raise CacheError(
+            f"{dest} is a {what} without the marker {MARKER}: it was not unpacked (completely) by "
+            f"`fetch`. Move it away or delete it, then fetch {ds.name} again to unpack {res.filename}"
+        )
     return False
 
 
@@ -267,8 +340,13 @@ def status(name: str) -> dict:
     if ds.torchvision:
         path = torchvision_weights_path(ds.name)
         present = path is not None and path.is_file()
-        return {"title": ds.title, "kind": ds.kind, "path": str(path), "license": ds.license,
-                "status": "present" if present else "absent (python -m helpers fetch " + ds.name + ")"}
+        return {
+            "title": ds.title,
+            "kind": ds.kind,
+            "path": str(path),
+            "license": ds.license,
+            "status": "present" if present else "absent (python -m helpers fetch " + ds.name + ")",
+        }
     folder = dataset_dir(ds.name, create=False)
     files = {}
     for res in ds.resources:
@@ -279,8 +357,11 @@ def status(name: str) -> dict:
         elif target.is_file():
             stamp, problem = _load_stamp(target)
             damaged = f" (its stamp is damaged: {problem})" if problem else ""
-            files[res.relpath] = (f"verified ({stamp.get('verified_by')})" if _stamp_is_fresh(target, stamp)
-                                  else f"present, not verified yet{damaged}")
+            files[res.relpath] = (
+                f"verified ({stamp.get('verified_by')})"
+                if _stamp_is_fresh(target, stamp)
+                else f"present, not verified yet{damaged}"
+            )
         elif res.extract and (folder / res.extract).exists():
             files[res.relpath] = f"{res.extract}/ is here without the unpacking marker (move it away and fetch again)"
         elif part.is_file():
@@ -298,14 +379,46 @@ def status(name: str) -> dict:
         overall = "absent" + (" (manual: see the notes)" if ds.manual else f" (python -m helpers fetch {ds.name})")
     else:
         overall = "partial"
-    return {"title": ds.title, "kind": ds.kind, "path": str(folder), "status": overall, "files": files,
-            "download": ("manual (see 'manual'); " if ds.manual else "")
-            + (", ".join(f"{r.filename} {r.approx}" for r in ds.resources if r.approx) or "size unknown"),
-            "license": ds.license, "citation": ds.citation, **({"manual": manual_instructions(ds)} if ds.manual else {})}
+    return {
+        "title": ds.title,
+        "kind": ds.kind,
+        "path": str(folder),
+        "status": overall,
+        "files": files,
+        "download": ("manual (see 'manual'); " if ds.manual else "")
+        + (", ".join(f"{r.filename} {r.approx}" for r in ds.resources if r.approx) or "size unknown"),
+        "license": ds.license,
+        "citation": ds.citation,
+        **({"manual": manual_instructions(ds)} if ds.manual else {}),
+    }
 
 
-__all__ = ["REGISTRY", "Dataset", "Resource", "get_dataset", "dataset_dir", "fetch", "fetch_file", "verify_file",
-           "status", "safe_extract", "archive_kind", "is_extracted", "manual_instructions", "expected_sha256",
-           "torchvision_weights", "torchvision_weights_path", "fetch_torchvision_weights", "torchvision_model",
-           "DownloadError", "ChecksumError", "ArchiveError", "UnsafeArchiveError", "DiskFullError",
-           "UnknownDatasetError", "CacheError", "ResumableDownloader", "MIRROR_ENV"]
+__all__ = [
+    "REGISTRY",
+    "Dataset",
+    "Resource",
+    "get_dataset",
+    "dataset_dir",
+    "fetch",
+    "fetch_file",
+    "verify_file",
+    "status",
+    "safe_extract",
+    "archive_kind",
+    "is_extracted",
+    "manual_instructions",
+    "expected_sha256",
+    "torchvision_weights",
+    "torchvision_weights_path",
+    "fetch_torchvision_weights",
+    "torchvision_model",
+    "DownloadError",
+    "ChecksumError",
+    "ArchiveError",
+    "UnsafeArchiveError",
+    "DiskFullError",
+    "UnknownDatasetError",
+    "CacheError",
+    "ResumableDownloader",
+    "MIRROR_ENV",
+]

@@ -15,6 +15,7 @@ Layout under `cache_dir("embedded")/<version>-s<seed>/` (the same formats as COC
 
 Scene splits: train / val / test_A / test_B / test_C (1000 images x 5 captions each, as seed 000).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -27,8 +28,15 @@ from pathlib import Path
 import numpy as np
 
 from . import scenes as sc
-from .formats import (CaptionData, ClassData, read_coco_captions, read_tiny_imagenet, write_coco_captions,
-                      write_text_atomic, write_tiny_imagenet_index)
+from .formats import (
+    CaptionData,
+    ClassData,
+    read_coco_captions,
+    read_tiny_imagenet,
+    write_coco_captions,
+    write_text_atomic,
+    write_tiny_imagenet_index,
+)
 from .paths import cache_dir
 from .progress import progress as progress_bar
 
@@ -39,6 +47,7 @@ SCENE_SPLITS = ("train", "val", "test_A", "test_B", "test_C")
 @dataclass(frozen=True)
 class Config:
     """What the embedded dataset is made of; changing any field changes the dataset (and its folder name)."""
+
     seed: int = 0
     image_size: int = 128
     n_train: int = 4000
@@ -54,8 +63,13 @@ class Config:
     class_limit: int = 0  # use only the first N atlas classes (0: all); small datasets for tests
 
     def split_sizes(self) -> dict:
-        return {"train": self.n_train, "val": self.n_val, "test_A": self.n_test, "test_B": self.n_test,
-                "test_C": self.n_test}
+        return {
+            "train": self.n_train,
+            "val": self.n_val,
+            "test_A": self.n_test,
+            "test_B": self.n_test,
+            "test_C": self.n_test,
+        }
 
 
 def dataset_root(config: Config = Config()) -> Path:
@@ -70,7 +84,7 @@ def class_split(config: Config = Config()) -> tuple:
     """(seen ids, unseen ids, scene class ids): a deterministic split of the atlas classes, stratified by category."""
     sprites = sc.load_atlas()[0]
     if config.class_limit:
-        sprites = sprites[:config.class_limit]
+        sprites = sprites[: config.class_limit]
     rng = np.random.default_rng([config.seed, 99])
     seen, unseen = [], []
     for cat in sorted({s.category for s in sprites}):
@@ -80,7 +94,7 @@ def class_split(config: Config = Config()) -> tuple:
         unseen += [ids[i] for i in order[:k]]
         seen += [ids[i] for i in order[k:]]
     order = rng.permutation(len(seen))
-    scene_classes = sorted(seen[i] for i in order[:config.n_scene_classes])
+    scene_classes = sorted(seen[i] for i in order[: config.n_scene_classes])
     return sorted(seen), sorted(unseen), scene_classes
 
 
@@ -105,10 +119,19 @@ def _render_scene_split(root: Path, split: str, n: int, classes: list, config: C
     size = (config.image_size, config.image_size)
     ann = root / "scenes" / "annotations"
     info = {"description": f"Seeing and Saying embedded scenes {VERSION}", "split": split}
-    write_coco_captions(ann / f"captions_{split}.json", files, caps_en, owner, size, extra_images, extra_ann,
-                        dict(info, language="en"))
-    write_coco_captions(ann / f"captions_{split}_es.json", files, caps_es, owner, size, extra_images, extra_ann,
-                        dict(info, language="es"))
+    write_coco_captions(
+        ann / f"captions_{split}.json", files, caps_en, owner, size, extra_images, extra_ann, dict(info, language="en")
+    )
+    write_coco_captions(
+        ann / f"captions_{split}_es.json",
+        files,
+        caps_es,
+        owner,
+        size,
+        extra_images,
+        extra_ann,
+        dict(info, language="es"),
+    )
 
 
 def _render_object(rng, sprite_id: str, size: int):
@@ -116,8 +139,11 @@ def _render_object(rng, sprite_id: str, size: int):
     side = int(rng.integers(size * 7 // 16, size * 13 // 16))
     x0 = int(rng.integers(2, size - side - 1))
     y0 = int(rng.integers(2, size - side - 1))
-    scene = sc.Scene([sc.Obj(sprite_id, (x0, y0, x0 + side, y0 + side))],
-                     list(sc.BACKGROUNDS)[int(rng.integers(len(sc.BACKGROUNDS)))], size)
+    scene = sc.Scene(
+        [sc.Obj(sprite_id, (x0, y0, x0 + side, y0 + side))],
+        list(sc.BACKGROUNDS)[int(rng.integers(len(sc.BACKGROUNDS)))],
+        size,
+    )
     image = sc.render_scene(scene, rng)
     return image, scene.objects[0].box
 
@@ -161,8 +187,11 @@ def _sha256(path: Path) -> str:
 
 
 def _manifest(root: Path) -> dict:
-    return {str(p.relative_to(root)): _sha256(p) for p in sorted(root.rglob("*"))
-            if p.is_file() and p.name != "manifest.json"}
+    return {
+        str(p.relative_to(root)): _sha256(p)
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and p.name != "manifest.json"
+    }
 
 
 def verify(root: Path, config: Config = Config(), progress: bool = False) -> list:
@@ -181,8 +210,14 @@ def verify(root: Path, config: Config = Config(), progress: bool = False) -> lis
         return ["manifest.json"]
     if manifest.get("fingerprint") != fingerprint(config):
         return ["manifest.json"]
-    files = progress_bar(expected.items(), total=len(expected), desc="checking the dataset", unit="file",
-                         disable=not progress, leave=False)
+    files = progress_bar(
+        expected.items(),
+        total=len(expected),
+        desc="checking the dataset",
+        unit="file",
+        disable=not progress,
+        leave=False,
+    )
     bad = [name for name, digest in files if not (root / name).is_file() or _sha256(root / name) != digest]
     return bad
 
@@ -212,9 +247,18 @@ def build(config: Config = Config(), progress: bool = True, features: bool = Tru
         for split, n in config.split_sizes().items():
             _render_scene_split(tmp, split, n, scene_classes, config, progress)
         _render_classes(tmp, config, progress)
-        write_text_atomic(tmp / "manifest.json", json.dumps(
-            {"version": VERSION, "fingerprint": fingerprint(config), "config": asdict(config),
-             "files": _manifest(tmp)}, indent=1))
+        write_text_atomic(
+            tmp / "manifest.json",
+            json.dumps(
+                {
+                    "version": VERSION,
+                    "fingerprint": fingerprint(config),
+                    "config": asdict(config),
+                    "files": _manifest(tmp),
+                },
+                indent=1,
+            ),
+        )
         if root.exists():
             shutil.rmtree(root)
         tmp.rename(root)
@@ -227,6 +271,7 @@ def build(config: Config = Config(), progress: bool = True, features: bool = Tru
 
 def _build_features(config: Config, progress: bool) -> None:
     from .features import cached_features
+
     for split in SCENE_SPLITS:
         cached_features(read_captions(split, config=config, ensure=False), progress=progress)
     for split in ("train", "val"):
@@ -247,8 +292,9 @@ def ensure(config: Config = Config(), progress: bool = True) -> Path:
 
 
 # ------------------------------------------------------------------------------------------------- read
-def read_captions(split: str = "train", lang: str = "en", config: Config = Config(), ensure: bool = True,
-                  root: Path | None = None) -> CaptionData:
+def read_captions(
+    split: str = "train", lang: str = "en", config: Config = Config(), ensure: bool = True, root: Path | None = None
+) -> CaptionData:
     """The embedded scenes of one split, captions in 'en' or 'es', through the COCO reader.
 
     `root`: a built copy of the dataset (read as it is); default: the cache's copy, built and verified
@@ -261,14 +307,18 @@ def read_captions(split: str = "train", lang: str = "en", config: Config = Confi
     if root is None:
         root = globals()["ensure"](config) if ensure else dataset_root(config)
     suffix = "" if lang == "en" else "_es"
-    data = read_coco_captions(Path(root) / "scenes" / "annotations" / f"captions_{split}{suffix}.json",
-                              Path(root) / "scenes" / "images" / split, lang)
+    data = read_coco_captions(
+        Path(root) / "scenes" / "annotations" / f"captions_{split}{suffix}.json",
+        Path(root) / "scenes" / "images" / split,
+        lang,
+    )
     data.name = f"{dataset_name(config)}/{split}"
     return data
 
 
-def read_classes(split: str = "train", config: Config = Config(), ensure: bool = True,
-                 root: Path | None = None) -> ClassData:
+def read_classes(
+    split: str = "train", config: Config = Config(), ensure: bool = True, root: Path | None = None
+) -> ClassData:
     """The classification view (one object per image) through the Tiny ImageNet reader.
 
     'train' holds only seen classes; 'val' holds seen and unseen ones (`helpers.seen_unseen` tells them
@@ -281,5 +331,17 @@ def read_classes(split: str = "train", config: Config = Config(), ensure: bool =
     return data
 
 
-__all__ = ["Config", "build", "ensure", "read_captions", "read_classes", "verify", "dataset_root", "dataset_name",
-           "class_split", "fingerprint", "SCENE_SPLITS", "VERSION"]
+__all__ = [
+    "Config",
+    "build",
+    "ensure",
+    "read_captions",
+    "read_classes",
+    "verify",
+    "dataset_root",
+    "dataset_name",
+    "class_split",
+    "fingerprint",
+    "SCENE_SPLITS",
+    "VERSION",
+]

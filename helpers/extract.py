@@ -14,6 +14,7 @@
 A full disk during unpacking raises `DiskFullError` (one line) and the half-written folder is removed; one
 left by a kill -9 (`.<dest>.unpacking-<pid>`) is removed by `remove_stale_unpacking` at the next fetch.
 """
+
 from __future__ import annotations
 
 import errno
@@ -50,8 +51,11 @@ class DiskFullError(OSError):
 
 
 def _disk_full(archive: Path, tmp: Path, why: str) -> DiskFullError:
-    return DiskFullError(errno.ENOSPC, f"the disk is full: unpacking {archive.name} into {tmp.parent} failed ({why}); "
-                                       "the half-unpacked folder was removed. Free some space and fetch again.")
+    return DiskFullError(
+        errno.ENOSPC,
+        f"the disk is full: unpacking {archive.name} into {tmp.parent} failed ({why}); "
+        "the half-unpacked folder was removed. Free some space and fetch again.",
+    )
 
 
 def _damaged(archive: Path, tmp: Path, e: BaseException) -> Exception:
@@ -59,8 +63,9 @@ def _damaged(archive: Path, tmp: Path, e: BaseException) -> Exception:
     if isinstance(e, OSError) and e.errno in _FULL:
         return _disk_full(archive, tmp, e.strerror or str(e))
     why = " ".join(str(e).split())  # one line, even for tarfile's multi-line "r:*" errors
-    return ArchiveError(f"{archive.name} is truncated or damaged ({type(e).__name__}: {why}); delete it and "
-                        "fetch again")
+    return ArchiveError(
+        f"{archive.name} is truncated or damaged ({type(e).__name__}: {why}); delete it and fetch again"
+    )
 
 
 # ----------------------------------------------------------------------------------- member checks
@@ -70,19 +75,25 @@ def _check_member(name: str, archive: Path) -> PurePosixPath:
     if not norm or "\x00" in norm:
         raise UnsafeArchiveError(f"{archive.name}: member {name!r} has an empty or invalid name; not unpacking")
     if norm.startswith("/") or (len(norm) > 1 and norm[1] == ":"):
-        raise UnsafeArchiveError(f"{archive.name}: member {name!r} has an absolute path; refusing to unpack "
-                                 "(it would be written outside the target folder)")
+        raise UnsafeArchiveError(
+            f"{archive.name}: member {name!r} has an absolute path; refusing to unpack "
+            "(it would be written outside the target folder)"
+        )
     parts = PurePosixPath(norm).parts
     if ".." in parts:
-        raise UnsafeArchiveError(f"{archive.name}: member {name!r} contains '..'; refusing to unpack "
-                                 "(it would be written outside the target folder)")
+        raise UnsafeArchiveError(
+            f"{archive.name}: member {name!r} contains '..'; refusing to unpack "
+            "(it would be written outside the target folder)"
+        )
     return PurePosixPath(*[p for p in parts if p not in (".", "")]) if parts else PurePosixPath(".")
 
 
 def _refuse_link(archive: Path, name: str, target: str, hard: bool = False) -> None:
     kind = "a hard link to" if hard else "a symbolic link to"
-    raise UnsafeArchiveError(f"{archive.name}: member {name!r} is {kind} {target!r}; refusing to unpack (links in "
-                             "archives are refused: they can send later members outside the target folder)")
+    raise UnsafeArchiveError(
+        f"{archive.name}: member {name!r} is {kind} {target!r}; refusing to unpack (links in "
+        "archives are refused: they can send later members outside the target folder)"
+    )
 
 
 def _skip(rel: PurePosixPath) -> bool:
@@ -102,33 +113,47 @@ def archive_kind(path: Path) -> str:
         return "zip"
     if len(head) >= 262 and head[257:262] == b"ustar":
         return "tar"
-    compressed = ("gzip" if head[:2] == b"\x1f\x8b" else "bz2" if head[:3] == b"BZh"
-                  else "xz" if head[:6] == b"\xfd7zXZ\x00" else None)
+    compressed = (
+        "gzip"
+        if head[:2] == b"\x1f\x8b"
+        else "bz2"
+        if head[:3] == b"BZh"
+        else "xz"
+        if head[:6] == b"\xfd7zXZ\x00"
+        else None
+    )
     if compressed:
         try:
             with tarfile.open(path, "r:*") as t:
                 return "tar" if t.next() is not None else compressed
         except (tarfile.TarError, EOFError, OSError, zlib.error, lzma.LZMAError):
             return compressed
-    raise ArchiveError(f"{path.name} is not a zip, tar or gzip archive (first bytes {head[:8]!r}); "
-                       "a damaged or wrong download? Delete it and fetch again.")
+    raise ArchiveError(
+        f"{path.name} is not a zip, tar or gzip archive (first bytes {head[:8]!r}); "
+        "a damaged or wrong download? Delete it and fetch again."
+    )
 
 
 def _check_space(total: int, folder: Path, archive: Path) -> None:
     free = shutil.disk_usage(folder).free
     if total > free:
-        raise DiskFullError(errno.ENOSPC, f"not enough disk space: {archive.name} unpacks to {total / 1e9:.1f} GB "
-                                          f"but {folder} has only {free / 1e9:.1f} GB free")
+        raise DiskFullError(
+            errno.ENOSPC,
+            f"not enough disk space: {archive.name} unpacks to {total / 1e9:.1f} GB "
+            f"but {folder} has only {free / 1e9:.1f} GB free",
+        )
 
 
 # ------------------------------------------------------------------------------------------ unpacking
 def _extract_zip(archive: Path, tmp: Path, progress: bool) -> None:
     from tqdm.auto import tqdm
+
     try:
         zf = zipfile.ZipFile(archive)
     except (zipfile.BadZipFile, OSError, EOFError) as e:
-        raise ArchiveError(f"{archive.name} is truncated or not a zip archive ({e}); delete it and fetch "
-                           "again") from None
+        raise ArchiveError(
+            f"{archive.name} is truncated or not a zip archive ({e}); delete it and fetch again"
+        ) from None
     with zf:
         plan = []
         for info in zf.infolist():  # check every member before writing anything
@@ -145,8 +170,9 @@ def _extract_zip(archive: Path, tmp: Path, progress: bool) -> None:
             plan.append((info, rel))
         _check_space(sum(i.file_size for i, _ in plan), tmp, archive)
         try:
-            for info, rel in tqdm(plan, desc=f"unpacking {archive.name}", unit="file", disable=not progress,
-                                  mininterval=0.5):
+            for info, rel in tqdm(
+                plan, desc=f"unpacking {archive.name}", unit="file", disable=not progress, mininterval=0.5
+            ):
                 dest = tmp / rel
                 if info.is_dir():
                     dest.mkdir(parents=True, exist_ok=True)
@@ -186,6 +212,7 @@ def _extract_gzip(archive: Path, tmp: Path, kind: str = "gzip") -> None:
     """One compressed file (gzip, bz2 or xz) -> `tmp/<archive name without its suffix>`."""
     import bz2
     import gzip
+
     opener = {"gzip": gzip.open, "bz2": bz2.open, "xz": lzma.open}[kind]
     out = tmp / (archive.name.removesuffix(_SINGLE[kind]) or archive.name)
     try:
@@ -254,8 +281,9 @@ def safe_extract(archive, dest, progress: bool = True, marker: dict | None = Non
         _check_tree(tmp, archive)
         entries = [p for p in tmp.iterdir()]
         src = entries[0] if len(entries) == 1 and entries[0].is_dir() and entries[0].name == dest.name else tmp
-        (src / MARKER).write_text(json.dumps({"archive": archive.name, "unpacked": time.strftime("%Y-%m-%d %H:%M:%S"),
-                                              **(marker or {})}))
+        (src / MARKER).write_text(
+            json.dumps({"archive": archive.name, "unpacked": time.strftime("%Y-%m-%d %H:%M:%S"), **(marker or {})})
+        )
         os.replace(src, dest)
     except OSError as e:
         if e.errno in _FULL and not isinstance(e, DiskFullError):
@@ -266,5 +294,12 @@ def safe_extract(archive, dest, progress: bool = True, marker: dict | None = Non
     return dest
 
 
-__all__ = ["safe_extract", "archive_kind", "remove_stale_unpacking", "MARKER", "ArchiveError", "UnsafeArchiveError",
-           "DiskFullError"]
+__all__ = [
+    "safe_extract",
+    "archive_kind",
+    "remove_stale_unpacking",
+    "MARKER",
+    "ArchiveError",
+    "UnsafeArchiveError",
+    "DiskFullError",
+]

@@ -19,6 +19,7 @@ on the first chunk), so 123,287 COCO images need about 1.5 GB of maps instead of
 Features are cached as `.npz` files keyed by dataset, split, backbone and resolution; `cached_arrays` caches
 any other named arrays the same way. `embed_photos` gives the pooled features of images held in memory.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -36,7 +37,7 @@ from .device import num_workers
 from .paths import cache_dir, new_file_mode, stable_key
 from .progress import progress as progress_bar
 
-CHUNK = 1024        # images per cache chunk: the unit of resumption
+CHUNK = 1024  # images per cache chunk: the unit of resumption
 MAP_CHANNELS = 128  # spatial maps keep at most this many channels (what the attention chapters use)
 
 BACKBONES = {
@@ -133,13 +134,15 @@ def load_resnet152() -> torch.nn.Module:
     resnet152` once online, or copying it by hand) when it is not there.
     """
     import torchvision
+
     from .download import torchvision_weights_path
 
     path = torchvision_weights_path("resnet152")
     if not path.is_file():
         raise MissingWeightsError(
             f"ResNet-152 weights are not in {path.parent}: run `python -m helpers fetch resnet152` once online "
-            f"(230 MB), or copy {path.name} there; BACKBONE = \"efficientnet_lite0\" needs no download")
+            f'(230 MB), or copy {path.name} there; BACKBONE = "efficientnet_lite0" needs no download'
+        )
     net = torchvision.models.resnet152()
     net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
     return net
@@ -148,6 +151,7 @@ def load_resnet152() -> torch.nn.Module:
 def imagenet_categories() -> list:
     """The 1000 ImageNet class names, offline (from torchvision's weight metadata)."""
     import torchvision
+
     return list(torchvision.models.ResNet18_Weights.IMAGENET1K_V1.meta["categories"])
 
 
@@ -175,8 +179,11 @@ def preprocess(images, size: int, mean, std) -> torch.Tensor:
 
     Raises TypeError for anything that is not a PIL image.
     """
-    out = np.stack([square_resize(im, size) for im in images]) if len(images) else np.zeros((0, size, size, 3),
-                                                                                             np.float32)
+    out = (
+        np.stack([square_resize(im, size) for im in images])
+        if len(images)
+        else np.zeros((0, size, size, 3), np.float32)
+    )
     return _normalise(torch.from_numpy(out), mean, std)
 
 
@@ -223,10 +230,19 @@ def reduce_map(maps: torch.Tensor, projection: np.ndarray | None) -> np.ndarray:
     return torch.einsum("bchw,ck->bkhw", maps.float(), p).half().cpu().numpy()  # (B, k, H, W)
 
 
-def extract(paths: list, backbone: str = "efficientnet_lite0", size: int | None = None, batch_size: int = 64,
-            device: str | torch.device = "cpu", with_maps: bool = True, progress: bool = True,
-            model: Backbone | None = None, workers: int | None = None, projection: np.ndarray | None = None,
-            desc: str | None = None) -> dict:
+def extract(
+    paths: list,
+    backbone: str = "efficientnet_lite0",
+    size: int | None = None,
+    batch_size: int = 64,
+    device: str | torch.device = "cpu",
+    with_maps: bool = True,
+    progress: bool = True,
+    model: Backbone | None = None,
+    workers: int | None = None,
+    projection: np.ndarray | None = None,
+    desc: str | None = None,
+) -> dict:
     """Run the backbone over image files in a DataLoader.
 
     Returns {'pooled': (N, D) float32, 'map': (N, C, H, W) float16 (C <= MAP_CHANNELS) when `with_maps`,
@@ -240,8 +256,9 @@ def extract(paths: list, backbone: str = "efficientnet_lite0", size: int | None 
     size = size or default
     model = (model or Backbone(backbone)).to(device)
     workers = num_workers() if workers is None else workers
-    loader = torch.utils.data.DataLoader(ImageFiles(paths, size), batch_size=batch_size, shuffle=False,
-                                         num_workers=workers, persistent_workers=False)
+    loader = torch.utils.data.DataLoader(
+        ImageFiles(paths, size), batch_size=batch_size, shuffle=False, num_workers=workers, persistent_workers=False
+    )
     pooled, maps = [], []
     for x in progress_bar(loader, desc=desc or f"{backbone} features", disable=not progress, unit="batch"):
         v, m = model(_normalise(x, mean, std).to(device))  # (B, D), (B, C, H, W)
@@ -252,8 +269,7 @@ def extract(paths: list, backbone: str = "efficientnet_lite0", size: int | None 
     if with_maps and maps:
         if maps[0].shape[1] > MAP_CHANNELS and projection is None:
             projection = fit_map_projection(torch.cat(maps).float().cpu().numpy())
-        out["map"] = np.concatenate([reduce_map(m, projection if m.shape[1] > MAP_CHANNELS else None)
-                                     for m in maps])
+        out["map"] = np.concatenate([reduce_map(m, projection if m.shape[1] > MAP_CHANNELS else None) for m in maps])
         if projection is not None and maps[0].shape[1] > MAP_CHANNELS:
             out["projection"] = projection
     return out
@@ -300,8 +316,14 @@ def _load_npz(path: Path) -> dict | None:
         return None
 
 
-def cached_features(data, backbone: str = "efficientnet_lite0", size: int | None = None, device="cpu",
-                    with_maps: bool = True, progress: bool = True) -> dict:
+def cached_features(
+    data,
+    backbone: str = "efficientnet_lite0",
+    size: int | None = None,
+    device="cpu",
+    with_maps: bool = True,
+    progress: bool = True,
+) -> dict:
     """Features for every image of `data` (CaptionData or ClassData), computed once and cached on disk.
 
     `data.name` (e.g. "embedded-v1-s0/train") names the dataset version and split. Returns the dict of
@@ -320,8 +342,11 @@ def cached_features(data, backbone: str = "efficientnet_lite0", size: int | None
         if out is not None and list(out["files"]) == files and (not with_maps or "map" in out):
             return out
         if out is not None:
-            why = "has no spatial maps (cached without them)" if list(out["files"]) == files else \
-                "does not match the dataset"
+            why = (
+                "has no spatial maps (cached without them)"
+                if list(out["files"]) == files
+                else "does not match the dataset"
+            )
             print(f"{path.name} {why}: recomputing")
     t = time.perf_counter()
     parts = path.with_suffix(".parts")
@@ -331,17 +356,28 @@ def cached_features(data, backbone: str = "efficientnet_lite0", size: int | None
     for c in range(n_chunks):
         part = parts / f"{c:05d}-{'maps' if with_maps else 'pooled'}.npz"
         got = _load_npz(part) if part.is_file() else None
-        if got is None or list(got["files"]) != files[c * CHUNK:(c + 1) * CHUNK]:
+        if got is None or list(got["files"]) != files[c * CHUNK : (c + 1) * CHUNK]:
             model = model or Backbone(backbone)
-            got = extract(paths[c * CHUNK:(c + 1) * CHUNK], backbone, size, device=device, with_maps=with_maps,
-                          progress=progress, model=model, projection=projection,
-                          desc=f"{backbone} features, chunk {c + 1}/{n_chunks}")
-            got["files"] = np.array(files[c * CHUNK:(c + 1) * CHUNK])
+            got = extract(
+                paths[c * CHUNK : (c + 1) * CHUNK],
+                backbone,
+                size,
+                device=device,
+                with_maps=with_maps,
+                progress=progress,
+                model=model,
+                projection=projection,
+                desc=f"{backbone} features, chunk {c + 1}/{n_chunks}",
+            )
+            got["files"] = np.array(files[c * CHUNK : (c + 1) * CHUNK])
             save_npz_atomic(part, **got)
         projection = got.get("projection", projection)
         chunks.append(got)
-    out = {k: np.concatenate([ch[k] for ch in chunks]) for k in chunks[0] if k != "projection"} if chunks else \
-        {"pooled": np.zeros((0, 0), np.float32), "files": np.array([], str)}
+    out = (
+        {k: np.concatenate([ch[k] for ch in chunks]) for k in chunks[0] if k != "projection"}
+        if chunks
+        else {"pooled": np.zeros((0, 0), np.float32), "files": np.array([], str)}
+    )
     if projection is not None:
         out["projection"] = projection
     save_npz_atomic(path, **out)
@@ -353,8 +389,9 @@ def cached_features(data, backbone: str = "efficientnet_lite0", size: int | None
     return out
 
 
-def embed_photos(images: list, backbone: str = "efficientnet_lite0", size: int | None = None, model=None,
-                 device="cpu") -> np.ndarray:
+def embed_photos(
+    images: list, backbone: str = "efficientnet_lite0", size: int | None = None, model=None, device="cpu"
+) -> np.ndarray:
     """Pooled features (N, D) float32 of PIL images: centre square crop, resize to `size`, the frozen backbone.
 
     Use the resolution the training features were computed at (128 px for the embedded data), so the

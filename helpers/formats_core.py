@@ -9,6 +9,7 @@
 The readers of each format are in `helpers.caption_formats` and `helpers.class_formats`; `helpers.formats`
 gathers all of it under one name.
 """
+
 from __future__ import annotations
 
 import json
@@ -36,6 +37,7 @@ class DatasetWarning(UserWarning):
 @dataclass
 class CaptionData:
     """Images with captions. `caption_image[k]` is the index (into `files`) of the image caption k describes."""
+
     image_dir: Path
     files: list
     captions: list
@@ -69,6 +71,7 @@ class CaptionData:
 @dataclass
 class ClassData:
     """Labelled images: `labels[k]` indexes `classes` (ids, e.g. WordNet ids); `words[id]` are its names."""
+
     root: Path
     classes: list
     words: dict
@@ -96,7 +99,7 @@ def write_atomic(path: Path, write, binary: bool = True) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with (os.fdopen(fd, "wb") if binary else os.fdopen(fd, "w", encoding="utf-8", newline="\n")) as f:
+        with os.fdopen(fd, "wb") if binary else os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
             os.fchmod(f.fileno(), new_file_mode())
             write(f)
         os.replace(tmp, path)
@@ -120,12 +123,14 @@ def _read_json(path: Path) -> dict:
     try:
         return json.loads(data.decode("utf-8-sig"))
     except UnicodeDecodeError as e:
-        line = data[:e.start].count(b"\n") + 1
-        raise DatasetFormatError(f"{path}:{line}: bytes that are not UTF-8 (byte {e.start:,}): JSON files are "
-                                 f"UTF-8; a damaged download?") from None
+        line = data[: e.start].count(b"\n") + 1
+        raise DatasetFormatError(
+            f"{path}:{line}: bytes that are not UTF-8 (byte {e.start:,}): JSON files are UTF-8; a damaged download?"
+        ) from None
     except json.JSONDecodeError as e:
-        raise DatasetFormatError(f"{path}:{e.lineno}: not valid JSON (truncated download?): {e.msg} at column "
-                                 f"{e.colno}") from None
+        raise DatasetFormatError(
+            f"{path}:{e.lineno}: not valid JSON (truncated download?): {e.msg} at column {e.colno}"
+        ) from None
     except RecursionError:
         raise DatasetFormatError(f"{path}: JSON nested too deeply to be a dataset file") from None
 
@@ -134,8 +139,9 @@ def _read_json_object(path: Path, keys: tuple, what: str) -> dict:
     """`_read_json` that also requires a JSON object with `keys`; DatasetFormatError names file and key."""
     doc = _read_json(path)
     if not isinstance(doc, dict):
-        raise DatasetFormatError(f"{path}: expected a JSON object with {', '.join(repr(k) for k in keys)} "
-                                 f"({what}), got {_json_type(doc)}")
+        raise DatasetFormatError(
+            f"{path}: expected a JSON object with {', '.join(repr(k) for k in keys)} ({what}), got {_json_type(doc)}"
+        )
     for key in keys:
         if key not in doc:
             raise DatasetFormatError(f"{path}: no {key!r} at the top level: is it {what}?")
@@ -143,22 +149,32 @@ def _read_json_object(path: Path, keys: tuple, what: str) -> dict:
 
 
 def _json_type(value) -> str:
-    return {dict: "an object", list: "a list", str: "a string", int: "a number", float: "a number",
-            bool: "true/false", type(None): "null"}.get(type(value), type(value).__name__)
+    return {
+        dict: "an object",
+        list: "a list",
+        str: "a string",
+        int: "a number",
+        float: "a number",
+        bool: "true/false",
+        type(None): "null",
+    }.get(type(value), type(value).__name__)
 
 
 def _expect(path: Path, where: str, value, kind: type | tuple, what: str):
     """`value` if it is a `kind`, else DatasetFormatError '<file>: at <JSON path>: expected <what>, got ...'."""
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise DatasetFormatError(f"{path}: at {where}: expected {what}, got {_json_type(value)}"
-                                 f"{'' if isinstance(value, (dict, list)) else f' ({value!r:.40})'}")
+        raise DatasetFormatError(
+            f"{path}: at {where}: expected {what}, got {_json_type(value)}"
+            f"{'' if isinstance(value, (dict, list)) else f' ({value!r:.40})'}"
+        )
     return value
 
 
 def _expect_key(path: Path, where: str, obj: dict, key: str, kind, what: str):
     if key not in obj:
-        raise DatasetFormatError(f"{path}: at {where}: no {key!r} key (expected {what}); keys: "
-                                 f"{', '.join(sorted(map(str, obj)))[:80]}")
+        raise DatasetFormatError(
+            f"{path}: at {where}: no {key!r} key (expected {what}); keys: {', '.join(sorted(map(str, obj)))[:80]}"
+        )
     return _expect(path, f"{where}.{key}", obj[key], kind, what)
 
 
@@ -192,7 +208,7 @@ def read_text(path: Path) -> str:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
-        line = data[:e.start].count(b"\n") + 1
+        line = data[: e.start].count(b"\n") + 1
         warnings.warn(f"{path} is not UTF-8 (line {line}); read as Windows-1252", DatasetWarning, stacklevel=2)
         return data.decode("cp1252", errors="replace")
 
@@ -231,20 +247,38 @@ def subset(data, indices, name: str | None = None):
     idx = np.asarray(list(indices), np.int64).reshape(-1)
     files = [data.files[i] for i in idx]
     if isinstance(data, ClassData):
-        return ClassData(data.root, data.classes, data.words, files, data.labels[idx],
-                         None if data.boxes is None else data.boxes[idx], data.name if name is None else name)
+        return ClassData(
+            data.root,
+            data.classes,
+            data.words,
+            files,
+            data.labels[idx],
+            None if data.boxes is None else data.boxes[idx],
+            data.name if name is None else name,
+        )
     new = np.full(len(data.files), -1, np.int64)
     new[idx] = np.arange(len(idx))
     keep = np.flatnonzero(new[data.caption_image] >= 0)
     n = len(data.files)
-    features = None if data.features is None else {
-        k: v[idx] if isinstance(v, np.ndarray) and v.ndim and len(v) == n else v for k, v in data.features.items()}
-    return CaptionData(data.image_dir, files, [data.captions[k] for k in keep], new[data.caption_image[keep]],
-                       None if data.meanings is None else [data.meanings[k] for k in keep],
-                       None if data.scenes is None else [data.scenes[i] for i in idx], data.lang,
-                       data.name if name is None else name, features,
-                       None if data.dropped is None else data.dropped[idx])
-
+    features = (
+        None
+        if data.features is None
+        else {
+            k: v[idx] if isinstance(v, np.ndarray) and v.ndim and len(v) == n else v for k, v in data.features.items()
+        }
+    )
+    return CaptionData(
+        data.image_dir,
+        files,
+        [data.captions[k] for k in keep],
+        new[data.caption_image[keep]],
+        None if data.meanings is None else [data.meanings[k] for k in keep],
+        None if data.scenes is None else [data.scenes[i] for i in idx],
+        data.lang,
+        data.name if name is None else name,
+        features,
+        None if data.dropped is None else data.dropped[idx],
+    )
 
 
 # ----------------------------------------------------------------------------------- image presence
@@ -269,18 +303,24 @@ def check_images(data) -> None:
     missing = missing_images(data)
     if missing:
         root = data.image_dir if isinstance(data, CaptionData) else data.root
-        raise DatasetFormatError(f"{len(missing):,} of {len(data.files):,} listed images are absent from {root}, "
-                                 f"e.g. {missing[:3]} (an archive not unpacked, or unpacked elsewhere?)")
+        raise DatasetFormatError(
+            f"{len(missing):,} of {len(data.files):,} listed images are absent from {root}, "
+            f"e.g. {missing[:3]} (an archive not unpacked, or unpacked elsewhere?)"
+        )
 
 
 # --------------------------------------------------------------------------------- summaries (inspect)
 def summarize_captions(data: CaptionData, images_checked: bool | None = None) -> dict:
     """Counts of a CaptionData: images, captions, captions per image (min/max), vocabulary-free."""
     per = np.bincount(data.caption_image, minlength=len(data.files)) if len(data.files) else np.zeros(0, int)
-    out = {"name": data.name, "images": len(data.files), "captions": len(data.captions),
-           "captions_per_image": {"min": int(per.min()) if len(per) else 0, "max": int(per.max()) if len(per) else 0},
-           "images_without_captions": int((per == 0).sum()),
-           "captions_dropped": int(data.dropped.sum()) if data.dropped is not None else 0}
+    out = {
+        "name": data.name,
+        "images": len(data.files),
+        "captions": len(data.captions),
+        "captions_per_image": {"min": int(per.min()) if len(per) else 0, "max": int(per.max()) if len(per) else 0},
+        "images_without_captions": int((per == 0).sum()),
+        "captions_dropped": int(data.dropped.sum()) if data.dropped is not None else 0,
+    }
     if images_checked is not None:
         out["images_present"] = images_checked
     return out
@@ -288,5 +328,10 @@ def summarize_captions(data: CaptionData, images_checked: bool | None = None) ->
 
 def summarize_classes(data: ClassData) -> dict:
     present = np.unique(data.labels) if len(data.labels) else np.zeros(0, int)
-    return {"name": data.name, "classes": len(data.classes), "classes_with_images": int(len(present)),
-            "images": len(data.files), "classes_with_words": len(data.words)}
+    return {
+        "name": data.name,
+        "classes": len(data.classes),
+        "classes_with_images": int(len(present)),
+        "images": len(data.files),
+        "classes_with_words": len(data.words),
+    }

@@ -8,6 +8,7 @@ module goes the other way, from words to the scene's classes:
 - :func:`parse_caption`: objects, counts and a relation read back from a (generated) caption, to score it
   against the scene truth (``caption_metrics.semantic_scores``).
 """
+
 from __future__ import annotations
 
 import re
@@ -28,8 +29,11 @@ def object_lexicon(lang: str = "en") -> dict:
         raise ValueError(f"language must be 'en' or 'es', not {lang!r}")
     lex = {}
     for s in sprites_by_id().values():
-        forms = [s.en, s.en_plural, *s.syn_en] if lang == "en" else \
-            [s.es, s.es_plural, *(w.partition(":")[0] for w in s.syn_es)]
+        forms = (
+            [s.en, s.en_plural, *s.syn_en]
+            if lang == "en"
+            else [s.es, s.es_plural, *(w.partition(":")[0] for w in s.syn_es)]
+        )
         for form in forms:
             lex.setdefault(form, s.id)
     return lex
@@ -47,8 +51,8 @@ def object_mentions(tokens: list, lang: str = "en") -> list:
     out, i = [], 0
     while i < len(tokens):
         for span in (3, 2, 1):
-            phrase = " ".join(tokens[i:i + span])
-            if len(tokens[i:i + span]) == span and phrase in lex:
+            phrase = " ".join(tokens[i : i + span])
+            if len(tokens[i : i + span]) == span and phrase in lex:
                 out.append((i + span - 1 if lang == "en" else i, lex[phrase]))
                 i += span
                 break
@@ -58,9 +62,12 @@ def object_mentions(tokens: list, lang: str = "en") -> list:
 
 
 _EN_REL_RE = [(rel, p) for rel, ps in EN_REL.items() for p in ps]
-_ES_REL_RE = [(rel, p) for rel, ps in ES_REL.items() for p in ps] + [("left", "a la izquierda del"),
-                                                                     ("right", "a la derecha del"),
-                                                                     ("near", "junto al"), ("near", "al lado del")]
+_ES_REL_RE = [(rel, p) for rel, ps in ES_REL.items() for p in ps] + [
+    ("left", "a la izquierda del"),
+    ("right", "a la derecha del"),
+    ("near", "junto al"),
+    ("near", "al lado del"),
+]
 
 
 def parse_caption(text: str, lang: str = "en") -> dict:
@@ -78,7 +85,7 @@ def parse_caption(text: str, lang: str = "en") -> dict:
     i = 0
     while i < len(toks):
         for span in (3, 2, 1):
-            phrase = " ".join(toks[i:i + span])
+            phrase = " ".join(toks[i : i + span])
             if phrase in lex:
                 count = 1
                 for back in (1, 2):  # a number may stand before an adjective: "two big dogs"
@@ -96,8 +103,8 @@ def parse_caption(text: str, lang: str = "en") -> dict:
     rel = None
     if len(mentions) >= 2:
         (i0, a, _), (i1, b, _) = mentions[0], mentions[1]
-        between = " ".join(toks[i0 + 1:i1])
-        for name, phrase in (_EN_REL_RE if lang == "en" else _ES_REL_RE):
+        between = " ".join(toks[i0 + 1 : i1])
+        for name, phrase in _EN_REL_RE if lang == "en" else _ES_REL_RE:
             if phrase in between:
                 rel = [a, name, b]
                 break

@@ -14,6 +14,7 @@ has no split files, the split is deterministic (sha256 of each image's file name
 line; so is a test split too small for three 1,000-image test sets. Every problem is a `DatasetFormatError`
 of one line naming the folder, the layout and the first missing file. Used by `helpers.datasets`.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -23,10 +24,23 @@ from pathlib import Path
 
 import numpy as np
 
-from .formats import (FLICKR8K_SPLITS, FLICKR8K_TOKENS, CaptionData, ClassData, DatasetFormatError, missing_images,
-                      read_coco_captions, read_flickr8k_csv, read_flickr8k_tokens, read_image_list,
-                      read_karpathy_captions, read_seed000, read_tiny_imagenet, seed000_files,
-                      subset)  # subset: in formats_core now, still importable from here (helpers.search)
+from .formats import (
+    FLICKR8K_SPLITS,
+    FLICKR8K_TOKENS,
+    CaptionData,
+    ClassData,
+    DatasetFormatError,
+    missing_images,
+    read_coco_captions,
+    read_flickr8k_csv,
+    read_flickr8k_tokens,
+    read_image_list,
+    read_karpathy_captions,
+    read_seed000,
+    read_tiny_imagenet,
+    seed000_files,
+    subset,  # subset: in formats_core now, still importable from here (helpers.search)
+)
 
 TEST_CHUNK = 1000  # images per test set (test_A / test_B / test_C, as seed 000)
 TEST_SETS = ("test_A", "test_B", "test_C")
@@ -35,10 +49,14 @@ HOLD = {"coco": (5000, 10), "flickr8k": (1000, 8)}  # deterministic val/test: mi
 SPANISH_PHASES = ("train", "test_A", "test_B", "test_C")
 
 LAYOUTS = {
-    "coco": {"coco-karpathy": "dataset_coco.json + train2014/ val2014/",
-             "coco-official": "annotations/captions_val2014.json (or train2014) + val2014/ (or train2014/)"},
-    "flickr8k": {"flickr8k-official": "Flickr8k_text/Flickr8k.token.txt + Flicker8k_Dataset/",
-                 "flickr8k-kaggle": "captions.txt (image,caption) + Images/"},
+    "coco": {
+        "coco-karpathy": "dataset_coco.json + train2014/ val2014/",
+        "coco-official": "annotations/captions_val2014.json (or train2014) + val2014/ (or train2014/)",
+    },
+    "flickr8k": {
+        "flickr8k-official": "Flickr8k_text/Flickr8k.token.txt + Flicker8k_Dataset/",
+        "flickr8k-kaggle": "captions.txt (image,caption) + Images/",
+    },
     "tiny-imagenet": {"tiny-imagenet": "tiny-imagenet-200/wnids.txt + train/ val/"},
     "coco-spanish": {"coco-spanish-seed000": "<phase>/<phase>_images_names.txt, _images_vectors.bin, _captions.txt"},
     "embedded": {"embedded": "scenes/annotations/captions_<split>.json + scenes/images/ + classes/wnids.txt"},
@@ -48,6 +66,7 @@ LAYOUTS = {
 @dataclass(frozen=True)
 class Layout:
     """A dataset folder as found: what the loader reads from it and where the images are."""
+
     dataset: str  # 'coco', 'flickr8k', 'tiny-imagenet', 'coco-spanish' or 'embedded'
     name: str  # the layout, a key of LAYOUTS[dataset], e.g. 'coco-karpathy'
     root: Path  # the folder given
@@ -60,6 +79,7 @@ class Layout:
 
 class _Said(set):
     """Lines printed once per process; inside `collecting()` they are gathered in a list instead."""
+
     notes: list | None = None
 
     def say(self, line: str) -> None:
@@ -135,17 +155,31 @@ def detect_layout(dataset: str, data_dir, label: str | None = None, image_dir=No
         raise ValueError(f"no layouts known for {dataset!r}; known: {', '.join(LAYOUTS)}")
     expected = " or ".join(f"{k} ({v})" for k, v in LAYOUTS[key].items())
     if not root.is_dir():
-        raise DatasetFormatError(f"{root}: expected {expected}: "
-                                 + ("not a folder" if root.exists() else "no such folder"))
-    found = {"coco": _coco, "flickr8k": _flickr8k, "tiny-imagenet": _tiny_imagenet, "coco-spanish": _spanish,
-             "embedded": _embedded}[key](root)
+        raise DatasetFormatError(
+            f"{root}: expected {expected}: " + ("not a folder" if root.exists() else "no such folder")
+        )
+    found = {
+        "coco": _coco,
+        "flickr8k": _flickr8k,
+        "tiny-imagenet": _tiny_imagenet,
+        "coco-spanish": _spanish,
+        "embedded": _embedded,
+    }[key](root)
     if isinstance(found, str):
         raise DatasetFormatError(f"{root}: expected {expected}: none found; first missing file: {found}")
     name, files, images, splits, parts = found
     if image_dir is not None:
         images = Path(image_dir).expanduser()
-    return Layout(key, name, root, tuple(files), images, tuple(splits),
-                  label or _label(key, root, [f for f in files if Path(f).is_file()]), parts)
+    return Layout(
+        key,
+        name,
+        root,
+        tuple(files),
+        images,
+        tuple(splits),
+        label or _label(key, root, [f for f in files if Path(f).is_file()]),
+        parts,
+    )
 
 
 def _image_folder(bases, first: str | None, names: tuple, depth: int = 2) -> Path | None:
@@ -169,12 +203,23 @@ def _coco(root: Path):
     official = {s: p for s in ("train2014", "val2014") if (p := _find(root, f"captions_{s}.json"))}
     if karpathy is None and not official:
         return "dataset_coco.json"
-    image_root = next((c for c in (root, *sorted(root.glob("*/")), *sorted(root.glob("*/*/")))
-                       if (c / "val2014").is_dir() or (c / "train2014").is_dir()), root)
+    image_root = next(
+        (
+            c
+            for c in (root, *sorted(root.glob("*/")), *sorted(root.glob("*/*/")))
+            if (c / "val2014").is_dir() or (c / "train2014").is_dir()
+        ),
+        root,
+    )
     name = "coco-karpathy" if karpathy else "coco-official"
     splits = ("train", "val", "test", *TEST_SETS, *(("restval",) if karpathy else ()), *official)
-    return name, [p for p in (karpathy, *official.values()) if p], image_root, splits, \
-        {"karpathy": karpathy, "official": official}
+    return (
+        name,
+        [p for p in (karpathy, *official.values()) if p],
+        image_root,
+        splits,
+        {"karpathy": karpathy, "official": official},
+    )
 
 
 def _flickr8k(root: Path):
@@ -192,16 +237,22 @@ def _flickr8k(root: Path):
     bases = [home] + ([root.parent] if not kaggle and source.parent == root else [])  # given the text folder
     names = ("Images",) if kaggle else ("Flicker8k_Dataset", "Flickr8k_Dataset", "Images")
     images = _image_folder(bases, _first_image(source, kaggle), names) or home / names[0]
-    return ("flickr8k-kaggle" if kaggle else "flickr8k-official"), [source, *lists.values()], images, \
-        ("train", "val", "test", "test_A", "all"), {"captions": source, "lists": lists, "kaggle": kaggle}
+    return (
+        ("flickr8k-kaggle" if kaggle else "flickr8k-official"),
+        [source, *lists.values()],
+        images,
+        ("train", "val", "test", "test_A", "all"),
+        {"captions": source, "lists": lists, "kaggle": kaggle},
+    )
 
 
 def _first_image(path: Path, kaggle: bool) -> str | None:
     with open(path, encoding="utf-8-sig", errors="replace") as f:
         for line in f:
             if line.strip() and not (kaggle and line.lower().startswith("image,")):
-                return (line.split(",", 1)[0] if kaggle else line.split("\t", 1)[0].split(" ", 1)[0]
-                        .rpartition("#")[0]).strip() or None
+                return (
+                    line.split(",", 1)[0] if kaggle else line.split("\t", 1)[0].split(" ", 1)[0].rpartition("#")[0]
+                ).strip() or None
     return None
 
 
@@ -211,16 +262,22 @@ def _tiny_imagenet(root: Path):
         return "wnids.txt"
     base = wnids.parent
     words = [base / "words.txt"] if (base / "words.txt").is_file() else []  # optional: class names
-    return "tiny-imagenet", [wnids, *words, base / "val" / "val_annotations.txt"], base, ("train", "val"), \
-        {"base": base}
+    return (
+        "tiny-imagenet",
+        [wnids, *words, base / "val" / "val_annotations.txt"],
+        base,
+        ("train", "val"),
+        {"base": base},
+    )
 
 
 def _spanish(root: Path):
     hits = sorted(root.glob("*_images_names.txt")) + sorted(root.glob("*/*_images_names.txt"))
     if not hits:
         return "train/train_images_names.txt"
-    folder = hits[0].parent.parent if hits[0].parent.name == hits[0].name[: -len("_images_names.txt")] \
-        else hits[0].parent
+    folder = (
+        hits[0].parent.parent if hits[0].parent.name == hits[0].name[: -len("_images_names.txt")] else hits[0].parent
+    )
     phases = [p for p in SPANISH_PHASES if any(v.exists() for v in seed000_files(folder, p).values())]
     files = [f for p in phases for f in seed000_files(folder, p).values()]
     splits = (("train", "val", "train_full") if "train" in phases else ()) + tuple(p for p in phases if p != "train")
@@ -241,7 +298,7 @@ def hash_split(names, hold: int) -> dict:
     """{'train', 'val', 'test'}: names in sha256 order, the first `hold` test, the next `hold` val, the rest
     train; each list sorted by name. Stable: it depends on the names only, not on their order or count."""
     order = sorted(names, key=lambda n: hashlib.sha256(str(n).encode()).hexdigest())
-    return {"train": sorted(order[2 * hold:]), "val": sorted(order[hold:2 * hold]), "test": sorted(order[:hold])}
+    return {"train": sorted(order[2 * hold :]), "val": sorted(order[hold : 2 * hold]), "test": sorted(order[:hold])}
 
 
 def _hold(dataset: str, n: int) -> int:
@@ -257,9 +314,14 @@ def test_chunk(data: CaptionData, split: str, layout: Layout) -> CaptionData:
     held = max(1, n // TEST_CHUNK)
     sets = ", ".join(TEST_SETS[:held])
     if n < 3 * TEST_CHUNK:
-        said.say(f"{layout.dataset} at {layout.root}: the test split has {n:,} images, "
-                 + (f"so one test set ({TEST_SETS[0]}) of {n:,} images" if n < TEST_CHUNK else
-                    f"so {held} test set(s) of {TEST_CHUNK:,} ({sets})"))
+        said.say(
+            f"{layout.dataset} at {layout.root}: the test split has {n:,} images, "
+            + (
+                f"so one test set ({TEST_SETS[0]}) of {n:,} images"
+                if n < TEST_CHUNK
+                else f"so {held} test set(s) of {TEST_CHUNK:,} ({sets})"
+            )
+        )
     if k >= held:
         raise error(layout, f"the test split has {n:,} images: {held} test set(s) ({sets}), not {split}")
     return subset(data, range(k * TEST_CHUNK, min(n, (k + 1) * TEST_CHUNK)) if n >= TEST_CHUNK else range(n))
@@ -274,8 +336,13 @@ def read_captions(layout: Layout, split: str) -> CaptionData:
     """
     if split not in layout.splits:
         raise error(layout, f"no split {split!r} here; this layout has {', '.join(layout.splits)}")
-    reader = {"coco-karpathy": _read_coco, "coco-official": _read_coco, "flickr8k-official": _read_flickr8k,
-              "flickr8k-kaggle": _read_flickr8k, "coco-spanish-seed000": _read_spanish}.get(layout.name)
+    reader = {
+        "coco-karpathy": _read_coco,
+        "coco-official": _read_coco,
+        "flickr8k-official": _read_flickr8k,
+        "flickr8k-kaggle": _read_flickr8k,
+        "coco-spanish-seed000": _read_spanish,
+    }.get(layout.name)
     if reader is None:
         raise ValueError(f"{layout.name} is not a caption layout")
     data = reader(layout, split)
@@ -294,13 +361,20 @@ def _read_coco(layout: Layout, split: str) -> CaptionData:
         parts = [read_coco_captions(p, layout.image_dir, "en") for p in official.values()]
         files = [f"{s}/{f}" for s, d in zip(official, parts) for f in d.files]
         offsets = np.cumsum([0] + [len(d.files) for d in parts])
-        data = CaptionData(layout.image_dir, files, [c for d in parts for c in d.captions],
-                           np.concatenate([d.caption_image + o for d, o in zip(parts, offsets)]), lang="en",
-                           dropped=np.concatenate([d.dropped for d in parts]))
+        data = CaptionData(
+            layout.image_dir,
+            files,
+            [c for d in parts for c in d.captions],
+            np.concatenate([d.caption_image + o for d, o in zip(parts, offsets)]),
+            lang="en",
+            dropped=np.concatenate([d.dropped for d in parts]),
+        )
         groups = hash_split(files, _hold("coco", len(files)))
-        said.say(f"coco at {layout.root}: no Karpathy dataset_coco.json, so a deterministic split of the "
-                 f"{len(files):,} official images by the sha256 of each file name: "
-                 + " / ".join(f"{s} {len(v):,}" for s, v in groups.items()))
+        said.say(
+            f"coco at {layout.root}: no Karpathy dataset_coco.json, so a deterministic split of the "
+            f"{len(files):,} official images by the sha256 of each file name: "
+            + " / ".join(f"{s} {len(v):,}" for s, v in groups.items())
+        )
         index = {f: i for i, f in enumerate(files)}
         data = subset(data, [index[f] for f in groups[base]])
     return test_chunk(data, split, layout) if split in TEST_SETS else data
@@ -312,8 +386,10 @@ def _read_flickr8k(layout: Layout, split: str) -> CaptionData:
     captions = (read_flickr8k_csv if kaggle else read_flickr8k_tokens)(source, dropped, oddities)
     if oddities:
         first = next(iter(oddities))
-        said.say(f"flickr8k at {layout.root}: {len(oddities)} caption group(s) in {source.name} name no image file "
-                 f"(e.g. {first!r}, {oddities[first]} captions; a known quirk of the real file): left out")
+        said.say(
+            f"flickr8k at {layout.root}: {len(oddities)} caption group(s) in {source.name} name no image file "
+            f"(e.g. {first!r}, {oddities[first]} captions; a known quirk of the real file): left out"
+        )
     base = {"test_A": "test"}.get(split, split)
     if lists:
         needed = ("train", "val", "test") if base == "all" else (base,)
@@ -322,23 +398,28 @@ def _read_flickr8k(layout: Layout, split: str) -> CaptionData:
                 raise error(layout, "a split list is missing", lists[s])
         groups = {s: read_image_list(lists[s]) for s in needed}
         if kaggle:
-            said.say(f"flickr8k at {layout.root}: captions.txt with the official split lists in "
-                     f"{lists['train'].parent}")
+            said.say(
+                f"flickr8k at {layout.root}: captions.txt with the official split lists in {lists['train'].parent}"
+            )
     else:
         groups = hash_split([n for n, c in captions.items() if c], _hold("flickr8k", len(captions)))
-        said.say(f"flickr8k at {layout.root}: captions.txt without split lists (Flickr_8k.*Images.txt), so a "
-                 "deterministic split by the sha256 of each file name: "
-                 + " / ".join(f"{s} {len(v):,}" for s, v in groups.items()))
-    names = list(dict.fromkeys(n for s in ("train", "val", "test") for n in groups[s])) if base == "all" \
-        else groups[base]
+        said.say(
+            f"flickr8k at {layout.root}: captions.txt without split lists (Flickr_8k.*Images.txt), so a "
+            "deterministic split by the sha256 of each file name: "
+            + " / ".join(f"{s} {len(v):,}" for s, v in groups.items())
+        )
+    names = (
+        list(dict.fromkeys(n for s in ("train", "val", "test") for n in groups[s])) if base == "all" else groups[base]
+    )
     texts, owner = [], []
     for i, name in enumerate(names):
         if not captions.get(name):
             raise error(layout, f"{name} is listed but has no caption in {source.name}")
         texts += captions[name]
         owner += [i] * len(captions[name])
-    data = CaptionData(layout.image_dir, names, texts, np.array(owner, np.int64), lang="en",
-                       dropped=[dropped.get(n, 0) for n in names])
+    data = CaptionData(
+        layout.image_dir, names, texts, np.array(owner, np.int64), lang="en", dropped=[dropped.get(n, 0) for n in names]
+    )
     return test_chunk(data, split, layout) if split in TEST_SETS else data
 
 
@@ -349,8 +430,11 @@ def _read_spanish(layout: Layout, split: str) -> CaptionData:
         if not path.is_file():
             raise error(layout, f"phase {phase} is incomplete", path)
     data, vectors = read_seed000(folder, phase)
-    data.features = {"pooled": vectors, "files": np.array(data.files),
-                     "backbone": "resnet152 (precomputed by seed 000)"}
+    data.features = {
+        "pooled": vectors,
+        "files": np.array(data.files),
+        "backbone": "resnet152 (precomputed by seed 000)",
+    }
     if split in ("train", "val"):
         n = len(data.files)
         n_val = SPANISH_VAL if n > 2 * SPANISH_VAL else max(1, n // 10)
@@ -380,5 +464,8 @@ def check_images(layout: Layout, data) -> None:
     missing = missing_images(data)
     if missing:
         root = data.image_dir if isinstance(data, CaptionData) else data.root
-        raise error(layout, f"{len(missing):,} of {len(data.files):,} listed images are absent from {root}",
-                    Path(root) / missing[0])
+        raise error(
+            layout,
+            f"{len(missing):,} of {len(data.files):,} listed images are absent from {root}",
+            Path(root) / missing[0],
+        )

@@ -9,6 +9,7 @@ DeViSE's flat hit@k (`flat_hits`, `chance_hits`) and `search_precision` (image s
 
 Caption metrics (BLEU, semantic scores, attention in a box) live in `caption_metrics.py`.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -23,9 +24,11 @@ def _require_finite(name: str, values) -> None:
     bad = ~torch.isfinite(arr)
     if bad.any():
         rows = torch.nonzero(bad.reshape(len(arr), -1).any(1) if arr.ndim else bad.reshape(1)).flatten()
-        raise ValueError(f"{name} contain NaN or infinite values ({len(rows):,} of {max(len(arr), 1):,} rows, "
-                         f"first row {int(rows[0])}): the model diverged or its input is broken; check the "
-                         f"loss curve and lower the learning rate")
+        raise ValueError(
+            f"{name} contain NaN or infinite values ({len(rows):,} of {max(len(arr), 1):,} rows, "
+            f"first row {int(rows[0])}): the model diverged or its input is broken; check the "
+            f"loss curve and lower the learning rate"
+        )
 
 
 # ------------------------------------------------------------------------------------------ retrieval
@@ -78,8 +81,10 @@ def ranks(queries, items, targets, metric: str = "l2", chunk: int = 2048, dtype=
             raise TypeError(f"targets must be integer item indices, not {targets.dtype}")
         targets = targets.astype(np.int64)
     if targets.size and (targets.min() < 0 or targets.max() >= len(items)):
-        raise ValueError(f"targets must index the {len(items):,} items (0 to {len(items) - 1}), "
-                         f"got {int(targets.min())} to {int(targets.max())}")
+        raise ValueError(
+            f"targets must index the {len(items):,} items (0 to {len(items) - 1}), "
+            f"got {int(targets.min())} to {int(targets.max())}"
+        )
     if metric not in ("l2", "cosine"):
         raise ValueError(f"metric must be 'l2' or 'cosine', not {metric!r}")
     q = torch.as_tensor(queries, dtype=dtype)
@@ -94,9 +99,9 @@ def ranks(queries, items, targets, metric: str = "l2", chunk: int = 2048, dtype=
         half_sq = 0.5 * (x * x).sum(1, keepdim=True).T
     out = []
     for s in range(0, len(q), chunk):
-        d = torch.addmm(half_sq, q[s:s + chunk], x.T, alpha=-1)  # (chunk, N)
+        d = torch.addmm(half_sq, q[s : s + chunk], x.T, alpha=-1)  # (chunk, N)
         _require_finite("distances (overflow: values too large for the dtype?)", d)
-        out.append(ranks_from_distances(d, targets[s:s + chunk]))
+        out.append(ranks_from_distances(d, targets[s : s + chunk]))
     return torch.cat(out).numpy() if out else np.zeros(0, np.int64)
 
 
@@ -119,8 +124,11 @@ def retrieval_metrics(r, ks=(1, 5, 10)) -> dict:
 
 def chance_metrics(n_items: int, ks=(1, 5, 10)) -> dict:
     """What a random ranking of `n_items` scores on average."""
-    out = {"mean_rank": (n_items + 1) / 2, "median_rank": (n_items + 1) / 2,
-           "mrr": sum(1 / r for r in range(1, n_items + 1)) / n_items}
+    out = {
+        "mean_rank": (n_items + 1) / 2,
+        "median_rank": (n_items + 1) / 2,
+        "mrr": sum(1 / r for r in range(1, n_items + 1)) / n_items,
+    }
     for k in ks:
         out[f"recall@{k}"] = min(1.0, k / n_items)
     return out
@@ -164,8 +172,9 @@ def flat_hits(embeddings, label_vecs, targets, ks=(1, 2, 5, 10)) -> dict:
 
     Taught in: notebooks/02_devise_zero_shot.ipynb § Evaluation: zero-shot hit@k
     """
-    r = ranks(np.asarray(embeddings, np.float32), np.asarray(label_vecs, np.float32), np.asarray(targets),
-              metric="cosine")
+    r = ranks(
+        np.asarray(embeddings, np.float32), np.asarray(label_vecs, np.float32), np.asarray(targets), metric="cosine"
+    )
     out = {f"hit@{k}": float((r <= k).mean()) for k in ks}
     out["ranks"] = r
     return out
@@ -223,12 +232,28 @@ def oracle_metrics(data, ks=(1, 5, 10)) -> dict:
             raise AssertionError(f"caption {k_} ({data.captions[k_]!r}) does not fit its own image")
     m = np.array([len(x) for x in matches], dtype=np.float64)
     harmonic = np.array([sum(1 / r for r in range(1, int(n) + 1)) for n in m])
-    out = {"mean_rank": float(((m + 1) / 2).mean()), "median_rank": float(np.median((m + 1) / 2)),
-           "mrr": float((harmonic / m).mean()), "mean_matches": float(m.mean())}
+    out = {
+        "mean_rank": float(((m + 1) / 2).mean()),
+        "median_rank": float(np.median((m + 1) / 2)),
+        "mrr": float((harmonic / m).mean()),
+        "mean_matches": float(m.mean()),
+    }
     for k in ks:
         out[f"recall@{k}"] = float(np.minimum(1.0, k / m).mean())
     return out
 
 
-__all__ = ["distances", "ranks", "ranks_from_distances", "retrieval_metrics", "chance_metrics", "evaluate",
-           "top_k", "flat_hits", "chance_hits", "search_precision", "matching_images", "oracle_metrics"]
+__all__ = [
+    "distances",
+    "ranks",
+    "ranks_from_distances",
+    "retrieval_metrics",
+    "chance_metrics",
+    "evaluate",
+    "top_k",
+    "flat_hits",
+    "chance_hits",
+    "search_precision",
+    "matching_images",
+    "oracle_metrics",
+]

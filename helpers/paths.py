@@ -1,4 +1,5 @@
 """Where the book keeps things: the cache folder (datasets, features, compile caches) and the repo root."""
+
 import hashlib
 import json
 import os

@@ -1,4 +1,5 @@
 """Figures the chapters share: image grids, scene truth boxes, rank histograms, loss curves, attention maps."""
+
 from __future__ import annotations
 
 import textwrap
@@ -10,8 +11,15 @@ from PIL import Image
 RELATION_COLORS = plt.get_cmap("tab10").colors
 
 
-def show_images(images, titles=None, ncols: int = 5, size: float = 2.4, wrap: int | None = 28,
-                fontsize: float = 8, suptitle: str | None = None):
+def show_images(
+    images,
+    titles=None,
+    ncols: int = 5,
+    size: float = 2.4,
+    wrap: int | None = 28,
+    fontsize: float = 8,
+    suptitle: str | None = None,
+):
     """A grid of images (PIL images, arrays or file paths) with optional titles; returns the figure.
 
     Each line of a title is wrapped at `wrap` characters (None: not wrapped); its own line breaks are kept, and
@@ -21,8 +29,7 @@ def show_images(images, titles=None, ncols: int = 5, size: float = 2.4, wrap: in
     """
     images = list(images)
     if titles is not None:
-        titles = ["\n".join(textwrap.fill(line, wrap) if wrap else line for line in str(t).split("\n"))
-                  for t in titles]
+        titles = ["\n".join(textwrap.fill(line, wrap) if wrap else line for line in str(t).split("\n")) for t in titles]
     nrows = max(1, -(-len(images) // ncols))
     lines = max((t.count("\n") + 1 for t in titles), default=0) if titles is not None else 0
     fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, (size + 0.16 * lines) * nrows), squeeze=False)
@@ -48,8 +55,14 @@ def draw_scene_truth(ax, scene, labels: bool = True):
         color = RELATION_COLORS[k % 10]
         ax.add_patch(plt.Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, lw=1.5, color=color))
         if labels:
-            ax.text(x0, y0 - 1, f"{o.cls} ({o.size})", color="white", fontsize=6,
-                    bbox=dict(facecolor=color, alpha=0.8, pad=0.5, lw=0))
+            ax.text(
+                x0,
+                y0 - 1,
+                f"{o.cls} ({o.size})",
+                color="white",
+                fontsize=6,
+                bbox=dict(facecolor=color, alpha=0.8, pad=0.5, lw=0),
+            )
 
 
 def rank_histogram(ranks_by_name: dict, n_items: int, ax=None, bins: int = 50):
@@ -86,16 +99,16 @@ def attention_overlay(ax, image, attention: np.ndarray, title: str | None = None
     """Show `image` with an (H, W) attention map upsampled over it."""
     im = np.asarray(image)
     ax.imshow(im)
-    ax.imshow(attention, cmap="magma", alpha=alpha, extent=(0, im.shape[1], im.shape[0], 0),
-              interpolation="bilinear")
+    ax.imshow(attention, cmap="magma", alpha=alpha, extent=(0, im.shape[1], im.shape[0], 0), interpolation="bilinear")
     ax.axis("off")
     if title:
         ax.set_title(title, fontsize=9)
     return ax
 
 
-def plot_attention_steps(image, words: list, attention, scene=None, ncols: int = 6, size: float = 1.7,
-                         title: str | None = None):
+def plot_attention_steps(
+    image, words: list, attention, scene=None, ncols: int = 6, size: float = 1.7, title: str | None = None
+):
     """The image, then one panel per word with the attention map that emitted it; returns the figure.
 
     With `scene`, the first panel also shows the scene truth's boxes.

@@ -6,6 +6,7 @@ feature extraction use them, so they live below every data module; `helpers.widg
 
 Taught in: notebooks/00_data_features_devices.ipynb (checking the dataset; the scene explorer).
 """
+
 from __future__ import annotations
 
 import os

@@ -9,6 +9,7 @@
 The caption and class loaders, `inspect`, `precomputed_features` and `image_features` are re-exported
 from helpers/datasets.py and helpers/layouts.py under their old names, so older code keeps working.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -17,19 +18,30 @@ from pathlib import Path
 
 import numpy as np
 
-from .datasets import (CAPTION_DATASETS, CLASS_DATASETS, FORMATS, LANGUAGES, image_features, inspect,  # noqa: F401
-                       load_real_captions, load_real_classes, precomputed_features, splits)
+from . import vectorcache
+from .datasets import (  # noqa: F401
+    CAPTION_DATASETS,
+    CLASS_DATASETS,
+    FORMATS,
+    LANGUAGES,
+    image_features,
+    inspect,
+    load_real_captions,
+    load_real_classes,
+    precomputed_features,
+    splits,
+)
 from .download import dataset_dir, fetch, get_dataset
 from .formats import DatasetFormatError
-from .vectorfiles import read_text_vectors, vectors_header
 from .layouts import SPANISH_VAL, TEST_CHUNK, _find  # noqa: F401 (older names; _find serves _vector_source)
-from . import vectorcache
 from .paths import cache_dir
 from .vectorcache import keyed_vectors
-
+from .vectorfiles import read_text_vectors, vectors_header
 
 # -------------------------------------------------------------------------------------- word vectors
 PARSER = "vectorfiles-1"
+
+
 def _vector_source(path_or_name, download: bool, progress: bool) -> Path:
     p = Path(str(path_or_name)).expanduser()
     if p.exists() or any(c in str(path_or_name) for c in "/\\") or p.suffix in (".vec", ".txt", ".gz", ".bz2"):
@@ -62,15 +74,16 @@ def native_vectors_path(src: Path, limit: int | None, fmt: str) -> Path:
     return cache_dir("wordvectors") / f"{stem}-{limit or 'all'}-{key}"
 
 
-def load_vectors(path_or_name, limit: int | None = None, fmt: str = "auto", download: bool = True,
-                 progress: bool = True):
+def load_vectors(
+    path_or_name, limit: int | None = None, fmt: str = "auto", download: bool = True, progress: bool = True
+):
     """Word vectors as gensim `KeyedVectors`, from a registry name or a text file.
 
     Names: 'fasttext-crawl-en' (seed 001), 'fasttext-sbwc', 'glove-sbwc' (seed 000), 'glove-6b-50d' (the
     offline GloVe of `helpers.glove()`). Files: word2vec/fastText `.vec` text with a 'count dim' header, or
     GloVe text without one (fmt 'auto' tells them apart), plain or `.gz`. `limit` keeps the first (most
-    frequent) words. The first load parses the text with `helpers.vectorfiles` (the one reader) and checks it (every row has a
-    word and `dim` numbers, header vs rows), then saves a `.npy` + word-list copy in the cache
+    frequent) words. The first load parses the text with `helpers.vectorfiles` (the one reader) and checks it
+    (every row has a word and `dim` numbers, header vs rows), then saves a `.npy` + word-list copy in the cache
     (`helpers.vectorcache`; gensim's own `.kv` files are pickles and are never loaded); later loads
     memory-map that copy (see benchmarks/bench_vectors.py for the timings).
     """
@@ -78,6 +91,7 @@ def load_vectors(path_or_name, limit: int | None = None, fmt: str = "auto", down
 
     if str(path_or_name) == "glove-6b-50d":
         from .text import glove
+
         kv = glove()
         if limit:
             words = [w for w in kv.index_to_key if w is not None][:limit]
@@ -100,8 +114,10 @@ def load_vectors(path_or_name, limit: int | None = None, fmt: str = "auto", down
         kv = keyed_vectors(words, matrix)
         vectorcache.save_keyed_vectors(native, kv)
         if progress:
-            print(f"loaded {len(kv):,} x {kv.vector_size} vectors from {src.name} in {time.perf_counter() - t:.1f} s; "
-                  f"copy for fast reloads (.npy + word list): {native}")
+            print(
+                f"loaded {len(kv):,} x {kv.vector_size} vectors from {src.name} in {time.perf_counter() - t:.1f} s; "
+                f"copy for fast reloads (.npy + word list): {native}"
+            )
     return kv
 
 
@@ -116,14 +132,28 @@ def load_word_vectors(spec: str = "glove-6b-50d", limit: int | None = None):
     """
     if spec == "glove-6b-50d":
         from .text import glove
+
         return glove()
     path = Path(spec).expanduser()
     if not path.is_file():
         raise FileNotFoundError(
             f"word vectors {spec!r} not found: give 'glove-6b-50d' or the path of a .vec/.bin file "
-            "(see the 'Real data and GPUs' page of the book for where to download fastText's vectors)")
+            "(see the 'Real data and GPUs' page of the book for where to download fastText's vectors)"
+        )
     return load_vectors(path, limit=limit)  # the book's one reader (helpers/vectorfiles.py), .bin included
 
 
-__all__ = ["load_real_captions", "load_real_classes", "load_vectors", "load_word_vectors", "precomputed_features",
-           "image_features", "inspect", "splits", "native_vectors_path", "CAPTION_DATASETS", "CLASS_DATASETS", "FORMATS"]
+__all__ = [
+    "load_real_captions",
+    "load_real_classes",
+    "load_vectors",
+    "load_word_vectors",
+    "precomputed_features",
+    "image_features",
+    "inspect",
+    "splits",
+    "native_vectors_path",
+    "CAPTION_DATASETS",
+    "CLASS_DATASETS",
+    "FORMATS",
+]

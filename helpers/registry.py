@@ -5,6 +5,7 @@ file), read once into `REGISTRY` ({name: `Dataset`}). This module also knows whe
 cache (`dataset_dir`), what a file is expected to be (`expected_sha256`, `_describe`) and how to place it
 by hand (`manual_instructions`); `helpers.download` fetches and checks the files.
 """
+
 from __future__ import annotations
 
 import difflib
@@ -30,6 +31,7 @@ class Resource:
     first download. `extract` names the folder (inside the dataset's folder) an archive unpacks to.
     `path` is where the file lives inside the dataset's folder (default: `filename`).
     """
+
     filename: str
     urls: tuple = ()
     sha256: str | None = None
@@ -48,6 +50,7 @@ class Resource:
 @dataclass(frozen=True)
 class Dataset:
     """A dataset of the registry: its files, where it comes from, and the terms it comes with."""
+
     name: str
     title: str
     kind: str  # captions | classes | vectors | features+captions | weights
@@ -97,8 +100,9 @@ def get_dataset(name: str) -> Dataset:
         raise UnknownDatasetError("'embedded' is built, not downloaded: python -m helpers build")
     close = difflib.get_close_matches(key, list(REGISTRY), n=3, cutoff=0.5)
     hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
-    raise UnknownDatasetError(f"unknown dataset {name!r}.{hint} Known datasets: {', '.join(REGISTRY)} "
-                              "(and 'embedded', the book's own).")
+    raise UnknownDatasetError(
+        f"unknown dataset {name!r}.{hint} Known datasets: {', '.join(REGISTRY)} (and 'embedded', the book's own)."
+    )
 
 
 def _blocked(path: Path) -> CacheError:
@@ -107,8 +111,10 @@ def _blocked(path: Path) -> CacheError:
     blocker = next((p for p in (path, *path.parents) if p.exists() and not p.is_dir()), path)
     env = os.environ.get("SEEING_SAYING_CACHE")
     if env and blocker in (Path(env).expanduser(), *Path(env).expanduser().parents):
-        return CacheError(f"the cache folder SEEING_SAYING_CACHE={env} cannot be made: {blocker} is a file. "
-                          "Set SEEING_SAYING_CACHE to a folder (or move that file away) and try again")
+        return CacheError(
+            f"the cache folder SEEING_SAYING_CACHE={env} cannot be made: {blocker} is a file. "
+            "Set SEEING_SAYING_CACHE to a folder (or move that file away) and try again"
+        )
     return CacheError(f"{blocker} is a file where a folder of the cache belongs: move it away and try again")
 
 
@@ -155,7 +161,6 @@ def _describe(ds: Dataset, res: Resource) -> str:
     return f"{res.filename} ({size}; {check})"
 
 
-
 def manual_instructions(ds: Dataset, res: Resource | None = None) -> str:
     """How to put a dataset's file(s) in place by hand (what an instructor does before class)."""
     folder = dataset_dir(ds.name, create=False)
@@ -163,10 +168,12 @@ def manual_instructions(ds: Dataset, res: Resource | None = None) -> str:
         return ds.manual.format(folder=folder)
     res = res or ds.resources[0]
     only = f" --files {res.filename}" if len(ds.resources) > 1 else ""
-    return (f"To place it by hand (e.g. a copy an instructor downloaded): copy {res.filename} to\n"
-            f"    {folder / res.relpath}\n"
-            f"then run `python -m helpers fetch {ds.name}{only}` to verify it{' and unpack it' if res.extract else ''}. "
-            f"A classroom can also set {MIRROR_ENV} to a folder or URL that holds the files.")
+    return (
+        f"To place it by hand (e.g. a copy an instructor downloaded): copy {res.filename} to\n"
+        f"    {folder / res.relpath}\n"
+        f"then run `python -m helpers fetch {ds.name}{only}` to verify it{' and unpack it' if res.extract else ''}. "
+        f"A classroom can also set {MIRROR_ENV} to a folder or URL that holds the files."
+    )
 
 
 def _candidate_urls(ds: Dataset, res: Resource) -> list:
@@ -180,4 +187,3 @@ def _candidate_urls(ds: Dataset, res: Resource) -> list:
                 urls.append(str(Path(mirror).expanduser() / sub))
     urls += [u for u in res.urls if u not in urls]
     return list(dict.fromkeys(urls))
-

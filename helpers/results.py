@@ -12,6 +12,7 @@ file.
 ``RunLog`` is the other record of an experiment: optional TensorBoard logging of one training run (scalars and
 rank histograms, as seed 000 did with tensorboardX).
 """
+
 from __future__ import annotations
 
 import datetime

@@ -7,11 +7,12 @@ background) in English and Spanish from the same meaning, so the two languages a
 lets us compute which images satisfy a caption (the oracle ceiling in `metrics.py`). Reading captions back
 (the object lexicon, `parse_caption`) is in `grammar.py`.
 """
+
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +40,7 @@ SIZE_BIG, SIZE_SMALL = 52, 36  # box side (px, on a 128 px canvas) at or above w
 @dataclass(frozen=True)
 class Sprite:
     """One emoji class: its words in both languages and where its picture lies in the atlas."""
+
     id: str
     char: str
     en: str
@@ -53,16 +55,29 @@ class Sprite:
     col: int
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_atlas(path: str | None = None):
     """(sprites, rgba) from the committed atlas: a tuple of `Sprite` and the RGBA atlas as a uint8 array."""
     path = Path(path) if path else ASSETS / "atlas.json"
     meta = json.loads(path.read_text(encoding="utf-8"))
     rgba = np.asarray(Image.open(path.with_suffix(".png")).convert("RGBA"))
     sprites = tuple(
-        Sprite(s["id"], s["char"], s["en"], s["en_plural"], s["es"], s["es_plural"], s["es_gender"],
-               tuple(s.get("syn_en", ())), tuple(s.get("syn_es", ())), s["category"], s["row"], s["col"])
-        for s in meta["sprites"])
+        Sprite(
+            s["id"],
+            s["char"],
+            s["en"],
+            s["en_plural"],
+            s["es"],
+            s["es_plural"],
+            s["es_gender"],
+            tuple(s.get("syn_en", ())),
+            tuple(s.get("syn_es", ())),
+            s["category"],
+            s["row"],
+            s["col"],
+        )
+        for s in meta["sprites"]
+    )
     return sprites, rgba, int(meta["cell"])
 
 
@@ -71,16 +86,16 @@ def sprite_image(sprite: Sprite) -> Image.Image:
     return _sprite_image(sprite.id).copy()
 
 
-@lru_cache(maxsize=None)
+@cache
 def _sprite_image(sprite_id: str) -> Image.Image:
     sprite = sprites_by_id()[sprite_id]
     _, rgba, cell = load_atlas()
-    tile = rgba[sprite.row * cell:(sprite.row + 1) * cell, sprite.col * cell:(sprite.col + 1) * cell]
+    tile = rgba[sprite.row * cell : (sprite.row + 1) * cell, sprite.col * cell : (sprite.col + 1) * cell]
     ys, xs = np.nonzero(tile[..., 3] > 8)
-    return Image.fromarray(tile[ys.min():ys.max() + 1, xs.min():xs.max() + 1])
+    return Image.fromarray(tile[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1])
 
 
-@lru_cache(maxsize=None)
+@cache
 def sprites_by_id() -> dict:
     return {s.id: s for s in load_atlas()[0]}
 
@@ -147,8 +162,15 @@ def overlap(a: tuple, b: tuple) -> float:
 
 
 # -------------------------------------------------------------------------------------- the generator
-def sample_scene(rng: np.random.Generator, classes: list, size: int = 128, max_objects: int = 4,
-                 min_objects: int = 1, max_overlap: float = 0.15, repeat_p: float = 0.3) -> Scene:
+def sample_scene(
+    rng: np.random.Generator,
+    classes: list,
+    size: int = 128,
+    max_objects: int = 4,
+    min_objects: int = 1,
+    max_overlap: float = 0.15,
+    repeat_p: float = 0.3,
+) -> Scene:
     """Draw a scene's truth: 1-4 objects (a class may repeat: "two dogs"), boxes that overlap little."""
     n = int(rng.integers(min_objects, max_objects + 1))
     chosen = []
@@ -205,15 +227,41 @@ def render_scene(scene: Scene, rng: np.random.Generator) -> Image.Image:
 EN_NUM = {1: "one", 2: "two", 3: "three", 4: "four"}
 ES_NUM = {2: "dos", 3: "tres", 4: "cuatro"}
 EN_AN_EXCEPTIONS = {"unicorn", "uniform", "unicycle", "ukulele", "ewe", "european", "one", "useful", "usb"}
-ES_STRESSED_A = {"águila", "hacha", "ancla", "arpa", "ala", "agua", "hada", "alma", "aula", "ave", "asa", "ánfora", "haba"}
+ES_STRESSED_A = {
+    "águila",
+    "hacha",
+    "ancla",
+    "arpa",
+    "ala",
+    "agua",
+    "hada",
+    "alma",
+    "aula",
+    "ave",
+    "asa",
+    "ánfora",
+    "haba",
+}
 
 EN_SIZE = {"big": ["big", "large", "huge"], "small": ["small", "little", "tiny"]}
-ES_SIZE = {"big": [("grande", "grande", "grandes", "grandes"), ("enorme", "enorme", "enormes", "enormes")],
-           "small": [("pequeño", "pequeña", "pequeños", "pequeñas"), ("diminuto", "diminuta", "diminutos", "diminutas")]}
-EN_REL = {"left": ["to the left of", "left of"], "right": ["to the right of", "right of"],
-          "above": ["above", "over"], "below": ["below", "under"], "near": ["next to", "beside"]}
-ES_REL = {"left": ["a la izquierda de"], "right": ["a la derecha de"], "above": ["encima de", "sobre"],
-          "below": ["debajo de", "bajo"], "near": ["junto a", "al lado de"]}
+ES_SIZE = {
+    "big": [("grande", "grande", "grandes", "grandes"), ("enorme", "enorme", "enormes", "enormes")],
+    "small": [("pequeño", "pequeña", "pequeños", "pequeñas"), ("diminuto", "diminuta", "diminutos", "diminutas")],
+}
+EN_REL = {
+    "left": ["to the left of", "left of"],
+    "right": ["to the right of", "right of"],
+    "above": ["above", "over"],
+    "below": ["below", "under"],
+    "near": ["next to", "beside"],
+}
+ES_REL = {
+    "left": ["a la izquierda de"],
+    "right": ["a la derecha de"],
+    "above": ["encima de", "sobre"],
+    "below": ["debajo de", "bajo"],
+    "near": ["junto a", "al lado de"],
+}
 
 
 def en_article(word: str) -> str:
@@ -224,7 +272,11 @@ def en_article(word: str) -> str:
 def en_np(sprite: Sprite, count: int, size: str | None, rng, definite=False) -> str:
     """An English noun phrase: 'a dog', 'two big dogs', 'the small apple'."""
     if count == 1:
-        noun = sprite.en if not sprite.syn_en or rng.random() < 0.7 else sprite.syn_en[int(rng.integers(len(sprite.syn_en)))]
+        noun = (
+            sprite.en
+            if not sprite.syn_en or rng.random() < 0.7
+            else sprite.syn_en[int(rng.integers(len(sprite.syn_en)))]
+        )
     else:
         noun = sprite.en_plural
     words = [EN_SIZE[size][int(rng.integers(3))]] if size else []
@@ -290,17 +342,25 @@ def sample_meaning(scene: Scene, rng: np.random.Generator) -> dict:
     "relation": [a, rel, b] or None, "background": name or None, "frame": int}.
     """
     counts = scene.counts()
-    kinds = ["list", "list"] + (["relation", "relation", "relation"] if len(counts) >= 2 or
-                                any(c >= 2 for c in counts.values()) and len(scene.objects) >= 2 else [])
+    kinds = ["list", "list"] + (
+        ["relation", "relation", "relation"]
+        if len(counts) >= 2 or any(c >= 2 for c in counts.values()) and len(scene.objects) >= 2
+        else []
+    )
     kind = kinds[int(rng.integers(len(kinds)))]
     sizes = {}
     for cls, c in counts.items():
         objs = [o for o in scene.objects if o.cls == cls]
         if c == 1 and objs[0].size != "medium" and rng.random() < 0.5:
             sizes[cls] = objs[0].size
-    meaning = {"kind": kind, "objects": {}, "sizes": {}, "relation": None,
-               "background": scene.background if rng.random() < 0.35 else None,
-               "frame": int(rng.integers(6))}
+    meaning = {
+        "kind": kind,
+        "objects": {},
+        "sizes": {},
+        "relation": None,
+        "background": scene.background if rng.random() < 0.35 else None,
+        "frame": int(rng.integers(6)),
+    }
     if kind == "list":
         meaning["objects"] = dict(counts)
         meaning["sizes"] = sizes
@@ -323,7 +383,14 @@ def sample_meaning(scene: Scene, rng: np.random.Generator) -> dict:
 
 
 EN_FRAMES = ["{x}", "a picture of {x}", "an image of {x}", "there is {x}", "a photo showing {x}", "{x} in the scene"]
-EN_FRAMES_PL = ["{x}", "a picture of {x}", "an image of {x}", "there are {x}", "a photo showing {x}", "{x} in the scene"]
+EN_FRAMES_PL = [
+    "{x}",
+    "a picture of {x}",
+    "an image of {x}",
+    "there are {x}",
+    "a photo showing {x}",
+    "{x} in the scene",
+]
 ES_FRAMES = ["{x}", "una imagen de {x}", "una foto de {x}", "hay {x}", "una foto que muestra {x}", "se ve {x}"]
 ES_FRAMES_PL = ["{x}", "una imagen de {x}", "una foto de {x}", "hay {x}", "una foto que muestra {x}", "se ven {x}"]
 
@@ -395,16 +462,24 @@ def satisfies(scene: Scene, meaning: dict) -> bool:
         return False
     if meaning["relation"]:
         a, rel, b = meaning["relation"]
-        ok = any((near(x, y) if rel == "near" else relation(x, y) == rel)
-                 for x in scene.objects if x.cls == a for y in scene.objects if y.cls == b and y is not x)
+        ok = any(
+            (near(x, y) if rel == "near" else relation(x, y) == rel)
+            for x in scene.objects
+            if x.cls == a
+            for y in scene.objects
+            if y.cls == b and y is not x
+        )
         if not ok:
             return False
     return True
 
 
 def scene_to_json(scene: Scene) -> dict:
-    return {"background": scene.background, "size": scene.size,
-            "objects": [{"cls": o.cls, "box": list(o.box)} for o in scene.objects]}
+    return {
+        "background": scene.background,
+        "size": scene.size,
+        "objects": [{"cls": o.cls, "box": list(o.box)} for o in scene.objects],
+    }
 
 
 def scene_from_json(d: dict) -> Scene:

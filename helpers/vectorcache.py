@@ -13,6 +13,7 @@ rename, the JSON last, so a reader finds a complete set or none (and no temporar
 An old gensim `<stem>.kv` (and its `.npy` files) is removed when the new files are written, with one line
 saying so; it is never loaded.
 """
+
 from __future__ import annotations
 
 import glob
@@ -98,14 +99,18 @@ def _drop_pickled(stem: Path) -> None:
     for p in gone:
         p.unlink(missing_ok=True)
     if gone:
-        print(f"removed {old.name} from {old.parent}: an old gensim (pickle) cache, never loaded any more; "
-              f"its vectors are now in {stem.name}.*.npy + {index_path(stem).name}", file=sys.stderr)
+        print(
+            f"removed {old.name} from {old.parent}: an old gensim (pickle) cache, never loaded any more; "
+            f"its vectors are now in {stem.name}.*.npy + {index_path(stem).name}",
+            file=sys.stderr,
+        )
 
 
 # ------------------------------------------------------------------------------------- KeyedVectors
 def keyed_vectors(words: list, matrix: np.ndarray):
     """gensim KeyedVectors holding `matrix` (rows in the order of `words`) without copying it."""
     from gensim.models import KeyedVectors
+
     kv = KeyedVectors(matrix.shape[1], count=len(words), dtype=np.float32)
     kv.vectors = np.ascontiguousarray(matrix, dtype=np.float32)
     kv.index_to_key = list(words)
@@ -129,13 +134,20 @@ _FASTTEXT = ("vectors", "vectors_vocab", "vectors_ngrams")
 
 def save_fasttext(stem: Path, kv) -> Path:
     """Cache gensim `FastTextKeyedVectors` (word and character-n-gram vectors, n-gram settings) under `stem`."""
-    return save(stem, kv.index_to_key, {name: getattr(kv, name) for name in _FASTTEXT},
-                min_n=int(kv.min_n), max_n=int(kv.max_n), bucket=int(kv.bucket))
+    return save(
+        stem,
+        kv.index_to_key,
+        {name: getattr(kv, name) for name in _FASTTEXT},
+        min_n=int(kv.min_n),
+        max_n=int(kv.max_n),
+        bucket=int(kv.bucket),
+    )
 
 
 def load_fasttext(stem: Path):
     """The `FastTextKeyedVectors` that `save_fasttext` cached under `stem` (out-of-vocabulary words work), or None."""
     from gensim.models.fasttext import FastTextKeyedVectors
+
     got = load(stem, _FASTTEXT, ("min_n", "max_n", "bucket"))
     if got is None:
         return None
@@ -149,5 +161,14 @@ def load_fasttext(stem: Path):
     return kv
 
 
-__all__ = ["save", "load", "index_path", "keyed_vectors", "save_keyed_vectors", "load_keyed_vectors",
-           "save_fasttext", "load_fasttext", "FORMAT"]
+__all__ = [
+    "save",
+    "load",
+    "index_path",
+    "keyed_vectors",
+    "save_keyed_vectors",
+    "load_keyed_vectors",
+    "save_fasttext",
+    "load_fasttext",
+    "FORMAT",
+]

@@ -13,6 +13,7 @@ compressed file. Undecodable bytes in a word are read with U+FFFD and one `Datas
 line, count). Used by `helpers.realdata.load_vectors` (and so `helpers.realdata.load_word_vectors`, chapter
 02's word vectors) and by `python -m helpers inspect word2vec|glove PATH`.
 """
+
 from __future__ import annotations
 
 import bz2
@@ -85,8 +86,9 @@ def _lines(path: Path, skip_header: bool):
                     continue
                 yield lineno, raw
     except _DAMAGED as e:
-        raise DatasetFormatError(f"{path}:{lineno + 1}: the compressed file is damaged or truncated "
-                                 f"({type(e).__name__}: {e})") from None
+        raise DatasetFormatError(
+            f"{path}:{lineno + 1}: the compressed file is damaged or truncated ({type(e).__name__}: {e})"
+        ) from None
 
 
 def _glove_dim(path: Path) -> int:
@@ -121,11 +123,15 @@ class _Rows:
 
     def word(self, lineno: int, raw_word: bytes, n_fields: int) -> str:
         if not raw_word:
-            raise DatasetFormatError(f"{self.path}:{lineno}: expected a word and {self.dim} numbers, got "
-                                     f"{n_fields} field(s) (truncated row?)")
+            raise DatasetFormatError(
+                f"{self.path}:{lineno}: expected a word and {self.dim} numbers, got "
+                f"{n_fields} field(s) (truncated row?)"
+            )
         if not self.spaces and b" " in raw_word:
-            raise DatasetFormatError(f"{self.path}:{lineno}: expected a word and {self.dim} numbers, got "
-                                     f"{n_fields} fields (a header that disagrees with the rows?)")
+            raise DatasetFormatError(
+                f"{self.path}:{lineno}: expected a word and {self.dim} numbers, got "
+                f"{n_fields} fields (a header that disagrees with the rows?)"
+            )
         try:
             word = raw_word.decode("utf-8")
         except UnicodeDecodeError:
@@ -140,8 +146,10 @@ class _Rows:
         for lineno, raw in rows:
             parts = raw.rstrip(b"\r\n").rstrip(b" ").rsplit(b" ", self.dim)
             if len(parts) < self.dim + 1:
-                raise DatasetFormatError(f"{self.path}:{lineno}: expected a word and {self.dim} numbers, got "
-                                         f"{len(parts)} field(s) (truncated row?)")
+                raise DatasetFormatError(
+                    f"{self.path}:{lineno}: expected a word and {self.dim} numbers, got "
+                    f"{len(parts)} field(s) (truncated row?)"
+                )
             words.append(self.word(lineno, parts[0], len(parts)))
             values.append(b" ".join(parts[1:]))
         with warnings.catch_warnings():  # a field that is not a number: found and reported just below
@@ -157,14 +165,20 @@ class _Rows:
         finite = np.isfinite(matrix).all(1)
         if not finite.all():
             i = int(np.flatnonzero(~finite)[0])
-            raise DatasetFormatError(f"{self.path}:{rows[i][0]}: the vector of {words[i]!r} has a value that is "
-                                     f"not a finite number (NaN or inf): a damaged file?")
+            raise DatasetFormatError(
+                f"{self.path}:{rows[i][0]}: the vector of {words[i]!r} has a value that is "
+                f"not a finite number (NaN or inf): a damaged file?"
+            )
         return words, matrix
 
     def warn(self) -> None:
         if self.bad_bytes:
-            warnings.warn(f"{self.path}:{self.first_bad}: {self.bad_bytes} word(s) with bytes that are not UTF-8, "
-                          f"read with the replacement character U+FFFD", DatasetWarning, stacklevel=3)
+            warnings.warn(
+                f"{self.path}:{self.first_bad}: {self.bad_bytes} word(s) with bytes that are not UTF-8, "
+                f"read with the replacement character U+FFFD",
+                DatasetWarning,
+                stacklevel=3,
+            )
 
 
 def _setup(path: Path, fmt: str) -> tuple:
@@ -175,8 +189,9 @@ def _setup(path: Path, fmt: str) -> tuple:
     if fmt == "word2vec" and header is None:
         raise DatasetFormatError(f"{path} has no 'count dim' header line: is it GloVe text? (format 'glove')")
     if fmt == "glove" and header is not None:
-        raise DatasetFormatError(f"{path} starts with a 'count dim' header {header}: it is word2vec/fastText "
-                                 "text (format 'word2vec')")
+        raise DatasetFormatError(
+            f"{path} starts with a 'count dim' header {header}: it is word2vec/fastText text (format 'word2vec')"
+        )
     dim = header[1] if header else _glove_dim(path)
     if dim < 1:
         raise DatasetFormatError(f"{path}:1: the header gives {dim} numbers per row")
@@ -199,21 +214,33 @@ def read_binary_vectors(path: Path, limit: int | None = None) -> tuple:
         f.readline()  # the 'count dim' header is text in the binary format too
         body = f.read(4096)
     if body and all(32 <= b < 127 or b in b"\t\r\n" for b in body):
-        raise DatasetFormatError(f"{path}: a text vector file named .bin (its vectors are written as text): "
-                                 f"rename it .vec (word2vec text) or .txt (GloVe)")
+        raise DatasetFormatError(
+            f"{path}: a text vector file named .bin (its vectors are written as text): "
+            f"rename it .vec (word2vec text) or .txt (GloVe)"
+        )
     try:
         kv = KeyedVectors.load_word2vec_format(str(path), binary=True, limit=limit)
     except (EOFError, ValueError, UnicodeDecodeError, OSError, IndexError, OverflowError, MemoryError) as e:
-        raise DatasetFormatError(f"{path}: not a readable word2vec binary file ({type(e).__name__}: "
-                                 f"{str(e)[:80]})") from None
+        raise DatasetFormatError(
+            f"{path}: not a readable word2vec binary file ({type(e).__name__}: {str(e)[:80]})"
+        ) from None
     words = [unicodedata.normalize("NFC", w) for w in kv.index_to_key]
     matrix = np.asarray(kv.vectors, np.float32)
     if not np.isfinite(matrix).all():
         i = int(np.flatnonzero(~np.isfinite(matrix).all(1))[0])
-        raise DatasetFormatError(f"{path}: the vector of {words[i]!r} (row {i + 1}) has a value that is not a "
-                                 f"finite number (NaN or inf)")
-    return words, matrix, {"format": "word2vec-binary", "vectors": len(words), "dimension": int(matrix.shape[1]),
-                           "header": [len(words), int(matrix.shape[1])]}
+        raise DatasetFormatError(
+            f"{path}: the vector of {words[i]!r} (row {i + 1}) has a value that is not a finite number (NaN or inf)"
+        )
+    return (
+        words,
+        matrix,
+        {
+            "format": "word2vec-binary",
+            "vectors": len(words),
+            "dimension": int(matrix.shape[1]),
+            "header": [len(words), int(matrix.shape[1])],
+        },
+    )
 
 
 def read_text_vectors(path: Path, limit: int | None = None, fmt: str = "auto", chunk: int = 20_000) -> tuple:
@@ -248,8 +275,10 @@ def read_text_vectors(path: Path, limit: int | None = None, fmt: str = "auto", c
     if not words:
         raise DatasetFormatError(f"{path} has no vectors")
     if header and header[0] != n_rows:
-        raise DatasetFormatError(f"{path}: the header says {header[0]:,} vectors of {header[1]} numbers but the "
-                                 f"file has {n_rows:,} rows (truncated, or a header that disagrees with the rows)")
+        raise DatasetFormatError(
+            f"{path}: the header says {header[0]:,} vectors of {header[1]} numbers but the "
+            f"file has {n_rows:,} rows (truncated, or a header that disagrees with the rows)"
+        )
     matrix = np.concatenate(blocks) if len(blocks) > 1 else blocks[0]
     if len(set(words)) != len(words):
         seen, keep = set(), []
@@ -257,11 +286,22 @@ def read_text_vectors(path: Path, limit: int | None = None, fmt: str = "auto", c
             if w not in seen:
                 seen.add(w)
                 keep.append(i)
-        warnings.warn(f"{path}: {len(words) - len(keep)} duplicate word(s) ignored (the first one is kept)",
-                      DatasetWarning, stacklevel=2)
+        warnings.warn(
+            f"{path}: {len(words) - len(keep)} duplicate word(s) ignored (the first one is kept)",
+            DatasetWarning,
+            stacklevel=2,
+        )
         words, matrix = [words[i] for i in keep], matrix[keep]
-    return words, matrix, {"format": "word2vec" if header else "glove", "vectors": len(words), "dimension": dim,
-                           "header": list(header) if header else None}
+    return (
+        words,
+        matrix,
+        {
+            "format": "word2vec" if header else "glove",
+            "vectors": len(words),
+            "dimension": dim,
+            "header": list(header) if header else None,
+        },
+    )
 
 
 def scan_vectors(path: Path, fmt: str = "auto", full: bool = True) -> dict:
@@ -284,10 +324,16 @@ def scan_vectors(path: Path, fmt: str = "auto", full: bool = True) -> dict:
         raise DatasetFormatError(f"{path} has no vectors")
     rows.block(sample)
     if header and header[0] != n_rows:
-        raise DatasetFormatError(f"{path}: the header says {header[0]:,} vectors of {header[1]} numbers but the "
-                                 f"file has {n_rows:,} rows (truncated, or a header that disagrees with the rows)")
-    return {"format": "word2vec" if header else "glove", "vectors": n_rows, "dimension": dim,
-            "header": list(header) if header else None}
+        raise DatasetFormatError(
+            f"{path}: the header says {header[0]:,} vectors of {header[1]} numbers but the "
+            f"file has {n_rows:,} rows (truncated, or a header that disagrees with the rows)"
+        )
+    return {
+        "format": "word2vec" if header else "glove",
+        "vectors": n_rows,
+        "dimension": dim,
+        "header": list(header) if header else None,
+    }
 
 
 __all__ = ["read_text_vectors", "read_binary_vectors", "scan_vectors", "vectors_header", "open_binary"]

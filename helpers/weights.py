@@ -1,5 +1,6 @@
 """The torchvision weights of the registry ('resnet152', 'vgg16', 'vgg16_bn'): where torchvision keeps them,
 fetching them under the file's lock (torchvision checks the sha256 prefix in the file name), the model."""
+
 from __future__ import annotations
 
 import os
@@ -15,6 +16,7 @@ from .registry import get_dataset
 def torchvision_weights(name: str):
     """The torchvision weights enum member of a registry entry ('resnet152', 'vgg16', 'vgg16_bn')."""
     import torchvision.models as tvm
+
     ds = get_dataset(name)
     if not ds.torchvision:
         raise ValueError(f"{ds.name} is not a torchvision weights entry")
@@ -42,6 +44,7 @@ def torchvision_weights_path(name: str) -> Path:
 def fetch_torchvision_weights(name: str, progress: bool = True) -> Path:
     """Have torchvision download its weights (it checks the sha256 prefix in the file name), under a lock."""
     import torch
+
     path = torchvision_weights_path(name)
     url = get_dataset(name).resources[0].urls[0]
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -49,22 +52,29 @@ def fetch_torchvision_weights(name: str, progress: bool = True) -> Path:
         if path.is_file():
             return path
         try:
-            torch.hub.load_state_dict_from_url(url, model_dir=str(path.parent), progress=progress, check_hash=True,
-                                               map_location="cpu", weights_only=True)
+            torch.hub.load_state_dict_from_url(
+                url,
+                model_dir=str(path.parent),
+                progress=progress,
+                check_hash=True,
+                map_location="cpu",
+                weights_only=True,
+            )
         except Exception as e:
             raise DownloadError(
                 f"Could not download the torchvision weights '{name}'.\nTried:\n  {url}\n      -> "
                 f"{type(e).__name__}: {_short(e)}\nExpected: {path.name} (the 8 hex digits before '.pth' are the "
                 f"start of its sha256; torchvision checks them)\nTo place it by hand: copy {path.name} to\n    {path}\n"
                 "(set TORCH_HOME to move that folder), then run "
-                f"`python -m helpers fetch {name}`.") from None
+                f"`python -m helpers fetch {name}`."
+            ) from None
     return path
 
 
 def torchvision_model(name: str, progress: bool = True):
     """A torchvision model with its ImageNet weights ('resnet152', 'vgg16', 'vgg16_bn'), in eval mode."""
     import torchvision.models as tvm
+
     fetch_torchvision_weights(name, progress)
     func, _, _ = get_dataset(name).torchvision
     return getattr(tvm, func)(weights=torchvision_weights(name)).eval()
-

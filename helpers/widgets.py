@@ -6,19 +6,20 @@ Makefile), `show()` displays nothing live and the chapter's static figure stands
 raw widget or needs widget JavaScript from the internet. The widget is still built and its callback run
 once in those runs, so the code behind it is tested.
 """
+
 from __future__ import annotations
 
 import contextlib
 import io
-import os
 import sys
 import traceback
 
 from .progress import STATIC_ENV, progress, static_mode  # noqa: F401  (re-exported: widgets.progress)
 
 # The one line a static copy (the HTML book, test runs) prints where a live widget would be.
-LIVE_HINT = ("open this notebook in JupyterLab (`make lab`) to use it live; "
-             "in this static copy a figure shows it at work")
+LIVE_HINT = (
+    "open this notebook in JupyterLab (`make lab`) to use it live; in this static copy a figure shows it at work"
+)
 
 
 def show(widget, note: str = "interactive control") -> None:
@@ -27,6 +28,7 @@ def show(widget, note: str = "interactive control") -> None:
         print(f"({note}: {LIVE_HINT})")
         return
     from IPython.display import display
+
     display(widget)
 
 
@@ -95,8 +97,10 @@ def drawing_into(out):
     try:
         if shell is not None:
             shell.display_pub = recorder.publisher()
-        with contextlib.redirect_stdout(recorder.stream("stdout")), \
-                contextlib.redirect_stderr(recorder.stream("stderr")):
+        with (
+            contextlib.redirect_stdout(recorder.stream("stdout")),
+            contextlib.redirect_stderr(recorder.stream("stderr")),
+        ):
             yield
     except Exception:
         recorder.outputs.append({"output_type": "stream", "name": "stderr", "text": traceback.format_exc()})
@@ -106,8 +110,7 @@ def drawing_into(out):
         out.outputs = tuple(recorder.outputs)
 
 
-def text_search(on_query, placeholder: str = "type a description", description: str = "Query",
-                initial: str = ""):
+def text_search(on_query, placeholder: str = "type a description", description: str = "Query", initial: str = ""):
     """A text box + output area; `on_query(text)` is called on Enter and draws into the output area.
 
     Returns (widget, run) where `run(text)` performs one query programmatically (what notebooks call to show an
@@ -115,8 +118,13 @@ def text_search(on_query, placeholder: str = "type a description", description: 
     """
     import ipywidgets as w
 
-    box = w.Text(value=initial, placeholder=placeholder, description=description,
-                 layout=w.Layout(width="60%"), continuous_update=False)
+    box = w.Text(
+        value=initial,
+        placeholder=placeholder,
+        description=description,
+        layout=w.Layout(width="60%"),
+        continuous_update=False,
+    )
     out = w.Output()
 
     def answer(text):
@@ -180,7 +188,8 @@ def word_stepper(images: list, words: list, attention: list, scenes: list | None
         finally:
             moving.clear()
         caption.value = f"image {i}: " + " ".join(
-            f"<mark>{html.escape(x)}</mark>" if k == t else html.escape(x) for k, x in enumerate(words[i]))
+            f"<mark>{html.escape(x)}</mark>" if k == t else html.escape(x) for k, x in enumerate(words[i])
+        )
         with drawing_into(out):  # straight into the cell in headless runs (helpers.widgets)
             draw(i, t)
 

@@ -13,6 +13,7 @@ rendered into ``book/performance.md`` and ``book/intro.md`` between ``<!-- bench
 
     python scripts/bench.py --write book/performance.md [--device cuda] [--only 01_search_by_regression]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -124,7 +125,9 @@ def render(data: dict) -> dict[str, str]:
         for kind in ("cold", "warm"):
             totals.append(fmt_seconds(sum(t.get(kind) or 0 for t in r["times"].values())))
     rows.append("| **all** | " + " | ".join(f"**{t}**" for t in totals) + " |")
-    meta = [f"- {r['label']}: measured {r['date']} with Python {r['python']}, torch {r['torch']}." for r in runs.values()]
+    meta = [
+        f"- {r['label']}: measured {r['date']} with Python {r['python']}, torch {r['torch']}." for r in runs.values()
+    ]
     times = "\n".join([head, rule, *rows, "", *meta]) if runs else "Not measured yet: run `make bench`."
     # Intro: time per chapter on a first (cold) run, what a reader sees the first time through.
     intro_rows = ["| Chapter | " + " | ".join(r["label"] for r in runs.values()) + " |", "|---|" + "---:|" * len(runs)]
@@ -201,7 +204,10 @@ def main(argv=None) -> int:
     replace_block(args.write, "quality", blocks["quality"])
     if INTRO.exists() and "<!-- bench:intro:start -->" in INTRO.read_text():
         replace_block(INTRO, "intro", blocks["intro"])
-    print(f"bench: wrote {args.write.resolve().relative_to(ROOT)}" + ("" if args.render_only else f" and {BENCH_JSON.relative_to(ROOT)}"))
+    print(
+        f"bench: wrote {args.write.resolve().relative_to(ROOT)}"
+        + ("" if args.render_only else f" and {BENCH_JSON.relative_to(ROOT)}")
+    )
     return 0
 
 

@@ -17,6 +17,7 @@ read the committed atlas.
     python scripts/build_atlas.py            # rebuild helpers/assets/atlas.{png,json}
     python scripts/build_atlas.py --check    # exit 1 if the committed atlas is stale
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,7 +27,6 @@ import json
 import math
 import re
 import shutil
-import struct
 import subprocess
 import sys
 import unicodedata
@@ -130,8 +130,10 @@ def validate_rows(rows: list) -> list:
         try:
             [unicodedata.name(c) for c in ch]
         except ValueError:
-            problems.append(f"{where}: {codepoints(ch)} is newer than this Python's Unicode "
-                            f"{unicodedata.unidata_version} (unicode_name unknown)")
+            problems.append(
+                f"{where}: {codepoints(ch)} is newer than this Python's Unicode "
+                f"{unicodedata.unidata_version} (unicode_name unknown)"
+            )
         if not ID_RE.match(r["id"]):
             problems.append(f"{where}: id {r['id']!r} is not ascii snake_case")
         for key in ("en", "en_plural"):
@@ -172,21 +174,26 @@ def find_font(explicit: str | None = None) -> Path:
     if explicit:
         if Path(explicit).is_file():
             return Path(explicit)
-        raise AtlasError(f"font file {explicit} not found; Noto Color Emoji comes with "
-                         "`apt-get install fonts-noto-color-emoji` (Debian/Ubuntu)")
+        raise AtlasError(
+            f"font file {explicit} not found; Noto Color Emoji comes with "
+            "`apt-get install fonts-noto-color-emoji` (Debian/Ubuntu)"
+        )
     for cand in FONT_CANDIDATES:
         if Path(cand).is_file():
             return Path(cand)
     if shutil.which("fc-match"):
         try:
-            out = subprocess.run(["fc-match", "-f", "%{file}", "Noto Color Emoji"], capture_output=True,
-                                 text=True, timeout=30).stdout.strip()
+            out = subprocess.run(
+                ["fc-match", "-f", "%{file}", "Noto Color Emoji"], capture_output=True, text=True, timeout=30
+            ).stdout.strip()
         except (OSError, subprocess.SubprocessError):
             out = ""
         if out.endswith("NotoColorEmoji.ttf") and Path(out).is_file():
             return Path(out)
-    raise AtlasError("the Noto Color Emoji font (NotoColorEmoji.ttf) was not found; install it with "
-                     "`apt-get install fonts-noto-color-emoji` (Debian/Ubuntu) or pass --font PATH")
+    raise AtlasError(
+        "the Noto Color Emoji font (NotoColorEmoji.ttf) was not found; install it with "
+        "`apt-get install fonts-noto-color-emoji` (Debian/Ubuntu) or pass --font PATH"
+    )
 
 
 def load_font(path: Path):
@@ -195,8 +202,10 @@ def load_font(path: Path):
     try:
         return ImageFont.truetype(str(path), FONT_SIZE)
     except OSError as exc:
-        raise AtlasError(f"{path}: cannot load at size {FONT_SIZE} ({exc}); is it Noto Color Emoji? "
-                         "install it with `apt-get install fonts-noto-color-emoji`") from exc
+        raise AtlasError(
+            f"{path}: cannot load at size {FONT_SIZE} ({exc}); is it Noto Color Emoji? "
+            "install it with `apt-get install fonts-noto-color-emoji`"
+        ) from exc
 
 
 def render_glyph(font, ch: str):
@@ -233,7 +242,7 @@ def _monochrome(im) -> bool:
 
 def render_sprites(rows: list, font) -> list:
     """(cell image, w, h) for every row; raises AtlasError naming every row that does not render."""
-    tofu = [render_glyph(font, c) for c in ("\U0010FFFD", "\uFFFF")]  # what a missing glyph looks like
+    tofu = [render_glyph(font, c) for c in ("\U0010fffd", "\uffff")]  # what a missing glyph looks like
     tofu = [t.tobytes() for t in tofu if t is not None]
     out, bad = [], []
     for r in rows:
@@ -272,15 +281,28 @@ def build(rows: list, font) -> tuple:
         row, col = divmod(k, COLUMNS)
         sheet.paste(cell, (col * CELL, row * CELL))
         ch = r["char"]
-        sprites.append({
-            "id": r["id"], "char": ch, "codepoints": codepoints(ch),
-            "unicode_name": ", ".join(unicodedata.name(c) for c in ch),
-            "emoji_en": emoji.demojize(ch, language="en", delimiters=("", "")),
-            "emoji_es": emoji.demojize(ch, language="es", delimiters=("", "")),
-            "en": r["en"], "en_plural": r["en_plural"], "es": r["es"], "es_plural": r["es_plural"],
-            "es_gender": r["es_gender"], "syn_en": r["syn_en"], "syn_es": r["syn_es"],
-            "category": r["category"], "row": row, "col": col, "w": w, "h": h,
-        })
+        sprites.append(
+            {
+                "id": r["id"],
+                "char": ch,
+                "codepoints": codepoints(ch),
+                "unicode_name": ", ".join(unicodedata.name(c) for c in ch),
+                "emoji_en": emoji.demojize(ch, language="en", delimiters=("", "")),
+                "emoji_es": emoji.demojize(ch, language="es", delimiters=("", "")),
+                "en": r["en"],
+                "en_plural": r["en_plural"],
+                "es": r["es"],
+                "es_plural": r["es_plural"],
+                "es_gender": r["es_gender"],
+                "syn_en": r["syn_en"],
+                "syn_es": r["syn_es"],
+                "category": r["category"],
+                "row": row,
+                "col": col,
+                "w": w,
+                "h": h,
+            }
+        )
     buf = io.BytesIO()
     sheet.save(buf, format="PNG", optimize=True)  # Pillow writes no time or text chunks unless asked
     return buf.getvalue(), atlas_json(sprites)
@@ -295,13 +317,19 @@ def atlas_json(sprites: list) -> str:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--vocab", type=Path, default=VOCAB, help="the vocabulary table (default: %(default)s)")
-    ap.add_argument("--out", type=Path, default=ASSETS, help="folder for atlas.png and atlas.json (default: %(default)s)")
+    ap.add_argument(
+        "--out", type=Path, default=ASSETS, help="folder for atlas.png and atlas.json (default: %(default)s)"
+    )
     ap.add_argument("--font", help="path of NotoColorEmoji.ttf (default: look in the usual places, then fc-match)")
-    ap.add_argument("--check", action="store_true",
-                    help="render into memory and exit 1 if the files in --out differ (writes nothing)")
+    ap.add_argument(
+        "--check",
+        action="store_true",
+        help="render into memory and exit 1 if the files in --out differ (writes nothing)",
+    )
     ap.add_argument("--skip-glove", action="store_true", help="do not check the English words against GloVe 6B")
     args = ap.parse_args(argv)
     try:
@@ -309,7 +337,9 @@ def main(argv=None) -> int:
         if not args.skip_glove:
             problems = check_glove(rows, glove_words())
             if problems:
-                raise AtlasError(f"{len(problems)} row(s) with English words outside GloVe:\n  " + "\n  ".join(problems))
+                raise AtlasError(
+                    f"{len(problems)} row(s) with English words outside GloVe:\n  " + "\n  ".join(problems)
+                )
         font = load_font(find_font(args.font))
         png, text = build(rows, font)
     except AtlasError as exc:
@@ -324,16 +354,22 @@ def main(argv=None) -> int:
             elif path.read_bytes() != new:
                 stale.append(f"{path} differs from a fresh render")
         if stale:
-            print("build_atlas --check: the atlas is stale:\n  " + "\n  ".join(stale) +
-                  "\nrebuild it with: python scripts/build_atlas.py", file=sys.stderr)
+            print(
+                "build_atlas --check: the atlas is stale:\n  "
+                + "\n  ".join(stale)
+                + "\nrebuild it with: python scripts/build_atlas.py",
+                file=sys.stderr,
+            )
             return 1
         print(f"build_atlas --check: {png_path.name} and {json_path.name} are up to date ({len(rows)} sprites)")
         return 0
     args.out.mkdir(parents=True, exist_ok=True)
     png_path.write_bytes(png)
     json_path.write_text(text, encoding="utf-8")
-    print(f"wrote {png_path} ({len(png):,} bytes) and {json_path} ({len(text.encode()):,} bytes): "
-          f"{len(rows)} sprites in {COLUMNS} columns")
+    print(
+        f"wrote {png_path} ({len(png):,} bytes) and {json_path} ({len(text.encode()):,} bytes): "
+        f"{len(rows)} sprites in {COLUMNS} columns"
+    )
     return 0
 
 

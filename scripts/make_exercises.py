@@ -39,6 +39,7 @@ the same label twice (a duplicate label is a Sphinx warning, and the book builds
 The output depends only on the solution notebook (no dates, no versions), so running the script twice
 writes identical files.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -56,8 +57,10 @@ NOTEBOOKS = ROOT / "notebooks"
 BEGIN_RE = re.compile(r"^(?P<indent>[ \t]*)###\s*BEGIN SOLUTION\b[:\s\-—]*(?P<message>.*?)\s*$")
 END_RE = re.compile(r"^[ \t]*###\s*END SOLUTION\b")
 TITLE_SUFFIX_RE = re.compile(r"(\s*[:—–-]\s*solutions?|\s*\(solutions?\))\s*$", re.IGNORECASE)
-LABEL_DEF_RES = (re.compile(r"^\((?P<label>[A-Za-z0-9_][\w\-.:]*)\)=\s*$", re.MULTILINE),
-                 re.compile(r"^\s*:label:\s*(?P<label>\S+)\s*$", re.MULTILINE))
+LABEL_DEF_RES = (
+    re.compile(r"^\((?P<label>[A-Za-z0-9_][\w\-.:]*)\)=\s*$", re.MULTILINE),
+    re.compile(r"^\s*:label:\s*(?P<label>\S+)\s*$", re.MULTILINE),
+)
 
 DEFAULT_MESSAGE = "Exercise: replace this line with your code"
 STUB_COMMENT = "# YOUR CODE HERE"
@@ -176,9 +179,11 @@ def make_exercise(solution_nb) -> nbformat.NotebookNode:
         cells.append(cell)
     nb.cells = cells
     nb.metadata.pop("widgets", None)  # widget state belongs to executed copies only
-    nb.metadata["exercise"] = {"generated_from": "solution notebook",
-                               "generator": "scripts/make_exercises.py",
-                               "note": "do not edit: edit the solution notebook and run the generator"}
+    nb.metadata["exercise"] = {
+        "generated_from": "solution notebook",
+        "generator": "scripts/make_exercises.py",
+        "note": "do not edit: edit the solution notebook and run the generator",
+    }
     return nb
 
 
@@ -201,8 +206,11 @@ def solution_notebooks(paths=None) -> list[Path]:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--check", action="store_true",
-                        help="write nothing; exit 1 if a committed student notebook differs from the generated one")
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="write nothing; exit 1 if a committed student notebook differs from the generated one",
+    )
     parser.add_argument("notebooks", nargs="*", help="solution notebooks (default: notebooks/*_solution.ipynb)")
     args = parser.parse_args(argv)
     stale = []
@@ -220,8 +228,11 @@ def main(argv=None) -> int:
                 if current is None:
                     print(f"{rel}: missing (generate it from {solution.name})", file=sys.stderr)
                 else:
-                    diff = list(difflib.unified_diff(current.splitlines(), text.splitlines(), "committed",
-                                                     "generated", n=1, lineterm=""))
+                    diff = list(
+                        difflib.unified_diff(
+                            current.splitlines(), text.splitlines(), "committed", "generated", n=1, lineterm=""
+                        )
+                    )
                     print(f"{rel}: differs from the one generated from {solution.name}:", file=sys.stderr)
                     print("\n".join(diff[:40] + (["..."] if len(diff) > 40 else [])), file=sys.stderr)
             else:

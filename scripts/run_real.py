@@ -9,6 +9,7 @@ the table in the book is the last run's, never typed.
 
     python scripts/run_real.py [--root ../shared/realdata] [--only 03_show_and_tell] [--write]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -89,17 +90,40 @@ def headline(stem: str, metrics: dict) -> tuple[str, float] | tuple[None, None]:
 def run_pair(stem: str, dataset: str, data_dir: Path, label: str, out: Path, limit_s: int) -> dict:
     results = out / "results" / re.sub(r"\W+", "_", f"{stem}_{label}")
     results.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "SEEING_SAYING_RESULTS": str(results), "SEEING_SAYING_STATIC": "1",
-           "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "SEEING_SAYING_RESULTS": str(results), "SEEING_SAYING_STATIC": "1", "PYTHONUNBUFFERED": "1"}
     executed = out / f"{results.name}.ipynb"  # (no backslash inside an f-string: Python 3.11)
-    cmd = [sys.executable, "-c", PAPERMILL, str(ROOT / "notebooks" / f"{stem}.ipynb"), str(executed),
-           "-p", "DATASET", dataset, "-p", "DATA_DIR", str(data_dir), "-p", "EPOCHS", "1",
-           "--cwd", str(ROOT / "notebooks"), "--no-progress-bar", "--execution-timeout", str(limit_s)]
+    cmd = [
+        sys.executable,
+        "-c",
+        PAPERMILL,
+        str(ROOT / "notebooks" / f"{stem}.ipynb"),
+        str(executed),
+        "-p",
+        "DATASET",
+        dataset,
+        "-p",
+        "DATA_DIR",
+        str(data_dir),
+        "-p",
+        "EPOCHS",
+        "1",
+        "--cwd",
+        str(ROOT / "notebooks"),
+        "--no-progress-bar",
+        "--execution-timeout",
+        str(limit_s),
+    ]
     t = time.perf_counter()
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=limit_s + 120)
     seconds = time.perf_counter() - t
-    row = {"notebook": stem, "dataset": dataset, "layout": label, "data_dir": os.path.relpath(data_dir, ROOT),
-           "seconds": round(seconds, 1), "ok": proc.returncode == 0}
+    row = {
+        "notebook": stem,
+        "dataset": dataset,
+        "layout": label,
+        "data_dir": os.path.relpath(data_dir, ROOT),
+        "seconds": round(seconds, 1),
+        "ok": proc.returncode == 0,
+    }
     if proc.returncode != 0:
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-25:]
         row["error"] = "\n".join(tail)
@@ -113,10 +137,14 @@ def run_pair(stem: str, dataset: str, data_dir: Path, label: str, out: Path, lim
 
 
 def render(runs: dict) -> str:
-    lines = [f"Last `make test-real`: {runs['date']}, {runs['machine']}, `EPOCHS=1`, sample folders in the real "
-             f"layouts (`../shared/realdata`; their photos stand in for the real ones, so the metrics test the code "
-             f"path, not the method).", "",
-             "| chapter | dataset (layout) | time | headline metric |", "|---|---|---:|---|"]
+    lines = [
+        f"Last `make test-real`: {runs['date']}, {runs['machine']}, `EPOCHS=1`, sample folders in the real "
+        f"layouts (`../shared/realdata`; their photos stand in for the real ones, so the metrics test the code "
+        f"path, not the method).",
+        "",
+        "| chapter | dataset (layout) | time | headline metric |",
+        "|---|---|---:|---|",
+    ]
     for r in runs["pairs"]:
         metric = f"{r['metric']} = {r['value']:.3f}" if r.get("ok") else "failed"
         lines.append(f"| {r['notebook']} | {r['layout']} | {r['seconds']:.0f} s | {metric} |")
@@ -142,8 +170,10 @@ def main() -> int:
     a = p.parse_args()
     root = Path(os.path.abspath(a.root))  # not resolved: ../shared may be a link, the table names it as given
     if not root.is_dir():
-        print(f"make test-real: no sample folder at {root} (put the shared realdata folder there or pass --root)",
-              file=sys.stderr)
+        print(
+            f"make test-real: no sample folder at {root} (put the shared realdata folder there or pass --root)",
+            file=sys.stderr,
+        )
         return 2
     pairs = [x for x in PAIRS if not a.only or x[0] in a.only]
     rows = []
@@ -157,8 +187,12 @@ def main() -> int:
             if not row["ok"]:
                 print("    " + row["error"].replace("\n", "\n    "), flush=True)
     import platform
-    runs = {"date": dt.date.today().isoformat(), "machine": f"{platform.machine()}, {os.cpu_count()} cores, CPU",
-            "pairs": rows}
+
+    runs = {
+        "date": dt.date.today().isoformat(),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, CPU",
+        "pairs": rows,
+    }
     if a.write and not a.only:
         RUNS_JSON.write_text(json.dumps(runs, indent=1) + "\n", encoding="utf-8")
         write_page(runs)

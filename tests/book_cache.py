@@ -6,6 +6,7 @@ with the old code. The cache folder therefore carries a stamp: the SHA-256 of ev
 and of ``requirements.txt``. ``make book`` (``python -m tests.book_cache CACHE``) and ``make test`` (the
 nbval plugin, before it stores a run) compare it with the tree and empty the cache when it differs.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -20,8 +21,11 @@ STAMP = "book-inputs.sha256"
 def inputs_digest(repo: Path = REPO) -> str:
     """SHA-256 over the paths and bytes of helpers/** (sources, assets; no caches) and requirements.txt."""
     h = hashlib.sha256()
-    files = [p for p in sorted((repo / "helpers").rglob("*")) if p.is_file() and "__pycache__" not in p.parts
-             and p.suffix not in (".pyc", ".pyo")]
+    files = [
+        p
+        for p in sorted((repo / "helpers").rglob("*"))
+        if p.is_file() and "__pycache__" not in p.parts and p.suffix not in (".pyc", ".pyo")
+    ]
     for p in [*files, repo / "requirements.txt"]:
         rel = p.relative_to(repo).as_posix().encode()
         data = p.read_bytes() if p.is_file() else b""
@@ -39,8 +43,10 @@ def ensure_fresh(cache: Path, repo: Path = REPO, quiet: bool = False) -> bool:
     if old != now and cache.exists() and any(p.name != STAMP for p in cache.iterdir()):
         if not quiet:
             why = "has no stamp" if old is None else f"was made with other code ({old[:12]} != {now[:12]})"
-            print(f"execution cache {cache} {why}: helpers/ or requirements.txt changed since those runs, so "
-                  f"it is emptied and the notebooks run again")
+            print(
+                f"execution cache {cache} {why}: helpers/ or requirements.txt changed since those runs, so "
+                f"it is emptied and the notebooks run again"
+            )
         shutil.rmtree(cache)
         emptied = True
     cache.mkdir(parents=True, exist_ok=True)

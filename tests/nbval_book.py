@@ -21,6 +21,7 @@ not compared, because the notebooks assert their own quality floors in code. Thi
   nothing (it is not a whole execution).
 * Wall seconds per notebook go to ``--notebook-times`` (default ``_build/notebook_times.json``).
 """
+
 from __future__ import annotations
 
 import json

@@ -3,6 +3,7 @@
 Not part of the library: `tests/test_metrics.py` and `tests/test_nb01_search.py` compare against them, and
 `benchmarks/bench_ranks.py` times seed 000's loop against `helpers.metrics.ranks`.
 """
+
 from __future__ import annotations
 
 import numpy as np

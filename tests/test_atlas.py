@@ -3,6 +3,7 @@
 They need neither the emoji font nor a rebuild: they read the committed files. `scripts/build_atlas.py --check`
 (which needs fonts-noto-color-emoji) is what proves the PNG is a fresh render of the table.
 """
+
 from __future__ import annotations
 
 import ast
@@ -25,20 +26,129 @@ VOCAB = ROOT / "scripts" / "emoji_vocab.tsv"
 
 COLUMNS_TSV = ["char", "id", "en", "en_plural", "es", "es_plural", "es_gender", "syn_en", "syn_es", "category"]
 CATEGORIES = {"animal", "food", "plant", "vehicle", "object", "sport", "music", "clothing", "nature"}
-SPRITE_KEYS = {"id", "char", "codepoints", "unicode_name", "emoji_en", "emoji_es", "en", "en_plural", "es",
-               "es_plural", "es_gender", "syn_en", "syn_es", "category", "row", "col", "w", "h"}
+SPRITE_KEYS = {
+    "id",
+    "char",
+    "codepoints",
+    "unicode_name",
+    "emoji_en",
+    "emoji_es",
+    "en",
+    "en_plural",
+    "es",
+    "es_plural",
+    "es_gender",
+    "syn_en",
+    "syn_es",
+    "category",
+    "row",
+    "col",
+    "w",
+    "h",
+}
 
 # Words the caption grammar (helpers/scenes.py) uses around the nouns: a noun form equal to one of them would
 # be misread by parse_caption (background colours, sizes, numbers, relations, frames).
-RESERVED_EN = {"white", "gray", "grey", "blue", "green", "yellow", "pink", "orange", "purple", "brown", "black",
-               "big", "large", "huge", "small", "little", "tiny", "one", "two", "three", "four",
-               "left", "right", "above", "over", "below", "under", "next", "beside", "picture", "image", "photo",
-               "scene", "background", "there", "is", "are", "a", "an", "the", "of", "on", "in", "and", "to"}
-RESERVED_ES = {"blanco", "gris", "azul", "verde", "amarillo", "rosa", "naranja", "morado", "marrón", "negro",
-               "grande", "grandes", "enorme", "enormes", "pequeño", "pequeña", "pequeños", "pequeñas", "diminuto",
-               "diminuta", "diminutos", "diminutas", "dos", "tres", "cuatro", "izquierda", "derecha", "encima",
-               "sobre", "debajo", "bajo", "junto", "lado", "imagen", "foto", "fondo", "hay", "muestra", "se", "ve",
-               "ven", "que", "un", "una", "el", "la", "del", "al", "de", "a", "y"}
+RESERVED_EN = {
+    "white",
+    "gray",
+    "grey",
+    "blue",
+    "green",
+    "yellow",
+    "pink",
+    "orange",
+    "purple",
+    "brown",
+    "black",
+    "big",
+    "large",
+    "huge",
+    "small",
+    "little",
+    "tiny",
+    "one",
+    "two",
+    "three",
+    "four",
+    "left",
+    "right",
+    "above",
+    "over",
+    "below",
+    "under",
+    "next",
+    "beside",
+    "picture",
+    "image",
+    "photo",
+    "scene",
+    "background",
+    "there",
+    "is",
+    "are",
+    "a",
+    "an",
+    "the",
+    "of",
+    "on",
+    "in",
+    "and",
+    "to",
+}
+RESERVED_ES = {
+    "blanco",
+    "gris",
+    "azul",
+    "verde",
+    "amarillo",
+    "rosa",
+    "naranja",
+    "morado",
+    "marrón",
+    "negro",
+    "grande",
+    "grandes",
+    "enorme",
+    "enormes",
+    "pequeño",
+    "pequeña",
+    "pequeños",
+    "pequeñas",
+    "diminuto",
+    "diminuta",
+    "diminutos",
+    "diminutas",
+    "dos",
+    "tres",
+    "cuatro",
+    "izquierda",
+    "derecha",
+    "encima",
+    "sobre",
+    "debajo",
+    "bajo",
+    "junto",
+    "lado",
+    "imagen",
+    "foto",
+    "fondo",
+    "hay",
+    "muestra",
+    "se",
+    "ve",
+    "ven",
+    "que",
+    "un",
+    "una",
+    "el",
+    "la",
+    "del",
+    "al",
+    "de",
+    "a",
+    "y",
+}
 # Spanish nouns whose gender does not follow the -o/-a ending (checked one by one against the RAE dictionary).
 ES_MASC_IN_A = {"planeta", "mapa", "koala", "panda", "gorila", "tranvía", "sofá"}
 ES_FEM_IN_O = {"moto", "radio"}
@@ -143,16 +253,17 @@ def test_every_sprite_fills_its_cell():
     m, rgba = meta(), atlas_rgba()
     c = m["cell"]
     for s in sprites():
-        alpha = rgba[s["row"] * c:(s["row"] + 1) * c, s["col"] * c:(s["col"] + 1) * c, 3]
+        alpha = rgba[s["row"] * c : (s["row"] + 1) * c, s["col"] * c : (s["col"] + 1) * c, 3]
         ys, xs = np.nonzero(alpha)
         assert len(ys) > 0.15 * c * c, f"{s['id']}: sprite nearly empty"
         assert 1 <= s["w"] <= c and 1 <= s["h"] <= c and max(s["w"], s["h"]) == c, s["id"]
         x0, y0 = (c - s["w"]) // 2, (c - s["h"]) // 2
         assert xs.min() >= x0 and xs.max() < x0 + s["w"], f"{s['id']}: sprite wider than recorded"
         assert ys.min() >= y0 and ys.max() < y0 + s["h"], f"{s['id']}: sprite taller than recorded"
-        assert xs.max() - xs.min() + 1 >= s["w"] - 2 and ys.max() - ys.min() + 1 >= s["h"] - 2, \
+        assert xs.max() - xs.min() + 1 >= s["w"] - 2 and ys.max() - ys.min() + 1 >= s["h"] - 2, (
             f"{s['id']}: sprite smaller than recorded"
-        rgb = rgba[s["row"] * c:(s["row"] + 1) * c, s["col"] * c:(s["col"] + 1) * c, :3][alpha > 128]
+        )
+        rgb = rgba[s["row"] * c : (s["row"] + 1) * c, s["col"] * c : (s["col"] + 1) * c, :3][alpha > 128]
         packed = (rgb[:, 0].astype(np.uint32) << 16) | (rgb[:, 1].astype(np.uint32) << 8) | rgb[:, 2]
         assert len(np.unique(packed)) >= 8, f"{s['id']}: sprite is (nearly) one colour"
 
@@ -162,7 +273,7 @@ def test_unused_cells_are_empty():
     c, cols, n = m["cell"], m["columns"], len(sprites())
     for k in range(n, math.ceil(n / cols) * cols):
         r, col = divmod(k, cols)
-        assert not rgba[r * c:(r + 1) * c, col * c:(col + 1) * c, 3].any()
+        assert not rgba[r * c : (r + 1) * c, col * c : (col + 1) * c, 3].any()
 
 
 def test_sprites_are_distinct_pictures():
@@ -170,7 +281,7 @@ def test_sprites_are_distinct_pictures():
     c = m["cell"]
     seen = {}
     for s in sprites():
-        tile = rgba[s["row"] * c:(s["row"] + 1) * c, s["col"] * c:(s["col"] + 1) * c].tobytes()
+        tile = rgba[s["row"] * c : (s["row"] + 1) * c, s["col"] * c : (s["col"] + 1) * c].tobytes()
         assert tile not in seen, f"{s['id']} has the same picture as {seen.get(tile)}"
         seen[tile] = s["id"]
 
@@ -249,8 +360,9 @@ def test_spanish_words_shape():
 def test_spanish_gender_against_endings():
     """-o nouns are masculine and -a nouns feminine unless listed as checked exceptions."""
     for s in sprites():
-        pairs = [(s["es"], s["es_gender"])] + [(w.partition(":")[0], w.partition(":")[2] or s["es_gender"])
-                                               for w in s["syn_es"]]
+        pairs = [(s["es"], s["es_gender"])] + [
+            (w.partition(":")[0], w.partition(":")[2] or s["es_gender"]) for w in s["syn_es"]
+        ]
         for word, g in pairs:
             head = word.split()[0]
             if head.endswith("o"):
@@ -267,8 +379,9 @@ def test_stressed_a_feminine_nouns_known():
     """'el águila' but 'la abeja': every feminine noun starting with a/á/ha/há is classified, and the caption
     grammar knows the stressed ones."""
     fem = {s["es"] for s in sprites() if s["es_gender"] == "f"}
-    fem |= {w.partition(":")[0] for s in sprites() for w in s["syn_es"]
-            if (w.partition(":")[2] or s["es_gender"]) == "f"}
+    fem |= {
+        w.partition(":")[0] for s in sprites() for w in s["syn_es"] if (w.partition(":")[2] or s["es_gender"]) == "f"
+    }
     for w in fem:
         if w.startswith(("a", "á", "ha", "há")):
             assert w in ES_STRESSED_A | ES_UNSTRESSED_A, f"classify {w!r} as stressed or unstressed a"

@@ -1,4 +1,5 @@
 """The book's execution cache is emptied when helpers/ or requirements.txt change (tests/book_cache.py)."""
+
 import shutil
 import subprocess
 import sys
@@ -64,7 +65,12 @@ def test_a_cache_without_stamp_is_emptied_and_the_cli_works(tmp_path):
     doctrees = tmp_path / "doctrees"
     doctrees.mkdir()
     (doctrees / "environment.pickle").write_bytes(b"")
-    out = subprocess.run([sys.executable, "-m", "tests.book_cache", str(cache), str(doctrees)], cwd=REPO,
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "tests.book_cache", str(cache), str(doctrees)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert "has no stamp" in out and _hit(cache, nb) is None
     assert not doctrees.exists()  # Sphinx must re-read every page, or it keeps the old outputs

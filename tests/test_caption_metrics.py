@@ -1,4 +1,5 @@
 """Caption metrics (helpers/caption_metrics.py): BLEU, attention in a box and the uniform-attention rate."""
+
 import numpy as np
 import pytest
 

@@ -1,5 +1,6 @@
 """Caption generation helpers: batching, the masked loss, greedy and beam decoding, checkpoints, caption metrics
 and baselines (helpers/batching.py, decoding.py, checkpoints.py, caption_metrics.py)."""
+
 from __future__ import annotations
 
 import itertools
@@ -19,9 +20,11 @@ PAD, START, END = 0, 1, 2
 # ------------------------------------------------------------------------------------------ helpers
 def markov_step(log_table: torch.Tensor):
     """A decoder whose next-token distribution depends only on the previous token (state: a step counter)."""
+
     def step(tokens, state):
-        counter, = state
+        (counter,) = state
         return log_table[tokens], (counter + 1,)
+
     return step
 
 
@@ -58,7 +61,7 @@ def brute_force_best(log_table, max_len, alpha=0.0):
                 prev = s
             if seq[-1] != END and L < max_len:
                 continue  # unfinished sequences only count when they hit max_len
-            score = total / L ** alpha
+            score = total / L**alpha
             if score > best + 1e-9:
                 best, best_seq = score, seq
     return best, best_seq
@@ -144,7 +147,7 @@ def test_beam_size_one_equals_greedy():
     for alpha in (0.0, 0.7, 1.0):
         b = decoding.beam_search(model.step, {"h": h0, "tag": "x"}, 6, beam_size=1, max_len=12, length_penalty=alpha)
         width = max(g.tokens.shape[1], b.tokens.shape[1])
-        pad = lambda t: torch.nn.functional.pad(t, (0, width - t.shape[1]))  # noqa: E731
+        pad = lambda t, width=width: torch.nn.functional.pad(t, (0, width - t.shape[1]))  # noqa: E731
         assert torch.equal(pad(g.tokens), pad(b.tokens))
         assert torch.allclose(g.log_prob, b.log_prob, atol=1e-5)
         assert torch.equal(g.lengths, b.lengths)
@@ -177,8 +180,9 @@ def test_wide_beam_matches_exhaustive_search(alpha):
     V, max_len = 5, 4
     table = torch.log_softmax(torch.randn(V, V, generator=gen) * 2, -1)
     best, seq = brute_force_best(table, max_len, alpha)
-    b = decoding.beam_search(markov_step(table), (torch.zeros(1),), 1, beam_size=V ** max_len, max_len=max_len,
-                        length_penalty=alpha)
+    b = decoding.beam_search(
+        markov_step(table), (torch.zeros(1),), 1, beam_size=V**max_len, max_len=max_len, length_penalty=alpha
+    )
     got = [t for t in b.tokens[0].tolist() if t != PAD]
     assert got == list(seq)
     assert b.score[0].item() == pytest.approx(best, abs=1e-5)
@@ -187,20 +191,23 @@ def test_wide_beam_matches_exhaustive_search(alpha):
 def test_beam_search_batched_equals_one_by_one_and_returns_sorted_beams():
     model = TinyDecoder(seed=2)
     h0 = torch.randn(5, 8, generator=torch.Generator().manual_seed(4))
-    full = decoding.beam_search(model.step, {"h": h0, "tag": "x"}, 5, beam_size=3, max_len=10, length_penalty=0.7,
-                           return_beams=True)
+    full = decoding.beam_search(
+        model.step, {"h": h0, "tag": "x"}, 5, beam_size=3, max_len=10, length_penalty=0.7, return_beams=True
+    )
     assert full.tokens.shape[:2] == (5, 3) and full.score.shape == (5, 3)
     assert torch.all(full.score[:, :-1] >= full.score[:, 1:])  # best first
     for i in range(5):
-        one = decoding.beam_search(model.step, {"h": h0[i:i + 1], "tag": "x"}, 1, beam_size=3, max_len=10,
-                              length_penalty=0.7)
+        one = decoding.beam_search(
+            model.step, {"h": h0[i : i + 1], "tag": "x"}, 1, beam_size=3, max_len=10, length_penalty=0.7
+        )
         toks = one.tokens[0].tolist()
-        assert full.tokens[i, 0, :len(toks)].tolist() == toks
+        assert full.tokens[i, 0, : len(toks)].tolist() == toks
         assert one.score[0].item() == pytest.approx(full.score[i, 0].item(), abs=1e-5)
     # the reported log-probability is the model's own
     best = full.tokens[:, 0]
-    assert torch.allclose(decoding.sequence_log_prob(model.step, {"h": h0, "tag": "x"}, best), full.log_prob[:, 0],
-                          atol=1e-4)
+    assert torch.allclose(
+        decoding.sequence_log_prob(model.step, {"h": h0, "tag": "x"}, best), full.log_prob[:, 0], atol=1e-4
+    )
     # after <end> only pads follow, and lengths count up to <end>
     for row, n in zip(best.tolist(), full.lengths[:, 0].tolist()):
         if END in row:
@@ -224,8 +231,9 @@ def test_reorder_state_hook_for_layer_first_states():
         return lp, s["h"][None]
 
     a = decoding.beam_search(model.step, {"h": h0}, 3, beam_size=3, max_len=9)
-    b = decoding.beam_search(step_layer_first, h0[None], 3, beam_size=3, max_len=9,
-                        reorder_state=lambda s, idx: s.index_select(1, idx))
+    b = decoding.beam_search(
+        step_layer_first, h0[None], 3, beam_size=3, max_len=9, reorder_state=lambda s, idx: s.index_select(1, idx)
+    )
     assert torch.equal(a.tokens, b.tokens)
 
 
@@ -253,8 +261,10 @@ def test_checkpoint_round_trip(tmp_path, fmt):
     for k, v in model.state_dict().items():
         assert torch.equal(ck.model.state_dict()[k], v)
     h0 = torch.randn(2, 8)
-    assert torch.equal(decoding.greedy_decode(model.step, {"h": h0}, 2).tokens,
-                       decoding.greedy_decode(ck.model.step, {"h": h0}, 2).tokens)
+    assert torch.equal(
+        decoding.greedy_decode(model.step, {"h": h0}, 2).tokens,
+        decoding.greedy_decode(ck.model.step, {"h": h0}, 2).tokens,
+    )
     if fmt == "torch":  # plain tensors only: loadable with weights_only=True
         torch.load(tmp_path / "ck" / "model.pt", weights_only=True)
 

@@ -1,6 +1,7 @@
 """The embedded dataset: deterministic bytes, verified cache, repair of corrupt files, nothing half-written.
 
 Built by helpers.embedded, read through the data front door (helpers.datasets)."""
+
 import json
 
 import numpy as np
@@ -10,8 +11,16 @@ from helpers import embedded
 from helpers.datasets import image_features, load_captions, load_classes, seen_unseen
 from helpers.formats import read_coco_captions, read_tiny_imagenet
 
-TINY = embedded.Config(n_train=12, n_val=4, n_test=6, class_limit=24, n_scene_classes=10, cls_train_per_class=2,
-                cls_val_seen=1, cls_val_unseen=2)
+TINY = embedded.Config(
+    n_train=12,
+    n_val=4,
+    n_test=6,
+    class_limit=24,
+    n_scene_classes=10,
+    cls_train_per_class=2,
+    cls_val_seen=1,
+    cls_val_unseen=2,
+)
 
 
 @pytest.fixture
@@ -68,6 +77,7 @@ def test_corrupt_file_is_detected_and_rebuilt(cache):
 def test_interrupted_build_leaves_nothing_half_written(cache, monkeypatch):
     def boom(*a, **k):
         raise KeyboardInterrupt
+
     monkeypatch.setattr(embedded, "_render_classes", boom)
     with pytest.raises(KeyboardInterrupt):
         embedded.build(TINY, progress=False, features=False)

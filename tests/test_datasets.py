@@ -4,6 +4,7 @@ Expected counts are computed here from the files themselves. Each layout is load
 `helpers.load_captions` / `load_classes` with `data_dir=`, checked by `python -m helpers inspect`, and
 broken (unknown layout, a missing caption file, a missing image) to see one clear line.
 """
+
 from __future__ import annotations
 
 import csv
@@ -27,8 +28,9 @@ from tests.test_formats import seed000_phase, write
 
 ROOT = Path(__file__).resolve().parents[1]
 REAL = ROOT.parent / "shared" / "realdata"
-real = pytest.mark.skipif(not REAL.is_dir(), reason=f"the real-layout samples are not at {REAL} "
-                                                    "(../shared/realdata from the repository)")
+real = pytest.mark.skipif(
+    not REAL.is_dir(), reason=f"the real-layout samples are not at {REAL} (../shared/realdata from the repository)"
+)
 WORD = re.compile(r"\w")
 
 
@@ -72,8 +74,9 @@ def kaggle_copy(dst: Path, lists: bool, images: bool = True) -> Path:
     if images:
         shutil.copytree(REAL / "flickr8k" / "kaggle" / "Images", dst / "Images")
     if lists:
-        shutil.copytree(REAL / "flickr8k" / "Flickr8k_text", dst / "splits",
-                        ignore=shutil.ignore_patterns("Flickr8k.token.txt"))
+        shutil.copytree(
+            REAL / "flickr8k" / "Flickr8k_text", dst / "splits", ignore=shutil.ignore_patterns("Flickr8k.token.txt")
+        )
     return dst
 
 
@@ -105,8 +108,9 @@ def test_coco_karpathy_layout(capsys):
     test_a = helpers.load_captions("test_A", "en", "coco", folder)
     assert test_a.files == test.files and test_a.captions == test.captions  # fewer than 1,000: all of them
     said = capsys.readouterr().out.strip().splitlines()
-    assert said == [f"coco at {folder}: the test split has {len(test):,} images, so one test set (test_A) of "
-                    f"{len(test):,} images"]
+    assert said == [
+        f"coco at {folder}: the test split has {len(test):,} images, so one test set (test_A) of {len(test):,} images"
+    ]
     with pytest.raises(DatasetFormatError, match=r"1 test set\(s\) \(test_A\), not test_B") as e:
         helpers.load_captions("test_B", "en", "coco", folder)
     one_line(e)
@@ -144,8 +148,11 @@ def test_flickr8k_official_layout():
     folder = REAL / "flickr8k"  # also holds kaggle/: the official layout, shallower, wins
     layout = helpers.detect_layout("flickr8k", folder)
     assert (layout.name, layout.image_dir) == ("flickr8k-official", folder / "Flicker8k_Dataset")
-    tokens = Counter(ln.split("#")[0] for ln in (folder / "Flickr8k_text" / "Flickr8k.token.txt")
-                     .read_text().splitlines() if ln.strip())
+    tokens = Counter(
+        ln.split("#")[0]
+        for ln in (folder / "Flickr8k_text" / "Flickr8k.token.txt").read_text().splitlines()
+        if ln.strip()
+    )
     for split, listing in (("train", "trainImages"), ("val", "devImages"), ("test", "testImages")):
         names = (folder / "Flickr8k_text" / f"Flickr_8k.{listing}.txt").read_text().split()
         data = helpers.load_captions(split, "en", "flickr8k", folder)
@@ -180,8 +187,10 @@ def test_flickr8k_kaggle_layout_with_and_without_split_lists(tmp_path, capsys):
 
     for p in (with_lists / "splits").iterdir():
         p.unlink()
-    runs = [{s: helpers.load_captions(s, "en", "flickr8k", with_lists).files for s in ("train", "val", "test")}
-            for _ in range(2)]
+    runs = [
+        {s: helpers.load_captions(s, "en", "flickr8k", with_lists).files for s in ("train", "val", "test")}
+        for _ in range(2)
+    ]
     assert "deterministic split" in capsys.readouterr().out
     assert runs[0] == runs[1]
     files = [set(v) for v in runs[0].values()]
@@ -232,8 +241,12 @@ def test_nothing_is_written_into_data_dir(tmp_path, capsys):
     helpers.load_captions("train", "en", "flickr8k", REAL / "flickr8k")
     helpers.load_captions("val", "en", "flickr8k", REAL / "flickr8k" / "kaggle")
     helpers.load_classes("val", "tiny-imagenet", REAL / "tiny-imagenet-200")
-    for name, sub in (("coco", "coco"), ("flickr8k", "flickr8k"), ("flickr8k", "flickr8k/kaggle"),
-                      ("tiny-imagenet", "tiny-imagenet-200")):
+    for name, sub in (
+        ("coco", "coco"),
+        ("flickr8k", "flickr8k"),
+        ("flickr8k", "flickr8k/kaggle"),
+        ("tiny-imagenet", "tiny-imagenet-200"),
+    ):
         assert inspect(capsys, name, REAL / sub)[0] == 0
     assert snapshot(REAL) == before
 
@@ -246,8 +259,9 @@ def test_unknown_layout_names_folder_layouts_and_first_missing_file(tmp_path):
     msg = one_line(e)
     assert str(tmp_path / "photos") in msg and "flickr8k-official" in msg and "flickr8k-kaggle" in msg
     assert msg.endswith("first missing file: Flickr8k_text/Flickr8k.token.txt")
-    with pytest.raises(DatasetFormatError, match="coco-karpathy .* coco-official .*first missing file: "
-                                                 "dataset_coco.json"):
+    with pytest.raises(
+        DatasetFormatError, match="coco-karpathy .* coco-official .*first missing file: dataset_coco.json"
+    ):
         helpers.load_captions("train", "en", "coco", data_dir=tmp_path / "photos")
     with pytest.raises(DatasetFormatError, match="tiny-imagenet .*first missing file: wnids.txt"):
         helpers.load_classes("train", "tiny-imagenet", data_dir=tmp_path / "photos")
@@ -269,8 +283,11 @@ def test_missing_caption_file_is_named(tmp_path):
     assert msg.endswith("first missing file: Flickr8k_text/Flickr_8k.devImages.txt")
     seed000_phase(tmp_path / "es", "test_A", n=3)
     (tmp_path / "es" / "test_A" / "test_A_captions.txt").unlink()
-    with pytest.raises(DatasetFormatError, match=r"coco-spanish-seed000 layout .*phase test_A is incomplete; "
-                                                 r"first missing file: test_A/test_A_captions.txt$"):
+    with pytest.raises(
+        DatasetFormatError,
+        match=r"coco-spanish-seed000 layout .*phase test_A is incomplete; "
+        r"first missing file: test_A/test_A_captions.txt$",
+    ):
         helpers.load_captions("test_A", "es", "coco-spanish", tmp_path / "es")
 
 
@@ -290,16 +307,24 @@ def test_image_listed_but_absent_is_named(tmp_path):
 def test_captions_without_words_are_dropped_and_counted(tmp_path, capsys):
     folder = tmp_path / "coco"
     files = [f"COCO_val2014_{i:012d}.jpg" for i in range(3)]
-    doc = {"images": [{"id": i + 1, "file_name": f} for i, f in enumerate(files)],
-           "annotations": [{"id": k + 1, "image_id": i + 1, "caption": c} for k, (i, c) in enumerate(
-               [(0, "A dog ."), (0, None), (1, "  "), (1, "Two cats, one \"grey\"."), (2, " . "), (2, "ok")])]}
+    doc = {
+        "images": [{"id": i + 1, "file_name": f} for i, f in enumerate(files)],
+        "annotations": [
+            {"id": k + 1, "image_id": i + 1, "caption": c}
+            for k, (i, c) in enumerate(
+                [(0, "A dog ."), (0, None), (1, "  "), (1, 'Two cats, one "grey".'), (2, " . "), (2, "ok")]
+            )
+        ],
+    }
     write(folder / "annotations" / "captions_val2014.json", json.dumps(doc))
     data = helpers.load_captions("val2014", "en", "coco", folder, check=False)
     assert data.captions == ["A dog .", 'Two cats, one "grey".', "ok"] and data.dropped.tolist() == [1, 1, 1]
     code, s, err = inspect(capsys, "coco", folder)
     assert s["splits"]["val2014"]["captions_dropped"] == 3 and s["splits"]["val2014"]["captions"] == 3
-    write(tmp_path / "k" / "captions.txt", 'image,caption\na.jpg,"A dog, running ."\na.jpg,\nb.jpg,"  ."\nb.jpg,ok\n'
-          'c.jpg,x\nd.jpg,y\n')
+    write(
+        tmp_path / "k" / "captions.txt",
+        'image,caption\na.jpg,"A dog, running ."\na.jpg,\nb.jpg,"  ."\nb.jpg,ok\nc.jpg,x\nd.jpg,y\n',
+    )
     code, s, err = inspect(capsys, "flickr8k", tmp_path / "k")
     assert s["layout"] == "flickr8k-kaggle" and (s["captions"], s["captions_dropped"]) == (4, 2)
 
@@ -307,22 +332,31 @@ def test_captions_without_words_are_dropped_and_counted(tmp_path, capsys):
 # ------------------------------------------------------------------------------------------ inspect (CLI)
 @real
 def test_inspect_names_each_layout(capsys):
-    for name, sub, layout in (("coco", "coco", "coco-karpathy"), ("flickr8k", "flickr8k", "flickr8k-official"),
-                              ("flickr8k", "flickr8k/kaggle", "flickr8k-kaggle"),
-                              ("tiny-imagenet", "tiny-imagenet-200", "tiny-imagenet")):
+    for name, sub, layout in (
+        ("coco", "coco", "coco-karpathy"),
+        ("flickr8k", "flickr8k", "flickr8k-official"),
+        ("flickr8k", "flickr8k/kaggle", "flickr8k-kaggle"),
+        ("tiny-imagenet", "tiny-imagenet-200", "tiny-imagenet"),
+    ):
         code, s, err = inspect(capsys, name, REAL / sub)
         assert (code, s["layout"], s["ok"], s["images_missing"], err) == (0, layout, True, 0, "")
     code, s, _ = inspect(capsys, "flickr8k", REAL / "flickr8k" / "kaggle")
     expected = csv_captions(REAL / "flickr8k" / "kaggle" / "captions.txt")
     assert s["images"] == len(expected) and s["captions"] == sum(map(len, expected.values()))
     assert "deterministic split" in s["notes"][0]
-    out = subprocess.run([sys.executable, "-m", "helpers", "inspect", "coco", str(REAL / "coco")], cwd=ROOT,
-                         capture_output=True, text=True, timeout=300)
+    out = subprocess.run(
+        [sys.executable, "-m", "helpers", "inspect", "coco", str(REAL / "coco")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     s = json.loads(out.stdout)
     doc = json.loads((REAL / "coco" / "dataset_coco.json").read_text())
     assert out.returncode == 0 and s["layout"] == "coco-karpathy" and s["test_sets"] == ["test_A"]
     assert {k: v["images"] for k, v in s["splits"].items() if k != "val2014"} == Counter(
-        im["split"] for im in doc["images"])
+        im["split"] for im in doc["images"]
+    )
 
 
 @real
@@ -348,18 +382,30 @@ def test_inspect_gives_one_line_never_a_traceback(tmp_path, capsys):
     bad_utf8.write_bytes(b'{"images": [], "annotations": [{"caption": "caf\xe9"}]}')
     no_filename = {"images": [{"split": "train", "sentences": []}]}  # a Karpathy record without 'filename'
     karpathy = write(tmp_path / "k" / "dataset_coco.json", json.dumps(no_filename))
-    for args in (("coco", bad_utf8), ("coco", karpathy), ("word2vec", tmp_path), ("coco", tmp_path / "nowhere"),
-                 ("coco-spanish", tmp_path), ("cocoa", tmp_path)):
+    for args in (
+        ("coco", bad_utf8),
+        ("coco", karpathy),
+        ("word2vec", tmp_path),
+        ("coco", tmp_path / "nowhere"),
+        ("coco-spanish", tmp_path),
+        ("cocoa", tmp_path),
+    ):
         code, s, err = inspect(capsys, *args)
         assert code == 1 and s is None and len(err.strip().splitlines()) == 1, (args, err)
-    out = subprocess.run([sys.executable, "-m", "helpers", "inspect", "coco", str(karpathy)], cwd=ROOT,
-                         capture_output=True, text=True, timeout=300)
+    out = subprocess.run(
+        [sys.executable, "-m", "helpers", "inspect", "coco", str(karpathy)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert out.returncode == 1 and "Traceback" not in out.stderr and "no 'filename' key" in out.stderr
 
 
 # --------------------------------------------------------------------------- the door: embedded, names
 def test_embedded_through_the_same_door(tmp_path, capsys):
     from tests.test_data import TINY
+
     root = shutil.copytree(helpers.embedded.build(TINY, progress=False, features=False), tmp_path / "mine")
     cached = helpers.load_captions("val", "es", config=TINY)
     given = helpers.load_captions("val", "es", "embedded", data_dir=root, config=TINY)
@@ -372,9 +418,18 @@ def test_embedded_through_the_same_door(tmp_path, capsys):
 
 
 def test_subset_keeps_what_belongs_to_each_image():
-    data = CaptionData(Path("."), ["a", "b", "c"], ["a0", "b0", "b1", "c0"], [0, 1, 1, 2], ["m0", "m1", "m2", "m3"],
-                       ["sa", "sb", "sc"], "en", "x", {"pooled": np.arange(6.0).reshape(3, 2), "backbone": "r"},
-                       [0, 2, 1])
+    data = CaptionData(
+        Path("."),
+        ["a", "b", "c"],
+        ["a0", "b0", "b1", "c0"],
+        [0, 1, 1, 2],
+        ["m0", "m1", "m2", "m3"],
+        ["sa", "sb", "sc"],
+        "en",
+        "x",
+        {"pooled": np.arange(6.0).reshape(3, 2), "backbone": "r"},
+        [0, 2, 1],
+    )
     sub = helpers.subset(data, [2, 1])
     assert sub.files == ["c", "b"] and sub.captions == ["b0", "b1", "c0"] and sub.caption_image.tolist() == [1, 1, 0]
     assert sub.meanings == ["m1", "m2", "m3"] and sub.scenes == ["sc", "sb"] and sub.dropped.tolist() == [1, 2]
@@ -387,6 +442,7 @@ def test_subset_keeps_what_belongs_to_each_image():
 def test_old_names_keep_working():
     import helpers.data
     import helpers.realdata
+
     assert helpers.data.load_captions is helpers.load_captions is datasets.load_captions
     assert helpers.data.load_classes is helpers.load_classes and helpers.data.seen_unseen is helpers.seen_unseen
     assert helpers.data.image_features is helpers.image_features and helpers.data.SCENE_SPLITS[0] == "train"

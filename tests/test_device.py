@@ -1,4 +1,5 @@
 """Device helpers: the CPU budget follows a container's quota, seeding repeats, bad device names fail."""
+
 import os
 
 import pytest
@@ -11,12 +12,15 @@ def affinity():
     return len(os.sched_getaffinity(0))
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("max 100000\n", None),         # no quota: the affinity mask decides
-    ("200000 100000\n", 2),         # --cpus=2
-    ("50000 100000\n", 1),          # half a core still gets one thread
-    ("garbage\n", None),            # unreadable: ignored
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("max 100000\n", None),  # no quota: the affinity mask decides
+        ("200000 100000\n", 2),  # --cpus=2
+        ("50000 100000\n", 1),  # half a core still gets one thread
+        ("garbage\n", None),  # unreadable: ignored
+    ],
+)
 def test_cpu_count_respects_a_cgroup_quota(tmp_path, text, expected):
     f = tmp_path / "cpu.max"
     f.write_text(text)

@@ -1,5 +1,6 @@
 """Tests of the helpers chapter 2 (DeViSE) teaches: label targets, the zero-shot split, flat hit@k, search scores,
 nearest words, real photographs, image grids with multi-line titles."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -26,13 +27,27 @@ class TinyKV:
         return word in self.key_to_index
 
 
-KV = TinyKV({"hot": [1, 0, 0], "dog": [0, 1, 0], "cat": [0, 0, 1], "kitten": [0, 0.2, 0.9],
-             "egyptian": [1, 1, 0], "42": [0, 0, 1.0], "the": [0.5, 0.5, 0.5]})
+KV = TinyKV(
+    {
+        "hot": [1, 0, 0],
+        "dog": [0, 1, 0],
+        "cat": [0, 0, 1],
+        "kitten": [0, 0.2, 0.9],
+        "egyptian": [1, 1, 0],
+        "42": [0, 0, 1.0],
+        "the": [0.5, 0.5, 0.5],
+    }
+)
 
 
 def class_data(labels, classes=("a", "b", "c", "d")):
-    return ClassData(root=None, classes=list(classes), words={c: [c] for c in classes},
-                     files=[f"{i}.jpg" for i in range(len(labels))], labels=np.array(labels, np.int64))
+    return ClassData(
+        root=None,
+        classes=list(classes),
+        words={c: [c] for c in classes},
+        files=[f"{i}.jpg" for i in range(len(labels))],
+        labels=np.array(labels, np.int64),
+    )
 
 
 # ------------------------------------------------------------------------------------------- targets
@@ -79,7 +94,7 @@ def test_zero_shot_split_holds_out_classes_deterministically_when_none_are():
     s2, u2, k2 = datasets.zero_shot_split(data, fraction=0.2, seed=3)
     assert (s1, u1) == (s2, u2) and (k1 == k2).all()
     assert len(u1) == 4 and set(s1).isdisjoint(u1) and set(s1) | set(u1) == set(classes)
-    kept_classes = {classes[l] for l in data.labels[k1]}
+    kept_classes = {classes[label] for label in data.labels[k1]}
     assert kept_classes == set(s1)
     assert k1.sum() == 3 * len(s1)
     assert datasets.zero_shot_split(data, fraction=0.2, seed=4)[1] != u1  # another seed, another split
@@ -152,6 +167,7 @@ def test_load_word_vectors_reads_a_vec_file(tmp_path):
     assert missing == []
     with pytest.raises(UnknownWordError):
         from helpers.text import lookup
+
         lookup(kv, "unicornz")
 
 
@@ -168,6 +184,7 @@ def test_sample_photos_are_offline_rgb_images():
 
 def test_show_images_keeps_line_breaks():
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 

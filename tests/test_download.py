@@ -4,6 +4,7 @@ Everything runs offline: a small HTTP server on 127.0.0.1 (random port, stops it
 fixtures built by the tests; the registry entries are pointed at it with the fixtures' own checksums.
 The shared pieces (server, archive builders, `serve_dataset`) are imported by tests/test_realdata.py.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -20,8 +21,16 @@ from pathlib import Path
 import pytest
 
 from helpers import download as dl
-from helpers.download import (ArchiveError, ChecksumError, DownloadError, UnknownDatasetError, UnsafeArchiveError,
-                              fetch, fetch_file, safe_extract)
+from helpers.download import (
+    ArchiveError,
+    ChecksumError,
+    DownloadError,
+    UnknownDatasetError,
+    UnsafeArchiveError,
+    fetch,
+    fetch_file,
+    safe_extract,
+)
 
 
 # ---------------------------------------------------------------------------------------- local server
@@ -70,7 +79,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.send_response(code)
             self.send_header("Connection", "close")
             self.end_headers()
-            self.wfile.write(body[:rule.get("no_length_cut", len(body))])
+            self.wfile.write(body[: rule.get("no_length_cut", len(body))])
             self.close_connection = True
             return
         self.send_response(code)
@@ -135,8 +144,10 @@ def cache(tmp_path, monkeypatch):
     monkeypatch.delenv(dl.MIRROR_ENV, raising=False)
     yield tmp_path / "cache"
     import os
-    assert os.environ.get("SEEING_SAYING_CACHE") == str(tmp_path / "cache"), \
+
+    assert os.environ.get("SEEING_SAYING_CACHE") == str(tmp_path / "cache"), (
         "the test lost its private cache folder (monkeypatch.undo?) and may have written into the book's cache"
+    )
 
 
 def closed_port_url() -> str:
@@ -155,7 +166,7 @@ def make_zip(members: dict) -> bytes:
         for name, data in members.items():
             if isinstance(data, tuple) and data[0] == "symlink":
                 info = zipfile.ZipInfo(name)
-                info.external_attr = (0o120777 << 16)
+                info.external_attr = 0o120777 << 16
                 zf.writestr(info, data[1])
             else:
                 zf.writestr(zipfile.ZipInfo(name), data)
@@ -189,6 +200,7 @@ def serve_dataset(monkeypatch, server, name: str, files: dict, checksums: str = 
     'none' (nothing known but the size).
     """
     import hashlib as h
+
     ds = dl.REGISTRY[name]
     res = []
     for r in ds.resources:
@@ -196,9 +208,12 @@ def serve_dataset(monkeypatch, server, name: str, files: dict, checksums: str = 
             continue
         data = files[r.filename]
         server.files[r.filename] = data
-        kw = {"urls": (f"{server.url}/{r.filename}",), "size": len(data),
-              "sha256": sha256(data) if checksums == "sha256" else None,
-              "md5": h.md5(data).hexdigest() if checksums == "md5" else None}
+        kw = {
+            "urls": (f"{server.url}/{r.filename}",),
+            "size": len(data),
+            "sha256": sha256(data) if checksums == "sha256" else None,
+            "md5": h.md5(data).hexdigest() if checksums == "md5" else None,
+        }
         kw.update(overrides.get(r.filename, {}))
         res.append(dataclasses.replace(r, **kw))
     monkeypatch.setitem(dl.REGISTRY, name, dataclasses.replace(ds, resources=tuple(res)))
@@ -206,8 +221,11 @@ def serve_dataset(monkeypatch, server, name: str, files: dict, checksums: str = 
 
 def leftovers(folder: Path) -> list:
     """Temporary files that must not survive a failure (partial downloads, unpacking folders, pooch temps)."""
-    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*")
-                  if p.name.endswith(".part") or ".unpacking-" in p.name or p.name.startswith("tmp"))
+    return sorted(
+        str(p.relative_to(folder))
+        for p in folder.rglob("*")
+        if p.name.endswith(".part") or ".unpacking-" in p.name or p.name.startswith("tmp")
+    )
 
 
 # ------------------------------------------------------------------------------------------- registry
@@ -222,8 +240,17 @@ def test_registry_entries_are_complete():
                 assert len(r.sha256) == 64 and int(r.sha256, 16) >= 0, (name, r.filename)
                 assert r.size, "a pinned sha256 comes with its size"
     # every dataset the seeds used is there
-    for name in ("coco", "coco-spanish", "flickr8k", "tiny-imagenet", "fasttext-crawl-en", "fasttext-sbwc",
-                 "glove-sbwc", "resnet152", "vgg16_bn"):
+    for name in (
+        "coco",
+        "coco-spanish",
+        "flickr8k",
+        "tiny-imagenet",
+        "fasttext-crawl-en",
+        "fasttext-sbwc",
+        "glove-sbwc",
+        "resnet152",
+        "vgg16_bn",
+    ):
         assert name in dl.REGISTRY
     assert dl.REGISTRY["coco"].resource("train2014.zip").sha256.startswith("ede4087e")
 
@@ -231,7 +258,8 @@ def test_registry_entries_are_complete():
 @pytest.mark.slow  # imports torchvision.models (seconds on a busy machine)
 def test_torchvision_entries_match_torchvision():
     import torchvision.models as tvm
-    for name, ds in dl.REGISTRY.items():
+
+    for ds in dl.REGISTRY.values():
         if ds.torchvision:
             _, enum, member = ds.torchvision
             assert ds.resources[0].urls[0] == getattr(getattr(tvm, enum), member).url
@@ -261,8 +289,13 @@ def test_download_verifies_and_reuses(monkeypatch, server, cache):
 
 def test_checksum_mismatch_leaves_nothing(monkeypatch, server, cache):
     data = b"x" * 5000
-    serve_dataset(monkeypatch, server, "tiny-imagenet", {"tiny-imagenet-200.zip": data},
-                  **{"tiny-imagenet-200.zip": {"sha256": "0" * 64}})
+    serve_dataset(
+        monkeypatch,
+        server,
+        "tiny-imagenet",
+        {"tiny-imagenet-200.zip": data},
+        **{"tiny-imagenet-200.zip": {"sha256": "0" * 64}},
+    )
     with pytest.raises(DownloadError) as e:
         fetch_file("tiny-imagenet", progress=False)
     msg = str(e.value)
@@ -273,8 +306,14 @@ def test_checksum_mismatch_leaves_nothing(monkeypatch, server, cache):
 
 
 def test_size_mismatch_when_sha256_unknown(monkeypatch, server, cache):
-    serve_dataset(monkeypatch, server, "flickr8k", {"Flickr8k_text.zip": b"y" * 100}, checksums="none",
-                  **{"Flickr8k_text.zip": {"size": 99}})
+    serve_dataset(
+        monkeypatch,
+        server,
+        "flickr8k",
+        {"Flickr8k_text.zip": b"y" * 100},
+        checksums="none",
+        **{"Flickr8k_text.zip": {"size": 99}},
+    )
     with pytest.raises(DownloadError, match="got 100 bytes, expected 99"):
         fetch_file("flickr8k", "Flickr8k_text.zip", progress=False)
     assert leftovers(cache) == [] and not (cache / "downloads" / "flickr8k" / "Flickr8k_text.zip").exists()
@@ -297,8 +336,14 @@ def test_unknown_sha256_is_pinned_on_first_download(monkeypatch, server, cache, 
 
 
 def test_md5_mismatch_is_rejected(monkeypatch, server, cache):
-    serve_dataset(monkeypatch, server, "flickr8k", {"Flickr8k_text.zip": b"abc" * 10}, checksums="md5",
-                  **{"Flickr8k_text.zip": {"md5": "f" * 32}})
+    serve_dataset(
+        monkeypatch,
+        server,
+        "flickr8k",
+        {"Flickr8k_text.zip": b"abc" * 10},
+        checksums="md5",
+        **{"Flickr8k_text.zip": {"md5": "f" * 32}},
+    )
     with pytest.raises(DownloadError, match="md5"):
         fetch_file("flickr8k", "Flickr8k_text.zip", progress=False)
     assert leftovers(cache) == []
@@ -308,14 +353,23 @@ def test_no_network_gives_one_clear_error(monkeypatch, cache):
     ds = dl.REGISTRY["coco"]
     res = ds.resource("annotations_trainval2014.zip")
     url = f"{closed_port_url()}/annotations_trainval2014.zip"
-    monkeypatch.setitem(dl.REGISTRY, "coco", dataclasses.replace(ds, resources=(dataclasses.replace(res, urls=(url,)),)))
+    monkeypatch.setitem(
+        dl.REGISTRY, "coco", dataclasses.replace(ds, resources=(dataclasses.replace(res, urls=(url,)),))
+    )
     with pytest.raises(DownloadError) as e:
         fetch("coco", progress=False)
     msg = str(e.value)
     assert e.value.__cause__ is None and e.value.__suppress_context__  # one error, no chained traceback
-    for needle in (url, "annotations_trainval2014.zip", res.sha256, "252,872,794 bytes", "by hand",
-                   str(cache / "downloads" / "coco" / "annotations_trainval2014.zip"), "python -m helpers fetch coco",
-                   "connection refused by 127.0.0.1"):
+    for needle in (
+        url,
+        "annotations_trainval2014.zip",
+        res.sha256,
+        "252,872,794 bytes",
+        "by hand",
+        str(cache / "downloads" / "coco" / "annotations_trainval2014.zip"),
+        "python -m helpers fetch coco",
+        "connection refused by 127.0.0.1",
+    ):
         assert needle in msg
     assert leftovers(cache) == []
 
@@ -400,8 +454,13 @@ def test_manual_dataset_explains_where_to_put_files(cache):
 
 
 def test_fetch_unpacks_and_can_delete_archive(monkeypatch, server, cache):
-    archive = make_zip({"tiny-imagenet-200/wnids.txt": b"n01\n", "tiny-imagenet-200/words.txt": b"n01\tfish\n",
-                        "__MACOSX/tiny-imagenet-200/._wnids.txt": b"junk"})
+    archive = make_zip(
+        {
+            "tiny-imagenet-200/wnids.txt": b"n01\n",
+            "tiny-imagenet-200/words.txt": b"n01\tfish\n",
+            "__MACOSX/tiny-imagenet-200/._wnids.txt": b"junk",
+        }
+    )
     serve_dataset(monkeypatch, server, "tiny-imagenet", {"tiny-imagenet-200.zip": archive})
     folder = fetch("tiny-imagenet", delete_archives=True, progress=False)
     root = folder / "tiny-imagenet-200"
@@ -415,6 +474,7 @@ def test_fetch_unpacks_and_can_delete_archive(monkeypatch, server, cache):
 
 def test_cli_fetch_and_datasets(monkeypatch, server, cache, capsys):
     from helpers.__main__ import main
+
     archive = make_zip({"tiny-imagenet-200/wnids.txt": b"n01\n"})
     serve_dataset(monkeypatch, server, "tiny-imagenet", {"tiny-imagenet-200.zip": archive})
     assert main(["fetch", "tiny-imagenet"]) == 0
@@ -443,8 +503,15 @@ def test_unsafe_member_paths_are_refused(tmp_path, kind, bad):
     assert not (tmp_path / "evil.txt").exists()
 
 
-@pytest.mark.parametrize("kind,link", [("tar", ("symlink", "../../etc/passwd")), ("tar", ("symlink", "/etc/passwd")),
-                                       ("tar", ("hardlink", "../outside")), ("zip", ("symlink", "../../outside"))])
+@pytest.mark.parametrize(
+    "kind,link",
+    [
+        ("tar", ("symlink", "../../etc/passwd")),
+        ("tar", ("symlink", "/etc/passwd")),
+        ("tar", ("hardlink", "../outside")),
+        ("zip", ("symlink", "../../outside")),
+    ],
+)
 def test_links_leaving_the_folder_are_refused(tmp_path, kind, link):
     members = {"data/ok.txt": b"fine", "data/link": link}
     archive = tmp_path / f"a.{kind}"
@@ -499,6 +566,7 @@ def test_the_registry_is_data_that_a_normal_install_ships():
     import tomllib
 
     from helpers import registry
+
     assert registry.REGISTRY_FILE.name == "registry.toml" and registry.REGISTRY_FILE.parent.name == "helpers"
     assert set(registry.load_registry()) <= set(dl.REGISTRY)
     project = tomllib.loads((registry.REGISTRY_FILE.parents[1] / "pyproject.toml").read_text())

@@ -3,6 +3,7 @@
 
 Issue #14, "Downloads and the cache". Everything runs against the 127.0.0.1 server of tests/test_download.py.
 """
+
 from __future__ import annotations
 
 import json
@@ -31,9 +32,14 @@ def register(monkeypatch, server, check="sha", data=PACK, name=NAME):
     """Serve `data` as pack.zip and register dataset `name` for it; `check`: what the registry knows of it:
     'sha' (sha256 + size), 'md5' (md5 only), 'size' (size only) or 'none' (nothing)."""
     import hashlib
+
     server.files["pack.zip"] = data
-    kw = {"sha": dict(sha256=sha256(data), size=len(data)), "md5": dict(md5=hashlib.md5(data).hexdigest()),
-          "size": dict(size=len(data)), "none": {}}[check]
+    kw = {
+        "sha": dict(sha256=sha256(data), size=len(data)),
+        "md5": dict(md5=hashlib.md5(data).hexdigest()),
+        "size": dict(size=len(data)),
+        "none": {},
+    }[check]
     res = dl.Resource("pack.zip", (f"{server.url}/pack.zip",), extract="pack", **kw)
     monkeypatch.setitem(dl.REGISTRY, name, dl.Dataset(name, "test", "captions", (res,), license="t", citation="t"))
     return dl.dataset_dir(name)
@@ -107,6 +113,7 @@ def test_pin_is_dropped_when_the_user_replaces_the_file(monkeypatch, server, cap
 def test_stale_pin_sh_through_the_cli(monkeypatch, server, capsys):
     """stale_pin.sh: a truncated copy placed by hand, then the good copy placed by hand."""
     from helpers.__main__ import main
+
     folder = register(monkeypatch, server, "none")
     (folder / "pack.zip").write_bytes(PACK[:1000])
     assert main(["fetch", NAME]) == 2
@@ -118,9 +125,15 @@ def test_stale_pin_sh_through_the_cli(monkeypatch, server, capsys):
 
 
 # ------------------------------------------------------------------------------------------------- resume
-@pytest.mark.parametrize("bad,check", [(bad, check) for bad in ("start", "start_unlabelled", "total", "missing", "garbage")
-                                       for check in ("sha", "size", "none")
-                                       if (bad, check) != ("total", "none")])  # no size to compare a total with
+@pytest.mark.parametrize(
+    "bad,check",
+    [
+        (bad, check)
+        for bad in ("start", "start_unlabelled", "total", "missing", "garbage")
+        for check in ("sha", "size", "none")
+        if (bad, check) != ("total", "none")
+    ],
+)  # no size to compare a total with
 def test_206_that_does_not_continue_the_part_restarts_from_zero(monkeypatch, server, capsys, bad, check):
     """dl_tests.py badrange (d08): a 206 that ignores the Range was appended to the .part."""
     folder = register(monkeypatch, server, check)
@@ -191,8 +204,14 @@ def test_ctrl_c_during_the_download_keeps_the_part_it_names(monkeypatch, server,
     assert left(folder) == ["pack.zip.part"]
     assert (fetch(NAME, progress=False) / "pack" / "a.txt").is_file()
     assert server.requests[-1]["range"] == f"bytes={n}-"
-    assert left(folder) == ["pack", "pack.zip", "pack.zip.verified.json", "pack/.seeing-saying-extracted.json",
-                            "pack/a.txt", "pack/b.bin"]
+    assert left(folder) == [
+        "pack",
+        "pack.zip",
+        "pack.zip.verified.json",
+        "pack/.seeing-saying-extracted.json",
+        "pack/a.txt",
+        "pack/b.bin",
+    ]
 
 
 @pytest.mark.parametrize("check", ["sha", "none"])
@@ -221,6 +240,7 @@ def test_ctrl_c_during_the_hash_keeps_the_download(monkeypatch, server, capsys, 
 
 def test_ctrl_c_during_unpacking_keeps_the_archive_only(monkeypatch, server, capsys):
     import shutil
+
     real, calls = shutil.copyfileobj, []
 
     def copy(*a, **k):
@@ -295,10 +315,22 @@ sys.exit(main(["fetch", args["name"]]))
 
 def run_and_signal(phase: str, sig, server, check="sha") -> tuple:
     """Run `python -m helpers fetch` in a subprocess, stalled in `phase`; send `sig` there. (rc, stderr)."""
-    args = {"phase": phase, "name": NAME, "url": f"{server.url}/pack.zip", "package": str(ROOT / "helpers"),
-            "sha256": sha256(PACK) if check == "sha" else None, "size": len(PACK) if check == "sha" else None}
-    p = subprocess.Popen([sys.executable, "-c", DRIVER, json.dumps(args)], cwd=ROOT, text=True,
-                         env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    args = {
+        "phase": phase,
+        "name": NAME,
+        "url": f"{server.url}/pack.zip",
+        "package": str(ROOT / "helpers"),
+        "sha256": sha256(PACK) if check == "sha" else None,
+        "size": len(PACK) if check == "sha" else None,
+    }
+    p = subprocess.Popen(
+        [sys.executable, "-c", DRIVER, json.dumps(args)],
+        cwd=ROOT,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     lines, stalled = [], threading.Event()
 
     def read():
@@ -321,16 +353,24 @@ def run_and_signal(phase: str, sig, server, check="sha") -> tuple:
     return p.returncode, "".join(lines)
 
 
-@pytest.mark.parametrize("phase,debris", [("download", ".pack.zip.downloading"), ("hash", ".pack.zip.downloading"),
-                                          ("extract", ".pack.unpacking-")])
+@pytest.mark.parametrize(
+    "phase,debris",
+    [("download", ".pack.zip.downloading"), ("hash", ".pack.zip.downloading"), ("extract", ".pack.unpacking-")],
+)
 def test_kill_9_then_fetch_cleans_up_and_succeeds(monkeypatch, server, phase, debris):
     folder = register(monkeypatch, server, "sha")
     rc, err = run_and_signal(phase, signal.SIGKILL, server)
     assert rc == -signal.SIGKILL, err[-2000:]
     assert any(name.startswith(debris) for name in left(folder)), left(folder)  # what a kill leaves
     assert (fetch(NAME, progress=False) / "pack" / "b.bin").stat().st_size == 300_000
-    assert left(folder) == ["pack", "pack.zip", "pack.zip.verified.json", "pack/.seeing-saying-extracted.json",
-                            "pack/a.txt", "pack/b.bin"]
+    assert left(folder) == [
+        "pack",
+        "pack.zip",
+        "pack.zip.verified.json",
+        "pack/.seeing-saying-extracted.json",
+        "pack/a.txt",
+        "pack/b.bin",
+    ]
     if phase != "download":  # the complete download survived the kill: nothing is downloaded again
         assert len(server.requests) == 1
 
@@ -350,12 +390,21 @@ def test_sigint_during_the_hash_cli_says_what_it_kept(monkeypatch, server):
 VALID = "0" * 64
 
 
-@pytest.mark.parametrize("content", [b"{bad json", b"", b"[]", b"\xff\xfe\x00", b'{"sha256": 5}',
-                                     b'{"sha256": "zz", "size": "1", "mtime_ns": 1.5, "verified_by": "x"}',
-                                     ('{"sha256": "%s", "size": 1, "mtime_ns": 1, "verified_by": "x", '
-                                      '"pinned": "yes"}' % VALID).encode()])
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"{bad json",
+        b"",
+        b"[]",
+        b"\xff\xfe\x00",
+        b'{"sha256": 5}',
+        b'{"sha256": "zz", "size": "1", "mtime_ns": 1.5, "verified_by": "x"}',
+        f'{{"sha256": "{VALID}", "size": 1, "mtime_ns": 1, "verified_by": "x", "pinned": "yes"}}'.encode(),
+    ],
+)
 def test_damaged_stamp_gets_one_line_and_is_rewritten(monkeypatch, server, capsys, content):
     from helpers.__main__ import main
+
     folder = register(monkeypatch, server, "md5")
     fetch_file(NAME, progress=False)
     (folder / "pack.zip.verified.json").write_bytes(content)
@@ -371,6 +420,7 @@ def test_damaged_stamp_gets_one_line_and_is_rewritten(monkeypatch, server, capsy
 
 def test_stamp_that_is_a_folder_is_one_clear_error(monkeypatch, server, capsys):
     from helpers.__main__ import main
+
     folder = register(monkeypatch, server, "sha")
     fetch_file(NAME, progress=False)
     (folder / "pack.zip.verified.json").unlink()
@@ -387,10 +437,16 @@ def test_stamp_that_is_a_folder_is_one_clear_error(monkeypatch, server, capsys):
 def test_a_file_where_a_cache_folder_belongs(monkeypatch, server, cache, capsys, where):
     """SEEING_SAYING_CACHE pointing at a file, or downloads/NAME being a file: one line, never a traceback."""
     from helpers.__main__ import main
+
     register(monkeypatch, server, "sha")
-    blocker = {"cache": cache, "cache-parent": cache, "downloads": cache / "downloads",
-               "dataset": cache / "downloads" / NAME}[where]
+    blocker = {
+        "cache": cache,
+        "cache-parent": cache,
+        "downloads": cache / "downloads",
+        "dataset": cache / "downloads" / NAME,
+    }[where]
     import shutil
+
     shutil.rmtree(cache)
     blocker.parent.mkdir(parents=True, exist_ok=True)
     blocker.write_text("not a folder")
@@ -424,6 +480,7 @@ def test_a_folder_where_the_file_belongs(monkeypatch, server):
 @pytest.mark.parametrize("kind", ["folder", "file"])
 def test_extraction_folder_without_its_marker(monkeypatch, server, capsys, kind):
     from helpers.__main__ import main
+
     folder = register(monkeypatch, server, "sha")
     if kind == "folder":
         (folder / "pack").mkdir()
@@ -459,7 +516,12 @@ def test_written_files_are_group_readable(monkeypatch, server, cache, umask_022)
     assert stat.S_IMODE((folder / "pack.zip.part").stat().st_mode) & 0o040
     fetch(NAME, progress=False)
     files = [p for p in cache.rglob("*") if p.is_file()]
-    assert {p.name for p in files} >= {"pack.zip", "pack.zip.verified.json", "a.txt", "b.bin",
-                                       ".seeing-saying-extracted.json"}
+    assert {p.name for p in files} >= {
+        "pack.zip",
+        "pack.zip.verified.json",
+        "a.txt",
+        "b.bin",
+        ".seeing-saying-extracted.json",
+    }
     unreadable = [str(p) for p in files if not stat.S_IMODE(p.stat().st_mode) & 0o040]
     assert unreadable == []

@@ -1,4 +1,5 @@
 """One environment: every pin in requirements.txt, mirrored by environment.yml, installed, importable together."""
+
 from __future__ import annotations
 
 import os

@@ -8,6 +8,7 @@
   notebook, executed as the book executes it, every check cell fails with ``NotImplementedError`` while no
   other cell fails. One execution of each notebook covers every exercise.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -45,7 +46,8 @@ def test_student_notebook_is_generated(solution):
     assert target.exists(), f"{target.name} is missing: run python scripts/make_exercises.py"
     assert target.read_text(encoding="utf-8") == text, (
         f"{target.name} differs from the notebook generated from {solution.name}: edit the solution notebook "
-        "only, then run python scripts/make_exercises.py")
+        "only, then run python scripts/make_exercises.py"
+    )
 
 
 @pytest.mark.parametrize("solution", SOLUTIONS, ids=IDS)
@@ -94,13 +96,16 @@ def _toy_notebook():
         nbformat.v4.new_markdown_cell("# Toy chapter: solutions\n\nStory."),
         nbformat.v4.new_markdown_cell("Only for the solution page.", metadata={"tags": ["solution-only"]}),
         nbformat.v4.new_code_cell(
-            "def f(x):\n    \"\"\"Double x.\"\"\"\n    ### BEGIN SOLUTION: double it\n    y = 2 * x\n    return y\n"
-            "    ### END SOLUTION\n\n\ndef g(x):\n    ### BEGIN SOLUTION\n    return x + 1\n    ### END SOLUTION"),
+            'def f(x):\n    """Double x."""\n    ### BEGIN SOLUTION: double it\n    y = 2 * x\n    return y\n'
+            "    ### END SOLUTION\n\n\ndef g(x):\n    ### BEGIN SOLUTION\n    return x + 1\n    ### END SOLUTION"
+        ),
         nbformat.v4.new_code_cell("assert f(2) == 4", metadata={"tags": ["check"]}),
         nbformat.v4.new_code_cell("z = 3 * 3", metadata={"tags": ["solution"]}),
         nbformat.v4.new_code_cell("model = f(10)", metadata={"tags": ["uses-exercises"]}),
-        nbformat.v4.new_markdown_cell("(toy-ex)=\n```{exercise}\n:label: toy-q\nWhy?\n```\n\n"
-                                      "```{solution} toy-q\n:class: dropdown\nBecause. See {ref}`toy-ex`.\n```"),
+        nbformat.v4.new_markdown_cell(
+            "(toy-ex)=\n```{exercise}\n:label: toy-q\nWhy?\n```\n\n"
+            "```{solution} toy-q\n:class: dropdown\nBecause. See {ref}`toy-ex`.\n```"
+        ),
     ]
     cells[2].outputs = [nbformat.v4.new_output("stream", name="stdout", text="hi\n")]
     cells[2].execution_count = 7
@@ -119,7 +124,8 @@ def test_generator_on_a_toy_notebook():
     assert title.source == "# Toy chapter\n\nStory."
     assert stubs.source == (
         'def f(x):\n    """Double x."""\n    # YOUR CODE HERE\n    raise NotImplementedError(\'double it\')\n\n\n'
-        "def g(x):\n    # YOUR CODE HERE\n    raise NotImplementedError('Exercise: replace this line with your code')")
+        "def g(x):\n    # YOUR CODE HERE\n    raise NotImplementedError('Exercise: replace this line with your code')"
+    )
     assert stubs.outputs == [] and stubs.execution_count is None
     assert "raises-exception" in tags(stubs) and "raises-exception" in tags(check)
     assert check.source == "assert f(2) == 4"
@@ -137,11 +143,14 @@ def test_generator_on_a_toy_notebook():
     assert gen.render(gen.make_exercise(nb)) == gen.render(gen.make_exercise(_toy_notebook()))
 
 
-@pytest.mark.parametrize("source, message", [
-    ("### BEGIN SOLUTION\nx = 1", "never closed"),
-    ("x = 1\n### END SOLUTION", "without BEGIN"),
-    ("### BEGIN SOLUTION\n### BEGIN SOLUTION\n### END SOLUTION", "inside the region"),
-])
+@pytest.mark.parametrize(
+    "source, message",
+    [
+        ("### BEGIN SOLUTION\nx = 1", "never closed"),
+        ("x = 1\n### END SOLUTION", "without BEGIN"),
+        ("### BEGIN SOLUTION\n### BEGIN SOLUTION\n### END SOLUTION", "inside the region"),
+    ],
+)
 def test_generator_rejects_broken_markers(source, message):
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell(source)]
@@ -153,8 +162,13 @@ def test_generator_rejects_broken_markers(source, message):
 def _execute(nb, path: Path, allow_errors: bool):
     from nbclient import NotebookClient
 
-    client = NotebookClient(nb, timeout=600, allow_errors=allow_errors, record_timing=False,
-                            resources={"metadata": {"path": str(path.parent)}})
+    client = NotebookClient(
+        nb,
+        timeout=600,
+        allow_errors=allow_errors,
+        record_timing=False,
+        resources={"metadata": {"path": str(path.parent)}},
+    )
     client.execute()
     return nb
 

@@ -6,6 +6,7 @@ here: tar chains (one of them long enough to bypass Python 3.11.7's own `filter=
 absolute links, hard links, links to links. Each test unpacks deep inside its own `tmp_path`, so that an
 escape lands where the test can see it.
 """
+
 from __future__ import annotations
 
 import bz2
@@ -89,7 +90,7 @@ def tar_links(links: list, file: str) -> bytes:
 def chain(levels: int) -> list:
     """s/a -> .., s/a/b -> .., ...: each link lexically inside, together `levels` folders above the target."""
     out, path = [], "s"
-    for letter in "abcdefghij"[:levels + 1]:
+    for letter in "abcdefghij"[: levels + 1]:
         path = f"{path}/{letter}"
         out.append((path, ".."))
     return out
@@ -143,6 +144,7 @@ def test_case_zip_symlink_chain_is_refused(tmp_path):
 def test_case_zip_symlink_chain_through_fetch_and_the_cli(monkeypatch, server, cache, tmp_path, capsys):
     """A dataset archive with the right checksum is still refused; the CLI says so in one line, no traceback."""
     from helpers.__main__ import main
+
     serve_dataset(monkeypatch, server, "tiny-imagenet", {"tiny-imagenet-200.zip": CASE.read_bytes()})
     watch = Watch(tmp_path)
     with pytest.raises(UnsafeArchiveError, match=r"tiny-imagenet-200\.zip: member 's/a' is a symbolic link"):
@@ -162,9 +164,20 @@ def test_case_zip_symlink_chain_through_fetch_and_the_cli(monkeypatch, server, c
 
 
 # --------------------------------------------------------------------------------- more link archives
-@pytest.mark.parametrize("kind", ["tar_chain", "tar_cve_2025_4517", "tar_absolute", "tar_hardlink_outside",
-                                  "tar_hardlink_through_chain", "zip_absolute", "zip_link_to_link",
-                                  "tar_link_to_link", "zip_chain_6_levels"])
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "tar_chain",
+        "tar_cve_2025_4517",
+        "tar_absolute",
+        "tar_hardlink_outside",
+        "tar_hardlink_through_chain",
+        "zip_absolute",
+        "zip_link_to_link",
+        "tar_link_to_link",
+        "zip_chain_6_levels",
+    ],
+)
 def test_link_archives_are_refused_and_write_nothing(tmp_path, kind):
     outside = tmp_path / "outside.txt"
     outside.write_text("keep me")
@@ -174,8 +187,7 @@ def test_link_archives_are_refused_and_write_nothing(tmp_path, kind):
         "tar_absolute": (tar_links([("abs", str(tmp_path))], "abs/PWNED.txt"), "abs"),
         "tar_hardlink_outside": (tar_links([("h", str(outside), "hard")], "h"), "h"),
         # the hard link goes through a chain that ends in tmp_path; then a file is written through it
-        "tar_hardlink_through_chain": (tar_links(chain(4) + [("h", "s/a/b/c/d/e/outside.txt", "hard")], "h"),
-                                       "s/a"),
+        "tar_hardlink_through_chain": (tar_links(chain(4) + [("h", "s/a/b/c/d/e/outside.txt", "hard")], "h"), "s/a"),
         "zip_absolute": (zip_links([("abs", str(tmp_path))], "abs/PWNED.txt"), "abs"),
         # a/up -> .. is the target itself; a/b/l -> ../up/.. goes through that link, one folder above
         "zip_link_to_link": (zip_links([("a/up", ".."), ("a/b/l", "../up/..")], "a/b/l/PWNED.txt"), "a/up"),
@@ -191,6 +203,7 @@ def test_tar_cve_2025_4517_archive_gets_through_the_stdlib_filter_alone(tmp_path
     """Why tar links are refused before `filter="data"`: on Python 3.11 before 3.11.13 (this book's 3.11.7
     included) the archive of `tar_cve_2025_4517` above gets through the filter alone and writes outside."""
     import sys
+
     if sys.version_info[:2] != (3, 11) or sys.version_info >= (3, 11, 13):
         pytest.skip("the filter of this Python refuses CVE-2025-4517 archives itself")
     archive = tmp_path / "a.tar"
@@ -204,8 +217,10 @@ def test_tar_cve_2025_4517_archive_gets_through_the_stdlib_filter_alone(tmp_path
 
 def test_links_that_stay_inside_are_refused_too(tmp_path):
     """The datasets hold no links, so every link member is refused: no case-by-case judgement to get wrong."""
-    for data, name in ((make_tar({"data/a.txt": b"A", "data/b.txt": ("symlink", "a.txt")}), "a.tar.gz"),
-                       (make_zip({"data/a.txt": b"A", "data/b.txt": ("symlink", "a.txt")}), "a.zip")):
+    for data, name in (
+        (make_tar({"data/a.txt": b"A", "data/b.txt": ("symlink", "a.txt")}), "a.tar.gz"),
+        (make_zip({"data/a.txt": b"A", "data/b.txt": ("symlink", "a.txt")}), "a.zip"),
+    ):
         (tmp_path / name).write_bytes(data)
         with pytest.raises(UnsafeArchiveError, match=r"member 'data/b.txt' is a symbolic link to 'a.txt'"):
             safe_extract(tmp_path / name, tmp_path / "data", progress=False)
@@ -215,6 +230,7 @@ def test_links_that_stay_inside_are_refused_too(tmp_path):
 def test_last_check_after_unpacking_refuses_links(monkeypatch, tmp_path):
     """Third line: if a link got past the member checks, the walk of the temporary folder refuses it."""
     from helpers import extract
+
     monkeypatch.setattr(extract, "_refuse_link", lambda *a, **k: None)  # pretend the first line missed it
     archive = tmp_path / "a.tar"
     archive.write_bytes(make_tar({"data/a.txt": b"A", "data/b.txt": ("symlink", "a.txt")}, mode="w"))
@@ -224,8 +240,11 @@ def test_last_check_after_unpacking_refuses_links(monkeypatch, tmp_path):
 
 
 # ------------------------------------------------------------------------------- single compressed files
-@pytest.mark.parametrize("content", [b"\0" * 2048, b"", b"the 1.0 2.0\nof 3.0 4.0\n", bytes(range(256)) * 8],
-                         ids=["zeros", "empty", "text", "bytes"])
+@pytest.mark.parametrize(
+    "content",
+    [b"\0" * 2048, b"", b"the 1.0 2.0\nof 3.0 4.0\n", bytes(range(256)) * 8],
+    ids=["zeros", "empty", "text", "bytes"],
+)
 @pytest.mark.parametrize("compress,kind", [(gzip.compress, "gzip"), (bz2.compress, "bz2")], ids=["gzip", "bz2"])
 def test_single_compressed_file_is_never_taken_for_a_tar(tmp_path, content, compress, kind):
     name = "vectors.txt" + {"gzip": ".gz", "bz2": ".bz2"}[kind]
@@ -250,7 +269,7 @@ def test_compressed_tars_are_still_tars(tmp_path):
 def test_damaged_compressed_tars_give_one_archive_error(tmp_path, mode, cut):
     full = make_tar({f"data/f{i}.bin": random.Random(i).randbytes(3000) for i in range(10)}, mode=mode)
     archive = tmp_path / "a.tar"
-    archive.write_bytes(full[:int(len(full) * cut)])
+    archive.write_bytes(full[: int(len(full) * cut)])
     with pytest.raises(ArchiveError, match="truncated|damaged") as e:
         safe_extract(archive, tmp_path / "data", progress=False)
     assert "\n" not in str(e.value) and sorted(os.listdir(tmp_path)) == ["a.tar"]
@@ -264,9 +283,11 @@ def _full_disk(src, dst, *args, **kwargs):
 
 @pytest.mark.parametrize("kind", ["zip", "tar", "gzip"])
 def test_full_disk_is_reported_as_such_and_cleaned_up(monkeypatch, tmp_path, kind):
-    data = {"zip": make_zip({"data/a.txt": b"A" * 5000, "data/b.txt": b"B"}),
-            "tar": make_tar({"data/a.txt": b"A" * 5000, "data/b.txt": b"B"}),
-            "gzip": gzip.compress(b"A" * 5000)}[kind]
+    data = {
+        "zip": make_zip({"data/a.txt": b"A" * 5000, "data/b.txt": b"B"}),
+        "tar": make_tar({"data/a.txt": b"A" * 5000, "data/b.txt": b"B"}),
+        "gzip": gzip.compress(b"A" * 5000),
+    }[kind]
     archive = tmp_path / f"a.{kind}"
     archive.write_bytes(data)
     monkeypatch.setattr(tarfile if kind == "tar" else shutil, "copyfileobj", _full_disk)
@@ -288,8 +309,13 @@ def test_not_enough_space_before_unpacking(monkeypatch, tmp_path):
 
 def test_full_disk_through_the_cli_is_one_line(monkeypatch, server, cache, capsys):
     from helpers.__main__ import main
-    serve_dataset(monkeypatch, server, "tiny-imagenet",
-                  {"tiny-imagenet-200.zip": make_zip({"tiny-imagenet-200/wnids.txt": b"n01\n" * 100})})
+
+    serve_dataset(
+        monkeypatch,
+        server,
+        "tiny-imagenet",
+        {"tiny-imagenet-200.zip": make_zip({"tiny-imagenet-200/wnids.txt": b"n01\n" * 100})},
+    )
     assert main(["fetch", "tiny-imagenet", "--no-extract"]) == 0
     capsys.readouterr()
     monkeypatch.setattr(shutil, "copyfileobj", _full_disk)

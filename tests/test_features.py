@@ -1,5 +1,5 @@
 """helpers/features.py at scale: DataLoader extraction, chunked resumable cache, reduced maps, offline weights."""
-import os
+
 import stat
 
 import numpy as np
@@ -43,8 +43,9 @@ def _photos(folder, n, size=(300, 200), fmt="JPEG"):
 def test_dataloader_extraction_matches_preprocess_for_small_images(tmp_path):
     names = _photos(tmp_path, 5, size=(40, 30), fmt="PNG")  # no draft/reduce for images this small
     net = TinyNet(8)
-    out = F_.extract([tmp_path / n for n in names], "efficientnet_lite0", size=32, batch_size=2, model=net,
-                     progress=False, workers=0)
+    out = F_.extract(
+        [tmp_path / n for n in names], "efficientnet_lite0", size=32, batch_size=2, model=net, progress=False, workers=0
+    )
     ims = [Image.open(tmp_path / n) for n in names]
     v, m = net(F_.preprocess(ims, 32, *F_.BACKBONES["efficientnet_lite0"][1:]))
     assert np.allclose(out["pooled"], v.numpy(), atol=1e-6)
@@ -89,10 +90,14 @@ def test_chunked_cache_resumes_after_an_interruption(tmp_path, monkeypatch):
     parts = list((tmp_path / "cache" / "features").glob("*.parts/*.npz"))
     assert len(parts) == 1  # the first chunk was kept, nothing half-written beside it
     assert not list((tmp_path / "cache" / "features").rglob("*.tmp")) and not [
-        p for p in (tmp_path / "cache" / "features").rglob(".*") if p.is_file()]
+        p for p in (tmp_path / "cache" / "features").rglob(".*") if p.is_file()
+    ]
     calls.clear()
-    monkeypatch.setattr(F_, "extract", lambda paths, *a, **k: (calls.append(len(paths)), real_extract(
-        paths, *a, **{**k, "workers": 0}))[1])
+    monkeypatch.setattr(
+        F_,
+        "extract",
+        lambda paths, *a, **k: (calls.append(len(paths)), real_extract(paths, *a, **{**k, "workers": 0}))[1],
+    )
     out = F_.cached_features(data, size=32, progress=False)
     assert calls == [4, 2]  # only the missing chunks ran
     assert out["pooled"].shape == (10, 8) and list(out["files"]) == names

@@ -1,10 +1,10 @@
 """The dataset and word-vector files of ../shared/cases (copied to tests/data), each with its right value
 or error: a DatasetFormatError naming the file, the line or JSON path and what was expected."""
+
 import re
 from pathlib import Path
 
 import numpy as np
-
 import pytest
 
 from helpers import formats as fm
@@ -17,13 +17,22 @@ DATA = Path(__file__).parent / "data"
 F, V = DATA / "formats", DATA / "vectors"
 
 
-@pytest.mark.parametrize("folder, split, match", [
-    ("tinyimagenet_val_annotations_spaces/tiny-imagenet-200", "val",
-     r"val_annotations.txt:1: expected 6 tab-separated fields .* \(spaces instead of tabs\?\)"),
-    ("tinyimagenet_val_annotations_short_line/tiny-imagenet-200", "val",
-     r"val_annotations.txt:2: expected 6 tab-separated fields .* got 2"),
-    ("val_one_field", "val", r"val_annotations.txt:1: expected 6 tab-separated fields .* got 1"),
-])
+@pytest.mark.parametrize(
+    "folder, split, match",
+    [
+        (
+            "tinyimagenet_val_annotations_spaces/tiny-imagenet-200",
+            "val",
+            r"val_annotations.txt:1: expected 6 tab-separated fields .* \(spaces instead of tabs\?\)",
+        ),
+        (
+            "tinyimagenet_val_annotations_short_line/tiny-imagenet-200",
+            "val",
+            r"val_annotations.txt:2: expected 6 tab-separated fields .* got 2",
+        ),
+        ("val_one_field", "val", r"val_annotations.txt:1: expected 6 tab-separated fields .* got 1"),
+    ],
+)
 def test_tiny_imagenet_lines_of_the_wrong_shape(folder, split, match):
     with pytest.raises(fm.DatasetFormatError, match=match):
         fm.read_tiny_imagenet(F / folder, split)
@@ -35,11 +44,14 @@ def test_tiny_imagenet_non_utf8_is_read_with_a_warning_naming_file_and_line():
     assert data.classes == ["n01", "n0é2"] and data.files == ["val/images/val_0.JPEG"]
 
 
-@pytest.mark.parametrize("name, match", [
-    ("null.json", r"null.json: expected a JSON object with 'images', 'annotations' .* got null"),
-    ("images_is_dict.json", r"images_is_dict.json: at images: expected a list of images, got an object"),
-    ("no_caption_key.json", r"no_caption_key.json: at annotations\[0\]: no 'caption' key"),
-])
+@pytest.mark.parametrize(
+    "name, match",
+    [
+        ("null.json", r"null.json: expected a JSON object with 'images', 'annotations' .* got null"),
+        ("images_is_dict.json", r"images_is_dict.json: at images: expected a list of images, got an object"),
+        ("no_caption_key.json", r"no_caption_key.json: at annotations\[0\]: no 'caption' key"),
+    ],
+)
 def test_coco_json_of_the_wrong_shape(name, match):
     with pytest.raises(fm.DatasetFormatError, match=match):
         fm.read_coco_captions(F / name)
@@ -63,20 +75,30 @@ def test_flickr8k_caption_group_without_an_image_is_reported_not_counted():
 
 def test_null_and_wordless_captions_are_dropped_and_counted(tmp_path):
     import json
-    doc = {"images": [{"id": 1, "file_name": "a.jpg"}],
-           "annotations": [{"id": 1, "image_id": 1, "caption": None}, {"id": 2, "image_id": 1, "caption": " . "},
-                           {"id": 3, "image_id": 1, "caption": ""}, {"id": 4, "image_id": 1, "caption": "A dog."}]}
+
+    doc = {
+        "images": [{"id": 1, "file_name": "a.jpg"}],
+        "annotations": [
+            {"id": 1, "image_id": 1, "caption": None},
+            {"id": 2, "image_id": 1, "caption": " . "},
+            {"id": 3, "image_id": 1, "caption": ""},
+            {"id": 4, "image_id": 1, "caption": "A dog."},
+        ],
+    }
     (tmp_path / "c.json").write_text(json.dumps(doc))
     data = fm.read_coco_captions(tmp_path / "c.json")
     assert data.captions == ["A dog."] and data.dropped.tolist() == [3]
 
 
-@pytest.mark.parametrize("name, words, dim", [
-    ("glove840b_word_with_spaces.txt", ["the", ". . .", "dog"], 3),
-    ("glove_space_token_first.txt", ["new york", "the", "dog"], 3),
-    ("nbsp_token.vec", ["new\u00a0york", "dog", "cat"], 4),
-    ("devise_loader_glove_no_header.txt", ["the", "cat", "dog"], 3),
-])
+@pytest.mark.parametrize(
+    "name, words, dim",
+    [
+        ("glove840b_word_with_spaces.txt", ["the", ". . .", "dog"], 3),
+        ("glove_space_token_first.txt", ["new york", "the", "dog"], 3),
+        ("nbsp_token.vec", ["new\u00a0york", "dog", "cat"], 4),
+        ("devise_loader_glove_no_header.txt", ["the", "cat", "dog"], 3),
+    ],
+)
 def test_vector_files_as_they_are(name, words, dim, tmp_path, monkeypatch):
     monkeypatch.setenv("SEEING_SAYING_CACHE", str(tmp_path))
     got, matrix, info = vf.read_text_vectors(V / name)
@@ -102,6 +124,7 @@ def test_vector_word_with_bad_bytes_is_read_with_a_warning(tmp_path, monkeypatch
 
 def test_damaged_compressed_vectors_name_the_line(tmp_path):
     import gzip
+
     body = b"".join(b"w%d 0.1 0.2 0.3\n" % i for i in range(5000))
     p = tmp_path / "v.txt.gz"
     p.write_bytes(gzip.compress(body)[:4000])
@@ -116,15 +139,20 @@ def _w(path, data):
     return path
 
 
-@pytest.mark.parametrize("doc, match", [
-    ('{"images": ["sentences"]}', r"no 'annotations'"),
-    ('{"images": [{"filename": "a.jpg", "split": "train", "sentences": []}, "oops"]}', r"at images\[1\]"),
-    ('{"images": [null], "annotations": []}', r"at images\[0\]"),
-    ('{"images": [5]}', r"no 'annotations'"),
-    ('{"images": [{"filename": "a.jpg", "split": ["train"], "sentences": []}]}', r"images\[0\].split"),
-    ('{"images": [{"filepath": 2014, "filename": "a.jpg", "split": "train", "sentences": []}]}',
-     r"images\[0\].filepath"),
-])
+@pytest.mark.parametrize(
+    "doc, match",
+    [
+        ('{"images": ["sentences"]}', r"no 'annotations'"),
+        ('{"images": [{"filename": "a.jpg", "split": "train", "sentences": []}, "oops"]}', r"at images\[1\]"),
+        ('{"images": [null], "annotations": []}', r"at images\[0\]"),
+        ('{"images": [5]}', r"no 'annotations'"),
+        ('{"images": [{"filename": "a.jpg", "split": ["train"], "sentences": []}]}', r"images\[0\].split"),
+        (
+            '{"images": [{"filepath": 2014, "filename": "a.jpg", "split": "train", "sentences": []}]}',
+            r"images\[0\].filepath",
+        ),
+    ],
+)
 def test_more_mistyped_json_gets_one_line_with_the_json_path(tmp_path, capsys, doc, match):
     p = _w(tmp_path / "dataset_coco.json", doc)
     assert main(["inspect", "coco", str(p)]) == 1
@@ -140,10 +168,13 @@ def test_tiny_imagenet_boxes_must_be_whole_pixels(tmp_path, box):
         fm.read_tiny_imagenet(tmp_path, "val")
 
 
-@pytest.mark.parametrize("text, match", [
-    ("the 0.1 0.2 0.3\ncat 0.4 0.5\ndog 0.7 0.8 0.9\n", r"g.txt:2: expected a word and 3 numbers"),
-    ("the 0.1 abc 0.3\ncat 0.4 0.5 0.6\ndog 0.7 0.8 0.9\n", r"g.txt:1: b'abc' is not a number"),
-])
+@pytest.mark.parametrize(
+    "text, match",
+    [
+        ("the 0.1 0.2 0.3\ncat 0.4 0.5\ndog 0.7 0.8 0.9\n", r"g.txt:2: expected a word and 3 numbers"),
+        ("the 0.1 abc 0.3\ncat 0.4 0.5 0.6\ndog 0.7 0.8 0.9\n", r"g.txt:1: b'abc' is not a number"),
+    ],
+)
 def test_a_damaged_glove_row_cannot_set_the_width(tmp_path, text, match):
     with pytest.raises(fm.DatasetFormatError, match=match):
         vf.read_text_vectors(_w(tmp_path / "g.txt", text))
@@ -151,6 +182,7 @@ def test_a_damaged_glove_row_cannot_set_the_width(tmp_path, text, match):
 
 def test_byte_order_marks_and_decomposed_words(tmp_path):
     import unicodedata
+
     bom = b"\xef\xbb\xbf"
     w, m, info = vf.read_text_vectors(_w(tmp_path / "a.vec", bom + b"2 3\nthe 0.1 0.2 0.3\ncat 0.4 0.5 0.6\n"))
     assert w == ["the", "cat"] and info["header"] == [2, 3]
@@ -163,6 +195,7 @@ def test_byte_order_marks_and_decomposed_words(tmp_path):
 
 def test_word2vec_binary_files_one_reader_for_inspect_and_loaders(tmp_path, monkeypatch):
     from gensim.models import KeyedVectors
+
     monkeypatch.setenv("SEEING_SAYING_CACHE", str(tmp_path / "cache"))
     kv = KeyedVectors(vector_size=4)
     kv.add_vectors(["the", "cat"], np.arange(8, dtype=np.float32).reshape(2, 4))

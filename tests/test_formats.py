@@ -4,6 +4,7 @@ Messy means: CRLF lines, a byte-order mark, trailing spaces, 6 captions for some
 without a newline, non-ASCII words, `</s>` markers, blank lines. Broken means: truncated, empty, missing,
 a header that disagrees with the rows, a caption naming an unknown image, an image listed but absent.
 """
+
 from __future__ import annotations
 
 import json
@@ -13,9 +14,21 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from helpers.formats import (CaptionData, DatasetFormatError, check_images, clean_caption, read_coco_captions,
-                             read_flickr8k, read_flickr8k_tokens, read_karpathy_captions, read_seed000,
-                             read_tiny_imagenet, text_lines, write_coco_captions, write_tiny_imagenet_index)
+from helpers.formats import (
+    CaptionData,
+    DatasetFormatError,
+    check_images,
+    clean_caption,
+    read_coco_captions,
+    read_flickr8k,
+    read_flickr8k_tokens,
+    read_karpathy_captions,
+    read_seed000,
+    read_tiny_imagenet,
+    text_lines,
+    write_coco_captions,
+    write_tiny_imagenet_index,
+)
 from helpers.vectorfiles import read_text_vectors, scan_vectors
 
 
@@ -57,16 +70,18 @@ def test_empty_files_are_errors(tmp_path, content):
 
 
 # ------------------------------------------------------------------------------------------- Flickr8k
-TOKENS = ("1000268201_693b08cb0e.jpg#0\tA child in a pink dress is climbing up a set of stairs in an entry way .  \n"
-          "1000268201_693b08cb0e.jpg#1\tA girl going into a wooden building .\n"
-          "1001773457_577c3a7d70.jpg#0\tA black dog and a spotted dog are fighting\n"
-          "1001773457_577c3a7d70.jpg#2\tTwo dogs on pavement moving toward each other . </s>\n"
-          "1001773457_577c3a7d70.jpg#1\tA black dog and a tri-colored dog playing with each other on the road .\n"
-          "\n"
-          "1002674143_1b742ab4b8.jpg#0\tA little girl covered in paint sits in front of a painted rainbow .\n"
-          "1002674143_1b742ab4b8.jpg#1\tUn café in München , naïve façade .\n"
-          "1002674143_1b742ab4b8.jpg#2\tc3\n1002674143_1b742ab4b8.jpg#3\tc4\n1002674143_1b742ab4b8.jpg#4\tc5\n"
-          "1002674143_1b742ab4b8.jpg#5\tsixth caption, no final newline")
+TOKENS = (
+    "1000268201_693b08cb0e.jpg#0\tA child in a pink dress is climbing up a set of stairs in an entry way .  \n"
+    "1000268201_693b08cb0e.jpg#1\tA girl going into a wooden building .\n"
+    "1001773457_577c3a7d70.jpg#0\tA black dog and a spotted dog are fighting\n"
+    "1001773457_577c3a7d70.jpg#2\tTwo dogs on pavement moving toward each other . </s>\n"
+    "1001773457_577c3a7d70.jpg#1\tA black dog and a tri-colored dog playing with each other on the road .\n"
+    "\n"
+    "1002674143_1b742ab4b8.jpg#0\tA little girl covered in paint sits in front of a painted rainbow .\n"
+    "1002674143_1b742ab4b8.jpg#1\tUn café in München , naïve façade .\n"
+    "1002674143_1b742ab4b8.jpg#2\tc3\n1002674143_1b742ab4b8.jpg#3\tc4\n1002674143_1b742ab4b8.jpg#4\tc5\n"
+    "1002674143_1b742ab4b8.jpg#5\tsixth caption, no final newline"
+)
 
 
 def flickr_text(folder: Path, newline="\r\n") -> Path:
@@ -78,7 +93,7 @@ def flickr_text(folder: Path, newline="\r\n") -> Path:
 
 
 def test_flickr8k_tokens(tmp_path):
-    caps = read_flickr8k_tokens(flickr_text(tmp_path)/ "Flickr8k.token.txt")
+    caps = read_flickr8k_tokens(flickr_text(tmp_path) / "Flickr8k.token.txt")
     assert list(caps) == ["1000268201_693b08cb0e.jpg", "1001773457_577c3a7d70.jpg", "1002674143_1b742ab4b8.jpg"]
     assert caps["1000268201_693b08cb0e.jpg"][0].endswith("entry way .")  # trailing spaces gone
     assert caps["1001773457_577c3a7d70.jpg"][1].startswith("A black dog and a tri-colored")  # sorted by #k
@@ -191,11 +206,20 @@ def karpathy_doc(n_per_split: dict) -> dict:
     for split, n in n_per_split.items():
         for i in range(n):
             folder = "train2014" if split == "train" else "val2014"
-            sents = [{"raw": f"A {split} picture number {i} . ", "tokens": ["a"], "sentid": sid + k}
-                     for k in range(6 if i == 0 else 5)]
+            sents = [
+                {"raw": f"A {split} picture number {i} . ", "tokens": ["a"], "sentid": sid + k}
+                for k in range(6 if i == 0 else 5)
+            ]
             sid += len(sents)
-            images.append({"filepath": folder, "filename": f"COCO_{folder}_{len(images):012d}.jpg",
-                           "split": split, "sentences": sents, "cocoid": len(images)})
+            images.append(
+                {
+                    "filepath": folder,
+                    "filename": f"COCO_{folder}_{len(images):012d}.jpg",
+                    "split": split,
+                    "sentences": sents,
+                    "cocoid": len(images),
+                }
+            )
     return {"dataset": "coco", "images": images}
 
 
@@ -217,8 +241,11 @@ def tiny_imagenet(root: Path, classes=("n01443537", "n01629819"), per_class: int
     val = [(f"val_{i}.JPEG", c, (2, 3, 50, 51)) for i, c in enumerate(classes)]
     write_tiny_imagenet_index(root, list(classes), words, train, val)
     # the real words.txt names all of WordNet (82,115 lines), with CRLF here for good measure
-    write(root / "words.txt", "n00001740\tentity\n" + "".join(f"{c}\t{', '.join(w)}\n" for c, w in words.items()),
-          newline="\r\n")
+    write(
+        root / "words.txt",
+        "n00001740\tentity\n" + "".join(f"{c}\t{', '.join(w)}\n" for c, w in words.items()),
+        newline="\r\n",
+    )
     for c, items in train.items():
         for f, _ in items:
             jpeg(root / "train" / c / "images" / f)
@@ -279,6 +306,7 @@ def test_scan_bad_vector_files(tmp_path):
 
 def test_read_text_vectors_messy_but_valid(tmp_path):
     import gzip
+
     rng = np.random.default_rng(1)
     expected = rng.standard_normal((6, 5))
     text = vec_text(WORDS, 5, sep="\r\n", trailing="")  # CRLF, no trailing space, no final newline
@@ -320,6 +348,7 @@ def test_read_text_vectors_bad_files(tmp_path):
 def run_inspect(capsys, *args):
     """(exit code, the JSON summary printed or None, stderr): `python -m helpers inspect ...` in-process."""
     from helpers.__main__ import main
+
     code = main(["inspect", *map(str, args)])
     out = capsys.readouterr()
     return code, (json.loads(out.out) if out.out.strip() else None), out.err
@@ -328,7 +357,9 @@ def run_inspect(capsys, *args):
 def test_inspect_every_format(tmp_path, capsys):
     # coco (our writer, COCO's layout: annotations/ next to train2014/)
     files = ["COCO_train2014_000000000009.jpg", "COCO_train2014_000000000025.jpg"]
-    write_coco_captions(tmp_path / "coco" / "annotations" / "captions_train2014.json", files, ["a", "b", "c"], [0, 0, 1])
+    write_coco_captions(
+        tmp_path / "coco" / "annotations" / "captions_train2014.json", files, ["a", "b", "c"], [0, 0, 1]
+    )
     for f in files:
         jpeg(tmp_path / "coco" / "train2014" / f)
     code, s, _ = run_inspect(capsys, "coco", tmp_path / "coco" / "annotations" / "captions_train2014.json")
@@ -377,6 +408,7 @@ def test_inspect_reports_problems(tmp_path, capsys):
 def test_inspect_the_embedded_dataset(capsys):
     """`inspect` reads the book's own files (skipped until the embedded dataset is built)."""
     from helpers.embedded import dataset_root
+
     root = dataset_root()
     if not (root / "manifest.json").is_file():
         pytest.skip("the embedded dataset is not built (python -m helpers build)")

@@ -11,6 +11,7 @@ something else having imported ``helpers.<module>``). One exception: the Theano 
 
 The check reads the code cells (``ast``); it starts no interpreter.
 """
+
 from __future__ import annotations
 
 import ast
@@ -62,21 +63,32 @@ def check_import_idiom(source: str, modules: frozenset | None = None, allow: fro
                     if alias.name == "*":
                         problems.append(f"{where}: `from helpers import *`: name the modules")
                     elif alias.name not in modules:
-                        problems.append(f"{where}: `from helpers import {alias.name}`: {alias.name} is not a "
-                                        f"helpers module; import its module, or use helpers.{alias.name}")
+                        problems.append(
+                            f"{where}: `from helpers import {alias.name}`: {alias.name} is not a "
+                            f"helpers module; import its module, or use helpers.{alias.name}"
+                        )
                     elif alias.asname:
-                        problems.append(f"{where}: `from helpers import {alias.name} as {alias.asname}`: "
-                                        f"no alias, write `from helpers import {alias.name}`")
+                        problems.append(
+                            f"{where}: `from helpers import {alias.name} as {alias.asname}`: "
+                            f"no alias, write `from helpers import {alias.name}`"
+                        )
             elif node.module.startswith("helpers."):
                 names = [a.name for a in node.names if (node.module, a.name) not in allow or a.asname]
                 if names:
                     module = node.module.split(".")[1]
-                    problems.append(f"{where}: `from {node.module} import {', '.join(names)}`: write "
-                                    f"`from helpers import {module}` and `{module}.{names[0]}`")
-        elif (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "helpers"
-              and node.attr in modules):
-            problems.append(f"{where}: `helpers.{node.attr}`: write `from helpers import {node.attr}` and "
-                            f"`{node.attr}.<name>`")
+                    problems.append(
+                        f"{where}: `from {node.module} import {', '.join(names)}`: write "
+                        f"`from helpers import {module}` and `{module}.{names[0]}`"
+                    )
+        elif (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.value, ast.Name)
+            and node.value.id == "helpers"
+            and node.attr in modules
+        ):
+            problems.append(
+                f"{where}: `helpers.{node.attr}`: write `from helpers import {node.attr}` and `{node.attr}.<name>`"
+            )
     return list(dict.fromkeys(problems))  # in source order, each once
 
 
@@ -88,34 +100,40 @@ def problems(source: str, allow: frozenset = frozenset()) -> list[str]:
     return check_import_idiom(source, MODULES, allow)
 
 
-@pytest.mark.parametrize("source", [
-    "import helpers\nfrom helpers import captioning, plots\n",
-    "import helpers\nimport numpy as np\nfrom helpers import (captioning,\n                     results)\n",
-    "train = helpers.load_captions('train')\nvocab = helpers.Vocabulary.build([])\n",  # top-level names
-    "from helpers import results\nresults.record('00', {'x': 1.0})\n",
-    "import helpers, os\n%matplotlib inline\n!ls\nx = os.sep\n",  # magics are skipped
-    "from helpersx import thing\nimport helpers_extra as hx\n",  # other packages are not helpers
-    "def f():\n    from helpers import plots\n    return plots\n",
-])
+@pytest.mark.parametrize(
+    "source",
+    [
+        "import helpers\nfrom helpers import captioning, plots\n",
+        "import helpers\nimport numpy as np\nfrom helpers import (captioning,\n                     results)\n",
+        "train = helpers.load_captions('train')\nvocab = helpers.Vocabulary.build([])\n",  # top-level names
+        "from helpers import results\nresults.record('00', {'x': 1.0})\n",
+        "import helpers, os\n%matplotlib inline\n!ls\nx = os.sep\n",  # magics are skipped
+        "from helpersx import thing\nimport helpers_extra as hx\n",  # other packages are not helpers
+        "def f():\n    from helpers import plots\n    return plots\n",
+    ],
+)
 def test_idiom_accepted(source):
     assert problems(source) == []
 
 
-@pytest.mark.parametrize("source, expected", [
-    ("from helpers import captioning as cap\n", "no alias"),
-    ("import helpers as hp\n", "write `import helpers`"),
-    ("from helpers.results import record\n", "`from helpers import results` and `results.record`"),
-    ("from helpers.plots import (show_images,\n    loss_curves)\n", "import show_images, loss_curves`"),
-    ("import helpers.results\n", "write `from helpers import results`"),
-    ("import helpers.results as R\n", "write `from helpers import results`"),
-    ("from helpers import record\n", "record is not a helpers module"),
-    ("from helpers import *\n", "name the modules"),
-    ("import helpers\nhelpers.results.record('00', {})\n", "`helpers.results`"),
-    ("import helpers\nx = helpers.widgets\n", "`helpers.widgets`"),
-    ("def f():\n    from helpers.widgets import show\n", "`widgets.show`"),
-    ("from helpers.theano_compat import import_lasagne\n", "`theano_compat.import_lasagne`"),  # not allowed here
-    ("x = (\n", "does not parse"),
-])
+@pytest.mark.parametrize(
+    "source, expected",
+    [
+        ("from helpers import captioning as cap\n", "no alias"),
+        ("import helpers as hp\n", "write `import helpers`"),
+        ("from helpers.results import record\n", "`from helpers import results` and `results.record`"),
+        ("from helpers.plots import (show_images,\n    loss_curves)\n", "import show_images, loss_curves`"),
+        ("import helpers.results\n", "write `from helpers import results`"),
+        ("import helpers.results as R\n", "write `from helpers import results`"),
+        ("from helpers import record\n", "record is not a helpers module"),
+        ("from helpers import *\n", "name the modules"),
+        ("import helpers\nhelpers.results.record('00', {})\n", "`helpers.results`"),
+        ("import helpers\nx = helpers.widgets\n", "`helpers.widgets`"),
+        ("def f():\n    from helpers.widgets import show\n", "`widgets.show`"),
+        ("from helpers.theano_compat import import_lasagne\n", "`theano_compat.import_lasagne`"),  # not allowed here
+        ("x = (\n", "does not parse"),
+    ],
+)
 def test_idiom_refused(source, expected):
     found = problems(source)
     assert len(found) == 1 and expected in found[0], found
@@ -128,8 +146,9 @@ def test_theano_exception_is_exactly_one_import():
 
 
 def test_every_problem_is_reported_with_its_line():
-    found = problems("import helpers\nfrom helpers import plots as P\nfrom helpers.results import record\n"
-                     "helpers.widgets.show(1)\n")
+    found = problems(
+        "import helpers\nfrom helpers import plots as P\nfrom helpers.results import record\nhelpers.widgets.show(1)\n"
+    )
     assert [p.split(":")[0] for p in found] == ["line 2", "line 3", "line 4"], found
 
 
@@ -145,8 +164,10 @@ def notebook_problems(path: Path) -> list[str]:
     found = []
     for cell in nbformat.read(path, as_version=4).cells:
         if cell.cell_type == "code":
-            found += [f"{path.name} cell {cell.get('id')} {problem}"
-                      for problem in check_import_idiom(cell.source, allow=allow)]
+            found += [
+                f"{path.name} cell {cell.get('id')} {problem}"
+                for problem in check_import_idiom(cell.source, allow=allow)
+            ]
     return found
 
 

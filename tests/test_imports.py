@@ -3,6 +3,7 @@ and every module imports only from the layers below its own (`LAYERS`).
 
 The graph is read from the source with `ast`, so nothing is imported (and no torch is loaded) to check it.
 """
+
 from __future__ import annotations
 
 import ast
@@ -27,7 +28,7 @@ LAYERS = [
     ["layouts", "vectorfiles", "vectorcache", "weights"],  # folders as people have them; word vectors; weights
     ["download", "text"],  # fetch (download, verify, unpack); tokens, vocabularies, word vectors
     ["features", "batching", "decoding", "checkpoints", "metrics"],  # image features; caption batches, decoders,
-                                                                     # checkpoints; retrieval metrics
+    # checkpoints; retrieval metrics
     ["embedded", "caption_metrics"],  # the book's own dataset (built with features); BLEU and friends
     ["datasets"],  # THE data front door
     ["data", "realdata", "plots", "results"],  # older names of the front door; figures; recorded metrics
@@ -37,8 +38,19 @@ LAYERS = [
 
 
 # Modules that must import without torch (a reader of dataset files must not need a GPU stack).
-TORCH_FREE = ["formats", "formats_core", "caption_formats", "class_formats", "scenes", "grammar", "registry",
-              "download", "extract", "layouts", "progress"]
+TORCH_FREE = [
+    "formats",
+    "formats_core",
+    "caption_formats",
+    "class_formats",
+    "scenes",
+    "grammar",
+    "registry",
+    "download",
+    "extract",
+    "layouts",
+    "progress",
+]
 
 
 def import_graph(folder: Path, package: str = "helpers") -> dict:
@@ -54,7 +66,7 @@ def import_graph(folder: Path, package: str = "helpers") -> dict:
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
             if isinstance(node, ast.ImportFrom):
                 if node.level == 1 or node.module == package or (node.module or "").startswith(package + "."):
-                    base = (node.module or "") if node.level == 1 else node.module[len(package) + 1:]
+                    base = (node.module or "") if node.level == 1 else node.module[len(package) + 1 :]
                     if base:
                         edges.add(base.split(".")[0])
                     else:  # from . import x / from helpers import x: the names that are modules
@@ -134,14 +146,20 @@ def test_the_data_front_door_is_not_imported_from_below():
 def layer_violations(graph: dict, layers: list) -> list:
     """Messages for each import that does not go strictly down `layers`, and for each module in no layer."""
     level = {m: i for i, names in enumerate(layers) for m in names}
-    out = [f"helpers/{m}.py is in no layer: add it to LAYERS in tests/test_imports.py (the lowest layer above "
-           f"everything it imports: {sorted(graph[m])})" for m in sorted(graph) if m != "__init__" and m not in level]
+    out = [
+        f"helpers/{m}.py is in no layer: add it to LAYERS in tests/test_imports.py (the lowest layer above "
+        f"everything it imports: {sorted(graph[m])})"
+        for m in sorted(graph)
+        if m != "__init__" and m not in level
+    ]
     for m, edges in sorted(graph.items()):
         for dep in sorted(edges):
             if m in level and dep in level and level[dep] >= level[m]:
                 where = "its own layer" if level[dep] == level[m] else "a layer above"
-                out.append(f"{m} (layer {level[m]}) imports {dep} from {where} (layer {level[dep]}): move the code "
-                           "down, or pass it in")
+                out.append(
+                    f"{m} (layer {level[m]}) imports {dep} from {where} (layer {level[dep]}): move the code "
+                    "down, or pass it in"
+                )
     return out
 
 
@@ -168,11 +186,12 @@ def test_helpers_imports_only_downward():
 def test_reading_dataset_files_needs_no_torch(module):
     """`import helpers.<module>` in a fresh interpreter where torch cannot be imported: it must work, and load
     neither torch nor the package's torch-using modules (`helpers/__init__` is lazy)."""
-    code = ("import sys\nsys.modules['torch'] = None\n"  # any `import torch` now raises ImportError
-            f"import helpers.{module}\nimport helpers\nhelpers.CaptionData, helpers.formats.read_coco_captions\n"
-            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'torchvision', 'matplotlib') and "
-            "sys.modules[m] is not None))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
-                         cwd=HELPERS.parent)
+    code = (
+        "import sys\nsys.modules['torch'] = None\n"  # any `import torch` now raises ImportError
+        f"import helpers.{module}\nimport helpers\nhelpers.CaptionData, helpers.formats.read_coco_captions\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'torchvision', 'matplotlib') and "
+        "sys.modules[m] is not None))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=HELPERS.parent)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip() == "[]", out.stdout

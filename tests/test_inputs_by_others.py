@@ -1,6 +1,7 @@
 """Inputs made by others (issue 14): metrics fed non-finite or mis-nested values, text as people type it,
 device strings, checkpoints saved in one format and then another. Each case of ../shared/cases/metrics is
 here with the right value or error; other inputs of the same kind are generated."""
+
 import unicodedata
 
 import numpy as np
@@ -65,15 +66,18 @@ def test_retrieval_metrics_refuse_impossible_ranks(r):
 HYP = [["a", "dog", "runs", "on", "the", "grass"]]
 
 
-@pytest.mark.parametrize("refs, hyps, match", [
-    ([["a dog runs on the grass"]], ["a god nurs no het rgass"], "hypotheses\\[0\\] is a string"),
-    ([["a dog runs on the grass"]], HYP, "references\\[0\\]\\[0\\] is a string"),
-    ([HYP[0]], HYP, "one token list"),                       # nltk/nltk#1285: a level missing
-    (["a dog runs"], HYP, "references\\[0\\] is a string"),
-    ([[HYP[0]]], [[1, 2, 3]], "list of tokens"),
-    ([[[1, 2]]], HYP, "list of tokens"),
-    ("a dog", HYP, "takes lists"),
-])
+@pytest.mark.parametrize(
+    "refs, hyps, match",
+    [
+        ([["a dog runs on the grass"]], ["a god nurs no het rgass"], "hypotheses\\[0\\] is a string"),
+        ([["a dog runs on the grass"]], HYP, "references\\[0\\]\\[0\\] is a string"),
+        ([HYP[0]], HYP, "one token list"),  # nltk/nltk#1285: a level missing
+        (["a dog runs"], HYP, "references\\[0\\] is a string"),
+        ([[HYP[0]]], [[1, 2, 3]], "list of tokens"),
+        ([[[1, 2]]], HYP, "list of tokens"),
+        ("a dog", HYP, "takes lists"),
+    ],
+)
 def test_bleu_refuses_inputs_nltk_would_score_as_characters(refs, hyps, match):
     with pytest.raises(TypeError, match=match):
         caption_metrics.bleu(refs, hyps)
@@ -92,8 +96,9 @@ def test_bleu_equals_four_separate_nltk_calls():
 
     rng = np.random.default_rng(0)
     words = ["a", "dog", "cat", "red", "on", "the", "grass", "two", "big"]
-    refs = [[[str(w) for w in rng.choice(words, rng.integers(3, 9))] for _ in range(rng.integers(1, 5))]
-            for _ in range(40)]
+    refs = [
+        [[str(w) for w in rng.choice(words, rng.integers(3, 9))] for _ in range(rng.integers(1, 5))] for _ in range(40)
+    ]
     hyps = [tuple(str(w) for w in rng.choice(words, rng.integers(1, 9))) for _ in range(40)]
     got = caption_metrics.bleu(refs, hyps)
     for n, w in enumerate(caption_metrics.BLEU_WEIGHTS, start=1):
@@ -128,9 +133,9 @@ def _toy_vectors():
 
 def test_lookup_tries_the_word_as_written_then_lower_cased_and_nfc():
     kv = _toy_vectors()
-    assert T.lookup(kv, "Paris").tolist() == [1, 0]       # cased file: the capitalised entry
+    assert T.lookup(kv, "Paris").tolist() == [1, 0]  # cased file: the capitalised entry
     assert T.lookup(kv, "paris").tolist() == [0, 1]
-    assert T.lookup(kv, " DOG ").tolist() == [2, 2]       # not there as written: lower-cased
+    assert T.lookup(kv, " DOG ").tolist() == [2, 2]  # not there as written: lower-cased
     assert T.lookup(kv, unicodedata.normalize("NFD", "niño")).tolist() == [1, 1]
     with pytest.raises(helpers.UnknownWordError, match="'cat'"):
         T.lookup(kv, "Cat")
@@ -159,8 +164,10 @@ def test_cuda_request_without_a_gpu_falls_back_in_one_line(ask, capsys):
 
 
 # ---------------------------------------------------------------------------------------- checkpoints
-@pytest.mark.parametrize("first, second", [("safetensors", "torch"), ("torch", "safetensors"),
-                                           ("torch", "torch"), ("safetensors", "safetensors")])
+@pytest.mark.parametrize(
+    "first, second",
+    [("safetensors", "torch"), ("torch", "safetensors"), ("torch", "torch"), ("safetensors", "safetensors")],
+)
 def test_checkpoint_folder_loads_what_was_saved_last(tmp_path, first, second):
     vocab = T.Vocabulary.build([["a", "dog"]])
     checkpoints.save_checkpoint(tmp_path, {"w": torch.zeros(3)}, vocab, {"step": 1}, format=first)
@@ -169,7 +176,8 @@ def test_checkpoint_folder_loads_what_was_saved_last(tmp_path, first, second):
     assert ck.config["step"] == 2 and ck.config["weights_format"] == second
     assert torch.equal(ck.state_dict["w"], torch.ones(3))
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
-        ["config.json", "vocab.json", {"safetensors": "model.safetensors", "torch": "model.pt"}[second]])
+        ["config.json", "vocab.json", {"safetensors": "model.safetensors", "torch": "model.pt"}[second]]
+    )
 
 
 def test_checkpoint_config_naming_a_missing_weights_file_says_so(tmp_path):

@@ -1,5 +1,6 @@
 """Tests of the helpers chapter 1 (search by regression) teaches: caption centroids, the word table, evaluation,
 top-k search, array and word-vector caches, run logs. Small synthetic inputs; no dataset needed."""
+
 from pathlib import Path
 
 import numpy as np
@@ -60,8 +61,9 @@ def _toy_captions(n_images=4, per=2):
     owner = np.repeat(np.arange(n_images), per)
     caps = [f"caption {k} of image {i}" for k, i in enumerate(owner)]
     meanings = [{"k": k} for k in range(len(caps))]
-    return CaptionData(Path("/nowhere"), files, caps, owner, meanings, [f"scene{i}" for i in range(n_images)],
-                       "en", "toy/train")
+    return CaptionData(
+        Path("/nowhere"), files, caps, owner, meanings, [f"scene{i}" for i in range(n_images)], "en", "toy/train"
+    )
 
 
 def test_subset_keeps_captions_and_renumbers():

@@ -1,4 +1,5 @@
 """tests/nbval_book.py, the plugin `make test` adds to nbval: failures fail, passes feed the book's cache."""
+
 from __future__ import annotations
 
 import json
@@ -24,10 +25,28 @@ def notebook(path: Path, *cells: str, tags: dict | None = None) -> Path:
 
 def run_plugin(tmp_path: Path, *notebooks: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "tests.nbval_book", "--nbval-lax", "--nbval-current-env", "-p", "no:cacheprovider",
-         "--notebook-cache", str(tmp_path / "cache"), "--notebook-times", str(tmp_path / "times.json"),
-         "-o", "addopts=-rs", *map(str, notebooks)],
-        cwd=ROOT, capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "tests.nbval_book",
+            "--nbval-lax",
+            "--nbval-current-env",
+            "-p",
+            "no:cacheprovider",
+            "--notebook-cache",
+            str(tmp_path / "cache"),
+            "--notebook-times",
+            str(tmp_path / "times.json"),
+            "-o",
+            "addopts=-rs",
+            *map(str, notebooks),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
 
 
@@ -36,7 +55,7 @@ def test_cells_pass_fail_skip_and_only_passing_notebooks_are_cached(tmp_path):
     good = notebook(
         tmp_path / "good.ipynb",
         "x = 1",
-        "raise NotImplementedError('exercise stub')",   # tagged: allowed to raise
+        "raise NotImplementedError('exercise stub')",  # tagged: allowed to raise
         "print(x + 1)",
         tags={1: ["raises-exception"]},
     )
@@ -67,14 +86,30 @@ def test_cells_pass_fail_skip_and_only_passing_notebooks_are_cached(tmp_path):
 @pytest.mark.slow
 def test_a_partial_run_is_not_cached(tmp_path):
     good = notebook(tmp_path / "good.ipynb", "x = 1", "print(x)")
-    args = [sys.executable, "-m", "pytest", "-p", "tests.nbval_book", "--nbval-lax", "--nbval-current-env",
-            "-p", "no:cacheprovider", "--notebook-cache", str(tmp_path / "cache"),
-            "--notebook-times", str(tmp_path / "times.json")]
-    ids = subprocess.run([*args, "--collect-only", "-q", str(good)], cwd=ROOT, capture_output=True, text=True,
-                         timeout=300).stdout.splitlines()
+    args = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-p",
+        "tests.nbval_book",
+        "--nbval-lax",
+        "--nbval-current-env",
+        "-p",
+        "no:cacheprovider",
+        "--notebook-cache",
+        str(tmp_path / "cache"),
+        "--notebook-times",
+        str(tmp_path / "times.json"),
+    ]
+    ids = subprocess.run(
+        [*args, "--collect-only", "-q", str(good)], cwd=ROOT, capture_output=True, text=True, timeout=300
+    ).stdout.splitlines()
     (last,) = [i for i in ids if i.endswith("Cell 1")]
-    result = subprocess.run([*args, "--deselect", last, str(good)], cwd=ROOT, capture_output=True, text=True,
-                            timeout=300)
+    result = subprocess.run(
+        [*args, "--deselect", last, str(good)], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
     assert result.returncode == 0 and "1 passed, 1 deselected" in result.stdout, result.stdout + result.stderr
-    assert not (tmp_path / "cache").exists() or not __import__("jupyter_cache").get_cache(
-        str(tmp_path / "cache")).list_cache_records()
+    assert (
+        not (tmp_path / "cache").exists()
+        or not __import__("jupyter_cache").get_cache(str(tmp_path / "cache")).list_cache_records()
+    )

@@ -6,27 +6,49 @@ token file and Kaggle's captions.txt, Tiny ImageNet's index files, seed 000's fi
 (word2vec/fastText and GloVe). Each example starts from a small valid file and mutates it (flip, insert,
 delete or truncate bytes) or replaces it with random bytes.
 """
+
 import json
 import os
 import warnings
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from helpers import formats as fm
 from helpers import vectorfiles as vf
 
-SETTINGS = settings(max_examples=int(os.environ.get("FUZZ_EXAMPLES", 60)), deadline=None, derandomize=True, database=None,
-                    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+SETTINGS = settings(
+    max_examples=int(os.environ.get("FUZZ_EXAMPLES", 60)),
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 
-COCO = json.dumps({"images": [{"id": 1, "file_name": "a.jpg"}, {"id": 2, "file_name": "b.jpg"}],
-                   "annotations": [{"id": 1, "image_id": 1, "caption": "A dog runs."},
-                                   {"id": 2, "image_id": 2, "caption": "Two cats, sleeping"}]}).encode()
-KARPATHY = json.dumps({"images": [{"filepath": "val2014", "filename": "a.jpg", "split": "train",
-                                   "sentences": [{"raw": "A dog.", "tokens": ["a", "dog"]}]},
-                                  {"filepath": "val2014", "filename": "b.jpg", "split": "test",
-                                   "sentences": [{"tokens": ["a", "cat"]}]}]}).encode()
+COCO = json.dumps(
+    {
+        "images": [{"id": 1, "file_name": "a.jpg"}, {"id": 2, "file_name": "b.jpg"}],
+        "annotations": [
+            {"id": 1, "image_id": 1, "caption": "A dog runs."},
+            {"id": 2, "image_id": 2, "caption": "Two cats, sleeping"},
+        ],
+    }
+).encode()
+KARPATHY = json.dumps(
+    {
+        "images": [
+            {
+                "filepath": "val2014",
+                "filename": "a.jpg",
+                "split": "train",
+                "sentences": [{"raw": "A dog.", "tokens": ["a", "dog"]}],
+            },
+            {"filepath": "val2014", "filename": "b.jpg", "split": "test", "sentences": [{"tokens": ["a", "cat"]}]},
+        ]
+    }
+).encode()
 TOKENS = b"a.jpg#0\tA dog runs .\na.jpg#1\tA brown dog .\nb.jpg#0\tTwo cats sleep .\n"
 KAGGLE = b'image,caption\na.jpg,"A dog, running ."\nb.jpg,Two cats sleep .\n'
 WNIDS = b"n01\nn02\n"
@@ -52,7 +74,7 @@ def mutated(draw, valid: bytes):
         elif op == "insert":
             data[i:i] = draw(st.binary(min_size=1, max_size=8))
         elif op == "delete":
-            del data[i:i + draw(st.integers(1, 8))]
+            del data[i : i + draw(st.integers(1, 8))]
         else:
             del data[i:]
     return bytes(data)
@@ -129,8 +151,11 @@ def test_tiny_imagenet(tmp_path_factory, wnids, val, boxes, split):
 
 
 @SETTINGS
-@given(names=mutated(b"a.jpg\nb.jpg\n"), caps=mutated(b"a.jpg\tUn perro.\nb.jpg\tDos gatos.\n"),
-       n_vectors=st.integers(0, 3))
+@given(
+    names=mutated(b"a.jpg\nb.jpg\n"),
+    caps=mutated(b"a.jpg\tUn perro.\nb.jpg\tDos gatos.\n"),
+    n_vectors=st.integers(0, 3),
+)
 def test_seed000(tmp_path_factory, names, caps, n_vectors):
     d = tmp_path_factory.mktemp("seed000")
     _write(d, "test_A/test_A_images_names.txt", names)
@@ -152,6 +177,7 @@ def test_word2vec_text(tmp_path_factory, data, suffix):
 @given(data=mutated(GLOVE))
 def test_glove_text_and_compressed(tmp_path_factory, data):
     import gzip
+
     d = tmp_path_factory.mktemp("glove")
     p = _write(d, "g.txt", data)
     _only_format_errors(d, lambda: vf.read_text_vectors(p))
@@ -162,6 +188,7 @@ def test_glove_text_and_compressed(tmp_path_factory, data):
 def test_inspect_and_loader_agree_on_the_vector_cases():
     """`inspect` (scan_vectors) and the loader (read_text_vectors) count the same words for every file."""
     from pathlib import Path
+
     cases = Path(__file__).resolve().parents[2] / "shared" / "cases" / "vectors"
     if not cases.is_dir():
         pytest.skip("../shared/cases is not beside the repository")

@@ -4,6 +4,7 @@ Fixtures in each dataset's exact distributed layout (zip archives with their top
 junk, messy text files) are served from a local HTTP server; the loaders must return the structures the
 embedded data uses (CaptionData / ClassData / KeyedVectors) and reject bad copies with clear errors.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -19,9 +20,8 @@ from helpers import download as dl
 from helpers import layouts, realdata
 from helpers.download import DownloadError, UnknownDatasetError
 from helpers.formats import CaptionData, ClassData, DatasetFormatError, write_coco_captions
-from tests.test_download import (LocalServer, cache, closed_port_url, make_zip, serve_dataset,  # noqa: F401
-                                 leftovers)
-from tests.test_formats import TOKENS, flickr_text, seed000_phase, tiny_imagenet, vec_text, WORDS
+from tests.test_download import LocalServer, cache, closed_port_url, leftovers, make_zip, serve_dataset  # noqa: F401
+from tests.test_formats import TOKENS, WORDS, flickr_text, seed000_phase, tiny_imagenet, vec_text
 
 
 @pytest.fixture
@@ -32,6 +32,7 @@ def server():
 
 def jpeg_bytes(i: int, size=(24, 20)) -> bytes:
     from PIL import Image
+
     buf = io.BytesIO()
     Image.new("RGB", size, (i * 37 % 256, 90, 200)).save(buf, format="JPEG")
     return buf.getvalue()
@@ -39,8 +40,9 @@ def jpeg_bytes(i: int, size=(24, 20)) -> bytes:
 
 def zip_folder(folder: Path, prefix: str = "") -> bytes:
     """A zip of everything under `folder`, member names prefixed with `prefix` (e.g. 'tiny-imagenet-200/')."""
-    members = {prefix + p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*"))
-               if p.is_file()}
+    members = {
+        prefix + p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()
+    }
     return make_zip(members)
 
 
@@ -54,21 +56,38 @@ def coco_archives(tmp_path: Path) -> dict:
     for folder, names, sp in (("train2014", train, ["train"] * 3), ("val2014", val, splits)):
         for name, s in zip(names, sp):
             n = 6 if name.endswith("0.jpg") else 5
-            images.append({"filepath": folder, "filename": name, "split": s, "cocoid": len(images),
-                           "sentences": [{"raw": f"A photo of {name} , number {k} . ", "sentid": sid + k,
-                                          "tokens": ["a"]} for k in range(n)]})
+            images.append(
+                {
+                    "filepath": folder,
+                    "filename": name,
+                    "split": s,
+                    "cocoid": len(images),
+                    "sentences": [
+                        {"raw": f"A photo of {name} , number {k} . ", "sentid": sid + k, "tokens": ["a"]}
+                        for k in range(n)
+                    ],
+                }
+            )
             sid += n
-    karpathy = make_zip({"dataset_coco.json": json.dumps({"dataset": "coco", "images": images}).encode(),
-                         "dataset_flickr8k.json": b'{"dataset": "flickr8k", "images": []}'})
+    karpathy = make_zip(
+        {
+            "dataset_coco.json": json.dumps({"dataset": "coco", "images": images}).encode(),
+            "dataset_flickr8k.json": b'{"dataset": "flickr8k", "images": []}',
+        }
+    )
     ann = tmp_path / "ann" / "annotations"
-    write_coco_captions(ann / "captions_train2014.json", train, ["A man riding  a wave ", "Un café ", "x", "y"],
-                        [0, 0, 1, 2])
+    write_coco_captions(
+        ann / "captions_train2014.json", train, ["A man riding  a wave ", "Un café ", "x", "y"], [0, 0, 1, 2]
+    )
     write_coco_captions(ann / "captions_val2014.json", val, [f"caption {i}" for i in range(10)], list(range(10)))
-    return {"annotations_trainval2014.zip": zip_folder(ann.parent),
-            "caption_datasets.zip": karpathy,
-            "train2014.zip": make_zip({f"train2014/{n}": jpeg_bytes(i) for i, n in enumerate(train)}),
-            "val2014.zip": make_zip({**{f"val2014/{n}": jpeg_bytes(i) for i, n in enumerate(val)},
-                                     "__MACOSX/val2014/._x": b"junk"})}
+    return {
+        "annotations_trainval2014.zip": zip_folder(ann.parent),
+        "caption_datasets.zip": karpathy,
+        "train2014.zip": make_zip({f"train2014/{n}": jpeg_bytes(i) for i, n in enumerate(train)}),
+        "val2014.zip": make_zip(
+            {**{f"val2014/{n}": jpeg_bytes(i) for i, n in enumerate(val)}, "__MACOSX/val2014/._x": b"junk"}
+        ),
+    }
 
 
 def test_coco_end_to_end(monkeypatch, server, cache, tmp_path):
@@ -90,7 +109,9 @@ def test_coco_end_to_end(monkeypatch, server, cache, tmp_path):
     assert data.files == test.files[:2]
     # down to tensors
     from PIL import Image
+
     from helpers.features import preprocess
+
     x = preprocess([Image.open(p).convert("RGB") for p in data.paths()], 32, (0.5,) * 3, (0.5,) * 3)
     assert tuple(x.shape) == (2, 3, 32, 32) and bool(x.isfinite().all())
     assert dl.status("coco")["status"] == "present" and leftovers(cache) == []
@@ -161,7 +182,9 @@ def test_tiny_imagenet_end_to_end(monkeypatch, server, cache, tmp_path):
     root = tiny_imagenet(tmp_path / "src" / "tiny-imagenet-200")
     (root / "test" / "images").mkdir(parents=True)
     (root / "test" / "images" / "test_0.JPEG").write_bytes(jpeg_bytes(0))
-    serve_dataset(monkeypatch, server, "tiny-imagenet", {"tiny-imagenet-200.zip": zip_folder(root, "tiny-imagenet-200/")})
+    serve_dataset(
+        monkeypatch, server, "tiny-imagenet", {"tiny-imagenet-200.zip": zip_folder(root, "tiny-imagenet-200/")}
+    )
     train = helpers.load_classes("train", dataset="tiny-imagenet")
     assert isinstance(train, ClassData) and len(train) == 4 and train.classes == ["n01443537", "n01629819"]
     assert train.boxes.shape == (4, 4) and all(p.is_file() for p in train.paths())
@@ -206,8 +229,10 @@ def test_coco_spanish_verified_by_registry_sizes(monkeypatch, cache):
     folder = dl.dataset_dir("coco-spanish")
     seed000_phase(folder, "test_B", n=3)
     ds = dl.REGISTRY["coco-spanish"]
-    res = tuple(dataclasses.replace(r, size=3 * 2048 * 4) if r.filename == "test_B_images_vectors.bin" else r
-                for r in ds.resources)
+    res = tuple(
+        dataclasses.replace(r, size=3 * 2048 * 4) if r.filename == "test_B_images_vectors.bin" else r
+        for r in ds.resources
+    )
     monkeypatch.setitem(dl.REGISTRY, "coco-spanish", dataclasses.replace(ds, resources=res))
     data = helpers.load_captions("test_B", "es", dataset="coco-spanish")
     assert len(data) == 3 and realdata.precomputed_features(data)["pooled"].dtype == np.float32
@@ -217,10 +242,16 @@ def test_coco_spanish_verified_by_registry_sizes(monkeypatch, cache):
 # ------------------------------------------------------------------------------------------ word vectors
 def test_vectors_end_to_end(monkeypatch, server, cache, tmp_path):
     import gzip
+
     from gensim.models import KeyedVectors
+
     crawl = vec_text(WORDS, 6, sep="\n") + "\n"
-    serve_dataset(monkeypatch, server, "fasttext-crawl-en",
-                  {"crawl-300d-2M.vec.zip": make_zip({"crawl-300d-2M.vec": crawl.encode()})})
+    serve_dataset(
+        monkeypatch,
+        server,
+        "fasttext-crawl-en",
+        {"crawl-300d-2M.vec.zip": make_zip({"crawl-300d-2M.vec": crawl.encode()})},
+    )
     kv = realdata.load_vectors("fasttext-crawl-en", limit=4, progress=False)
     assert kv.index_to_key == WORDS[:4] and kv.vector_size == 6 and "</s>" in kv.key_to_index
     native = list((cache / "wordvectors").glob("crawl-300d-2M-4-*.words.json"))
@@ -231,6 +262,7 @@ def test_vectors_end_to_end(monkeypatch, server, cache, tmp_path):
 
     def no_parse(*a, **k):
         raise AssertionError("the text file was parsed again")
+
     with monkeypatch.context() as m:
         m.setattr(realdata, "read_text_vectors", no_parse)
         again = realdata.load_vectors("fasttext-crawl-en", limit=4, progress=False)
@@ -262,5 +294,9 @@ def test_vector_files_by_path(tmp_path, cache):
         realdata.load_vectors(empty)
     with pytest.raises(DatasetFormatError, match="missing"):
         realdata.load_vectors(tmp_path / "nowhere.vec")
-    assert [p.name for p in (cache / "wordvectors").iterdir() if "truncated" in p.name or "header" in p.name
-            if not p.name.endswith(".lock")] == []
+    assert [
+        p.name
+        for p in (cache / "wordvectors").iterdir()
+        if "truncated" in p.name or "header" in p.name
+        if not p.name.endswith(".lock")
+    ] == []

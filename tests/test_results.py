@@ -1,4 +1,5 @@
 """helpers.results: the metrics contract (results/<notebook stem>.json)."""
+
 from __future__ import annotations
 
 import json
@@ -25,9 +26,7 @@ def test_record_and_load_round_trip(results_dir):
     assert results.load("01_search_by_regression") == {"recall_at_5": 0.41, "mean_rank": 12, "seconds": 3.5}
 
 
-@pytest.mark.parametrize(
-    "name", ["03_show_and_tell", "03_show_and_tell.ipynb", "notebooks/03_show_and_tell.ipynb"]
-)
+@pytest.mark.parametrize("name", ["03_show_and_tell", "03_show_and_tell.ipynb", "notebooks/03_show_and_tell.ipynb"])
 def test_stem_from_name_or_path(results_dir, name):
     assert results.record(name, {"bleu4": 0.2}) == results_dir / "03_show_and_tell.json"
     assert results.load(name) == {"bleu4": 0.2}

@@ -1,4 +1,5 @@
 """The scene generator and the caption grammar: determinism, agreement, and meaning <-> text <-> truth."""
+
 import numpy as np
 import pytest
 

@@ -1,4 +1,5 @@
 """The book's structure: _toc.yml and notebooks/ agree, notebooks are numbered, clean and parameterised."""
+
 from __future__ import annotations
 
 import ast
@@ -98,7 +99,9 @@ class TestNotebook:
     def test_parameters_cell(self, name):
         nb = read(name)
         cells = [c for c in nb.cells if c.cell_type == "code" and "parameters" in c.metadata.get("tags", [])]
-        assert len(cells) == 1, f"{name}: needs exactly one code cell tagged `parameters` (papermill), found {len(cells)}"
+        assert len(cells) == 1, (
+            f"{name}: needs exactly one code cell tagged `parameters` (papermill), found {len(cells)}"
+        )
         assigned = {}
         for node in ast.parse(cells[0].source).body:
             if isinstance(node, (ast.Assign, ast.AnnAssign)):

@@ -1,4 +1,5 @@
 """Tokenizers, the Vocabulary and word vectors."""
+
 import json
 
 import numpy as np

@@ -1,4 +1,5 @@
 """helpers.theano_compat: the shims that let Lasagne 0.1 run on theano-pymc 1.1.2 and Python 3.11."""
+
 from __future__ import annotations
 
 import pytest

@@ -17,12 +17,13 @@ other tests); it compiles with Theano's Python linker, so it needs no g++ and no
 Executing the notebooks (nbval in ``make test``) and the both-ways test of the attention exercises
 (tests/test_exercises.py) do the rest.
 """
+
 from __future__ import annotations
 
 import ast
 import json
 import re
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import nbformat
@@ -218,11 +219,17 @@ json.dump(facts, open(os.environ["PROBE_FACTS"], "w", encoding="utf-8"))
 '''
 
 
-@lru_cache(maxsize=None)
+@cache
 def probe(path: Path, build_model: bool, facts_dir: Path) -> dict:
     facts = facts_dir / f"{path.stem}-{int(build_model)}.json"
-    run_python(PROBE, timeout=900, PROBE_NOTEBOOK=str(path), PROBE_FACTS=str(facts),
-               PROBE_BUILD_MODEL="1" if build_model else "0", THEANO_FLAGS=USER_THEANO_FLAGS)
+    run_python(
+        PROBE,
+        timeout=900,
+        PROBE_NOTEBOOK=str(path),
+        PROBE_FACTS=str(facts),
+        PROBE_BUILD_MODEL="1" if build_model else "0",
+        THEANO_FLAGS=USER_THEANO_FLAGS,
+    )
     return json.loads(facts.read_text(encoding="utf-8"))
 
 
@@ -258,9 +265,13 @@ def test_environment_is_set_before_numpy_theano_and_lasagne(path, facts_dir):
     for module in ("theano", "lasagne"):
         assert first[module]["THEANO_FLAGS"] == theano_flags(USER_THEANO_FLAGS), (
             f"{module} was first imported (cell {first[module]['cell']!r}) before helpers.theano_compat set the "
-            f"flags, or after a cell changed them: THEANO_FLAGS={first[module]['THEANO_FLAGS']!r}")
-    assert facts["theano_config"] == {"floatX": "float32", "base_compiledir": str(cache_dir("theano")),
-                                      "traceback__limit": 11}, facts["theano_config"]
+            f"flags, or after a cell changed them: THEANO_FLAGS={first[module]['THEANO_FLAGS']!r}"
+        )
+    assert facts["theano_config"] == {
+        "floatX": "float32",
+        "base_compiledir": str(cache_dir("theano")),
+        "traceback__limit": 11,
+    }, facts["theano_config"]
     assert facts["blas_threads"] and set(facts["blas_threads"]) == {1}, facts["blas_threads"]
 
 
@@ -286,7 +297,9 @@ def test_every_compiled_function_uses_the_compile_mode():
             if isinstance(node, ast.Call) and ast.unparse(node.func) == "theano.function":
                 calls += 1
                 keywords = {k.arg: ast.unparse(k.value) for k in node.keywords}
-                assert keywords.get("mode") in ("COMPILE_MODE", "CHECK_MODE"), f"cell {c.get('id')}: {ast.unparse(node)[:80]}"
+                assert keywords.get("mode") in ("COMPILE_MODE", "CHECK_MODE"), (
+                    f"cell {c.get('id')}: {ast.unparse(node)[:80]}"
+                )
     assert calls >= 5  # two checks, train, val, one decoder step
 
 
@@ -356,20 +369,46 @@ def floors_scope(tmp_path, monkeypatch, dataset="embedded", **overrides) -> dict
     from helpers import results
 
     monkeypatch.setenv(results.RESULTS_ENV, str(tmp_path))
-    good = {"train_loss_first": 3.1, "train_loss_last": 0.9, "val_loss": 1.0, "bleu4": 0.43, "bleu1": 0.72,
-            "attention_in_box": 0.68, "attention_in_box_uniform": 0.13, "untrained_val_loss": 3.2}
+    good = {
+        "train_loss_first": 3.1,
+        "train_loss_last": 0.9,
+        "val_loss": 1.0,
+        "bleu4": 0.43,
+        "bleu1": 0.72,
+        "attention_in_box": 0.68,
+        "attention_in_box_uniform": 0.13,
+        "untrained_val_loss": 3.2,
+    }
     good.update(overrides)
     return {
-        "np": np, "helpers": helpers, "results": results, "record": results.record, "DATASET": dataset,
-        "n_tokens": 60, "compile_seconds": 12.0, "train_seconds": 58.0,
-        "untrained_val_loss": good["untrained_val_loss"], "val_loss": good["val_loss"],
-        "history": {"train loss": [good["train_loss_first"], good["train_loss_last"]],
-                    "val loss": [good["untrained_val_loss"] - 0.1, good["val_loss"]]},
-        "model_scores": {"bleu1": good["bleu1"], "bleu2": 0.6, "bleu4": good["bleu4"], "object_precision": 0.88,
-                         "object_recall": 0.52},
-        "neighbour_scores": {"bleu4": 0.33}, "human_scores": {"bleu4": 0.53},
-        "attention_summary": {"attention_in_box": good["attention_in_box"],
-                              "attention_in_box_uniform": good["attention_in_box_uniform"], "object_words": 40},
+        "np": np,
+        "helpers": helpers,
+        "results": results,
+        "record": results.record,
+        "DATASET": dataset,
+        "n_tokens": 60,
+        "compile_seconds": 12.0,
+        "train_seconds": 58.0,
+        "untrained_val_loss": good["untrained_val_loss"],
+        "val_loss": good["val_loss"],
+        "history": {
+            "train loss": [good["train_loss_first"], good["train_loss_last"]],
+            "val loss": [good["untrained_val_loss"] - 0.1, good["val_loss"]],
+        },
+        "model_scores": {
+            "bleu1": good["bleu1"],
+            "bleu2": 0.6,
+            "bleu4": good["bleu4"],
+            "object_precision": 0.88,
+            "object_recall": 0.52,
+        },
+        "neighbour_scores": {"bleu4": 0.33},
+        "human_scores": {"bleu4": 0.53},
+        "attention_summary": {
+            "attention_in_box": good["attention_in_box"],
+            "attention_in_box_uniform": good["attention_in_box_uniform"],
+            "object_words": 40,
+        },
     }
 
 
@@ -387,14 +426,17 @@ def test_results_contract(tmp_path, monkeypatch):
     assert recorded["bleu4"] == 0.43 and recorded["val_loss"] == 1.0
 
 
-@pytest.mark.parametrize("dataset, bad", [
-    ("embedded", {"train_loss_last": 2.5}),           # the training loss did not go down
-    ("embedded", {"val_loss": 3.0}),                  # no better than a uniform guess
-    ("embedded", {"bleu4": 0.1}),                     # below the BLEU-4 floor
-    ("embedded", {"attention_in_box": 0.2}),          # attention not on the objects
-    ("coco", {"val_loss": 3.3}),                      # real data: training did not lower the validation loss
-    ("coco", {"bleu4": 1.5}),                         # real data: BLEU outside [0, 1]
-])
+@pytest.mark.parametrize(
+    "dataset, bad",
+    [
+        ("embedded", {"train_loss_last": 2.5}),  # the training loss did not go down
+        ("embedded", {"val_loss": 3.0}),  # no better than a uniform guess
+        ("embedded", {"bleu4": 0.1}),  # below the BLEU-4 floor
+        ("embedded", {"attention_in_box": 0.2}),  # attention not on the objects
+        ("coco", {"val_loss": 3.3}),  # real data: training did not lower the validation loss
+        ("coco", {"bleu4": 1.5}),  # real data: BLEU outside [0, 1]
+    ],
+)
 def test_floors_fail_on_a_bad_run(tmp_path, monkeypatch, dataset, bad):
     run_floors(floors_scope(tmp_path, monkeypatch, dataset=dataset))  # a good run passes
     with pytest.raises(AssertionError):
@@ -432,8 +474,12 @@ def test_comparison_page():
     text = PAGE.read_text(encoding="utf-8")
     for topic in ("Graph compilation vs eager", "`scan` vs a Python loop", "Shared variables vs parameters"):
         assert topic in text, topic
-    for doc in ("04_attention_exercise", "04_theano_attention_exercise", "04_attention_solution",
-                "04_theano_attention_solution"):
+    for doc in (
+        "04_attention_exercise",
+        "04_theano_attention_exercise",
+        "04_attention_solution",
+        "04_theano_attention_solution",
+    ):
         assert f"../notebooks/{doc}" in text
         assert (ROOT / "notebooks" / f"{doc}.ipynb").exists()
     # Every {ref} label the page uses is defined in the solution notebook (sphinx-exercise labels).

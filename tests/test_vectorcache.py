@@ -4,6 +4,7 @@ The case from the issue "Inputs made by others" (cases/cache/kv_pickle_payload.p
 are pickles, and a crafted `glove-6b-50d.kv` in the cache's `wordvectors/` folder ran code when
 `helpers.glove()` loaded it. Here the payload creates a marker file; it must never exist.
 """
+
 from __future__ import annotations
 
 import errno
@@ -19,8 +20,21 @@ import pytest
 from helpers import paths, realdata, text
 from helpers.text import glove
 
-WORDS = ["the", ". . .", "\u00a0", "a\u00a0b", "niño", "Ωμέγα", "東京", "🧤", "</s>", "tab\there", "x" * 300,
-         "line\nbreak", ""]
+WORDS = [
+    "the",
+    ". . .",
+    "\u00a0",
+    "a\u00a0b",
+    "niño",
+    "Ωμέγα",
+    "東京",
+    "🧤",
+    "</s>",
+    "tab\there",
+    "x" * 300,
+    "line\nbreak",
+    "",
+]
 
 
 class Payload:
@@ -54,6 +68,7 @@ def no_unpickling(monkeypatch):
 
     def refuse(*a, **k):
         raise AssertionError("something was unpickled")
+
     for mod, name in ((pickle, "load"), (pickle, "loads"), (gensim.utils, "unpickle")):
         monkeypatch.setattr(mod, name, refuse)
 
@@ -69,6 +84,7 @@ def test_crafted_glove_kv_never_runs_and_glove_loads_from_npy(cache, monkeypatch
     assert "removed glove-6b-50d.kv" in capsys.readouterr().err
     # the second load reads the cache, unpickling nothing and not touching the package's parquet
     import pandas as pd
+
     glove.cache_clear()
     no_unpickling(monkeypatch)
     monkeypatch.setattr(pd, "read_parquet", lambda *a, **k: pytest.fail("GloVe was converted again"))
@@ -79,8 +95,9 @@ def test_crafted_glove_kv_never_runs_and_glove_loads_from_npy(cache, monkeypatch
 
 def test_crafted_kv_beside_a_vector_file_never_runs(cache, tmp_path, monkeypatch):
     src = tmp_path / "small.vec"
-    src.write_text("3 4\n" + "".join(f"{w} {i} 0.5 -1 2\n" for i, w in enumerate(["niño", "\u00a0", "x"])),
-                   encoding="utf-8")
+    src.write_text(
+        "3 4\n" + "".join(f"{w} {i} 0.5 -1 2\n" for i, w in enumerate(["niño", "\u00a0", "x"])), encoding="utf-8"
+    )
     marker = cache / "EXECUTED"
     native = realdata.native_vectors_path(src, None, "word2vec")
     plant_kv(native.with_name(native.name.removesuffix(".kv") + ".kv"), marker, rows=3, dim=4)
@@ -111,6 +128,7 @@ def test_crafted_fasttext_kv_never_runs(cache, monkeypatch):
 
 def test_words_round_trip_exactly(cache):
     from helpers import vectorcache
+
     rng = np.random.default_rng(0)
     vectors = rng.standard_normal((len(WORDS), 7)).astype(np.float32)
     kv = vectorcache.keyed_vectors(WORDS, vectors)
@@ -128,6 +146,7 @@ def test_words_round_trip_exactly(cache):
 
 def test_pickled_or_damaged_arrays_are_rebuilt_not_loaded(cache, capsys):
     from helpers import vectorcache
+
     stem = cache / "wordvectors" / "v"
     vectorcache.save(stem, ["a", "b"], {"vectors": np.eye(2, dtype=np.float32)})
     marker = cache / "EXECUTED"
@@ -148,6 +167,7 @@ def test_pickled_or_damaged_arrays_are_rebuilt_not_loaded(cache, capsys):
 def test_writes_are_atomic_and_group_readable(cache, monkeypatch):
     from helpers import vectorcache
     from helpers.formats import write_text_atomic
+
     folder = cache / "wordvectors"
     folder.mkdir(parents=True)
     old = os.umask(0o022)
@@ -163,6 +183,7 @@ def test_writes_are_atomic_and_group_readable(cache, monkeypatch):
     def full_disk(f, a, *args, **kwargs):
         real_save(f, a[: len(a) // 2], *args, **kwargs)
         raise OSError(errno.ENOSPC, "No space left on device")
+
     monkeypatch.setattr(np, "save", full_disk)
     with pytest.raises(OSError, match="No space left"):
         vectorcache.save(folder / "w", ["a", "b"], {"vectors": np.ones((2, 3), np.float32)})
@@ -177,13 +198,16 @@ def test_every_atomic_writer_gives_group_readable_files(tmp_path, monkeypatch, w
 
     from helpers import checkpoints, features, formats, results
     from helpers.text import Vocabulary
+
     monkeypatch.setenv(results.RESULTS_ENV, str(tmp_path / "out"))
-    write = {"write_text_atomic": lambda: formats.write_text_atomic(tmp_path / "out" / "a.txt", "a"),
-             "save_npz_atomic": lambda: features.save_npz_atomic(tmp_path / "out" / "a.npz", x=np.ones(2)),
-             "results.record": lambda: results.record("nb", {"v": 1}),
-             "save_checkpoint": lambda: checkpoints.save_checkpoint(
-                 tmp_path / "out", {"w": torch.zeros(2)},
-                 Vocabulary(["<pad>", "<start>", "<end>", "<unk>"]), {})}[writer]
+    write = {
+        "write_text_atomic": lambda: formats.write_text_atomic(tmp_path / "out" / "a.txt", "a"),
+        "save_npz_atomic": lambda: features.save_npz_atomic(tmp_path / "out" / "a.npz", x=np.ones(2)),
+        "results.record": lambda: results.record("nb", {"v": 1}),
+        "save_checkpoint": lambda: checkpoints.save_checkpoint(
+            tmp_path / "out", {"w": torch.zeros(2)}, Vocabulary(["<pad>", "<start>", "<end>", "<unk>"]), {}
+        ),
+    }[writer]
     for mask, mode in ((0o022, 0o644), (0o002, 0o664), (0o077, 0o600)):
         old = os.umask(mask)
         try:

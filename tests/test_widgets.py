@@ -1,4 +1,5 @@
 """helpers.widgets: live controls in Jupyter, plain cell output in headless runs (tests, the book, bench)."""
+
 import pytest
 
 from helpers import widgets
@@ -67,17 +68,27 @@ def test_live_mode_hands_the_output_widget_what_the_block_drew(tmp_path):
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[1]
-    run = subprocess.run([sys.executable, "-c", LIVE_SCRIPT], capture_output=True, text=True, cwd=root,
-                         env={**__import__("os").environ, "PYTHONPATH": str(root)}, timeout=120)
+    run = subprocess.run(
+        [sys.executable, "-c", LIVE_SCRIPT],
+        capture_output=True,
+        text=True,
+        cwd=root,
+        env={**__import__("os").environ, "PYTHONPATH": str(root)},
+        timeout=120,
+    )
     assert run.returncode == 0, run.stderr
     lines = run.stdout.splitlines()
     assert lines[:2] == ["printed before the block", "after the blocks"], run.stdout
     drawn, broken = json.loads(lines[2])
     assert drawn == [
         {"output_type": "stream", "name": "stdout", "text": "nearest labels: a\nb\n"},
-        {"output_type": "display_data", "data": {"text/plain": "<IPython.core.display.HTML object>",
-                                                 "text/html": "<b>images</b>"}, "metadata": {}},
-        {"output_type": "stream", "name": "stdout", "text": "done\n"}]
+        {
+            "output_type": "display_data",
+            "data": {"text/plain": "<IPython.core.display.HTML object>", "text/html": "<b>images</b>"},
+            "metadata": {},
+        },
+        {"output_type": "stream", "name": "stdout", "text": "done\n"},
+    ]
     assert broken[0] == {"output_type": "stream", "name": "stdout", "text": "half an answer\n"}
     assert broken[1]["name"] == "stderr" and "ZeroDivisionError" in broken[1]["text"] and len(broken) == 2
 

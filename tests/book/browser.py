@@ -3,6 +3,7 @@
 Used by tests/book/test_browser.py (``make test-book``). Nothing here reaches the network: the site is served
 from a folder on 127.0.0.1 at a free port, and Chromium starts with its background networking switched off.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -206,8 +207,7 @@ def search_results(driver, base_url: str, query: str, wait_s: float = 30.0) -> l
             "return s ? s.innerText : '';"
         )
         hits = driver.execute_script(
-            "return Array.from(document.querySelectorAll('#search-results ul.search li a'))"
-            ".map(a => a.innerText);"
+            "return Array.from(document.querySelectorAll('#search-results ul.search li a')).map(a => a.innerText);"
         )
         if hits and status:
             return hits

@@ -6,6 +6,7 @@ chapter (notebook page) shows at least one figure; the search page finds "attent
 introduction and of a chapter are saved to ``_build/screenshots/``. The last test shows the checker fails on a
 small synthetic site with a broken link, a broken image, a console error and a widget repr.
 """
+
 from __future__ import annotations
 
 import os

@@ -1,5 +1,6 @@
 """Fixtures of the live test (tests/live/test_lab.py): one JupyterLab server and one headless Chromium for the
 session; each test's outcome is kept on its item, so a failing test can show the server's log."""
+
 from __future__ import annotations
 
 import pytest

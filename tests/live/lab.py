@@ -15,6 +15,7 @@ Nothing here reaches the network: the server listens on 127.0.0.1 only, Lab's ne
 PyPI extension manager are switched off, and Chromium starts with background networking off
 (:data:`tests.book.browser.CHROMIUM_FLAGS`).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -48,8 +49,14 @@ def prepare_notebooks(specs: dict, folder: Path) -> dict:
     out = {}
     for name, parameters in specs.items():
         target = folder / name
-        papermill.execute_notebook(str(ROOT / "notebooks" / name), str(target), parameters=parameters,
-                                   prepare_only=True, progress_bar=False, log_output=False)
+        papermill.execute_notebook(
+            str(ROOT / "notebooks" / name),
+            str(target),
+            parameters=parameters,
+            prepare_only=True,
+            progress_bar=False,
+            log_output=False,
+        )
         out[name] = target
     return out
 
@@ -102,8 +109,9 @@ class LabServer:
         return text[-last:]
 
     def api(self, path: str, method: str = "GET"):
-        req = urllib.request.Request(f"{self.base_url}{path}", method=method,
-                                     headers={"Authorization": f"token {self.token}"})
+        req = urllib.request.Request(
+            f"{self.base_url}{path}", method=method, headers={"Authorization": f"token {self.token}"}
+        )
         with urllib.request.urlopen(req, timeout=10) as r:
             body = r.read()
             return json.loads(body) if body else None
@@ -112,13 +120,21 @@ class LabServer:
 def lab_command(root: Path, port: int, token: str) -> list:
     """The ``jupyter lab`` command line of the live test (jupyter_server 2.x option names)."""
     return [
-        sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root",
-        "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
-        f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        "--no-browser",
+        "--allow-root",
+        "--ServerApp.ip=127.0.0.1",
+        f"--ServerApp.port={port}",
+        "--ServerApp.port_retries=0",
+        f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={root}",
         # window.jupyterapp: the test reads kernel status and cell outputs from Lab's own models
         "--LabApp.expose_app_in_browser=True",
         # offline: no announcements feed, no update check, no PyPI listing in the extension manager
-        "--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        "--LabApp.news_url=None",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
         "--LabApp.extension_manager=readonly",
     ]
 
@@ -160,16 +176,26 @@ def jupyter_lab(root: Path, home: Path, env_extra: dict | None = None, start_tim
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"  # the venv's kernel
     # as the Makefile exports it: OpenMP threads that wait sleep, so kernels, server and browser share 2 cores
     env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    for var, sub in (("JUPYTER_CONFIG_DIR", "config"), ("JUPYTER_RUNTIME_DIR", "runtime"),
-                     ("JUPYTERLAB_SETTINGS_DIR", "settings"), ("JUPYTERLAB_WORKSPACES_DIR", "workspaces"),
-                     ("IPYTHONDIR", "ipython")):
+    for var, sub in (
+        ("JUPYTER_CONFIG_DIR", "config"),
+        ("JUPYTER_RUNTIME_DIR", "runtime"),
+        ("JUPYTERLAB_SETTINGS_DIR", "settings"),
+        ("JUPYTERLAB_WORKSPACES_DIR", "workspaces"),
+        ("IPYTHONDIR", "ipython"),
+    ):
         env[var] = str(home / sub)
         (home / sub).mkdir(parents=True, exist_ok=True)
     env.update(env_extra or {})
     log_path = home / "jupyter-lab.log"
     with open(log_path, "wb") as log:
-        process = subprocess.Popen(lab_command(root, port, token), cwd=root, env=env, stdout=log,
-                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        process = subprocess.Popen(
+            lab_command(root, port, token),
+            cwd=root,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
     server = LabServer(f"http://127.0.0.1:{port}/", token, root, process, log_path)
     try:
         deadline = time.monotonic() + start_timeout
@@ -179,9 +205,11 @@ def jupyter_lab(root: Path, home: Path, env_extra: dict | None = None, start_tim
             try:
                 server.api("api/status")
                 break
-            except (urllib.error.URLError, ConnectionError, OSError):
+            except (urllib.error.URLError, ConnectionError, OSError) as err:
                 if time.monotonic() > deadline:
-                    raise RuntimeError(f"jupyter lab did not answer within {start_timeout:.0f} s:\n{server.log()}")
+                    raise RuntimeError(
+                        f"jupyter lab did not answer within {start_timeout:.0f} s:\n{server.log()}"
+                    ) from err
                 time.sleep(0.25)
         server.started_s = start_timeout - (deadline - time.monotonic())  # the deadline was start + timeout
         yield server
@@ -229,7 +257,8 @@ class Notebook:
         self.driver.get(self.server.url(self.name))
         WebDriverWait(self.driver, timeout, poll_frequency=0.5).until(
             lambda d: (d.execute_script(_JS_STATE) or {}).get("kernel") == "idle",
-            f"{self.name}: the notebook did not open with an idle kernel within {timeout:.0f} s")
+            f"{self.name}: the notebook did not open with an idle kernel within {timeout:.0f} s",
+        )
 
     def state(self) -> dict:
         return self.driver.execute_script(_JS_STATE) or {}
@@ -242,11 +271,15 @@ class Notebook:
         from selenium.webdriver.support.ui import WebDriverWait
 
         wait = WebDriverWait(self.driver, 20)
-        menu = wait.until(EC.element_to_be_clickable(
-            (By.XPATH, "//*[contains(@class,'lm-MenuBar-item')][.//*[normalize-space()='Run']]")))
+        menu = wait.until(
+            EC.element_to_be_clickable(
+                (By.XPATH, "//*[contains(@class,'lm-MenuBar-item')][.//*[normalize-space()='Run']]")
+            )
+        )
         menu.click()
-        wait.until(EC.element_to_be_clickable(
-            (By.CSS_SELECTOR, ".lm-Menu-item[data-command='runmenu:run-all']"))).click()
+        wait.until(
+            EC.element_to_be_clickable((By.CSS_SELECTOR, ".lm-Menu-item[data-command='runmenu:run-all']"))
+        ).click()
         started = time.monotonic()
 
         def finished(_):
@@ -256,7 +289,8 @@ class Notebook:
             return s.get("executed") == s.get("code_cells") or s.get("failed", 0) > 0
 
         WebDriverWait(self.driver, timeout, poll_frequency=1.0).until(
-            finished, f"{self.name}: Run All did not finish within {timeout:.0f} s (state: {self.state()})")
+            finished, f"{self.name}: Run All did not finish within {timeout:.0f} s (state: {self.state()})"
+        )
         return time.monotonic() - started
 
     def cells(self) -> list:
@@ -284,8 +318,12 @@ class Notebook:
 
     def widget_views(self) -> int:
         """How many widget outputs (ipywidgets views: the chapter's control, progress bars) the cells hold."""
-        return sum(1 for c in self.cells() for o in c["outputs"]
-                   if "application/vnd.jupyter.widget-view+json" in o.get("data", {}))
+        return sum(
+            1
+            for c in self.cells()
+            for o in c["outputs"]
+            if "application/vnd.jupyter.widget-view+json" in o.get("data", {})
+        )
 
     def save(self) -> None:
         """File > Save (the copy in the test's folder keeps the outputs, for a look after a failure; and Lab
@@ -300,10 +338,13 @@ def widget_box(driver, label: str, timeout: float = 30.0):
     from selenium.webdriver.support import expected_conditions as EC
     from selenium.webdriver.support.ui import WebDriverWait
 
-    xpath = (f"(//div[contains(@class,'jp-OutputArea-output')]//div[contains(@class,'widget-vbox')]"
-             f"[.//label[contains(@class,'widget-label') and normalize-space()='{label}']])[1]")
-    box = WebDriverWait(driver, timeout).until(EC.presence_of_element_located((By.XPATH, xpath)),
-                                               f"no live widget labelled {label!r} rendered")
+    xpath = (
+        f"(//div[contains(@class,'jp-OutputArea-output')]//div[contains(@class,'widget-vbox')]"
+        f"[.//label[contains(@class,'widget-label') and normalize-space()='{label}']])[1]"
+    )
+    box = WebDriverWait(driver, timeout).until(
+        EC.presence_of_element_located((By.XPATH, xpath)), f"no live widget labelled {label!r} rendered"
+    )
     driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", box)
     return box
 
@@ -349,8 +390,9 @@ def images_in(box) -> list:
 
 def text_in(box) -> str:
     """The text the widget's output area shows."""
-    return _read(box, "return Array.from(arguments[0].querySelectorAll('.widget-output'))"
-                      ".map(e => e.innerText).join('\\n');")
+    return _read(
+        box, "return Array.from(arguments[0].querySelectorAll('.widget-output')).map(e => e.innerText).join('\\n');"
+    )
 
 
 def press_on_slider(driver, box, label: str, key: str, times: int = 1) -> None:
@@ -376,8 +418,9 @@ def wait_until(driver, condition, what: str, timeout: float = 60.0) -> None:
     """Wait until ``condition()`` is true, at most ``timeout`` s (then TimeoutException, naming ``what``)."""
     from selenium.webdriver.support.ui import WebDriverWait
 
-    WebDriverWait(driver, timeout, poll_frequency=0.25).until(lambda _: condition(),
-                                                              f"{what}: not seen within {timeout:.0f} s")
+    WebDriverWait(driver, timeout, poll_frequency=0.25).until(
+        lambda _: condition(), f"{what}: not seen within {timeout:.0f} s"
+    )
 
 
 def wait_for_change(driver, read, before, what: str, timeout: float = 60.0):
@@ -400,5 +443,8 @@ def wait_for_change(driver, read, before, what: str, timeout: float = 60.0):
 
 def severe_console_entries(driver, allowed: tuple = ()) -> list:
     """The browser console's SEVERE entries since the last call, except those matching an ``allowed`` substring."""
-    return [e.get("message", "") for e in driver.get_log("browser")
-            if e.get("level") == "SEVERE" and not any(a in e.get("message", "") for a in allowed)]
+    return [
+        e.get("message", "")
+        for e in driver.get_log("browser")
+        if e.get("level") == "SEVERE" and not any(a in e.get("message", "") for a in allowed)
+    ]

@@ -12,6 +12,7 @@ with a random token, widgets live) in headless Chromium, and run with Lab's Run 
 The last test runs the same checks on a small notebook with a broken widget callback and a failing cell, and
 shows they catch both. ``LIVE_RUN_TIMEOUT`` (seconds per Run All, default 900) leaves room for slow machines.
 """
+
 from __future__ import annotations
 
 import os
@@ -52,8 +53,10 @@ def server(workdir):
     folder = workdir / "notebooks"
     lab.prepare_notebooks(CHAPTERS, folder)
     _broken_notebook(folder / "broken_widget.ipynb")
-    env = {"SEEING_SAYING_CACHE": str(lab.shared_cache(workdir / "cache")),
-           "SEEING_SAYING_RESULTS": str(workdir / "results")}  # the small runs leave the book's results alone
+    env = {
+        "SEEING_SAYING_CACHE": str(lab.shared_cache(workdir / "cache")),
+        "SEEING_SAYING_RESULTS": str(workdir / "results"),
+    }  # the small runs leave the book's results alone
     with lab.jupyter_lab(folder, workdir / "home", env) as s:
         TIMES["JupyterLab server answering (s after start)"] = s.started_s
         yield s
@@ -143,8 +146,12 @@ def test_01_caption_search_box(open_notebook, driver):
     lab.type_query(box, "Query", "two small apples on a blue background")
     lab.wait_for_change(driver, lambda: lab.images_in(box), first, "search results", WIDGET_TIMEOUT)
     lab.type_query(box, "Query", "xqzv blorp")  # no known word: a message, no images
-    lab.wait_until(driver, lambda: "None of the words" in lab.text_in(box) and not lab.images_in(box),
-                   "the message for a query without a known word", WIDGET_TIMEOUT)
+    lab.wait_until(
+        driver,
+        lambda: "None of the words" in lab.text_in(box) and not lab.images_in(box),
+        "the message for a query without a known word",
+        WIDGET_TIMEOUT,
+    )
     assert_console_clean(driver, name)
 
 
@@ -154,16 +161,24 @@ def test_02_word_search_box(open_notebook, driver):
     box = lab.widget_box(driver, "Word")
     assert lab.query_in(box, "Word") == "bunny"
     # the widget's first output can render a moment after the cell finishes: wait for it (bounded)
-    lab.wait_until(driver, lambda: "'bunny' in the word space: nearest labels" in lab.text_in(box)
-                   and len(lab.images_in(box)) == 1, "the first search's text and images", WIDGET_TIMEOUT)
+    lab.wait_until(
+        driver,
+        lambda: "'bunny' in the word space: nearest labels" in lab.text_in(box) and len(lab.images_in(box)) == 1,
+        "the first search's text and images",
+        WIDGET_TIMEOUT,
+    )
     first = lab.images_in(box)
 
     lab.type_query(box, "Word", "rhino")
     lab.wait_for_change(driver, lambda: lab.images_in(box), first, "search results", WIDGET_TIMEOUT)
     assert "'rhino' in the word space: nearest labels" in lab.text_in(box)
     lab.type_query(box, "Word", "zebrra")  # a typo: the message suggests the spelling, and no images
-    lab.wait_until(driver, lambda: "Did you mean: zebra" in lab.text_in(box) and not lab.images_in(box),
-                   "the message for an unknown word", WIDGET_TIMEOUT)
+    lab.wait_until(
+        driver,
+        lambda: "Did you mean: zebra" in lab.text_in(box) and not lab.images_in(box),
+        "the message for an unknown word",
+        WIDGET_TIMEOUT,
+    )
     assert_console_clean(driver, name)
 
 
@@ -215,12 +230,14 @@ def _broken_notebook(path) -> None:
             "slider.observe(redraw, names='value')\n"
             "with out:\n"
             "    print('value 0')\n"
-            "display(w.VBox([slider, out]))"),
+            "display(w.VBox([slider, out]))"
+        ),
         nbformat.v4.new_code_cell("1 / 0"),
         nbformat.v4.new_code_cell("print('after the error')"),
     ]
-    nb = nbformat.v4.new_notebook(cells=cells, metadata={
-        "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
+    nb = nbformat.v4.new_notebook(
+        cells=cells, metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}
+    )
     nbformat.write(nb, str(path))
 
 
