@@ -12,7 +12,8 @@ and the loss over such padded batches.
     Iterates ``CaptionBatch(image_index (B,), tokens (B, T), lengths (B,))`` long tensors, ``tokens`` padded
     with ``pad_id`` to the longest caption *of the batch* (sliced from one padded matrix built once).
     Teacher forcing: inputs ``tokens[:, :-1]``, targets ``tokens[:, 1:]``. ``batch.to(device)``.
-``references_per_image(data, lang) -> list[list[list[str]]]``: tokenised reference captions per image.
+``references_per_image(data, lang) -> list[list[list[str]]]``
+    Tokenised reference captions per image.
 ``masked_cross_entropy(logits (B, T, V), targets (B, T), pad_id=0, reduction="mean"|"sum"|"none")``
     Cross-entropy that ignores ``pad_id`` targets ("mean" averages over real tokens only; 0 if none).
 

@@ -6,19 +6,24 @@ first dimension is the batch (keep ``nn.LSTM`` states batch-first, e.g. use ``nn
 ``reorder_state``); non-tensor leaves are passed through unchanged.
 
 ``greedy_decode(step, state, batch_size, start_id=1, end_id=2, pad_id=0, max_len=20) -> Decoded``
-``beam_search(step, state, batch_size, beam_size=3, start_id=1, end_id=2, pad_id=0, max_len=20,
-length_penalty=0.0, return_beams=False, reorder_state=None) -> Decoded``
-    Batched beam search. Hypotheses are ranked by ``log P / length ** length_penalty`` (0: raw sum of
-    log-probabilities, 1: mean per token), the same key for pruning and for the final choice. A finished
+    Greedy search: the most likely next token at every step.
+``beam_search(step, state, batch_size, beam_size=3, ..., length_penalty=0.0, return_beams=False) -> Decoded``
+    Batched beam search (more keywords: ``start_id``, ``end_id``, ``pad_id``, ``max_len``, ``reorder_state``).
+    Hypotheses are ranked by ``log P / length ** length_penalty`` (0: raw sum of log-probabilities, 1: mean
+    per token), the same key for pruning and for the final choice. A finished
     hypothesis stays in its beam with a frozen score. ``beam_size=1`` is greedy decoding.
+
 Both decoders never generate ``pad_id`` or ``start_id`` (their log-probabilities are masked out).
-``Decoded(tokens, log_prob, lengths, score)``: ``tokens`` are the generated ids *without* ``<start>``,
-    ``<end>`` included, ``pad_id`` after it; ``lengths`` count tokens up to and including ``<end>``; ``score``
-    is the length-normalised log-probability. With ``return_beams=True`` every field has an extra beam
+
+``Decoded(tokens, log_prob, lengths, score)``
+    ``tokens`` are the generated ids *without* ``<start>``, ``<end>`` included, ``pad_id`` after it;
+    ``lengths`` count tokens up to and including ``<end>``; ``score`` is the length-normalised
+    log-probability. With ``return_beams=True`` every field has an extra beam
     dimension (B, K, ...), best first.
 ``sequence_log_prob(step, state, tokens, start_id=1, end_id=2, pad_id=0) -> (B,)``
     The model's log-probability of given sequences (teacher forced), e.g. to compare greedy and beam.
-``ids_to_tokens(tokens, vocab) -> list[list[str]]`` (stops at ``<end>``).
+``ids_to_tokens(tokens, vocab) -> list[list[str]]``
+    Token strings per sequence, stopping at ``<end>``.
 
 Taught in: notebooks/03_show_and_tell.ipynb § Writing captions: greedy search and beam search
 """

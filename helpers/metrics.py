@@ -65,7 +65,7 @@ def ranks_from_distances(d: torch.Tensor, targets) -> torch.Tensor:
 def ranks(queries, items, targets, metric: str = "l2", chunk: int = 2048, dtype=torch.float32) -> np.ndarray:
     """Rank of the right item for every query, computed in chunks of queries to bound memory.
 
-    For ranking, the query's own norm does not matter: with L2 we compare |x|^2/2 - q.x, with cosine -q.x
+    For ranking, the query's own norm does not matter: with L2 we compare `|x|^2 / 2 - q.x`, with cosine `-q.x`
     on normalised vectors; either costs one matrix product and two passes over its result.
 
     queries: (Q, D) float; items: (N, D) float; targets: (Q,) int, the index of each query's right item.
