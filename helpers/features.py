@@ -22,19 +22,15 @@ any other named arrays the same way. `embed_photos` gives the pooled features of
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
-import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image
 
+from .array_cache import _load_npz, cache_key, cached_arrays, save_npz_atomic  # noqa: F401 (re-exported)
 from .device import num_workers
-from .paths import cache_dir, new_file_mode, stable_key
+from .paths import cache_dir
 from .progress import progress as progress_bar
 
 CHUNK = 1024  # images per cache chunk: the unit of resumption
@@ -273,47 +269,6 @@ def extract(
         if projection is not None and maps[0].shape[1] > MAP_CHANNELS:
             out["projection"] = projection
     return out
-
-
-def save_npz_atomic(path: Path, **arrays) -> None:
-    """np.savez to a temporary file, then rename: a crash never leaves half a cache file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".npz")
-    os.close(fd)
-    try:
-        np.savez(tmp, **arrays)
-        os.chmod(tmp, new_file_mode())  # mkstemp's 0600 -> what open() would give
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def cached_arrays(name: str, key_parts, compute) -> dict:
-    """`compute()` -> {name: array}, stored as `cache_dir('arrays')/<name>-<hash of key_parts>.npz` and read back
-    on later calls. Put everything the arrays depend on (dataset, split, language, settings) in `key_parts`."""
-    path = cache_dir("arrays") / f"{name}-{stable_key(key_parts)}.npz"
-    out = _load_npz(path) if path.is_file() else None  # unreadable: recompute
-    if out is None:
-        out = {k: np.asarray(v) for k, v in compute().items()}
-        save_npz_atomic(path, **out)
-    return out
-
-
-def cache_key(name: str, backbone: str, size: int, files: list) -> str:
-    """A short key naming a feature file: dataset version and split (`name`), backbone, resolution, file list."""
-    h = hashlib.sha256(json.dumps([name, backbone, size, list(map(str, files))]).encode()).hexdigest()[:12]
-    return f"{name.replace('/', '_')}-{backbone}-{size}-{h}"
-
-
-def _load_npz(path: Path) -> dict | None:
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            return {k: z[k] for k in z.files}
-    except Exception as e:  # a corrupt or truncated file: recompute it
-        print(f"{path.name} is unreadable ({type(e).__name__}: {e}): recomputing")
-        return None
 
 
 def cached_features(

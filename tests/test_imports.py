@@ -20,16 +20,21 @@ HELPERS = Path(__file__).resolve().parents[1] / "helpers"
 # `__init__` (lazy re-exports) is not a layer: it may name any module.
 LAYERS = [
     # the ground: errors of getting data, where things are kept, the static/live switch and progress bars,
-    # devices and threads, safe unpacking, the scenes (no torch)
-    ["_errors", "paths", "progress", "device", "extract", "scenes"],
-    ["_resumable", "formats_core", "grammar", "theano_compat"],  # resumable HTTP; dataset structures; caption words
-    ["_stamps", "caption_formats", "class_formats"],  # checksum stamps and locks; the readers of each format
+    # devices and threads, safe unpacking, scene truth (the atlas, objects, relations; no torch)
+    ["_errors", "paths", "progress", "device", "extract", "scene_truth"],
+    ["_resumable", "formats_core", "scenes", "theano_compat", "array_cache"],  # resumable HTTP; dataset
+    # structures; scenes drawn, rendered and captioned; arrays cached as .npz
+    ["_stamps", "caption_formats", "class_formats", "grammar"],  # checksum stamps and locks; the readers of
+    # each format; caption words
     ["formats", "registry"],  # all the readers under one name; the registry of datasets (registry.toml)
-    ["layouts", "vectorfiles", "vectorcache", "weights"],  # folders as people have them; word vectors; weights
+    ["layout_detection"],  # which layout a dataset folder has
+    ["layouts", "vectorfiles", "vectorcache", "weights"],  # reading a folder's splits; word vectors; weights
+    ["dataset_status"],  # what of a dataset is in the cache
     ["download", "text"],  # fetch (download, verify, unpack); tokens, vocabularies, word vectors
     ["features", "batching", "decoding", "checkpoints", "metrics"],  # image features; caption batches, decoders,
     # checkpoints; retrieval metrics
     ["embedded", "caption_metrics"],  # the book's own dataset (built with features); BLEU and friends
+    ["inspection"],  # what a dataset folder or file holds, checked and counted
     ["datasets"],  # THE data front door
     ["data", "realdata", "plots", "results"],  # older names of the front door; figures; recorded metrics
     ["widgets"],  # live controls (they draw with plots)
@@ -44,11 +49,15 @@ TORCH_FREE = [
     "caption_formats",
     "class_formats",
     "scenes",
+    "scene_truth",
     "grammar",
     "registry",
     "download",
     "extract",
     "layouts",
+    "layout_detection",
+    "dataset_status",
+    "array_cache",
     "progress",
 ]
 
