@@ -7,7 +7,8 @@ right image gives mean / median rank, Recall@k and mean reciprocal rank (MRR). T
 On top of ranks: `evaluate` (every split and distance at once), `top_k` (one query's nearest images),
 DeViSE's flat hit@k (`flat_hits`, `chance_hits`) and `search_precision` (image search by word, scored).
 
-Caption metrics (BLEU, semantic scores, attention in a box) live in `caption_metrics.py`.
+BLEU-1..4 (`bleu`, inputs checked by `check_bleu_inputs`) is here too, the one BLEU of the book; the other
+caption metrics (human ceiling, semantic scores, attention in a box) live in `caption_metrics.py`.
 """
 
 from __future__ import annotations
@@ -243,6 +244,110 @@ def oracle_metrics(data, ks=(1, 5, 10)) -> dict:
     return out
 
 
+# ------------------------------------------------------------------------------------------------ BLEU
+BLEU_WEIGHTS = [(1, 0, 0, 0), (0.5, 0.5, 0, 0), (1 / 3, 1 / 3, 1 / 3, 0), (0.25, 0.25, 0.25, 0.25)]
+
+
+def _is_tokens(x) -> bool:
+    return isinstance(x, (list, tuple)) and all(isinstance(t, str) for t in x)
+
+
+def check_bleu_inputs(references: list, hypotheses: list) -> None:
+    """Raise a clear error unless the inputs are nested as nltk's `corpus_bleu` expects.
+
+    references: N images x R references x tokens (str); hypotheses: N x tokens. nltk accepts a string where a
+    token list belongs and silently scores characters, and a missing level scores every word as a reference
+    of characters (nltk/nltk#1285); both give numbers that look plausible, so they are refused here.
+    Raises TypeError for wrong types or nesting, ValueError for mismatched lengths or an image without
+    references.
+
+    Taught in: notebooks/03_show_and_tell.ipynb § How good is that? Baselines and a ceiling
+    """
+    if (
+        isinstance(references, str)
+        or isinstance(hypotheses, str)
+        or not isinstance(references, (list, tuple))
+        or not isinstance(hypotheses, (list, tuple))
+    ):
+        raise TypeError(
+            "bleu(references, hypotheses) takes lists: references[i] = list of reference token lists "
+            "of image i, hypotheses[i] = the generated token list of image i"
+        )
+    if len(references) != len(hypotheses):
+        raise ValueError(f"{len(references)} reference sets but {len(hypotheses)} hypotheses")
+    if not hypotheses:
+        raise ValueError("no hypotheses to score: BLEU needs at least one image")
+    for i, h in enumerate(hypotheses):
+        if isinstance(h, (list, tuple)) and any(isinstance(t, str) and not t.strip() for t in h):
+            raise TypeError(
+                f"hypotheses[{i}] has an empty or blank token: characters instead of words? "
+                f"use helpers.tokenize(caption)"
+            )
+        if isinstance(h, str):
+            raise TypeError(
+                f"hypotheses[{i}] is a string ({h[:40]!r}); BLEU needs token lists: use helpers.tokenize(caption)"
+            )
+        if _is_tokens(h) and any(any(ch.isspace() for ch in t.strip()) for t in h):
+            raise TypeError(
+                f"hypotheses[{i}] holds a string with spaces; BLEU needs one token per item: "
+                f"use helpers.tokenize(caption)"
+            )
+        if not _is_tokens(h):
+            raise TypeError(
+                f"hypotheses[{i}] must be a list of tokens (str), not {type(h).__name__} of "
+                f"{sorted({type(t).__name__ for t in h}) if isinstance(h, (list, tuple)) else '?'}"
+            )
+    for i, refs in enumerate(references):
+        if isinstance(refs, str):
+            raise TypeError(
+                f"references[{i}] is a string; give a list of reference token lists, "
+                f"e.g. [helpers.tokenize(c) for c in captions]"
+            )
+        if not isinstance(refs, (list, tuple)) or not refs:
+            raise ValueError(f"references[{i}] must be a non-empty list of reference token lists")
+        if _is_tokens(refs) and any(any(ch.isspace() for ch in t.strip()) for t in refs):
+            j = next(j for j, t in enumerate(refs) if any(ch.isspace() for ch in t.strip()))
+            raise TypeError(
+                f"references[{i}][{j}] is a string with spaces ({refs[j][:40]!r}); BLEU needs token "
+                f"lists: use helpers.tokenize(caption)"
+            )
+        if _is_tokens(refs):
+            raise TypeError(
+                f"references[{i}] is one token list, but each image needs a list of them: "
+                f"wrap it, references = [[tokens], ...] (a missing level scores characters)"
+            )
+        for j, r in enumerate(refs):
+            if isinstance(r, (list, tuple)) and any(isinstance(t, str) and not t.strip() for t in r):
+                raise TypeError(
+                    f"references[{i}][{j}] has an empty or blank token: characters instead of words? "
+                    f"use helpers.tokenize(caption)"
+                )
+            if isinstance(r, str):
+                raise TypeError(
+                    f"references[{i}][{j}] is a string ({r[:40]!r}); BLEU needs token lists: "
+                    f"use helpers.tokenize(caption)"
+                )
+            if not _is_tokens(r):
+                raise TypeError(f"references[{i}][{j}] must be a list of tokens (str)")
+
+
+def bleu(references: list, hypotheses: list) -> dict:
+    """BLEU-1..4 (nltk `corpus_bleu`, smoothing method 1; Papineni et al. 2002) for token lists.
+
+    `references[i]` is the list of reference token lists of image i, `hypotheses[i]` its generated tokens.
+    One `corpus_bleu` call with the four weight vectors counts the n-grams once for all four scores.
+    Returns {'bleu1': float, ..., 'bleu4': float} in [0, 1]. Raises TypeError / ValueError for inputs that
+    are not nested as above (`check_bleu_inputs`).
+
+    Taught in: notebooks/03_show_and_tell.ipynb § How good is that? Baselines and a ceiling
+    """
+    from nltk.translate.bleu_score import SmoothingFunction, corpus_bleu
+
+    check_bleu_inputs(references, hypotheses)
+    scores = corpus_bleu(references, hypotheses, weights=BLEU_WEIGHTS, smoothing_function=SmoothingFunction().method1)
+    return {f"bleu{n}": float(v) for n, v in enumerate(scores, start=1)}
+
+
 __all__ = [
     "distances",
     "ranks",
@@ -256,4 +361,7 @@ __all__ = [
     "search_precision",
     "matching_images",
     "oracle_metrics",
+    "BLEU_WEIGHTS",
+    "check_bleu_inputs",
+    "bleu",
 ]

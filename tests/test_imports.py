@@ -21,7 +21,7 @@ HELPERS = Path(__file__).resolve().parents[1] / "helpers"
 LAYERS = [
     # the ground: errors of getting data, where things are kept, the static/live switch and progress bars,
     # devices and threads, safe unpacking, scene truth (the atlas, objects, relations; no torch)
-    ["_errors", "paths", "progress", "device", "extract", "scene_truth"],
+    ["_errors", "paths", "progress", "device", "extract", "scene_truth", "_older_names"],
     ["_resumable", "formats_core", "scenes", "theano_compat", "array_cache"],  # resumable HTTP; dataset
     # structures; scenes drawn, rendered and captioned; arrays cached as .npz
     ["_stamps", "caption_formats", "class_formats", "grammar"],  # checksum stamps and locks; the readers of
@@ -32,13 +32,16 @@ LAYERS = [
     ["dataset_status"],  # what of a dataset is in the cache
     ["download", "text"],  # fetch (download, verify, unpack); tokens, vocabularies, word vectors
     ["features", "batching", "decoding", "checkpoints", "metrics"],  # image features; caption batches, decoders,
-    # checkpoints; retrieval metrics
-    ["embedded", "caption_metrics"],  # the book's own dataset (built with features); BLEU and friends
+    # checkpoints; retrieval metrics and BLEU
+    ["embedded", "caption_metrics"],  # the book's own dataset (built with features); the human ceiling, semantic
+    # scores, attention-in-box
     ["inspection"],  # what a dataset folder or file holds, checked and counted
     ["datasets"],  # THE data front door
     ["data", "realdata", "plots", "results"],  # older names of the front door; figures; recorded metrics
     ["widgets"],  # live controls (they draw with plots)
     ["__main__"],  # the command line
+    # older chapter-named modules: aliases that fetch each name from its home by name (importlib), on use
+    ["search", "devise", "captioning", "attention"],
 ]
 
 
