@@ -39,8 +39,10 @@ def test_a_change_to_helpers_empties_the_cache(tmp_path, capsys):
     book_cache.ensure_fresh(cache, repo)
     nb = _cached_notebook(cache)
     assert book_cache.ensure_fresh(cache, repo) is False and _hit(cache, nb)  # unchanged: kept
-    m = repo / "helpers" / "caption_metrics.py"
-    m.write_text(m.read_text().replace("SmoothingFunction().method1", "SmoothingFunction().method2"))
+    m = repo / "helpers" / "metrics.py"  # a one-word change to BLEU's smoothing changes every BLEU the book prints
+    before = m.read_text()
+    m.write_text(before.replace("SmoothingFunction().method1", "SmoothingFunction().method2"))
+    assert m.read_text() != before, "the edit this test relies on did not apply: point it at BLEU's smoothing"
     assert book_cache.ensure_fresh(cache, repo) is True
     assert "emptied" in capsys.readouterr().out
     assert _hit(cache, nb) is None
