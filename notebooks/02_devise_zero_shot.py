@@ -640,9 +640,10 @@ def on_query(query):
 
 
 box, run_query = widgets.text_search(on_query, placeholder="any English word, e.g. rhino", description="Word")
-widgets.show(box, "word search box")
-# The box's first query (headless runs draw it into the cell instead of the box: helpers.widgets.drawing_into)
+# The first query, answered before the box is shown (as in chapters 00, 01, 04): the
+# box opens with its answer in place (headless runs draw it into the cell instead)
 run_query("bunny")
+widgets.show(box, "word search box")
 
 # %% [markdown]
 # ## 7. Beyond emoji: a few real photographs

@@ -414,13 +414,18 @@ def type_query(box, label: str, text: str) -> None:
     field.send_keys(text, Keys.ENTER)
 
 
-def wait_until(driver, condition, what: str, timeout: float = 60.0) -> None:
-    """Wait until ``condition()`` is true, at most ``timeout`` s (then TimeoutException, naming ``what``)."""
+def wait_until(driver, condition, what: str, timeout: float = 60.0, seen=None) -> None:
+    """Wait until ``condition()`` is true, at most ``timeout`` s (then TimeoutException, naming ``what`` and,
+    when given, what ``seen()`` returns at that moment)."""
+    from selenium.common.exceptions import TimeoutException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    WebDriverWait(driver, timeout, poll_frequency=0.25).until(
-        lambda _: condition(), f"{what}: not seen within {timeout:.0f} s"
-    )
+    try:
+        WebDriverWait(driver, timeout, poll_frequency=0.25).until(lambda _: condition())
+    except TimeoutException:
+        raise TimeoutException(
+            f"{what}: not seen within {timeout:.0f} s" + (f"; seen instead: {seen()!r}" if seen else "")
+        ) from None
 
 
 def wait_for_change(driver, read, before, what: str, timeout: float = 60.0):

@@ -166,6 +166,7 @@ def test_02_word_search_box(open_notebook, driver):
         lambda: "'bunny' in the word space: nearest labels" in lab.text_in(box) and len(lab.images_in(box)) == 1,
         "the first search's text and images",
         WIDGET_TIMEOUT,
+        seen=lambda: (lab.text_in(box)[:300], len(lab.images_in(box))),
     )
     first = lab.images_in(box)
 
