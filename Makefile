@@ -73,15 +73,19 @@ test: venv data lint
 	$(PY) -m pytest tests -p tests.nbval_book $(NBVAL) $(NOTEBOOKS) $(PYTEST_ARGS)
 
 # --- notebooks as text, and the linter -------------------------------------------------------------------
-# Each notebook has a py:percent twin (pyproject.toml [tool.jupytext]); after editing either side, `make sync`.
+# Each notebook has a py:percent twin (pyproject.toml [tool.jupytext]); after editing either side, `make sync`:
+# jupytext brings each pair together (the newer side wins), ruff formats the twins (88 characters, so no code
+# cell scrolls sideways in the HTML book), and jupytext carries that formatting back into the notebooks.
 sync: venv
+	$(PY) -m jupytext --sync $(wildcard notebooks/*.ipynb)
+	$(PY) -m ruff format notebooks
 	$(PY) -m jupytext --sync $(wildcard notebooks/*.ipynb)
 
 # ruff over the library, the tests, the scripts and the notebooks' twins (settings in pyproject.toml); the
-# formatter over the code outside notebooks (the notebooks' code lines: tests/test_notebooks_as_text.py).
+# formatter over all of them (line lengths: 120 in pyproject.toml, 88 for the notebooks in notebooks/ruff.toml).
 lint: venv
 	$(PY) -m ruff check helpers tests scripts benchmarks notebooks
-	$(PY) -m ruff format --check helpers tests scripts benchmarks
+	$(PY) -m ruff format --check helpers tests scripts benchmarks notebooks
 
 # --- every chapter on samples of the real datasets, in their on-disk layouts (issue "real data") ---------
 # papermill runs each pair (chapter x dataset layout) with EPOCHS=1 and DATA_DIR=../shared/realdata/...;

@@ -44,12 +44,12 @@
 
 # %% tags=["parameters"]
 # Parameters (papermill can override this cell: `papermill -p DATASET coco ...`)
-DATASET = "embedded"   # this chapter builds the embedded dataset; "coco", "flickr8k": what is in DATA_DIR
-DATA_DIR = None        # a folder holding a copy of the dataset, read as it is (no download); None: the cache's copy
+DATASET = "embedded"  # this chapter builds the embedded dataset; "coco", "flickr8k": what is in DATA_DIR
+DATA_DIR = None  # a folder holding a copy of the dataset, read as it is (no download); None: the cache's copy
 BACKBONE = "efficientnet_lite0"  # pretrained CNN: "efficientnet_lite0" (ships with the book) or "resnet152" (opt-in)
-LANGUAGE = "en"        # "en" or "es": the language of the captions shown
-DEVICE = "auto"        # "auto", "cpu" or "cuda"
-EPOCHS = 0             # nothing is trained in this chapter
+LANGUAGE = "en"  # "en" or "es": the language of the captions shown
+DEVICE = "auto"  # "auto", "cpu" or "cuda"
+EPOCHS = 0  # nothing is trained in this chapter
 SEED = 0
 
 # %%
@@ -67,11 +67,15 @@ from helpers import datasets, embedded, features, plots, scenes, widgets
 helpers.seed_everything(SEED)
 device = helpers.pick_device(DEVICE)
 if DATASET not in ("embedded", "coco", "flickr8k"):
-    raise ValueError(f"chapter 0 shows captioned images: DATASET = 'embedded', 'coco' or 'flickr8k', not {DATASET!r} "
-                     "(coco-spanish ships image vectors, not images; tiny-imagenet is read in chapter 2)")
+    raise ValueError(
+        f"chapter 0 shows captioned images: DATASET = 'embedded', 'coco' or 'flickr8k', not {DATASET!r} "
+        "(coco-spanish ships image vectors, not images; tiny-imagenet is read in chapter 2)"
+    )
 if DATASET != "embedded" and LANGUAGE != datasets.LANGUAGES[DATASET]:
-    print(f"{DATASET} captions are in {datasets.LANGUAGES[DATASET]!r}: LANGUAGE = "
-          f"{datasets.LANGUAGES[DATASET]!r} instead of {LANGUAGE!r}")
+    print(
+        f"{DATASET} captions are in {datasets.LANGUAGES[DATASET]!r}: LANGUAGE = "
+        f"{datasets.LANGUAGES[DATASET]!r} instead of {LANGUAGE!r}"
+    )
     LANGUAGE = datasets.LANGUAGES[DATASET]
 
 # %% [markdown]
@@ -85,10 +89,18 @@ if DATASET != "embedded" and LANGUAGE != datasets.LANGUAGES[DATASET]:
 
 # %%
 sprites, atlas_rgba, cell = scenes.load_atlas()
-print(f"{len(sprites)} sprites of {cell}x{cell} px;", dict(Counter(s.category for s in sprites)))
+print(
+    f"{len(sprites)} sprites of {cell}x{cell} px;",
+    dict(Counter(s.category for s in sprites)),
+)
 pick = [sprites[i] for i in np.linspace(0, len(sprites) - 1, 24).astype(int)]
-fig = plots.show_images([scenes.sprite_image(s) for s in pick], [f"{s.en} / {s.es} ({s.es_gender})" for s in pick],
-                  ncols=8, size=1.5, wrap=20)
+fig = plots.show_images(
+    [scenes.sprite_image(s) for s in pick],
+    [f"{s.en} / {s.es} ({s.es_gender})" for s in pick],
+    ncols=8,
+    size=1.5,
+    wrap=20,
+)
 
 # %% [markdown]
 # ## A scene and its truth
@@ -115,7 +127,11 @@ for ax, (scene, image) in zip(axes, examples):
     ax.axis("off")
     objs = scene.objects
     say = {"left": "left of", "right": "right of", "above": "above", "below": "below"}
-    rels = [f"{a.cls} {say[scenes.relation(a, b)]} {b.cls}" for i, a in enumerate(objs) for b in objs[i + 1:]][:2]
+    rels = [
+        f"{a.cls} {say[scenes.relation(a, b)]} {b.cls}"
+        for i, a in enumerate(objs)
+        for b in objs[i + 1 :]
+    ][:2]
     ax.set_title(f"{scene.background} background\n" + "\n".join(rels), fontsize=8)
 fig.tight_layout()
 
@@ -132,8 +148,10 @@ fig.tight_layout()
 # %%
 for scene, _ in examples[:2]:
     for meaning, en, es in scenes.captions_for(scene, np.random.default_rng(1), 5):
-        print(f"EN: {en}\nES: {es}\n    meaning: {meaning['kind']}, objects={meaning['objects']}, "
-              f"relation={meaning['relation']}\n")
+        print(
+            f"EN: {en}\nES: {es}\n    meaning: {meaning['kind']}, objects={meaning['objects']}, "
+            f"relation={meaning['relation']}\n"
+        )
 
 # %% [markdown]
 # ## Building the embedded dataset
@@ -152,30 +170,61 @@ if DATASET == "embedded":
     print(f"dataset ready in {time.perf_counter() - t0:.1f} s at {root}")
 
     splits = {s: helpers.load_captions(s, LANGUAGE) for s in embedded.SCENE_SPLITS}
-    table = pd.DataFrame({s: {"images": len(d), "captions": len(d.captions),
-                              "objects per image": np.mean([len(sc.objects) for sc in d.scenes]),
-                              "words per caption": np.mean([len(helpers.tokenize(c, LANGUAGE)) for c in d.captions])}
-                          for s, d in splits.items()}).T
+    table = pd.DataFrame(
+        {
+            s: {
+                "images": len(d),
+                "captions": len(d.captions),
+                "objects per image": np.mean([len(sc.objects) for sc in d.scenes]),
+                "words per caption": np.mean(
+                    [len(helpers.tokenize(c, LANGUAGE)) for c in d.captions]
+                ),
+            }
+            for s, d in splits.items()
+        }
+    ).T
     TESTS = ("test_A", "test_B", "test_C")
 else:  # a real dataset: what the loader reads from the folder (also `python -m helpers inspect DATASET DATA_DIR`)
     TESTS = helpers.test_sets(DATASET, DATA_DIR)
-    splits = {s: helpers.load_captions(s, LANGUAGE, DATASET, data_dir=DATA_DIR) for s in ("train", "val", *TESTS)}
-    found = datasets.inspect(DATASET, DATA_DIR if DATA_DIR else datasets.dataset_dir(DATASET))
+    splits = {
+        s: helpers.load_captions(s, LANGUAGE, DATASET, data_dir=DATA_DIR)
+        for s in ("train", "val", *TESTS)
+    }
+    found = datasets.inspect(
+        DATASET, DATA_DIR if DATA_DIR else datasets.dataset_dir(DATASET)
+    )
     per = found["captions_per_image"]
-    print(f"{DATASET}: {found['layout']} layout at {found['path']}: {found['images']:,} images, "
-          f"{found['captions']:,} captions ({per['min']}-{per['max']} per image), {found['images_missing']} images "
-          f"missing; test sets: {', '.join(TESTS)}")
+    print(
+        f"{DATASET}: {found['layout']} layout at {found['path']}: {found['images']:,} images, "
+        f"{found['captions']:,} captions ({per['min']}-{per['max']} per image), {found['images_missing']} images "
+        f"missing; test sets: {', '.join(TESTS)}"
+    )
     print("read from:", ", ".join(found["files"]), "| images in", found["image_dir"])
-    table = pd.DataFrame({s: {"images": len(d), "captions": len(d.captions),
-                              "captions per image": len(d.captions) / max(1, len(d)),
-                              "words per caption": np.mean([len(helpers.tokenize(c, LANGUAGE)) for c in d.captions])}
-                          for s, d in splits.items()}).T
+    table = pd.DataFrame(
+        {
+            s: {
+                "images": len(d),
+                "captions": len(d.captions),
+                "captions per image": len(d.captions) / max(1, len(d)),
+                "words per caption": np.mean(
+                    [len(helpers.tokenize(c, LANGUAGE)) for c in d.captions]
+                ),
+            }
+            for s, d in splits.items()
+        }
+    ).T
 table.round(2)
 
 # %%
 test = splits[TESTS[0]]
 idx = list(range(8))
-fig = plots.show_images([test.paths()[i] for i in idx], [test.captions_of(i)[0] for i in idx], ncols=4, size=2.6, wrap=30)
+fig = plots.show_images(
+    [test.paths()[i] for i in idx],
+    [test.captions_of(i)[0] for i in idx],
+    ncols=4,
+    size=2.6,
+    wrap=30,
+)
 
 # %% [markdown]
 # ### The same formats as the real datasets
@@ -188,12 +237,25 @@ fig = plots.show_images([test.paths()[i] for i in idx], [test.captions_of(i)[0] 
 # %%
 if DATASET == "embedded":
     import json
-    doc = json.loads((root / "scenes" / "annotations" / "captions_train.json").read_text())
-    print(json.dumps({"images[0]": doc["images"][0], "annotations[0]": doc["annotations"][0]}, indent=1, ensure_ascii=False)[:900])
+
+    doc = json.loads(
+        (root / "scenes" / "annotations" / "captions_train.json").read_text()
+    )
+    print(
+        json.dumps(
+            {"images[0]": doc["images"][0], "annotations[0]": doc["annotations"][0]},
+            indent=1,
+            ensure_ascii=False,
+        )[:900]
+    )
     print(sorted(p.name for p in (root / "classes").iterdir()))
-    print((root / "classes" / "val" / "val_annotations.txt").read_text().splitlines()[:3])
+    print(
+        (root / "classes" / "val" / "val_annotations.txt").read_text().splitlines()[:3]
+    )
 else:
-    print(f"skipped on {DATASET}: these are the embedded dataset's files (those read from DATA_DIR are listed above)")
+    print(
+        f"skipped on {DATASET}: these are the embedded dataset's files (those read from DATA_DIR are listed above)"
+    )
 
 # %% [markdown]
 # ### Seen and unseen classes
@@ -208,16 +270,31 @@ if DATASET == "embedded":
     cls_train, cls_val = helpers.load_classes("train"), helpers.load_classes("val")
     seen_ids, unseen_ids = helpers.seen_unseen(cls_train)
     by_id = scenes.sprites_by_id()
-    print(f"{len(seen_ids)} seen classes ({len(cls_train)} training images), {len(unseen_ids)} unseen classes; "
-          f"{len(cls_val)} validation images")
+    print(
+        f"{len(seen_ids)} seen classes ({len(cls_train)} training images), {len(unseen_ids)} unseen classes; "
+        f"{len(cls_val)} validation images"
+    )
     print("unseen:", ", ".join(by_id[c].en for c in unseen_ids[:25]), "...")
-    val_unseen = [i for i, label in enumerate(cls_val.labels) if cls_val.classes[label] in set(unseen_ids)][:16:2]
-    fig = plots.show_images([cls_val.paths()[i] for i in val_unseen],
-                      [by_id[cls_val.classes[cls_val.labels[i]]].en + " (unseen)" for i in val_unseen], ncols=8, size=1.6)
+    val_unseen = [
+        i
+        for i, label in enumerate(cls_val.labels)
+        if cls_val.classes[label] in set(unseen_ids)
+    ][:16:2]
+    fig = plots.show_images(
+        [cls_val.paths()[i] for i in val_unseen],
+        [
+            by_id[cls_val.classes[cls_val.labels[i]]].en + " (unseen)"
+            for i in val_unseen
+        ],
+        ncols=8,
+        size=1.6,
+    )
 else:
     seen_ids = unseen_ids = None
-    print(f"skipped on {DATASET}: seen and unseen classes belong to the embedded classification view "
-          "(chapter 2 reads tiny-imagenet)")
+    print(
+        f"skipped on {DATASET}: seen and unseen classes belong to the embedded classification view "
+        "(chapter 2 reads tiny-imagenet)"
+    )
 
 # %% [markdown]
 # ## What a pretrained CNN sees
@@ -234,21 +311,36 @@ from matplotlib import cbook
 from PIL import Image
 from sklearn.datasets import load_sample_images
 
-photos = {"chelsea (cat)": skimage.data.chelsea(), "coffee": skimage.data.coffee(), "rocket": skimage.data.rocket(),
-          "astronaut": skimage.data.astronaut(), "china": load_sample_images().images[0],
-          "grace hopper": plt.imread(cbook.get_sample_data("grace_hopper.jpg"))}
+photos = {
+    "chelsea (cat)": skimage.data.chelsea(),
+    "coffee": skimage.data.coffee(),
+    "rocket": skimage.data.rocket(),
+    "astronaut": skimage.data.astronaut(),
+    "china": load_sample_images().images[0],
+    "grace hopper": plt.imread(cbook.get_sample_data("grace_hopper.jpg")),
+}
 photos = {k: Image.fromarray(np.asarray(v)) for k, v in photos.items()}
 backbone = features.Backbone(BACKBONE).to(device)
 categories = features.imagenet_categories()
+
 
 def top3(images, size=224):
     x = features.preprocess(images, size, *features.BACKBONES[BACKBONE][1:]).to(device)
     p = backbone.classify(x).softmax(1).cpu()
     v, i = p.topk(3, dim=1)
-    return [", ".join(f"{categories[j]} {q:.0%}" for q, j in zip(vs, js)) for vs, js in zip(v.tolist(), i.tolist())]
+    return [
+        ", ".join(f"{categories[j]} {q:.0%}" for q, j in zip(vs, js))
+        for vs, js in zip(v.tolist(), i.tolist())
+    ]
 
-fig = plots.show_images(list(photos.values()), [f"{k}: {t}" for k, t in zip(photos, top3(list(photos.values())))],
-                  ncols=6, size=2.3, wrap=26)
+
+fig = plots.show_images(
+    list(photos.values()),
+    [f"{k}: {t}" for k, t in zip(photos, top3(list(photos.values())))],
+    ncols=6,
+    size=2.3,
+    wrap=26,
+)
 
 # %%
 scene_imgs = [Image.open(p) for p in test.paths()[:6]]
@@ -256,9 +348,16 @@ if test.scenes is not None:
     truth = [f"truth: {', '.join(sorted(s.counts()))}\n" for s in test.scenes[:6]]
 else:
     truth = [""] * len(scene_imgs)
-    print(f"skipped on {DATASET}: the truth beside the CNN's labels needs the scenes' ground truth")
-fig = plots.show_images(scene_imgs, [f"{s}CNN: {t}" for s, t in zip(truth, top3(scene_imgs, 128))], ncols=6, size=2.3,
-                  wrap=26)
+    print(
+        f"skipped on {DATASET}: the truth beside the CNN's labels needs the scenes' ground truth"
+    )
+fig = plots.show_images(
+    scene_imgs,
+    [f"{s}CNN: {t}" for s, t in zip(truth, top3(scene_imgs, 128))],
+    ncols=6,
+    size=2.3,
+    wrap=26,
+)
 
 # %% [markdown]
 # The network recognises the photos (the cat is a tabby or Egyptian cat, the rocket a missile or space
@@ -282,9 +381,14 @@ fig = plots.show_images(scene_imgs, [f"{s}CNN: {t}" for s, t in zip(truth, top3(
 # %%
 t0 = time.perf_counter()
 feats = {s: helpers.image_features(d, BACKBONE) for s, d in splits.items()}
-print(f"features of {sum(len(d) for d in splits.values())} images loaded in {time.perf_counter() - t0:.1f} s "
-      + ("(computed during the build, read from the cache here)" if DATASET == "embedded" else
-         "(computed once for this copy of the data, then read from the cache)"))
+print(
+    f"features of {sum(len(d) for d in splits.values())} images loaded in {time.perf_counter() - t0:.1f} s "
+    + (
+        "(computed during the build, read from the cache here)"
+        if DATASET == "embedded"
+        else "(computed once for this copy of the data, then read from the cache)"
+    )
+)
 for k, v in feats["train"].items():
     print(f"{k:7s} {str(v.shape):22s} {v.dtype}")
 feature_dim = feats["train"]["pooled"].shape[1]
@@ -296,16 +400,32 @@ feature_dim = feats["train"]["pooled"].shape[1]
 # %%
 if DATASET == "embedded":
     tr, te = feats["train"]["pooled"], feats["test_A"]["pooled"]
-    sim = torch.nn.functional.normalize(torch.from_numpy(te), dim=1) @ torch.nn.functional.normalize(torch.from_numpy(tr), dim=1).T
+    sim = (
+        torch.nn.functional.normalize(torch.from_numpy(te), dim=1)
+        @ torch.nn.functional.normalize(torch.from_numpy(tr), dim=1).T
+    )
     nn_idx = sim.argmax(1).numpy()
-    share = np.mean([bool(set(test.scenes[i].counts()) & set(splits["train"].scenes[j].counts())) for i, j in enumerate(nn_idx)])
+    share = np.mean(
+        [
+            bool(set(test.scenes[i].counts()) & set(splits["train"].scenes[j].counts()))
+            for i, j in enumerate(nn_idx)
+        ]
+    )
     rng = np.random.default_rng(SEED)
-    rand = np.mean([bool(set(test.scenes[i].counts()) & set(splits["train"].scenes[j].counts()))
-                    for i, j in enumerate(rng.integers(0, len(tr), len(te)))])
-    print(f"nearest training neighbour shares an object class: {share:.1%} (a random training image: {rand:.1%})")
+    rand = np.mean(
+        [
+            bool(set(test.scenes[i].counts()) & set(splits["train"].scenes[j].counts()))
+            for i, j in enumerate(rng.integers(0, len(tr), len(te)))
+        ]
+    )
+    print(
+        f"nearest training neighbour shares an object class: {share:.1%} (a random training image: {rand:.1%})"
+    )
     assert share > 2 * rand, "pretrained features should group images by content"
 else:
-    print(f"skipped on {DATASET}: the nearest-neighbour probe compares object classes in the scenes' ground truth")
+    print(
+        f"skipped on {DATASET}: the nearest-neighbour probe compares object classes in the scenes' ground truth"
+    )
 
 # %% [markdown]
 # ## How well could search possibly do? Oracle ceilings
@@ -318,8 +438,14 @@ else:
 
 # %%
 if DATASET == "embedded":
-    oracle = {s: helpers.oracle_metrics(splits[s]) for s in ("test_A", "test_B", "test_C")}
-    display(pd.DataFrame(oracle).T[["mean_matches", "recall@1", "recall@5", "recall@10", "mrr"]].round(3))
+    oracle = {
+        s: helpers.oracle_metrics(splits[s]) for s in ("test_A", "test_B", "test_C")
+    }
+    display(
+        pd.DataFrame(oracle)
+        .T[["mean_matches", "recall@1", "recall@5", "recall@10", "mrr"]]
+        .round(3)
+    )
 else:
     oracle = None
     print(f"skipped on {DATASET}: the oracle ceilings need the scenes' ground truth")
@@ -333,7 +459,14 @@ else:
 # for in-memory features).
 
 # %%
-print("device:", device, "| DataLoader workers:", helpers.num_workers(), "| torch threads:", torch.get_num_threads())
+print(
+    "device:",
+    device,
+    "| DataLoader workers:",
+    helpers.num_workers(),
+    "| torch threads:",
+    torch.get_num_threads(),
+)
 
 # %% [markdown]
 # ## Explore the scenes
@@ -346,23 +479,33 @@ import ipywidgets
 
 out = ipywidgets.Output()
 
+
 def show_scene(i):
-    with widgets.drawing_into(out):  # the Output widget in Jupyter; straight into this cell in the book
+    with widgets.drawing_into(
+        out
+    ):  # the Output widget in Jupyter; straight into this cell in the book
         fig, ax = plt.subplots(figsize=(3.2, 3.2))
         ax.imshow(Image.open(test.paths()[i]))
         if test.scenes is not None:
             plots.draw_scene_truth(ax, test.scenes[i])
         ax.axis("off")
         plt.show()
-        other = helpers.load_captions("test_A", "es").captions_of(i)[:2] if DATASET == "embedded" else []
+        other = (
+            helpers.load_captions("test_A", "es").captions_of(i)[:2]
+            if DATASET == "embedded"
+            else []
+        )
         for c in other + test.captions_of(i)[:2]:
             print(c)
+
 
 slider = ipywidgets.IntSlider(0, 0, len(test) - 1, description="scene")
 slider.observe(lambda ch: show_scene(ch["new"]), names="value")
 show_scene(0)  # run once, so the code behind the widget is exercised in every run
 if test.scenes is None:
-    print(f"skipped on {DATASET}: the boxes drawn on each scene need the scenes' ground truth")
+    print(
+        f"skipped on {DATASET}: the boxes drawn on each scene need the scenes' ground truth"
+    )
 widgets.show(ipywidgets.VBox([slider, out]), "scene explorer")
 plt.close("all")
 
@@ -374,20 +517,37 @@ plt.close("all")
 
 # %%
 if DATASET == "embedded":
-    metrics = {"n_atlas_sprites": len(sprites), "n_train_images": len(splits["train"]),
-               "n_test_images": sum(len(splits[s]) for s in ("test_A", "test_B", "test_C")),
-               "n_classes_seen": len(seen_ids), "n_classes_unseen": len(unseen_ids), "feature_dim": feature_dim,
-               "oracle_recall@5_test_A": oracle["test_A"]["recall@5"]}
+    metrics = {
+        "n_atlas_sprites": len(sprites),
+        "n_train_images": len(splits["train"]),
+        "n_test_images": sum(len(splits[s]) for s in ("test_A", "test_B", "test_C")),
+        "n_classes_seen": len(seen_ids),
+        "n_classes_unseen": len(unseen_ids),
+        "feature_dim": feature_dim,
+        "oracle_recall@5_test_A": oracle["test_A"]["recall@5"],
+    }
 else:  # a real dataset: what was found
-    metrics = {"n_atlas_sprites": len(sprites), "n_train_images": len(splits["train"]),
-               "n_test_images": sum(len(splits[s]) for s in TESTS), "feature_dim": feature_dim}
+    metrics = {
+        "n_atlas_sprites": len(sprites),
+        "n_train_images": len(splits["train"]),
+        "n_test_images": sum(len(splits[s]) for s in TESTS),
+        "feature_dim": feature_dim,
+    }
 helpers.record("00_data_features_devices", metrics)
 if DATASET == "embedded":
     assert metrics["n_test_images"] == 3000 and len(splits["test_A"].captions) == 5000
-    assert metrics["n_atlas_sprites"] >= 200 and metrics["n_classes_unseen"] >= 20 and feature_dim == 1280
+    assert (
+        metrics["n_atlas_sprites"] >= 200
+        and metrics["n_classes_unseen"] >= 20
+        and feature_dim == 1280
+    )
 else:
-    assert metrics["n_train_images"] > 0 and metrics["n_test_images"] > 0, "a split without images"
-    assert all(np.isfinite(f["pooled"]).all() for f in feats.values()), "a feature vector is not finite"
+    assert metrics["n_train_images"] > 0 and metrics["n_test_images"] > 0, (
+        "a split without images"
+    )
+    assert all(np.isfinite(f["pooled"]).all() for f in feats.values()), (
+        "a feature vector is not finite"
+    )
 metrics
 
 # %% [markdown]

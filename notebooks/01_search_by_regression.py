@@ -53,23 +53,26 @@
 # embedded data.
 
 # %% tags=["parameters"]
-DATASET = "embedded"   # "embedded" | "coco-spanish" (seed 000's files) | "coco" (COCO 2014) | "flickr8k"
-DATA_DIR = None        # a folder holding a copy of the dataset, read as it is (no download); None: the cache's copy
+DATASET = "embedded"  # "embedded" | "coco-spanish" (seed 000's files) | "coco" (COCO 2014) | "flickr8k"
+DATA_DIR = None  # a folder holding a copy of the dataset, read as it is (no download); None: the cache's copy
 BACKBONE = "efficientnet_lite0"  # image features: "efficientnet_lite0" (ships with the book) or "resnet152" (opt-in)
-LANGUAGE = "en"        # "en" or "es": the language of the experiment grid; the best model also runs in the other one
-                       # (embedded data; a real dataset runs in its own: coco, flickr8k "en", coco-spanish "es")
-DEVICE = "auto"        # "auto" (the GPU with most free memory, else the CPU), "cpu", "cuda", "cuda:1", ...
-EPOCHS = 8             # training epochs per model (seed 000: 20)
+LANGUAGE = "en"  # "en" or "es": the language of the experiment grid; the best model also runs in the other one
+# (embedded data; a real dataset runs in its own: coco, flickr8k "en", coco-spanish "es")
+DEVICE = "auto"  # "auto" (the GPU with most free memory, else the CPU), "cpu", "cuda", "cuda:1", ...
+EPOCHS = 8  # training epochs per model (seed 000: 20)
 SEED = 0
-HIDDEN = 256           # hidden units of the MLP regressor (seed 000: 4096; 256 keeps the CPU run short)
-GRU_HIDDEN = 128       # GRU state size, projected to the image feature size (seed 000: 2 layers of 2048, no projection)
-BATCH_SIZE = 256       # seed 000: 200
-ADAM_LR = 2e-3         # Adam's learning rate (SGD keeps the seed's 0.01)
-WORD_VECTORS = {"en": "glove", "es": "fasttext"}  # "glove" (GloVe 6B 50-d), "fasttext" (trained on the training
-                       # captions), or the path of a word2vec .vec file (seed 000: SBWC FastText / GloVe, 300-d)
-TENSORBOARD = False    # True: also log every run for TensorBoard (see "Watching training in TensorBoard")
-TOP_K = 5              # images shown per query
-THREADS = 2            # CPU threads for torch (the book's machines have 2 cores)
+HIDDEN = 256  # hidden units of the MLP regressor (seed 000: 4096; 256 keeps the CPU run short)
+GRU_HIDDEN = 128  # GRU state size, projected to the image feature size (seed 000: 2 layers of 2048, no projection)
+BATCH_SIZE = 256  # seed 000: 200
+ADAM_LR = 2e-3  # Adam's learning rate (SGD keeps the seed's 0.01)
+WORD_VECTORS = {
+    "en": "glove",
+    "es": "fasttext",
+}  # "glove" (GloVe 6B 50-d), "fasttext" (trained on the training
+# captions), or the path of a word2vec .vec file (seed 000: SBWC FastText / GloVe, 300-d)
+TENSORBOARD = False  # True: also log every run for TensorBoard (see "Watching training in TensorBoard")
+TOP_K = 5  # images shown per query
+THREADS = 2  # CPU threads for torch (the book's machines have 2 cores)
 
 # %%
 import os
@@ -93,17 +96,25 @@ from helpers import datasets, metrics, plots, results, scenes, text, widgets
 
 if LANGUAGE not in ("en", "es"):
     raise ValueError(f"LANGUAGE must be 'en' or 'es', not {LANGUAGE!r}")
-if DATASET != "embedded" and LANGUAGE != datasets.LANGUAGES.get(DATASET, LANGUAGE):  # one language
-    print(f"{DATASET} captions are in {datasets.LANGUAGES[DATASET]!r}: LANGUAGE = "
-          f"{datasets.LANGUAGES[DATASET]!r} instead of {LANGUAGE!r}")
+if DATASET != "embedded" and LANGUAGE != datasets.LANGUAGES.get(
+    DATASET, LANGUAGE
+):  # one language
+    print(
+        f"{DATASET} captions are in {datasets.LANGUAGES[DATASET]!r}: LANGUAGE = "
+        f"{datasets.LANGUAGES[DATASET]!r} instead of {LANGUAGE!r}"
+    )
     LANGUAGE = datasets.LANGUAGES[DATASET]
 OTHER = "es" if LANGUAGE == "en" else "en"
-LANGS = (LANGUAGE, OTHER) if DATASET == "embedded" else (LANGUAGE,)  # the second language where the data has it
+LANGS = (
+    (LANGUAGE, OTHER) if DATASET == "embedded" else (LANGUAGE,)
+)  # the second language where the data has it
 torch.set_num_threads(THREADS)
 helpers.seed_everything(SEED)
 device = helpers.pick_device(DEVICE)
 pd.set_option("display.float_format", "{:.3f}".format)
-TESTS = list(helpers.test_sets(DATASET, DATA_DIR))  # the 1,000-image test sets the data holds (at least one)
+TESTS = list(
+    helpers.test_sets(DATASET, DATA_DIR)
+)  # the 1,000-image test sets the data holds (at least one)
 
 
 # %% [markdown]
@@ -120,26 +131,39 @@ TESTS = list(helpers.test_sets(DATASET, DATA_DIR))  # the 1,000-image test sets 
 # Seed 000's files have no validation split; on that path we hold out the last 500 training images, so that the
 # choice of the best model never looks at a test set.
 
+
 # %%
 def image_vectors(data) -> np.ndarray:
     """One feature vector per image: the vectors shipped with the dataset if any (COCO-Spanish), else the CNN's."""
-    return helpers.image_features(data, BACKBONE, device=device, with_maps=False)["pooled"].astype(np.float32)
+    return helpers.image_features(data, BACKBONE, device=device, with_maps=False)[
+        "pooled"
+    ].astype(np.float32)
 
 
 def load_language(lang: str) -> tuple:
     """(captions by split, image vectors by split) for one language; the images are the same in both."""
-    data = {s: helpers.load_captions(s, lang, DATASET, data_dir=DATA_DIR) for s in ["train", *TESTS]}
+    data = {
+        s: helpers.load_captions(s, lang, DATASET, data_dir=DATA_DIR)
+        for s in ["train", *TESTS]
+    }
     feats = {s: image_vectors(d) for s, d in data.items()}
     try:
         data["val"] = helpers.load_captions("val", lang, DATASET, data_dir=DATA_DIR)
         feats["val"] = image_vectors(data["val"])
     except (ValueError, FileNotFoundError, helpers.DatasetFormatError):
-        n = len(data["train"].files)  # no validation split: hold out the last 500 training images (a tenth if fewer)
+        n = len(
+            data["train"].files
+        )  # no validation split: hold out the last 500 training images (a tenth if fewer)
         hold = min(500, n // 10)
         keep, held = np.arange(n - hold), np.arange(n - hold, n)
         name = data["train"].name
-        data["val"], feats["val"] = helpers.subset(data["train"], held, f"{name}[{hold} images]"), feats["train"][held]
-        data["train"] = helpers.subset(data["train"], keep, f"{name}[{n - hold} images]")
+        data["val"], feats["val"] = (
+            helpers.subset(data["train"], held, f"{name}[{hold} images]"),
+            feats["train"][held],
+        )
+        data["train"] = helpers.subset(
+            data["train"], keep, f"{name}[{n - hold} images]"
+        )
         feats["train"] = feats["train"][keep]
     return data, feats
 
@@ -151,27 +175,58 @@ data, feats = DATA[LANGUAGE], FEATS[LANGUAGE]
 HAS_TRUTH = data["test_A"].scenes is not None and data["test_A"].meanings is not None
 D = feats["train"].shape[1]
 if DATASET != "embedded":
-    where = f"{helpers.detect_layout(DATASET, DATA_DIR).name} layout at {DATA_DIR}" if DATA_DIR else "the cache"
-    print(f"{DATASET} ({where}), {LANGUAGE} captions: " + ", ".join(
-        f"{s} {len(d.files):,} images / {len(d.captions):,} captions" for s, d in data.items()))
-print(f"{len(TESTS)} test set(s) of at most 1,000 images: " + ", ".join(
-    f"{s} ({len(data[s].files):,} images)" for s in TESTS))
+    where = (
+        f"{helpers.detect_layout(DATASET, DATA_DIR).name} layout at {DATA_DIR}"
+        if DATA_DIR
+        else "the cache"
+    )
+    print(
+        f"{DATASET} ({where}), {LANGUAGE} captions: "
+        + ", ".join(
+            f"{s} {len(d.files):,} images / {len(d.captions):,} captions"
+            for s, d in data.items()
+        )
+    )
+print(
+    f"{len(TESTS)} test set(s) of at most 1,000 images: "
+    + ", ".join(f"{s} ({len(data[s].files):,} images)" for s in TESTS)
+)
 
-pd.DataFrame([{"split": s, "images": len(d.files), "captions": len(d.captions),
-               "image vectors": str(feats[s].shape), "caption -> image": str(d.caption_image.shape)}
-              for s, d in data.items()]).set_index("split")
+pd.DataFrame(
+    [
+        {
+            "split": s,
+            "images": len(d.files),
+            "captions": len(d.captions),
+            "image vectors": str(feats[s].shape),
+            "caption -> image": str(d.caption_image.shape),
+        }
+        for s, d in data.items()
+    ]
+).set_index("split")
 
 # %%
 show = [0, 1, 2, 3]
 fig = plots.show_images(
     [data["train"].paths()[i] for i in show],
-    ["\n".join(f"{lang.upper()}: {DATA[lang]['train'].captions_of(i)[0]}" for lang in sorted(DATA)) for i in show],
-    ncols=4, size=3.2, wrap=36)
+    [
+        "\n".join(
+            f"{lang.upper()}: {DATA[lang]['train'].captions_of(i)[0]}"
+            for lang in sorted(DATA)
+        )
+        for i in show
+    ],
+    ncols=4,
+    size=3.2,
+    wrap=36,
+)
 plt.show()
 for i in show[:2]:
     print(f"image {i}:", " | ".join(data["train"].captions_of(i)))
-print(f"target of image 0: a {D}-d vector, first values {np.round(feats['train'][0][:6], 2)}, "
-      f"mean {feats['train'].mean():.3f}, {np.mean(feats['train'] == 0):.0%} zeros over the training set")
+print(
+    f"target of image 0: a {D}-d vector, first values {np.round(feats['train'][0][:6], 2)}, "
+    f"mean {feats['train'].mean():.3f}, {np.mean(feats['train'] == 0):.0%} zeros over the training set"
+)
 
 # %% [markdown]
 # Five captions per image, each saying something true but partial: the objects, sometimes their size, the
@@ -205,8 +260,13 @@ TFIDF = dict(ngram_range=(1, 3), min_df=0.01, max_df=0.8)  # seed 000's settings
 
 
 def fit_tfidf(lang: str, train_captions: list) -> TfidfVectorizer:
-    vec = TfidfVectorizer(tokenizer=lambda s: helpers.tokenize(s, lang), lowercase=False, token_pattern=None,
-                          dtype=np.float32, **TFIDF)
+    vec = TfidfVectorizer(
+        tokenizer=lambda s: helpers.tokenize(s, lang),
+        lowercase=False,
+        token_pattern=None,
+        dtype=np.float32,
+        **TFIDF,
+    )
     return vec.fit(train_captions)
 
 
@@ -215,29 +275,47 @@ def word_vectors(lang: str, train_tokens: list):
     choice = WORD_VECTORS[lang]
     if choice == "glove":
         return helpers.glove(), "GloVe"
-    if choice == "fasttext":  # trained once on the training captions, then read from the cache
-        return text.cached_fasttext(train_tokens, f"{DATA[lang]['train'].name}-{lang}", dim=50, seed=SEED), "FastText"
+    if (
+        choice == "fasttext"
+    ):  # trained once on the training captions, then read from the cache
+        return text.cached_fasttext(
+            train_tokens, f"{DATA[lang]['train'].name}-{lang}", dim=50, seed=SEED
+        ), "FastText"
     from gensim.models import KeyedVectors
-    return KeyedVectors.load_word2vec_format(choice, limit=100_000), "vectors"  # seed 000 kept the first 100k words
+
+    return KeyedVectors.load_word2vec_format(
+        choice, limit=100_000
+    ), "vectors"  # seed 000 kept the first 100k words
 
 
 t = time.perf_counter()
-TOKENS = {lang: {s: text.tokenize_all(d.captions, lang) for s, d in DATA[lang].items()} for lang in DATA}
-KV = {lang: word_vectors(lang, TOKENS[lang]["train"]) for lang in DATA}  # both languages: compared below
+TOKENS = {
+    lang: {s: text.tokenize_all(d.captions, lang) for s, d in DATA[lang].items()}
+    for lang in DATA
+}
+KV = {
+    lang: word_vectors(lang, TOKENS[lang]["train"]) for lang in DATA
+}  # both languages: compared below
 tokens = TOKENS[LANGUAGE]
 tfidf = fit_tfidf(LANGUAGE, data["train"].captions)
 kv, WV = KV[LANGUAGE]
 print(f"tf-idf and word vectors ready in {time.perf_counter() - t:.1f} s")
 terms = tfidf.get_feature_names_out()
 n_words = pd.Series([len(x.split()) for x in terms]).value_counts().sort_index()
-print(f"tf-idf keeps {len(terms)} n-grams: " + ", ".join(f"{n} of {k} word(s)" for k, n in n_words.items()))
-print(f"{WV} word vectors: {kv.vector_size}-d, {len(kv.key_to_index):,} words in their vocabulary")
+print(
+    f"tf-idf keeps {len(terms)} n-grams: "
+    + ", ".join(f"{n} of {k} word(s)" for k, n in n_words.items())
+)
+print(
+    f"{WV} word vectors: {kv.vector_size}-d, {len(kv.key_to_index):,} words in their vocabulary"
+)
 
 
 # %% [markdown]
 # The 1% threshold is seed 000's, chosen for COCO's open vocabulary. On our captions it has a price worth
 # seeing: an object word that occurs in fewer than 1% of the training captions is **not a feature at all**, so
 # tf-idf cannot search for it.
+
 
 # %%
 def object_words(lang: str) -> dict:
@@ -250,16 +328,27 @@ def object_words(lang: str) -> dict:
 if HAS_TRUTH:
     vocab = set(terms)
     names = object_words(LANGUAGE)
-    lost = sorted(w for w in names.values() if not all(t in vocab for t in helpers.tokenize(w, LANGUAGE)))
-    print(f"{len(lost)} of {len(names)} object names have a word under min_df and are invisible to tf-idf"
-          + (f", e.g. {', '.join(lost[:8])}" if lost else ""))
+    lost = sorted(
+        w
+        for w in names.values()
+        if not all(t in vocab for t in helpers.tokenize(w, LANGUAGE))
+    )
+    print(
+        f"{len(lost)} of {len(names)} object names have a word under min_df and are invisible to tf-idf"
+        + (f", e.g. {', '.join(lost[:8])}" if lost else "")
+    )
 else:
-    print(f"skipped on {DATASET}: counting the object names tf-idf drops needs the scenes' ground truth")
+    print(
+        f"skipped on {DATASET}: counting the object names tf-idf drops needs the scenes' ground truth"
+    )
 for lang, word in (("en", "cat"), ("es", "gato")):
     if lang not in KV:
         continue
     vectors, name = KV[lang]
-    print(f"nearest {name} neighbours of '{word}':", [w for w, _ in vectors.most_similar(word, topn=8)])
+    print(
+        f"nearest {name} neighbours of '{word}':",
+        [w for w, _ in vectors.most_similar(word, topn=8)],
+    )
 
 
 # %% [markdown]
@@ -274,13 +363,16 @@ for lang, word in (("en", "cat"), ("es", "gato")):
 # view stores each caption as the row numbers of its words in a small table of word vectors (`text.WordTable`),
 # padded with zeros to the longest caption.
 
+
 # %%
 def prepare(lang: str, data: dict, tokens: dict, tfidf, kv) -> dict:
     """Inputs of every model for every split: {descriptor: {split: tuple of tensors}}, plus the word table."""
     table = text.WordTable(kv)
     inputs = {"tfidf": {}, "centroid": {}, "sequence": {}}
     for s in data:
-        inputs["tfidf"][s] = (torch.from_numpy(tfidf.transform(data[s].captions).toarray()),)
+        inputs["tfidf"][s] = (
+            torch.from_numpy(tfidf.transform(data[s].captions).toarray()),
+        )
         inputs["centroid"][s] = (torch.from_numpy(text.centroids(tokens[s], kv)[0]),)
         inputs["sequence"][s] = tuple(map(torch.from_numpy, table.encode(tokens[s])))
     return {"lang": lang, "inputs": inputs, "table": table, "tfidf": tfidf, "kv": kv}
@@ -290,10 +382,18 @@ t = time.perf_counter()
 P = {LANGUAGE: prepare(LANGUAGE, data, tokens, tfidf, kv)}
 print(f"descriptors for {len(data)} splits in {time.perf_counter() - t:.1f} s")
 for name, by_split in P[LANGUAGE]["inputs"].items():
-    print(f"{name:9s}", "  ".join(f"{s}: {' + '.join(str(tuple(x.shape)) for x in v)}" for s, v in by_split.items()
-                                  if s in ("train", "test_A")))
-print(f"word table: {len(P[LANGUAGE]['table'])} rows of {kv.vector_size}-d vectors "
-      f"({P[LANGUAGE]['table'].dropped} word occurrences had no vector)")
+    print(
+        f"{name:9s}",
+        "  ".join(
+            f"{s}: {' + '.join(str(tuple(x.shape)) for x in v)}"
+            for s, v in by_split.items()
+            if s in ("train", "test_A")
+        ),
+    )
+print(
+    f"word table: {len(P[LANGUAGE]['table'])} rows of {kv.vector_size}-d vectors "
+    f"({P[LANGUAGE]['table'].dropped} word occurrences had no vector)"
+)
 
 
 # %% [markdown]
@@ -320,13 +420,21 @@ print(f"word table: {len(P[LANGUAGE]['table'])} rows of {kv.vector_size}-d vecto
 # and a cosine loss $1 - \cos(\hat y, y)$ that only cares about the *direction* of $\hat y$. **Optimisers:** plain
 # SGD with learning rate 0.01 (the seed's) and Adam with `ADAM_LR` = 0.002.
 
+
 # %%
 class MLPRegressor(nn.Module):
     """Seed 000's regressor: text descriptor -> hidden layer (ReLU, dropout 0.2) -> image feature vector."""
 
-    def __init__(self, d_in: int, d_out: int, hidden: int = HIDDEN, p_drop: float = 0.2):
+    def __init__(
+        self, d_in: int, d_out: int, hidden: int = HIDDEN, p_drop: float = 0.2
+    ):
         super().__init__()
-        self.net = nn.Sequential(nn.Linear(d_in, hidden), nn.ReLU(), nn.Dropout(p_drop), nn.Linear(hidden, d_out))
+        self.net = nn.Sequential(
+            nn.Linear(d_in, hidden),
+            nn.ReLU(),
+            nn.Dropout(p_drop),
+            nn.Linear(hidden, d_out),
+        )
 
     def forward(self, x):  # x: (B, d) -> (B, D)
         return self.net(x)
@@ -339,24 +447,42 @@ class GRURegressor(nn.Module):
     fine-tuned with the rest. Words first met after training (in a query) get their pretrained vector.
     """
 
-    def __init__(self, table: text.WordTable, d_out: int, hidden: int = GRU_HIDDEN, train_vectors: bool = False):
+    def __init__(
+        self,
+        table: text.WordTable,
+        d_out: int,
+        hidden: int = GRU_HIDDEN,
+        train_vectors: bool = False,
+    ):
         super().__init__()
         self.table = table
-        self.embed = nn.Embedding.from_pretrained(table.vectors.clone(), freeze=not train_vectors, padding_idx=0)
+        self.embed = nn.Embedding.from_pretrained(
+            table.vectors.clone(), freeze=not train_vectors, padding_idx=0
+        )
         self.gru = nn.GRU(table.kv.vector_size, hidden, batch_first=True)
         self.out = nn.Linear(hidden, d_out)
 
     def vectors(self, ids):  # (B, L) rows of the word table -> (B, L, dim)
         n = self.embed.num_embeddings
         x = self.embed(ids.clamp(max=n - 1))
-        if (ids >= n).any():  # words added to the table after training: their pretrained vectors
-            x = torch.where((ids < n)[..., None], x, self.table.vectors.to(ids.device)[ids])
+        if (
+            ids >= n
+        ).any():  # words added to the table after training: their pretrained vectors
+            x = torch.where(
+                (ids < n)[..., None], x, self.table.vectors.to(ids.device)[ids]
+            )
         return x
 
     def forward(self, ids, lengths):
-        packed = nn.utils.rnn.pack_padded_sequence(self.vectors(ids), lengths.clamp(min=1).cpu(), batch_first=True,
-                                                   enforce_sorted=False)
-        _, h = self.gru(packed)  # h: (1, B, hidden), the state after each caption's last word
+        packed = nn.utils.rnn.pack_padded_sequence(
+            self.vectors(ids),
+            lengths.clamp(min=1).cpu(),
+            batch_first=True,
+            enforce_sorted=False,
+        )
+        _, h = self.gru(
+            packed
+        )  # h: (1, B, hidden), the state after each caption's last word
         return self.out(h[-1])
 
 
@@ -387,6 +513,7 @@ print(GRURegressor(P[LANGUAGE]["table"], D))
 # `%tensorboard --logdir ../.cache/runs` in Jupyter) and compare the runs side by side. It is off by default so
 # the book's runs leave nothing behind.
 
+
 # %%
 def predict(model, inputs: tuple, batch_size: int = 2048) -> np.ndarray:
     """Predicted image vectors for all rows of `inputs` (a tuple of tensors), in batches."""
@@ -394,7 +521,9 @@ def predict(model, inputs: tuple, batch_size: int = 2048) -> np.ndarray:
     out = []
     with torch.no_grad():
         for s in range(0, len(inputs[0]), batch_size):
-            out.append(model(*(x[s:s + batch_size].to(device) for x in inputs)).float().cpu())
+            out.append(
+                model(*(x[s : s + batch_size].to(device) for x in inputs)).float().cpu()
+            )
     return torch.cat(out).numpy()
 
 
@@ -406,25 +535,42 @@ def train(spec: dict, prep: dict, epochs: int = EPOCHS) -> dict:
     if spec["model"] == "MLP":
         model = MLPRegressor(inputs["train"][0].shape[1], D)
     else:
-        model = GRURegressor(prep["table"], D, train_vectors=spec["vectors"] == "fine-tuned")
+        model = GRURegressor(
+            prep["table"], D, train_vectors=spec["vectors"] == "fine-tuned"
+        )
     model.to(device)
     params = model.parameters()
     params = [p for p in params if p.requires_grad]
-    opt = torch.optim.SGD(params, lr=0.01) if spec["optimizer"] == "SGD" else torch.optim.Adam(params, lr=ADAM_LR)
+    opt = (
+        torch.optim.SGD(params, lr=0.01)
+        if spec["optimizer"] == "SGD"
+        else torch.optim.Adam(params, lr=ADAM_LR)
+    )
     loss_fn = LOSSES[spec["loss"]]
-    y_train, y_val = torch.from_numpy(lang_feats["train"]), torch.from_numpy(lang_feats["val"])
+    y_train, y_val = (
+        torch.from_numpy(lang_feats["train"]),
+        torch.from_numpy(lang_feats["val"]),
+    )
     val_targets = DATA[prep["lang"]]["val"].caption_image
     captions = torch.from_numpy(DATA[prep["lang"]]["train"].caption_image)
     gen = torch.Generator().manual_seed(SEED)
-    log = results.RunLog(f"{spec['name']}-{prep['lang']}".replace(" ", "_").replace("·", ""), TENSORBOARD)
-    hist = {"train loss": [], "val loss": [], "val R@5 (L2)": [], "val R@5 (cosine)": [], "batch loss": []}
+    log = results.RunLog(
+        f"{spec['name']}-{prep['lang']}".replace(" ", "_").replace("·", ""), TENSORBOARD
+    )
+    hist = {
+        "train loss": [],
+        "val loss": [],
+        "val R@5 (L2)": [],
+        "val R@5 (cosine)": [],
+        "batch loss": [],
+    }
     t = time.perf_counter()
     for epoch in widgets.progress(range(epochs), desc=spec["name"], leave=False):
         model.train()
         order = torch.randperm(len(captions), generator=gen)
         total = 0.0
         for s in range(0, len(order), BATCH_SIZE):
-            idx = order[s:s + BATCH_SIZE]
+            idx = order[s : s + BATCH_SIZE]
             pred = model(*(x[idx].to(device) for x in inputs["train"]))
             loss = loss_fn(pred, y_train[captions[idx]].to(device))
             opt.zero_grad()
@@ -434,7 +580,9 @@ def train(spec: dict, prep: dict, epochs: int = EPOCHS) -> dict:
             hist["batch loss"].append(loss.item())
         pred_val = predict(model, inputs["val"])
         hist["train loss"].append(total / len(order))
-        hist["val loss"].append(float(loss_fn(torch.from_numpy(pred_val), y_val[val_targets])))
+        hist["val loss"].append(
+            float(loss_fn(torch.from_numpy(pred_val), y_val[val_targets]))
+        )
         for metric, label in (("l2", "L2"), ("cosine", "cosine")):
             r = helpers.ranks(pred_val, lang_feats["val"], val_targets, metric=metric)
             m = helpers.retrieval_metrics(r)
@@ -455,17 +603,32 @@ def train(spec: dict, prep: dict, epochs: int = EPOCHS) -> dict:
 # Adam, which the first two rows show is the decisive change in a short training run. The last row lets the GRU
 # fine-tune its word vectors.
 
+
 # %%
 def grid(wv_name: str) -> list:
-    rows = [("tf-idf", "tfidf", "MLP", "MSE", "SGD", ""), ("tf-idf", "tfidf", "MLP", "MSE", "Adam", ""),
-            ("tf-idf", "tfidf", "MLP", "L1", "Adam", ""), ("tf-idf", "tfidf", "MLP", "cosine", "Adam", ""),
-            (f"{wv_name} centroid", "centroid", "MLP", "MSE", "Adam", ""),
-            (f"{wv_name} centroid", "centroid", "MLP", "cosine", "Adam", ""),
-            (f"{wv_name} words", "sequence", "GRU", "MSE", "Adam", "fixed"),
-            (f"{wv_name} words", "sequence", "GRU", "cosine", "Adam", "fixed"),
-            (f"{wv_name} words", "sequence", "GRU", "cosine", "Adam", "fine-tuned")]
-    return [dict(name=f"{t} + {m} · {loss} · {o}" + (f" · {v}" if v else ""), text=t, descriptor=d, model=m, loss=loss,
-                 optimizer=o, vectors=v) for t, d, m, loss, o, v in rows]
+    rows = [
+        ("tf-idf", "tfidf", "MLP", "MSE", "SGD", ""),
+        ("tf-idf", "tfidf", "MLP", "MSE", "Adam", ""),
+        ("tf-idf", "tfidf", "MLP", "L1", "Adam", ""),
+        ("tf-idf", "tfidf", "MLP", "cosine", "Adam", ""),
+        (f"{wv_name} centroid", "centroid", "MLP", "MSE", "Adam", ""),
+        (f"{wv_name} centroid", "centroid", "MLP", "cosine", "Adam", ""),
+        (f"{wv_name} words", "sequence", "GRU", "MSE", "Adam", "fixed"),
+        (f"{wv_name} words", "sequence", "GRU", "cosine", "Adam", "fixed"),
+        (f"{wv_name} words", "sequence", "GRU", "cosine", "Adam", "fine-tuned"),
+    ]
+    return [
+        dict(
+            name=f"{t} + {m} · {loss} · {o}" + (f" · {v}" if v else ""),
+            text=t,
+            descriptor=d,
+            model=m,
+            loss=loss,
+            optimizer=o,
+            vectors=v,
+        )
+        for t, d, m, loss, o, v in rows
+    ]
 
 
 EXPERIMENTS = grid(WV)
@@ -473,21 +636,34 @@ RUNS = {}
 for spec in EXPERIMENTS:
     RUNS[spec["name"]] = run = dict(spec, lang=LANGUAGE, **train(spec, P[LANGUAGE]))
     h = run["history"]
-    print(f"{spec['name']:40s} {run['seconds']:5.1f} s   train loss {h['train loss'][0]:.4f} -> {h['train loss'][-1]:.4f}"
-          f"   val R@5 L2 {h['val R@5 (L2)'][-1]:.3f} / cosine {h['val R@5 (cosine)'][-1]:.3f}")
+    print(
+        f"{spec['name']:40s} {run['seconds']:5.1f} s   train loss {h['train loss'][0]:.4f} -> {h['train loss'][-1]:.4f}"
+        f"   val R@5 L2 {h['val R@5 (L2)'][-1]:.3f} / cosine {h['val R@5 (cosine)'][-1]:.3f}"
+    )
 
 # %%
 fig, axes = plt.subplots(1, 3, figsize=(15, 3.6))
 mse_runs = {n: r for n, r in RUNS.items() if r["loss"] == "MSE"}
-plots.loss_curves({n: r["history"]["train loss"] for n, r in mse_runs.items()}, ax=axes[0],
-                  title="training loss (MSE runs)")
-plots.loss_curves({n: r["history"]["val loss"] for n, r in mse_runs.items()}, ax=axes[1],
-                  title="validation loss (MSE runs)")
-plots.loss_curves({n: r["history"]["val R@5 (cosine)"] for n, r in RUNS.items()}, ax=axes[2],
-                  title="validation Recall@5 (cosine distance)")
+plots.loss_curves(
+    {n: r["history"]["train loss"] for n, r in mse_runs.items()},
+    ax=axes[0],
+    title="training loss (MSE runs)",
+)
+plots.loss_curves(
+    {n: r["history"]["val loss"] for n, r in mse_runs.items()},
+    ax=axes[1],
+    title="validation loss (MSE runs)",
+)
+plots.loss_curves(
+    {n: r["history"]["val R@5 (cosine)"] for n, r in RUNS.items()},
+    ax=axes[2],
+    title="validation Recall@5 (cosine distance)",
+)
 axes[0].set_yscale("log")
 axes[1].set_yscale("log")
-axes[2].axhline(helpers.chance_metrics(len(data["val"].files))["recall@5"], color="k", ls=":", lw=1)
+axes[2].axhline(
+    helpers.chance_metrics(len(data["val"].files))["recall@5"], color="k", ls=":", lw=1
+)
 for ax in axes[:2]:
     ax.get_legend().remove()
 axes[2].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
@@ -518,6 +694,7 @@ plt.show()
 # Distances: seed 000 ranked with the Euclidean (L2) distance. The cosine distance, $1 - \cos(\hat y, y)$, ignores
 # the length of the vectors. We compute both for every model.
 
+
 # %%
 def test_predictions(run: dict) -> dict:
     prep = P[run["lang"]]
@@ -526,13 +703,20 @@ def test_predictions(run: dict) -> dict:
 
 rows = []
 RANKS = {}
-for name, run in widgets.progress(RUNS.items(), total=len(RUNS), desc="ranking test_A, B and C", leave=False):
+for name, run in widgets.progress(
+    RUNS.items(), total=len(RUNS), desc="ranking test_A, B and C", leave=False
+):
     data_l, feats_l = DATA[run["lang"]], FEATS[run["lang"]]
-    result_rows, ranks_ = metrics.evaluate(test_predictions(run), {s: feats_l[s] for s in TESTS},
-                                          {s: data_l[s].caption_image for s in TESTS})
+    result_rows, ranks_ = metrics.evaluate(
+        test_predictions(run),
+        {s: feats_l[s] for s in TESTS},
+        {s: data_l[s].caption_image for s in TESTS},
+    )
     RANKS[name] = ranks_
     h = run["history"]
-    run["distance"] = "l2" if h["val R@5 (L2)"][-1] > h["val R@5 (cosine)"][-1] else "cosine"  # chosen on val
+    run["distance"] = (
+        "l2" if h["val R@5 (L2)"][-1] > h["val R@5 (cosine)"][-1] else "cosine"
+    )  # chosen on val
     rows += [dict(model=name, lang=run["lang"], **r) for r in result_rows]
 scores = pd.DataFrame(rows)
 CHANCE = helpers.chance_metrics(len(data["test_A"].files))
@@ -543,8 +727,14 @@ COLS = ["recall@1", "recall@5", "recall@10", "mrr", "median_rank", "mean_rank"]
 
 
 def table_for(split: str) -> pd.DataFrame:
-    chosen = [scores[(scores.model == n) & (scores.split == split) & (scores.distance == r["distance"])]
-              for n, r in RUNS.items()]
+    chosen = [
+        scores[
+            (scores.model == n)
+            & (scores.split == split)
+            & (scores.distance == r["distance"])
+        ]
+        for n, r in RUNS.items()
+    ]
     t = pd.concat(chosen).set_index("model")[["distance", *COLS]]
     extra = {"chance (random order)": dict(distance="", **CHANCE)}
     if HAS_TRUTH:
@@ -552,20 +742,40 @@ def table_for(split: str) -> pd.DataFrame:
     return pd.concat([t, pd.DataFrame(extra).T[["distance", *COLS]]])
 
 
-print(f"test_A, {LANGUAGE}: each model with the distance that scored better on validation")
+print(
+    f"test_A, {LANGUAGE}: each model with the distance that scored better on validation"
+)
 table_for("test_A")
 
 # %% [markdown]
 # The same comparison over all three test sets, averaged, and for both distances side by side:
 
 # %%
-avg = (scores.groupby(["model", "distance"], sort=False)[["recall@5", "mrr", "median_rank"]].mean()
-       .unstack("distance"))
+avg = (
+    scores.groupby(["model", "distance"], sort=False)[
+        ["recall@5", "mrr", "median_rank"]
+    ]
+    .mean()
+    .unstack("distance")
+)
 avg.columns = [f"{m} ({d})" for m, d in avg.columns]
-spread = scores.groupby(["model", "distance"], sort=False)["recall@5"].agg(lambda v: v.max() - v.min()).unstack()
+spread = (
+    scores.groupby(["model", "distance"], sort=False)["recall@5"]
+    .agg(lambda v: v.max() - v.min())
+    .unstack()
+)
 avg["R@5 spread A/B/C (max-min)"] = spread.max(axis=1)
-avg[["recall@5 (l2)", "recall@5 (cosine)", "mrr (l2)", "mrr (cosine)", "median_rank (l2)", "median_rank (cosine)",
-     "R@5 spread A/B/C (max-min)"]]
+avg[
+    [
+        "recall@5 (l2)",
+        "recall@5 (cosine)",
+        "mrr (l2)",
+        "mrr (cosine)",
+        "median_rank (l2)",
+        "median_rank (cosine)",
+        "R@5 spread A/B/C (max-min)",
+    ]
+]
 
 # %% [markdown]
 # The distances disagree most for the models trained with the cosine loss: that loss constrains only the direction
@@ -579,31 +789,62 @@ avg[["recall@5 (l2)", "recall@5 (cosine)", "mrr (l2)", "mrr (cosine)", "median_r
 # Spanish captions; for English, GloVe).
 
 # %%
-BEST = max(RUNS, key=lambda n: max(RUNS[n]["history"]["val R@5 (L2)"][-1], RUNS[n]["history"]["val R@5 (cosine)"][-1]))
+BEST = max(
+    RUNS,
+    key=lambda n: max(
+        RUNS[n]["history"]["val R@5 (L2)"][-1],
+        RUNS[n]["history"]["val R@5 (cosine)"][-1],
+    ),
+)
 best = RUNS[BEST]
-print(f"best on validation ({LANGUAGE}): {BEST}, ranking with the {best['distance']} distance")
+print(
+    f"best on validation ({LANGUAGE}): {BEST}, ranking with the {best['distance']} distance"
+)
 
 if OTHER in DATA:  # the dataset has captions in both languages (embedded)
     t = time.perf_counter()
     tokens_o = TOKENS[OTHER]
     kv_o, WV_O = KV[OTHER]
-    P[OTHER] = prepare(OTHER, DATA[OTHER], tokens_o, fit_tfidf(OTHER, DATA[OTHER]["train"].captions), kv_o)
-    spec_o = dict(best, name=best["name"].replace(WV, WV_O), text=best["text"].replace(WV, WV_O))
-    spec_o = {k: spec_o[k] for k in ("name", "text", "descriptor", "model", "loss", "optimizer", "vectors")}
+    P[OTHER] = prepare(
+        OTHER,
+        DATA[OTHER],
+        tokens_o,
+        fit_tfidf(OTHER, DATA[OTHER]["train"].captions),
+        kv_o,
+    )
+    spec_o = dict(
+        best, name=best["name"].replace(WV, WV_O), text=best["text"].replace(WV, WV_O)
+    )
+    spec_o = {
+        k: spec_o[k]
+        for k in ("name", "text", "descriptor", "model", "loss", "optimizer", "vectors")
+    }
     BEST_OTHER = f"{spec_o['name']} [{OTHER}]"
     RUNS[BEST_OTHER] = run_o = dict(spec_o, lang=OTHER, **train(spec_o, P[OTHER]))
     run_o["distance"] = best["distance"]
-    res_rows, RANKS[BEST_OTHER] = metrics.evaluate(test_predictions(run_o), {s: FEATS[OTHER][s] for s in TESTS},
-                                                  {s: DATA[OTHER][s].caption_image for s in TESTS})
-    scores = pd.concat([scores, pd.DataFrame([dict(model=BEST_OTHER, lang=OTHER, **r) for r in res_rows])],
-                        ignore_index=True)
+    res_rows, RANKS[BEST_OTHER] = metrics.evaluate(
+        test_predictions(run_o),
+        {s: FEATS[OTHER][s] for s in TESTS},
+        {s: DATA[OTHER][s].caption_image for s in TESTS},
+    )
+    scores = pd.concat(
+        [
+            scores,
+            pd.DataFrame([dict(model=BEST_OTHER, lang=OTHER, **r) for r in res_rows]),
+        ],
+        ignore_index=True,
+    )
     print(f"{OTHER}: descriptors and training in {time.perf_counter() - t:.1f} s")
 else:
     BEST_OTHER = None
-    print(f"skipped on {DATASET}: the second-language run needs captions in both languages "
-          f"({DATASET} has {LANGUAGE!r} only)")
+    print(
+        f"skipped on {DATASET}: the second-language run needs captions in both languages "
+        f"({DATASET} has {LANGUAGE!r} only)"
+    )
 
-both = scores[scores.model.isin([BEST, BEST_OTHER]) & (scores.distance == best["distance"])]
+both = scores[
+    scores.model.isin([BEST, BEST_OTHER]) & (scores.distance == best["distance"])
+]
 both = both.set_index(["lang", "split"])[COLS]
 if HAS_TRUTH:
     for s in TESTS:
@@ -622,22 +863,39 @@ both
 # and a tail of queries the model sends far away. The bins are logarithmic, so a random order (the last curve)
 # rises to the right.
 
+
 # %%
 def family_best(prefix: str) -> str:
     names = [n for n in RUNS if n.startswith(prefix) and RUNS[n]["lang"] == LANGUAGE]
-    return max(names, key=lambda n: scores[(scores.model == n) & (scores.split == "test_A") &
-                                            (scores.distance == RUNS[n]["distance"])]["recall@5"].iloc[0])
+    return max(
+        names,
+        key=lambda n: scores[
+            (scores.model == n)
+            & (scores.split == "test_A")
+            & (scores.distance == RUNS[n]["distance"])
+        ]["recall@5"].iloc[0],
+    )
 
 
-SHOWN = {"seed (tf-idf, MSE, SGD)": EXPERIMENTS[0]["name"], "best tf-idf": family_best("tf-idf"),
-         f"best {WV} centroid": family_best(f"{WV} centroid"), "best GRU": family_best(f"{WV} words")}
+SHOWN = {
+    "seed (tf-idf, MSE, SGD)": EXPERIMENTS[0]["name"],
+    "best tf-idf": family_best("tf-idf"),
+    f"best {WV} centroid": family_best(f"{WV} centroid"),
+    "best GRU": family_best(f"{WV} words"),
+}
 rng = np.random.default_rng(SEED)
-hist_ranks = {f"{label}: {name.split(' + ')[-1]}": RANKS[name][("test_A", RUNS[name]["distance"])]
-              for label, name in SHOWN.items()}
-hist_ranks["chance (random order)"] = rng.integers(1, len(data["test_A"].files) + 1, len(data["test_A"].captions))
+hist_ranks = {
+    f"{label}: {name.split(' + ')[-1]}": RANKS[name][("test_A", RUNS[name]["distance"])]
+    for label, name in SHOWN.items()
+}
+hist_ranks["chance (random order)"] = rng.integers(
+    1, len(data["test_A"].files) + 1, len(data["test_A"].captions)
+)
 fig, ax = plt.subplots(figsize=(9, 3.8))
 plots.rank_histogram(hist_ranks, len(data["test_A"].files), ax=ax)
-ax.set_title(f"test_A ({LANGUAGE}): rank of the right image for each of {len(data['test_A'].captions)} captions")
+ax.set_title(
+    f"test_A ({LANGUAGE}): rank of the right image for each of {len(data['test_A'].captions)} captions"
+)
 plt.show()
 
 
@@ -648,6 +906,7 @@ plt.show()
 # swap them in a relation: *"a cat to the left of a bear"* and *"a bear to the left of a cat"* describe different
 # images, yet their centroids are identical by construction, and tf-idf can only tell them apart through kept
 # n-grams such as *"cat to the"*. The GRU reads the words in order, so in principle it can.
+
 
 # %%
 def relation_query(a: str, rel: str, b: str, lang: str) -> str:
@@ -684,9 +943,18 @@ if HAS_TRUTH:
     A, B = pick_pair()
 else:  # real data: COCO has dogs and cats
     A = B = None
-PROBE = ([relation_query(A, "left", B, LANGUAGE), relation_query(B, "left", A, LANGUAGE)] if HAS_TRUTH else
-         (["a dog to the left of a cat", "a cat to the left of a dog"] if LANGUAGE == "en" else
-          ["un perro a la izquierda de un gato", "un gato a la izquierda de un perro"]))
+PROBE = (
+    [relation_query(A, "left", B, LANGUAGE), relation_query(B, "left", A, LANGUAGE)]
+    if HAS_TRUTH
+    else (
+        ["a dog to the left of a cat", "a cat to the left of a dog"]
+        if LANGUAGE == "en"
+        else [
+            "un perro a la izquierda de un gato",
+            "un gato a la izquierda de un perro",
+        ]
+    )
+)
 print("probe:", PROBE)
 
 
@@ -706,10 +974,20 @@ probe_rows = []
 for name in SHOWN.values():
     run = RUNS[name]
     x = query_inputs(run, PROBE)
-    same_input = all(torch.allclose(v[0], v[1], atol=1e-6) for v in x) if run["descriptor"] != "sequence" else False
+    same_input = (
+        all(torch.allclose(v[0], v[1], atol=1e-6) for v in x)
+        if run["descriptor"] != "sequence"
+        else False
+    )
     y = predict(run["net"], x)
     cos = float(np.dot(y[0], y[1]) / (np.linalg.norm(y[0]) * np.linalg.norm(y[1])))
-    probe_rows.append({"model": name, "descriptors identical": same_input, "cosine of the two predictions": cos})
+    probe_rows.append(
+        {
+            "model": name,
+            "descriptors identical": same_input,
+            "cosine of the two predictions": cos,
+        }
+    )
 pd.DataFrame(probe_rows).set_index("model")
 
 # %% [markdown]
@@ -724,31 +1002,47 @@ test_imgs = DATA[LANGUAGE]["test_A"]
 
 
 def meaning_of(a, rel, b):
-    return {"kind": "relation", "objects": {a: 1, b: 1}, "sizes": {}, "relation": [a, rel, b], "background": None}
+    return {
+        "kind": "relation",
+        "objects": {a: 1, b: 1},
+        "sizes": {},
+        "relation": [a, rel, b],
+        "background": None,
+    }
 
 
 def search_images(run: dict, texts: list, k: int = TOP_K) -> list:
     y = predict(run["net"], query_inputs(run, texts))
-    return [metrics.top_k(v, FEATS[run["lang"]]["test_A"], k, run["distance"])[0] for v in y]
+    return [
+        metrics.top_k(v, FEATS[run["lang"]]["test_A"], k, run["distance"])[0] for v in y
+    ]
 
 
 if HAS_TRUTH:
     meanings = [meaning_of(A, "left", B), meaning_of(B, "left", A)]
     fig, axes = plt.subplots(4, TOP_K, figsize=(2.1 * TOP_K, 9.4))
-    for row, (name, q) in enumerate([(CENT_NAME, 0), (CENT_NAME, 1), (GRU_NAME, 0), (GRU_NAME, 1)]):
+    for row, (name, q) in enumerate(
+        [(CENT_NAME, 0), (CENT_NAME, 1), (GRU_NAME, 0), (GRU_NAME, 1)]
+    ):
         idx = search_images(RUNS[name], [PROBE[q]])[0]
         for col, i in enumerate(idx):
             ax = axes[row, col]
             ax.imshow(plt.imread(test_imgs.paths()[i]))
             ax.set_xticks([]), ax.set_yticks([])
             ok = scenes.satisfies(test_imgs.scenes[i], meanings[q])
-            ax.set_title("✓" if ok else "✗", color="green" if ok else "red", fontsize=11)
+            ax.set_title(
+                "✓" if ok else "✗", color="green" if ok else "red", fontsize=11
+            )
         axes[row, 0].set_ylabel(f"{name.split(' + ')[0]}\n“{PROBE[q]}”", fontsize=8)
-    fig.suptitle(f"top {TOP_K} of test_A: centroid (rows 1-2) vs GRU (rows 3-4)", fontsize=10)
+    fig.suptitle(
+        f"top {TOP_K} of test_A: centroid (rows 1-2) vs GRU (rows 3-4)", fontsize=10
+    )
     fig.tight_layout()
     plt.show()
 else:
-    print(f"skipped on {DATASET}: marking the probe's results right or wrong needs the scenes' ground truth")
+    print(
+        f"skipped on {DATASET}: marking the probe's results right or wrong needs the scenes' ground truth"
+    )
 
 
 # %% [markdown]
@@ -757,6 +1051,7 @@ else:
 # *"Y left of X"*, which does not hold in that image. A model that understands the order should rank the image
 # better for the true query than for the swapped one.
 
+
 # %%
 def order_probe(run: dict, split: str = "test_A") -> dict:
     d = DATA[run["lang"]][split]
@@ -764,40 +1059,58 @@ def order_probe(run: dict, split: str = "test_A") -> dict:
     for k, m in enumerate(d.meanings or []):
         if m["relation"] and m["relation"][1] != "near":
             a, rel, b = m["relation"]
-            if not scenes.satisfies(d.scenes[d.caption_image[k]], meaning_of(b, rel, a)):
+            if not scenes.satisfies(
+                d.scenes[d.caption_image[k]], meaning_of(b, rel, a)
+            ):
                 true_q.append(relation_query(a, rel, b, run["lang"]))
                 swap_q.append(relation_query(b, rel, a, run["lang"]))
                 owner.append(d.caption_image[k])
     items = FEATS[run["lang"]][split]
-    r_true = helpers.ranks(predict(run["net"], query_inputs(run, true_q)), items, owner, run["distance"])
-    r_swap = helpers.ranks(predict(run["net"], query_inputs(run, swap_q)), items, owner, run["distance"])
-    return {"relation captions": len(owner), "true query ranks better": float(np.mean(r_true < r_swap)),
-            "tie": float(np.mean(r_true == r_swap)), "swapped query ranks better": float(np.mean(r_true > r_swap)),
-            "median rank, true query": float(np.median(r_true)), "median rank, swapped": float(np.median(r_swap))}
+    r_true = helpers.ranks(
+        predict(run["net"], query_inputs(run, true_q)), items, owner, run["distance"]
+    )
+    r_swap = helpers.ranks(
+        predict(run["net"], query_inputs(run, swap_q)), items, owner, run["distance"]
+    )
+    return {
+        "relation captions": len(owner),
+        "true query ranks better": float(np.mean(r_true < r_swap)),
+        "tie": float(np.mean(r_true == r_swap)),
+        "swapped query ranks better": float(np.mean(r_true > r_swap)),
+        "median rank, true query": float(np.median(r_true)),
+        "median rank, swapped": float(np.median(r_swap)),
+    }
 
 
 if HAS_TRUTH:
     ORDER = {name: order_probe(RUNS[name]) for name in SHOWN.values()}
     display(pd.DataFrame(ORDER).T)
 else:
-    print(f"skipped on {DATASET}: the word-order probe needs the scenes' meanings (which relation each caption states)")
+    print(
+        f"skipped on {DATASET}: the word-order probe needs the scenes' meanings (which relation each caption states)"
+    )
 
 # %%
 if HAS_TRUTH:
     g, c = ORDER[GRU_NAME], ORDER[CENT_NAME]
-    display(Markdown(
-        f"On {g['relation captions']:,} relation captions of test_A, the centroid model ties every pair "
-        f"({c['tie']:.0%} ties): it cannot tell the query from its swap. The GRU ranks the right image better "
-        f"for the true query in {g['true query ranks better']:.0%} of the pairs and worse in "
-        f"{g['swapped query ranks better']:.0%} "
-        + ("so it has learned something about order, "
-           if g["true query ranks better"] > g["swapped query ranks better"] + 0.05 else
-           "so reading words in order alone buys it little here, ")
-        + "but the margin is bounded by the targets: a global-average-pooled CNN vector keeps *what* is in the "
-          "image far better than *where*, so the two orders often point at almost the same image vector. "
-          "Seed 000 guessed that its MLPs beat its GRU because COCO's captions carry little information in word "
-          "order; this probe separates the two reasons: the captions here do carry order, and what limits the "
-          "search is how much of it the image features can express."))
+    display(
+        Markdown(
+            f"On {g['relation captions']:,} relation captions of test_A, the centroid model ties every pair "
+            f"({c['tie']:.0%} ties): it cannot tell the query from its swap. The GRU ranks the right image better "
+            f"for the true query in {g['true query ranks better']:.0%} of the pairs and worse in "
+            f"{g['swapped query ranks better']:.0%} "
+            + (
+                "so it has learned something about order, "
+                if g["true query ranks better"] > g["swapped query ranks better"] + 0.05
+                else "so reading words in order alone buys it little here, "
+            )
+            + "but the margin is bounded by the targets: a global-average-pooled CNN vector keeps *what* is in the "
+            "image far better than *where*, so the two orders often point at almost the same image vector. "
+            "Seed 000 guessed that its MLPs beat its GRU because COCO's captions carry little information in word "
+            "order; this probe separates the two reasons: the captions here do carry order, and what limits the "
+            "search is how much of it the image features can express."
+        )
+    )
 
 # %% [markdown]
 # ## 7. Search for yourself
@@ -827,27 +1140,45 @@ def on_query(query: str, run: dict = SEARCH_RUN, k: int = TOP_K) -> None:
         return
     known, unknown = known_words(run, query)
     if not known:
-        print(f"None of the words {unknown} is known to the model ({run['name']}); "
-              f"try words from the captions, e.g. {PROBE[0]!r}.")
+        print(
+            f"None of the words {unknown} is known to the model ({run['name']}); "
+            f"try words from the captions, e.g. {PROBE[0]!r}."
+        )
         return
     if unknown:
         print(f"(ignoring unknown words: {', '.join(unknown)})")
     idx = search_images(run, [query], k)[0]
     caps = [DATA[run["lang"]]["test_A"].captions_of(i)[0] for i in idx]
-    plots.show_images([DATA[run["lang"]]["test_A"].paths()[i] for i in idx],
-                      [f"{r + 1}. {c}" for r, c in enumerate(caps)], ncols=k, size=2.2,
-                      suptitle=f"“{query}” ({run['name']})")
+    plots.show_images(
+        [DATA[run["lang"]]["test_A"].paths()[i] for i in idx],
+        [f"{r + 1}. {c}" for r, c in enumerate(caps)],
+        ncols=k,
+        size=2.2,
+        suptitle=f"“{query}” ({run['name']})",
+    )
     plt.show()
 
 
 search_box, run_query = widgets.text_search(on_query, placeholder=PROBE[0])
 
 # %%
-examples = {"en": ["a picture of a cat", "two small apples on a blue background", PROBE[0] if LANGUAGE == "en" else
-                   "a cat to the left of a bear", "a bike and a hat"],
-            "es": ["una foto de un gato", "dos manzanas pequeñas sobre un fondo azul", PROBE[0] if LANGUAGE == "es" else
-                   "un gato a la izquierda de un oso", "una bicicleta y un sombrero"]}[LANGUAGE]
-fig, axes = plt.subplots(len(examples), TOP_K, figsize=(2.0 * TOP_K, 2.2 * len(examples)))
+examples = {
+    "en": [
+        "a picture of a cat",
+        "two small apples on a blue background",
+        PROBE[0] if LANGUAGE == "en" else "a cat to the left of a bear",
+        "a bike and a hat",
+    ],
+    "es": [
+        "una foto de un gato",
+        "dos manzanas pequeñas sobre un fondo azul",
+        PROBE[0] if LANGUAGE == "es" else "un gato a la izquierda de un oso",
+        "una bicicleta y un sombrero",
+    ],
+}[LANGUAGE]
+fig, axes = plt.subplots(
+    len(examples), TOP_K, figsize=(2.0 * TOP_K, 2.2 * len(examples))
+)
 for row, q in enumerate(examples):
     idx = search_images(SEARCH_RUN, [q])[0]
     for col, i in enumerate(idx):
@@ -859,7 +1190,7 @@ fig.suptitle(f"top {TOP_K} test_A images per query — {BEST}", fontsize=10)
 fig.tight_layout()
 plt.show()
 
-on_query("")           # what an empty query answers
+on_query("")  # what an empty query answers
 on_query("xqzv blorp")  # and a query without a known word
 run_query(examples[0])  # exercise the widget's callback once
 widgets.show(search_box, "search box")
@@ -872,36 +1203,67 @@ widgets.show(search_box, "search box")
 # 20 times chance in both languages, and no model may beat the oracle ceiling (that would mean a bug in the
 # evaluation). Then the headline numbers go to `results/01_search_by_regression.json`.
 
+
 # %%
 def r5(name: str, split: str = "test_A", col: str = "recall@5") -> float:
     run = RUNS[name]
-    return float(scores[(scores.model == name) & (scores.split == split) &
-                         (scores.distance == run["distance"])][col].iloc[0])
+    return float(
+        scores[
+            (scores.model == name)
+            & (scores.split == split)
+            & (scores.distance == run["distance"])
+        ][col].iloc[0]
+    )
 
 
 best_by_lang = {LANGUAGE: BEST, OTHER: BEST_OTHER} if BEST_OTHER else {LANGUAGE: BEST}
 if DATASET == "embedded":
     for lang, name in best_by_lang.items():
-        assert r5(name) >= 20 * CHANCE["recall@5"], f"{lang}: best Recall@5 {r5(name):.3f} is not well above chance"
+        assert r5(name) >= 20 * CHANCE["recall@5"], (
+            f"{lang}: best Recall@5 {r5(name):.3f} is not well above chance"
+        )
     if HAS_TRUTH:
         for s in TESTS:
-            worst_gap = ORACLE[s]["recall@5"] - scores[scores.split == s]["recall@5"].max()
-            assert worst_gap >= 0, f"a model beats the oracle on {s}: the evaluation is wrong"
+            worst_gap = (
+                ORACLE[s]["recall@5"] - scores[scores.split == s]["recall@5"].max()
+            )
+            assert worst_gap >= 0, (
+                f"a model beats the oracle on {s}: the evaluation is wrong"
+            )
 else:  # real data, any number of epochs: what holds for every correct run
     for name, run in RUNS.items():
         batch = np.asarray(run["history"]["batch loss"])
         assert np.isfinite(batch).all(), f"{name}: a training loss is not finite"
         tenth = max(1, len(batch) // 10)
-        if run["optimizer"] == "Adam":  # SGD at the seed's rate barely moves in one epoch (section 4)
-            assert batch[-tenth:].mean() < batch[:tenth].mean(), \
+        if (
+            run["optimizer"] == "Adam"
+        ):  # SGD at the seed's rate barely moves in one epoch (section 4)
+            assert batch[-tenth:].mean() < batch[:tenth].mean(), (
                 f"{name}: the loss of the last {tenth} batches is not below that of the first {tenth}"
-    for col, low, high in (("recall@1", 0, 1), ("recall@5", 0, 1), ("recall@10", 0, 1), ("mrr", 0, 1)):
+            )
+    for col, low, high in (
+        ("recall@1", 0, 1),
+        ("recall@5", 0, 1),
+        ("recall@10", 0, 1),
+        ("mrr", 0, 1),
+    ):
         assert scores[col].between(low, high).all(), f"{col} outside [{low}, {high}]"
     n_images = scores.split.map({s: len(data[s].files) for s in TESTS})
-    assert ((scores.median_rank >= 1) & (scores.median_rank <= n_images)).all(), "a median rank is out of range"
-print("floors hold:", {lang: round(r5(n), 3) for lang, n in best_by_lang.items()}, "vs chance", CHANCE["recall@5"])
+    assert ((scores.median_rank >= 1) & (scores.median_rank <= n_images)).all(), (
+        "a median rank is out of range"
+    )
+print(
+    "floors hold:",
+    {lang: round(r5(n), 3) for lang, n in best_by_lang.items()},
+    "vs chance",
+    CHANCE["recall@5"],
+)
 
-headline = {f"best_recall@5_test_A_{lang}": r5(best_by_lang[lang]) for lang in ("es", "en") if lang in best_by_lang}
+headline = {
+    f"best_recall@5_test_A_{lang}": r5(best_by_lang[lang])
+    for lang in ("es", "en")
+    if lang in best_by_lang
+}
 head = "en" if "en" in best_by_lang else LANGUAGE
 headline[f"best_mrr_test_A_{head}"] = r5(best_by_lang[head], col="mrr")
 headline[f"best_median_rank_test_A_{head}"] = r5(best_by_lang[head], col="median_rank")
@@ -922,10 +1284,13 @@ headline
 # Seed 000 left its conclusions as blanks (*"el modelo que presenta las mejores propiedades de generalización es
 # ..."*). The cell below fills them in from this run's numbers, so they stay true when you change a parameter.
 
+
 # %%
 def line(name):
-    return (f"Recall@5 {r5(name):.3f}, MRR {r5(name, col='mrr'):.3f}, "
-            f"median rank {r5(name, col='median_rank'):.0f}")
+    return (
+        f"Recall@5 {r5(name):.3f}, MRR {r5(name, col='mrr'):.3f}, "
+        f"median rank {r5(name, col='median_rank'):.0f}"
+    )
 
 
 seed_name = EXPERIMENTS[0]["name"]
@@ -936,18 +1301,23 @@ conclusions = [
     f"- **Best model** (chosen on validation): *{BEST}*, test_A in {LANGUAGE}: {line(BEST)}; "
     + (f"in {OTHER} the same variant scores {line(BEST_OTHER)}. " if BEST_OTHER else "")
     + f"Chance is Recall@5 {CHANCE['recall@5']:.3f} and median rank {CHANCE['median_rank']:.0f}.",
-    "- **Descriptors**, best of each family on test_A: " + "; ".join(f"{k.replace('best ', '')} {r5(fam[k]):.3f}"
-                                                                      for k in order_fam) + ".",
+    "- **Descriptors**, best of each family on test_A: "
+    + "; ".join(f"{k.replace('best ', '')} {r5(fam[k]):.3f}" for k in order_fam)
+    + ".",
     f"- **Optimiser**: the seed's setting (MSE, SGD at 0.01) reaches {r5(seed_name):.3f} in {EPOCHS} epochs; the "
     f"same model with Adam {r5(adam_name):.3f}.",
 ]
 if HAS_TRUTH:
     o = ORACLE["test_A"]
-    conclusions.append(f"- **Ceiling**: a caption fits {o['mean_matches']:.1f} test_A images on average, so even a perfect "
-                f"engine scores Recall@5 {o['recall@5']:.3f}; the best model reaches "
-                f"{r5(BEST) / o['recall@5']:.0%} of that.")
-    conclusions.append(f"- **Word order**: on the swapped-relation probe the GRU prefers the true query in "
-                f"{ORDER[GRU_NAME]['true query ranks better']:.0%} of the pairs (the centroid: ties by construction).")
+    conclusions.append(
+        f"- **Ceiling**: a caption fits {o['mean_matches']:.1f} test_A images on average, so even a perfect "
+        f"engine scores Recall@5 {o['recall@5']:.3f}; the best model reaches "
+        f"{r5(BEST) / o['recall@5']:.0%} of that."
+    )
+    conclusions.append(
+        f"- **Word order**: on the swapped-relation probe the GRU prefers the true query in "
+        f"{ORDER[GRU_NAME]['true query ranks better']:.0%} of the pairs (the centroid: ties by construction)."
+    )
 display(Markdown("\n".join(conclusions)))
 
 # %% [markdown]

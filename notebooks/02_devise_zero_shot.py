@@ -53,23 +53,25 @@
 # that hold for any correct run.
 
 # %% tags=["parameters"]
-DATASET = "embedded"              # "tiny-imagenet" on the real path
-DATA_DIR = None                   # a folder holding a copy of the dataset (tiny-imagenet-200), read as-is, no download
-LANGUAGE = "en"                   # label words and word vectors are English in this chapter
-DEVICE = "auto"                   # "auto", "cpu", "cuda" or "cuda:N"
+DATASET = "embedded"  # "tiny-imagenet" on the real path
+DATA_DIR = None  # a folder holding a copy of the dataset (tiny-imagenet-200), read as-is, no download
+LANGUAGE = "en"  # label words and word vectors are English in this chapter
+DEVICE = "auto"  # "auto", "cpu", "cuda" or "cuda:N"
 EPOCHS = 30
 SEED = 0
-BACKBONE = "efficientnet_lite0"   # the frozen CNN, any DATASET; "resnet152" is opt-in (its weights need a download)
-WORD_VECTORS = "glove-6b-50d"     # offline, any DATASET; opt-in: the path of a .vec file (fastText crawl-300d-2M.vec)
-WORD_VECTORS_LIMIT = 500_000      # read only the most frequent words of a .vec file
-LABEL_NAMES = "first"             # "first": a class's first name is its label; "all": average every name (seed 001)
-HIDDEN = (512, 256)               # widths of the head's hidden layers
+BACKBONE = "efficientnet_lite0"  # the frozen CNN, any DATASET; "resnet152" is opt-in (its weights need a download)
+WORD_VECTORS = "glove-6b-50d"  # offline, any DATASET; opt-in: the path of a .vec file (fastText crawl-300d-2M.vec)
+WORD_VECTORS_LIMIT = 500_000  # read only the most frequent words of a .vec file
+LABEL_NAMES = "first"  # "first": a class's first name is its label; "all": average every name (seed 001)
+HIDDEN = (512, 256)  # widths of the head's hidden layers
 DROPOUT = 0.5
-MARGIN = 0.1                      # DeViSE's hinge rank margin
+MARGIN = 0.1  # DeViSE's hinge rank margin
 BATCH_SIZE = 128
 LR = 1e-3
-HOLDOUT_FRACTION = 0.15           # classes held out when a dataset has none (Tiny ImageNet)
-VAL_PER_CLASS = 10                # real data: the first N validation images of each class (None: all of them)
+HOLDOUT_FRACTION = 0.15  # classes held out when a dataset has none (Tiny ImageNet)
+VAL_PER_CLASS = (
+    10  # real data: the first N validation images of each class (None: all of them)
+)
 
 # %%
 import time
@@ -85,8 +87,10 @@ import helpers
 from helpers import datasets, features, metrics, plots, realdata, scenes, text, widgets
 
 if LANGUAGE != "en":
-    raise ValueError(f"LANGUAGE={LANGUAGE!r}: this chapter's label words and word vectors are English; "
-                     "use LANGUAGE='en' (chapter 1 searches with Spanish captions)")
+    raise ValueError(
+        f"LANGUAGE={LANGUAGE!r}: this chapter's label words and word vectors are English; "
+        "use LANGUAGE='en' (chapter 1 searches with Spanish captions)"
+    )
 from threadpoolctl import threadpool_limits
 
 # The head is tiny: one thread is as fast as two, and thread pools that fight other processes (or each other:
@@ -106,6 +110,7 @@ pd.set_option("display.precision", 3)
 # *unseen*: they have images in `val` but none in any training set. Those are the ones DeViSE must recognise
 # without ever having been shown one.
 
+
 # %%
 def load_split(split):
     """The classification view of DATASET, through the data front door (DATA_DIR: a copy read as it is)."""
@@ -116,32 +121,56 @@ train_data, val_data = load_split("train"), load_split("val")
 assert train_data.classes == val_data.classes, "train and val must share one class list"
 classes = train_data.classes
 if DATASET != "embedded":
-    found = (f"{DATASET} from {DATA_DIR} ({helpers.detect_layout(DATASET, DATA_DIR).name} layout)"
-             if DATA_DIR is not None else f"{DATASET} from the cache")
+    found = (
+        f"{DATASET} from {DATA_DIR} ({helpers.detect_layout(DATASET, DATA_DIR).name} layout)"
+        if DATA_DIR is not None
+        else f"{DATASET} from the cache"
+    )
     found += f": {len(classes)} classes, train {len(train_data):,} images, val {len(val_data):,} images"
-    if VAL_PER_CLASS is not None:  # deterministic: the first images of each class, in the split's file order
-        rows = np.sort(np.concatenate([np.flatnonzero(val_data.labels == c)[:VAL_PER_CLASS]
-                                       for c in range(len(classes))]))
+    if (
+        VAL_PER_CLASS is not None
+    ):  # deterministic: the first images of each class, in the split's file order
+        rows = np.sort(
+            np.concatenate(
+                [
+                    np.flatnonzero(val_data.labels == c)[:VAL_PER_CLASS]
+                    for c in range(len(classes))
+                ]
+            )
+        )
         val_data = helpers.subset(val_data, rows)
         found += f"; val subsampled to the first {VAL_PER_CLASS} images of each class ({len(val_data):,} images)"
     print(found)
 seen, unseen, keep_train = datasets.zero_shot_split(train_data, HOLDOUT_FRACTION, SEED)
 n_val_unseen = int(np.isin(val_data.labels, [classes.index(c) for c in unseen]).sum())
-pd.DataFrame({"classes": [len(seen), len(unseen)],
-              "train images": [int(keep_train.sum()), 0],
-              "val images": [len(val_data) - n_val_unseen, n_val_unseen]}, index=["seen", "unseen"])
+pd.DataFrame(
+    {
+        "classes": [len(seen), len(unseen)],
+        "train images": [int(keep_train.sum()), 0],
+        "val images": [len(val_data) - n_val_unseen, n_val_unseen],
+    },
+    index=["seen", "unseen"],
+)
 
 # %%
 rng = np.random.default_rng(SEED)
 unseen_set = set(unseen)
-val_unseen_rows = [i for i, label in enumerate(val_data.labels) if classes[label] in unseen_set]
+val_unseen_rows = [
+    i for i, label in enumerate(val_data.labels) if classes[label] in unseen_set
+]
 show_train = rng.choice(np.flatnonzero(keep_train), 8, replace=False)
 show_unseen = rng.choice(val_unseen_rows, 8, replace=False)
-paths = [train_data.paths()[i] for i in show_train] + [val_data.paths()[i] for i in show_unseen]
-titles = ([f"seen: {train_data.words[classes[train_data.labels[i]]][0]}" for i in show_train]
-          + [f"UNSEEN: {val_data.words[classes[val_data.labels[i]]][0]}" for i in show_unseen])
+paths = [train_data.paths()[i] for i in show_train] + [
+    val_data.paths()[i] for i in show_unseen
+]
+titles = [
+    f"seen: {train_data.words[classes[train_data.labels[i]]][0]}" for i in show_train
+] + [f"UNSEEN: {val_data.words[classes[val_data.labels[i]]][0]}" for i in show_unseen]
 fig = plots.show_images(paths, titles, ncols=8, size=1.6)
-fig.suptitle("top: training images (seen classes); bottom: held-out classes, never in training", y=1.02)
+fig.suptitle(
+    "top: training images (seen classes); bottom: held-out classes, never in training",
+    y=1.02,
+)
 plt.show()
 
 # %% [markdown]
@@ -151,11 +180,15 @@ plt.show()
 # the repeated work.
 
 # %%
-train_feats = helpers.image_features(train_data, backbone=BACKBONE)["pooled"][keep_train]
+train_feats = helpers.image_features(train_data, backbone=BACKBONE)["pooled"][
+    keep_train
+]
 val_feats = helpers.image_features(val_data, backbone=BACKBONE)["pooled"]
 train_labels = train_data.labels[keep_train]
 val_labels = val_data.labels
-print(f"train features {train_feats.shape} {train_feats.dtype}, labels {train_labels.shape}")
+print(
+    f"train features {train_feats.shape} {train_feats.dtype}, labels {train_labels.shape}"
+)
 print(f"val features   {val_feats.shape}, labels {val_labels.shape}")
 
 # %% [markdown]
@@ -169,41 +202,60 @@ print(f"val features   {val_feats.shape}, labels {val_labels.shape}")
 # %%
 t0 = time.perf_counter()
 kv = realdata.load_word_vectors(WORD_VECTORS, limit=WORD_VECTORS_LIMIT)
-label_raw, label_text, missing = text.label_vectors(kv, classes, train_data.words, LABEL_NAMES)
-print(f"{len(kv.key_to_index):,} words of {kv.vector_size} dimensions ({time.perf_counter() - t0:.1f} s)")
+label_raw, label_text, missing = text.label_vectors(
+    kv, classes, train_data.words, LABEL_NAMES
+)
+print(
+    f"{len(kv.key_to_index):,} words of {kv.vector_size} dimensions ({time.perf_counter() - t0:.1f} s)"
+)
 no_vector = [(train_data.words.get(c) or [c])[0] for c in missing]
-print(f"{len(classes) - len(missing)} of {len(classes)} class names have a word vector; {len(missing)} have none"
-      + (f" and are dropped everywhere: {no_vector[:10]}" if missing else ""))
+print(
+    f"{len(classes) - len(missing)} of {len(classes)} class names have a word vector; {len(missing)} have none"
+    + (f" and are dropped everywhere: {no_vector[:10]}" if missing else "")
+)
 if missing:  # (real data) a class none of whose words is known cannot be a target: drop it everywhere
     seen = [c for c in seen if c not in missing]
     unseen = [c for c in unseen if c not in missing]
-label_vecs = text.normalize(label_raw)          # unit length: no label wins by being long
+label_vecs = text.normalize(label_raw)  # unit length: no label wins by being long
 cls_index = {c: i for i, c in enumerate(classes)}
 seen_idx = np.array([cls_index[c] for c in seen])
 unseen_idx = np.array([cls_index[c] for c in unseen])
-seen_pos = {int(c): k for k, c in enumerate(seen_idx)}      # class index -> position among seen labels
-unseen_pos = {int(c): k for k, c in enumerate(unseen_idx)}  # class index -> position among unseen labels
+seen_pos = {
+    int(c): k for k, c in enumerate(seen_idx)
+}  # class index -> position among seen labels
+unseen_pos = {
+    int(c): k for k, c in enumerate(unseen_idx)
+}  # class index -> position among unseen labels
 train_ok = np.isin(train_labels, seen_idx)
 val_ok = np.isin(val_labels, np.concatenate([seen_idx, unseen_idx]))
 train_feats, train_labels = train_feats[train_ok], train_labels[train_ok]
 val_feats, val_labels = val_feats[val_ok], val_labels[val_ok]
 val_paths = [p for p, ok in zip(val_data.paths(), val_ok) if ok]
 is_unseen = np.isin(val_labels, unseen_idx)
-print(f"targets: {label_vecs.shape} (one unit vector per class); seen {len(seen_idx)}, unseen {len(unseen_idx)}")
+print(
+    f"targets: {label_vecs.shape} (one unit vector per class); seen {len(seen_idx)}, unseen {len(unseen_idx)}"
+)
 
 
 # %% [markdown]
 # Zero-shot recognition is a bet on the word space: an unseen class can only be found if its word vector lies near
 # the vectors of seen classes that *look* alike. Here are the seen labels nearest to a few unseen ones.
 
+
 # %%
 def nearest_seen(c, k=4):
     sims = label_vecs[seen_idx] @ label_vecs[c]
-    return ", ".join(f"{label_text[seen_idx[j]]} ({sims[j]:.2f})" for j in np.argsort(-sims)[:k])
+    return ", ".join(
+        f"{label_text[seen_idx[j]]} ({sims[j]:.2f})" for j in np.argsort(-sims)[:k]
+    )
 
 
-pd.DataFrame({"unseen label": [label_text[c] for c in unseen_idx[:12]],
-              "nearest seen labels (cosine)": [nearest_seen(c) for c in unseen_idx[:12]]})
+pd.DataFrame(
+    {
+        "unseen label": [label_text[c] for c in unseen_idx[:12]],
+        "nearest seen labels (cosine)": [nearest_seen(c) for c in unseen_idx[:12]],
+    }
+)
 
 
 # %% [markdown]
@@ -233,6 +285,7 @@ pd.DataFrame({"unseen label": [label_text[c] for c in unseen_idx[:12]],
 # The baseline is a **softmax classifier** with the same stack but a last layer of one score per seen class and
 # cross-entropy: the best a closed-vocabulary model can do on seen classes, and useless for unseen ones.
 
+
 # %%
 class Head(nn.Module):
     """Standardise the frozen features, then Linear-ReLU-Dropout layers and a last Linear layer to `out_dim`."""
@@ -258,15 +311,19 @@ print(Head(train_feats, label_vecs.shape[1]))
 # %%
 def cosine_loss(pred, y, labels):
     """Seed 001's loss: nn.CosineEmbeddingLoss with target +1 (pull each prediction towards its label)."""
-    return nn.functional.cosine_embedding_loss(pred, labels[y], torch.ones(len(y), device=pred.device))
+    return nn.functional.cosine_embedding_loss(
+        pred, labels[y], torch.ones(len(y), device=pred.device)
+    )
 
 
 def hinge_rank_loss(pred, y, labels, margin=MARGIN):
     """DeViSE: sum over wrong labels j of max(0, margin - t_y.f(x) + t_j.f(x)), averaged over the batch."""
-    scores = pred @ labels.T                          # (B, C): t_j . f(x) for every label j
-    true = scores.gather(1, y[:, None])               # (B, 1): t_y . f(x)
+    scores = pred @ labels.T  # (B, C): t_j . f(x) for every label j
+    true = scores.gather(1, y[:, None])  # (B, 1): t_y . f(x)
     violation = (margin - true + scores).clamp(min=0)
-    violation = violation.scatter(1, y[:, None], 0.0)  # the true label is not a wrong label
+    violation = violation.scatter(
+        1, y[:, None], 0.0
+    )  # the true label is not a wrong label
     return violation.sum(1).mean()
 
 
@@ -276,11 +333,25 @@ def softmax_loss(pred, y, labels=None):
 
 # Check the vectorised hinge rank loss against the formula written as loops.
 g = torch.Generator().manual_seed(SEED)
-p, t, yy = torch.randn(4, 6, generator=g), F.normalize(torch.randn(5, 6, generator=g), dim=1), torch.tensor([0, 3, 4, 3])
-loops = np.mean([sum(max(0.0, MARGIN - float(t[yy[i]] @ p[i]) + float(t[j] @ p[i])) for j in range(5) if j != yy[i])
-                 for i in range(4)])
+p, t, yy = (
+    torch.randn(4, 6, generator=g),
+    F.normalize(torch.randn(5, 6, generator=g), dim=1),
+    torch.tensor([0, 3, 4, 3]),
+)
+loops = np.mean(
+    [
+        sum(
+            max(0.0, MARGIN - float(t[yy[i]] @ p[i]) + float(t[j] @ p[i]))
+            for j in range(5)
+            if j != yy[i]
+        )
+        for i in range(4)
+    ]
+)
 assert abs(hinge_rank_loss(p, yy, t).item() - loops) < 1e-5
-print(f"hinge rank loss, vectorised {hinge_rank_loss(p, yy, t).item():.5f} = loops {loops:.5f}")
+print(
+    f"hinge rank loss, vectorised {hinge_rank_loss(p, yy, t).item():.5f} = loops {loops:.5f}"
+)
 
 # %% [markdown]
 # ## 4. Training
@@ -293,10 +364,14 @@ print(f"hinge rank loss, vectorised {hinge_rank_loss(p, yy, t).item():.5f} = loo
 # %%
 X_train = torch.tensor(train_feats, device=device)
 X_val = torch.tensor(val_feats, device=device)
-y_train_seen = torch.tensor([seen_pos[int(label)] for label in train_labels], device=device)
+y_train_seen = torch.tensor(
+    [seen_pos[int(label)] for label in train_labels], device=device
+)
 L_seen = torch.tensor(label_vecs[seen_idx], device=device)
 val_seen_rows = np.flatnonzero(~is_unseen)
-y_val_seen = torch.tensor([seen_pos[int(label)] for label in val_labels[~is_unseen]], device=device)
+y_val_seen = torch.tensor(
+    [seen_pos[int(label)] for label in val_labels[~is_unseen]], device=device
+)
 y_val_unseen = np.array([unseen_pos[int(label)] for label in val_labels[is_unseen]])
 
 
@@ -318,7 +393,7 @@ def train_head(name, loss_fn, out_dim, epochs=EPOCHS):
         perm = torch.randperm(len(X_train), generator=order).to(device)
         total = 0.0
         for start in range(0, len(perm), BATCH_SIZE):
-            batch = perm[start:start + BATCH_SIZE]
+            batch = perm[start : start + BATCH_SIZE]
             opt.zero_grad()
             loss = loss_fn(model(X_train[batch]), y_train_seen[batch], L_seen)
             loss.backward()
@@ -327,32 +402,58 @@ def train_head(name, loss_fn, out_dim, epochs=EPOCHS):
         history["train loss"].append(total / len(perm))
         out = predict(model, X_val)
         with torch.no_grad():
-            history["val loss (seen)"].append(loss_fn(torch.tensor(out[val_seen_rows], device=device), y_val_seen,
-                                                      L_seen).item())
+            history["val loss (seen)"].append(
+                loss_fn(
+                    torch.tensor(out[val_seen_rows], device=device), y_val_seen, L_seen
+                ).item()
+            )
         if out_dim == label_vecs.shape[1]:
             history["zero-shot hit@5"].append(
-                metrics.flat_hits(out[is_unseen], label_vecs[unseen_idx], y_val_unseen, ks=(5,))["hit@5"])
+                metrics.flat_hits(
+                    out[is_unseen], label_vecs[unseen_idx], y_val_unseen, ks=(5,)
+                )["hit@5"]
+            )
     return model, history
 
 
 runs = {}
-for name, loss_fn, out_dim in [("DeViSE, cosine loss", cosine_loss, label_vecs.shape[1]),
-                               ("DeViSE, hinge rank loss", hinge_rank_loss, label_vecs.shape[1]),
-                               ("softmax classifier", softmax_loss, len(seen_idx))]:
+for name, loss_fn, out_dim in [
+    ("DeViSE, cosine loss", cosine_loss, label_vecs.shape[1]),
+    ("DeViSE, hinge rank loss", hinge_rank_loss, label_vecs.shape[1]),
+    ("softmax classifier", softmax_loss, len(seen_idx)),
+]:
     t0 = time.perf_counter()
     model, history = train_head(name, loss_fn, out_dim)
-    runs[name] = {"model": model, "history": history, "seconds": time.perf_counter() - t0}
-    print(f"{name:26s} {EPOCHS} epochs in {runs[name]['seconds']:5.1f} s, final train loss "
-          f"{history['train loss'][-1]:.4f}")
+    runs[name] = {
+        "model": model,
+        "history": history,
+        "seconds": time.perf_counter() - t0,
+    }
+    print(
+        f"{name:26s} {EPOCHS} epochs in {runs[name]['seconds']:5.1f} s, final train loss "
+        f"{history['train loss'][-1]:.4f}"
+    )
 
 # %%
 fig, axes = plt.subplots(1, 4, figsize=(16, 3.3))
 for ax, (name, run) in zip(axes, runs.items()):
-    plots.loss_curves({k: v for k, v in run["history"].items() if k != "zero-shot hit@5"}, ax=ax, title=name)
+    plots.loss_curves(
+        {k: v for k, v in run["history"].items() if k != "zero-shot hit@5"},
+        ax=ax,
+        title=name,
+    )
 for name in ("DeViSE, cosine loss", "DeViSE, hinge rank loss"):
-    axes[3].plot(np.arange(1, EPOCHS + 1), runs[name]["history"]["zero-shot hit@5"], marker="o", ms=3, label=name)
+    axes[3].plot(
+        np.arange(1, EPOCHS + 1),
+        runs[name]["history"]["zero-shot hit@5"],
+        marker="o",
+        ms=3,
+        label=name,
+    )
 axes[3].axhline(min(1.0, 5 / len(unseen_idx)), color="gray", ls="--", label="chance")
-axes[3].set(title=f"hit@5 on the {len(unseen_idx)} unseen classes", xlabel="epoch", ylim=(0, 1))
+axes[3].set(
+    title=f"hit@5 on the {len(unseen_idx)} unseen classes", xlabel="epoch", ylim=(0, 1)
+)
 axes[3].legend(fontsize=8)
 axes[3].grid(alpha=0.3)
 fig.tight_layout()
@@ -373,15 +474,22 @@ plt.show()
 
 # %%
 KS = (1, 2, 5, 10)
-emb = {name: predict(runs[name]["model"], X_val) for name in ("DeViSE, cosine loss", "DeViSE, hinge rank loss")}
+emb = {
+    name: predict(runs[name]["model"], X_val)
+    for name in ("DeViSE, cosine loss", "DeViSE, hinge rank loss")
+}
 y_val_seen_np = y_val_seen.cpu().numpy()
 
 
 def devise_scores(E):
     """Zero-shot hit@k (unseen labels, all labels) on unseen images; accuracy on seen images (seen labels)."""
-    unseen_only = metrics.flat_hits(E[is_unseen], label_vecs[unseen_idx], y_val_unseen, KS)
+    unseen_only = metrics.flat_hits(
+        E[is_unseen], label_vecs[unseen_idx], y_val_unseen, KS
+    )
     all_labels = metrics.flat_hits(E[is_unseen], label_vecs, val_labels[is_unseen], KS)
-    seen_acc = metrics.flat_hits(E[~is_unseen], label_vecs[seen_idx], y_val_seen_np, (1,))["hit@1"]
+    seen_acc = metrics.flat_hits(
+        E[~is_unseen], label_vecs[seen_idx], y_val_seen_np, (1,)
+    )["hit@1"]
     row = {f"unseen labels hit@{k}": unseen_only[f"hit@{k}"] for k in KS}
     row.update({f"all labels hit@{k}": all_labels[f"hit@{k}"] for k in KS})
     row["seen accuracy"] = seen_acc
@@ -394,13 +502,20 @@ for name, E in emb.items():
 logits = predict(runs["softmax classifier"]["model"], X_val)
 softmax_acc = float((logits[~is_unseen].argmax(1) == y_val_seen_np).mean())
 table["softmax classifier"] = {"seen accuracy": softmax_acc}
-chance_u, chance_a = metrics.chance_hits(len(unseen_idx), KS), metrics.chance_hits(len(classes) - len(missing), KS)
-table["chance"] = {**{f"unseen labels hit@{k}": chance_u[f"hit@{k}"] for k in KS},
-                   **{f"all labels hit@{k}": chance_a[f"hit@{k}"] for k in KS},
-                   "seen accuracy": 1 / len(seen_idx)}
+chance_u, chance_a = (
+    metrics.chance_hits(len(unseen_idx), KS),
+    metrics.chance_hits(len(classes) - len(missing), KS),
+)
+table["chance"] = {
+    **{f"unseen labels hit@{k}": chance_u[f"hit@{k}"] for k in KS},
+    **{f"all labels hit@{k}": chance_a[f"hit@{k}"] for k in KS},
+    "seen accuracy": 1 / len(seen_idx),
+}
 results = pd.DataFrame(table).T
-print(f"{is_unseen.sum()} images of {len(unseen_idx)} unseen classes; {(~is_unseen).sum()} images of "
-      f"{len(seen_idx)} seen classes; all labels = {len(classes) - len(missing)}")
+print(
+    f"{is_unseen.sum()} images of {len(unseen_idx)} unseen classes; {(~is_unseen).sum()} images of "
+    f"{len(seen_idx)} seen classes; all labels = {len(classes) - len(missing)}"
+)
 results
 
 # %% [markdown]
@@ -414,7 +529,12 @@ ks = np.arange(1, len(unseen_idx) + 1)
 for name, r in zs_ranks.items():
     ax.plot(ks, [(r <= k).mean() for k in ks], label=name)
 ax.plot(ks, ks / len(unseen_idx), "--", color="gray", label="chance")
-ax.set(xlabel="k", ylabel="hit@k", title=f"zero-shot hit@k over the {len(unseen_idx)} unseen labels", ylim=(0, 1.01))
+ax.set(
+    xlabel="k",
+    ylabel="hit@k",
+    title=f"zero-shot hit@k over the {len(unseen_idx)} unseen labels",
+    ylim=(0, 1.01),
+)
 ax.legend(fontsize=8)
 ax.grid(alpha=0.3)
 plt.show()
@@ -427,15 +547,29 @@ plt.show()
 # %%
 E_main = emb["DeViSE, hinge rank loss"]
 r = zs_ranks["DeViSE, hinge rank loss"]
-per_class = pd.Series({unseen_idx[k]: float((r[y_val_unseen == k] <= 5).mean()) for k in range(len(unseen_idx))})
+per_class = pd.Series(
+    {
+        unseen_idx[k]: float((r[y_val_unseen == k] <= 5).mean())
+        for k in range(len(unseen_idx))
+    }
+)
 per_class = per_class.sort_values(ascending=False)
 fig, ax = plt.subplots(figsize=(13, 3.4))
 ax.bar(range(len(per_class)), per_class.values, color="tab:orange")
 ax.axhline(chance_u["hit@5"], color="gray", ls="--", label="chance")
 ax.set_xticks(range(len(per_class)))
-ax.set_xticklabels([f"{label_text[c]} ({label_text[seen_idx[np.argmax(label_vecs[seen_idx] @ label_vecs[c])]]})"
-                    for c in per_class.index], rotation=90, fontsize=7)
-ax.set(ylabel="hit@5", title="zero-shot hit@5 per unseen class (in brackets: the nearest seen label in word space)")
+ax.set_xticklabels(
+    [
+        f"{label_text[c]} ({label_text[seen_idx[np.argmax(label_vecs[seen_idx] @ label_vecs[c])]]})"
+        for c in per_class.index
+    ],
+    rotation=90,
+    fontsize=7,
+)
+ax.set(
+    ylabel="hit@5",
+    title="zero-shot hit@5 per unseen class (in brackets: the nearest seen label in word space)",
+)
 ax.legend(fontsize=8)
 plt.show()
 
@@ -449,9 +583,14 @@ titles = []
 for i in pick:
     sims = text.normalize(E_main[i]) @ label_vecs[unseen_idx].T
     top = unseen_idx[np.argsort(-sims)[:5]]
-    titles.append("\n".join(label_text[c].upper() if c == val_labels[i] else label_text[c] for c in top))
-fig = plots.show_images([val_paths[i] for i in pick], titles, ncols=10, size=1.5, fontsize=7.5,
-                        wrap=None)
+    titles.append(
+        "\n".join(
+            label_text[c].upper() if c == val_labels[i] else label_text[c] for c in top
+        )
+    )
+fig = plots.show_images(
+    [val_paths[i] for i in pick], titles, ncols=10, size=1.5, fontsize=7.5, wrap=None
+)
 plt.show()
 
 # %% [markdown]
@@ -467,21 +606,47 @@ plt.show()
 
 # %%
 seen_rows = np.flatnonzero(~is_unseen)
-landing = {name: float((text.normalize(E[seen_rows]) * label_vecs[val_labels[seen_rows]]).sum(1).mean())
-           for name, E in emb.items()}
+landing = {
+    name: float(
+        (text.normalize(E[seen_rows]) * label_vecs[val_labels[seen_rows]]).sum(1).mean()
+    )
+    for name, E in emb.items()
+}
 search_name = max(landing, key=landing.get)  # chosen on seen classes only
-print("mean cosine between a seen-class image's embedding and its own label:",
-      ", ".join(f"{n}: {v:.2f}" for n, v in landing.items()))
-print(f"mean cosine between two different labels: {(label_vecs @ label_vecs.T)[~np.eye(len(label_vecs), dtype=bool)].mean():.2f}")
+print(
+    "mean cosine between a seen-class image's embedding and its own label:",
+    ", ".join(f"{n}: {v:.2f}" for n, v in landing.items()),
+)
+print(
+    f"mean cosine between two different labels: {(label_vecs @ label_vecs.T)[~np.eye(len(label_vecs), dtype=bool)].mean():.2f}"
+)
 print(f"search uses: {search_name}")
 
-pick = seen_rows[np.random.default_rng(SEED + 2).choice(len(seen_rows), 8, replace=False)]
-nearest = {name: text.nearest_words(kv, emb[name][pick], topn=3, restrict=30000) for name in emb}
-titles = [f"{label_text[val_labels[i]].upper()}\n" + "\n".join(
-    f"{name.split(', ')[1].split()[0]}: " + ", ".join(w for w, _ in nearest[name][j]) for name in emb)
-    for j, i in enumerate(pick)]
-fig = plots.show_images([val_paths[i] for i in pick], titles, ncols=8, size=2.0, fontsize=7, wrap=None,
-                        suptitle="the 3 nearest words of 30,000 to each prediction, for the cosine and the hinge head")
+pick = seen_rows[
+    np.random.default_rng(SEED + 2).choice(len(seen_rows), 8, replace=False)
+]
+nearest = {
+    name: text.nearest_words(kv, emb[name][pick], topn=3, restrict=30000)
+    for name in emb
+}
+titles = [
+    f"{label_text[val_labels[i]].upper()}\n"
+    + "\n".join(
+        f"{name.split(', ')[1].split()[0]}: "
+        + ", ".join(w for w, _ in nearest[name][j])
+        for name in emb
+    )
+    for j, i in enumerate(pick)
+]
+fig = plots.show_images(
+    [val_paths[i] for i in pick],
+    titles,
+    ncols=8,
+    size=2.0,
+    fontsize=7,
+    wrap=None,
+    suptitle="the 3 nearest words of 30,000 to each prediction, for the cosine and the hinge head",
+)
 plt.show()
 
 # %% [markdown]
@@ -494,11 +659,18 @@ query_vecs = label_vecs[unseen_idx]
 search_table = {}
 for name, E in emb.items():
     p_all = metrics.search_precision(E, query_vecs, val_labels, unseen_idx, k=10)
-    p_new = metrics.search_precision(E[is_unseen], query_vecs, val_labels[is_unseen], unseen_idx, k=10)
-    search_table[name] = {"precision@10, all images": p_all.mean(), "precision@10, unseen-class images": p_new.mean()}
+    p_new = metrics.search_precision(
+        E[is_unseen], query_vecs, val_labels[is_unseen], unseen_idx, k=10
+    )
+    search_table[name] = {
+        "precision@10, all images": p_all.mean(),
+        "precision@10, unseen-class images": p_new.mean(),
+    }
 n_per_class = np.bincount(val_labels[is_unseen])[unseen_idx]
-search_table["chance"] = {"precision@10, all images": float((n_per_class / len(val_labels)).mean()),
-                          "precision@10, unseen-class images": float((n_per_class / is_unseen.sum()).mean())}
+search_table["chance"] = {
+    "precision@10, all images": float((n_per_class / len(val_labels)).mean()),
+    "precision@10, unseen-class images": float((n_per_class / is_unseen.sum()).mean()),
+}
 pd.DataFrame(search_table).T
 
 # %% [markdown]
@@ -521,8 +693,10 @@ def query_vector(query):
 def nearest_labels(q, k=3):
     """The k class labels nearest to the unit query vector `q` (cosine), * marking classes never seen in training."""
     sims = label_vecs @ q
-    return ", ".join(f"{label_text[c]}{'*' if classes[c] in unseen_set else ''} {sims[c]:.2f}"
-                     for c in np.argsort(-sims, kind="stable")[:k])
+    return ", ".join(
+        f"{label_text[c]}{'*' if classes[c] in unseen_set else ''} {sims[c]:.2f}"
+        for c in np.argsort(-sims, kind="stable")[:k]
+    )
 
 
 def search(query, k=6, draw=True, among=None):
@@ -539,17 +713,31 @@ def search(query, k=6, draw=True, among=None):
     sims = search_emb[among] @ q
     top = among[np.argsort(-sims, kind="stable")[:k]]
     if draw:
-        print(f"{query!r} in the word space: nearest labels {nearest_labels(q)}  (* = class never seen in training)")
-        titles = [f"{label_text[val_labels[i]]}{'*' if is_unseen[i] else ''}\n{search_emb[i] @ q:.2f}" for i in top]
-        plots.show_images([val_paths[i] for i in top], titles, ncols=k, size=1.6, fontsize=7.5, wrap=None,
-                          suptitle=f"search: {query!r}  (* = class never seen in training)")
+        print(
+            f"{query!r} in the word space: nearest labels {nearest_labels(q)}  (* = class never seen in training)"
+        )
+        titles = [
+            f"{label_text[val_labels[i]]}{'*' if is_unseen[i] else ''}\n{search_emb[i] @ q:.2f}"
+            for i in top
+        ]
+        plots.show_images(
+            [val_paths[i] for i in top],
+            titles,
+            ncols=k,
+            size=1.6,
+            fontsize=7.5,
+            wrap=None,
+            suptitle=f"search: {query!r}  (* = class never seen in training)",
+        )
         plt.show()
     return list(top)
 
 
 def search_figure(queries, k=6, among=None, title=""):
     """One row per query: the top-k images with their true labels (* marks classes never seen in training)."""
-    fig, axes = plt.subplots(len(queries), k, figsize=(1.5 * k + 1.2, 1.7 * len(queries)), squeeze=False)
+    fig, axes = plt.subplots(
+        len(queries), k, figsize=(1.5 * k + 1.2, 1.7 * len(queries)), squeeze=False
+    )
     for row, query in zip(axes, queries):
         q = text.normalize(query_vector(query))
         for ax in row:
@@ -557,18 +745,33 @@ def search_figure(queries, k=6, among=None, title=""):
             ax.set_yticks([])
         for ax, i in zip(row, search(query, k, draw=False, among=among)):
             ax.imshow(plt.imread(val_paths[i]))
-            ax.set_title(f"{label_text[val_labels[i]]}{'*' if is_unseen[i] else ''} {search_emb[i] @ q:.2f}",
-                         fontsize=7)
+            ax.set_title(
+                f"{label_text[val_labels[i]]}{'*' if is_unseen[i] else ''} {search_emb[i] @ q:.2f}",
+                fontsize=7,
+            )
         row[0].set_ylabel(query, fontsize=11, rotation=0, ha="right", va="center")
     fig.suptitle(title, y=1.0)
     fig.tight_layout()
     return fig
 
 
-queries = ["rhino", "donut", "serpent", "phone", "bunny", "fruit", "bird", "vehicle", "bridge"]
+queries = [
+    "rhino",
+    "donut",
+    "serpent",
+    "phone",
+    "bunny",
+    "fruit",
+    "bird",
+    "vehicle",
+    "bridge",
+]
 if DATASET != "embedded":
     queries = ["bridge", "dog", "car", "fruit", "bird", "building"]
-search_figure(queries, title=f"search among all {len(val_labels)} validation images (* = unseen class)")
+search_figure(
+    queries,
+    title=f"search among all {len(val_labels)} validation images (* = unseen class)",
+)
 plt.show()
 
 # %% [markdown]
@@ -580,9 +783,21 @@ plt.show()
 
 # %%
 new_rows = np.flatnonzero(is_unseen)
-new_queries = ["rhino", "donut", "serpent", "phone", "flame", "fir", "vegetable", "instrument"]
-search_figure(new_queries if DATASET == "embedded" else queries, among=new_rows,
-              title=f"search among the {len(new_rows)} images of classes never seen in training")
+new_queries = [
+    "rhino",
+    "donut",
+    "serpent",
+    "phone",
+    "flame",
+    "fir",
+    "vegetable",
+    "instrument",
+]
+search_figure(
+    new_queries if DATASET == "embedded" else queries,
+    among=new_rows,
+    title=f"search among the {len(new_rows)} images of classes never seen in training",
+)
 plt.show()
 
 # %%
@@ -593,23 +808,43 @@ def explain_query(word):
     """Why `word` returns what it returns (this run's numbers): its nearest labels, and where the images of the
     class it names rank among all images and among the images of unseen classes only."""
     q = text.normalize(query_vector(word))
-    owner = next(c for c in range(len(classes)) if word in train_data.words.get(classes[c], [])[1:])
-    kind = "a class held out of training" if classes[owner] in unseen_set else "a class seen in training"
-    lines = [f"**Reading the *{word}* rows.** *{word}* was never a label: it is another name of "
-             f"*{label_text[owner]}*, {kind}. In the word space its nearest labels are {nearest_labels(q)} "
-             "(* = never seen in training)."]
-    for rows_, where in ((np.arange(len(val_labels)), f"all {len(val_labels)} images"),
-                         (new_rows, f"the {len(new_rows)} images of unseen classes")):
+    owner = next(
+        c
+        for c in range(len(classes))
+        if word in train_data.words.get(classes[c], [])[1:]
+    )
+    kind = (
+        "a class held out of training"
+        if classes[owner] in unseen_set
+        else "a class seen in training"
+    )
+    lines = [
+        f"**Reading the *{word}* rows.** *{word}* was never a label: it is another name of "
+        f"*{label_text[owner]}*, {kind}. In the word space its nearest labels are {nearest_labels(q)} "
+        "(* = never seen in training)."
+    ]
+    for rows_, where in (
+        (np.arange(len(val_labels)), f"all {len(val_labels)} images"),
+        (new_rows, f"the {len(new_rows)} images of unseen classes"),
+    ):
         order = rows_[np.argsort(-(search_emb[rows_] @ q), kind="stable")]
         first = int(np.flatnonzero(val_labels[order] == owner)[0])
-        before = list(dict.fromkeys(f"{label_text[val_labels[i]]}{'*' if is_unseen[i] else ''}"
-                                    for i in order[:first]))
-        lines.append(f"Among {where} the first *{label_text[owner]}* image comes at rank {first + 1}"
-                     + (f", after images of {', '.join(before[:6])}." if before else "."))
-    lines.append("The images that come first are those the head placed nearer to the word than any image of "
-                 "its class: images of seen classes whose labels lie near the word (the pull of the seen labels "
-                 "again), and images of other never-seen classes that the head, which never saw them either, "
-                 "maps close to it.")
+        before = list(
+            dict.fromkeys(
+                f"{label_text[val_labels[i]]}{'*' if is_unseen[i] else ''}"
+                for i in order[:first]
+            )
+        )
+        lines.append(
+            f"Among {where} the first *{label_text[owner]}* image comes at rank {first + 1}"
+            + (f", after images of {', '.join(before[:6])}." if before else ".")
+        )
+    lines.append(
+        "The images that come first are those the head placed nearer to the word than any image of "
+        "its class: images of seen classes whose labels lie near the word (the pull of the seen labels "
+        "again), and images of other never-seen classes that the head, which never saw them either, "
+        "maps close to it."
+    )
     display(Markdown(" ".join(lines)))
 
 
@@ -617,7 +852,7 @@ if DATASET == "embedded":
     explain_query("donut")
 
 # %%
-search("zebrra")      # a typo: the message suggests close spellings
+search("zebrra")  # a typo: the message suggests close spellings
 top = search("rhinoceros", k=8)  # among all images: the pull of the seen classes again
 
 # %% [markdown]
@@ -634,12 +869,15 @@ helpers.lookup(kv, "qwxzv")
 # class, so you can judge each answer. Then try *donut* or *rhino*, whose classes were never seen, a category
 # such as *fruit*, or a word with no class at all. In the HTML book the figures above stand in for it.
 
+
 # %%
 def on_query(query):
     search(query, k=8)
 
 
-box, run_query = widgets.text_search(on_query, placeholder="any English word, e.g. rhino", description="Word")
+box, run_query = widgets.text_search(
+    on_query, placeholder="any English word, e.g. rhino", description="Word"
+)
 # The first query, answered before the box is shown (as in chapters 00, 01, 04): the
 # box opens with its answer in place (headless runs draw it into the cell instead)
 run_query("bunny")
@@ -662,15 +900,26 @@ size, mean, std = features.BACKBONES[BACKBONE]
 photo_feats = features.embed_photos(photo_images, BACKBONE, size=size, model=backbone)
 imagenet = features.imagenet_categories()
 with torch.inference_mode():
-    imagenet_top = backbone.classify(features.preprocess(photo_images, size, mean, std)).argmax(1).tolist()
-photo_emb = text.normalize(predict(runs[search_name]["model"], torch.tensor(photo_feats, device=device)))
+    imagenet_top = (
+        backbone.classify(features.preprocess(photo_images, size, mean, std))
+        .argmax(1)
+        .tolist()
+    )
+photo_emb = text.normalize(
+    predict(runs[search_name]["model"], torch.tensor(photo_feats, device=device))
+)
 all_labels = np.array([c for c in range(len(classes)) if classes[c] not in missing])
 label_sims = photo_emb @ label_vecs[all_labels].T
 photo_words = text.nearest_words(kv, photo_emb, topn=3, restrict=30000)
-titles = [f"{name}\nImageNet: {imagenet[imagenet_top[i]]}\n"
-          f"labels: {', '.join(label_text[all_labels[j]] for j in np.argsort(-label_sims[i])[:3])}\n"
-          f"words: {', '.join(w for w, _ in photo_words[i])}" for i, name in enumerate(photo_names)]
-fig = plots.show_images(photo_images, titles, ncols=6, size=2.4, fontsize=7.5, wrap=None)
+titles = [
+    f"{name}\nImageNet: {imagenet[imagenet_top[i]]}\n"
+    f"labels: {', '.join(label_text[all_labels[j]] for j in np.argsort(-label_sims[i])[:3])}\n"
+    f"words: {', '.join(w for w, _ in photo_words[i])}"
+    for i, name in enumerate(photo_names)
+]
+fig = plots.show_images(
+    photo_images, titles, ncols=6, size=2.4, fontsize=7.5, wrap=None
+)
 plt.show()
 
 # %% [markdown]
@@ -678,18 +927,38 @@ plt.show()
 # that photo's rank (1 is best; a random ranking puts it at $(n+1)/2$ on average).
 
 # %%
-photo_queries = {"cat": "chelsea", "coffee": "coffee", "rocket": "rocket", "flower": "flower",
-                 "clock": "clock", "motorcycle": "motorcycle", "camera": "camera", "temple": "china",
-                 "astronaut": "astronaut", "woman": "grace_hopper", "galaxy": "hubble_deep_field"}
+photo_queries = {
+    "cat": "chelsea",
+    "coffee": "coffee",
+    "rocket": "rocket",
+    "flower": "flower",
+    "clock": "clock",
+    "motorcycle": "motorcycle",
+    "camera": "camera",
+    "temple": "china",
+    "astronaut": "astronaut",
+    "woman": "grace_hopper",
+    "galaxy": "hubble_deep_field",
+}
 rows_out = []
 for word, answer in photo_queries.items():
     order = np.argsort(-(photo_emb @ text.normalize(query_vector(word))), kind="stable")
-    rows_out.append({"query": word, "expected photo": answer,
-                     "rank of expected": int(np.flatnonzero(order == photo_names.index(answer))[0]) + 1,
-                     "top 3 photos": ", ".join(photo_names[j] for j in order[:3])})
+    rows_out.append(
+        {
+            "query": word,
+            "expected photo": answer,
+            "rank of expected": int(
+                np.flatnonzero(order == photo_names.index(answer))[0]
+            )
+            + 1,
+            "top 3 photos": ", ".join(photo_names[j] for j in order[:3]),
+        }
+    )
 photo_table = pd.DataFrame(rows_out)
 photo_mean_rank = float(photo_table["rank of expected"].mean())
-print(f"{len(photos)} photos; mean rank of the expected photo {photo_mean_rank:.1f} (chance {(len(photos) + 1) / 2:.1f})")
+print(
+    f"{len(photos)} photos; mean rank of the expected photo {photo_mean_rank:.1f} (chance {(len(photos) + 1) / 2:.1f})"
+)
 photo_table
 
 # %% [markdown]
@@ -722,16 +991,28 @@ img_cat = np.array([category[classes[label]] for label in val_labels])
 lab_cat = np.array([category[classes[c]] for c in all_labels])
 fig, axes = plt.subplots(1, 2, figsize=(16, 7.5))
 t0 = time.perf_counter()
-for ax, (name, E) in zip(axes, widgets.progress(emb.items(), total=len(emb), desc="t-SNE maps", leave=False)):
+for ax, (name, E) in zip(
+    axes, widgets.progress(emb.items(), total=len(emb), desc="t-SNE maps", leave=False)
+):
     points = np.concatenate([text.normalize(E), label_vecs[all_labels]])
-    xy = TSNE(n_components=2, init="pca", random_state=SEED, perplexity=30).fit_transform(points)
-    img_xy, lab_xy = xy[:len(E)], xy[len(E):]
+    xy = TSNE(
+        n_components=2, init="pca", random_state=SEED, perplexity=30
+    ).fit_transform(points)
+    img_xy, lab_xy = xy[: len(E)], xy[len(E) :]
     for cat in cats:
         ax.scatter(*img_xy[img_cat == cat].T, s=5, alpha=0.35, color=colors[cat])
-        ax.scatter(*lab_xy[lab_cat == cat].T, s=28, marker="x", color=colors[cat], label=cat)
+        ax.scatter(
+            *lab_xy[lab_cat == cat].T, s=28, marker="x", color=colors[cat], label=cat
+        )
     for j, c in enumerate(all_labels):
         if classes[c] in unseen_set:
-            ax.annotate(label_text[c], lab_xy[j], fontsize=6, xytext=(2, 2), textcoords="offset points")
+            ax.annotate(
+                label_text[c],
+                lab_xy[j],
+                fontsize=6,
+                xytext=(2, 2),
+                textcoords="offset points",
+            )
     ax.set(xticks=[], yticks=[], title=f"{name}: images (dots), labels (x)")
 axes[0].legend(fontsize=8, markerscale=1.5, loc="best")
 fig.tight_layout()
@@ -764,9 +1045,15 @@ headline = {
     "cosine_zeroshot_hit@5_unseen": cosine["unseen labels hit@5"],
     "cosine_zeroshot_hit@5_all": cosine["all labels hit@5"],
     "cosine_seen_accuracy": cosine["seen accuracy"],
-    "search_precision@10_all_images": search_table[search_name]["precision@10, all images"],
-    "search_precision@10_unseen_images": search_table[search_name]["precision@10, unseen-class images"],
-    "chance_search_precision@10_all_images": search_table["chance"]["precision@10, all images"],
+    "search_precision@10_all_images": search_table[search_name][
+        "precision@10, all images"
+    ],
+    "search_precision@10_unseen_images": search_table[search_name][
+        "precision@10, unseen-class images"
+    ],
+    "chance_search_precision@10_all_images": search_table["chance"][
+        "precision@10, all images"
+    ],
     "search_uses_cosine_head": int(search_name == "DeViSE, cosine loss"),
     "photo_query_mean_rank": photo_mean_rank,
     "n_photos": len(photos),
@@ -777,34 +1064,66 @@ print(helpers.record("02_devise_zero_shot", headline))
 
 # Quality floors (nbval fails here if learning breaks)
 if DATASET == "embedded":
-    assert headline["zeroshot_hit@5_unseen"] >= 3 * headline["chance_hit@5_unseen"], headline
+    assert headline["zeroshot_hit@5_unseen"] >= 3 * headline["chance_hit@5_unseen"], (
+        headline
+    )
     assert headline["zeroshot_hit@5_all"] >= 4 * headline["chance_hit@5_all"], headline
-    assert headline["cosine_zeroshot_hit@5_unseen"] >= 2 * headline["chance_hit@5_unseen"], headline
+    assert (
+        headline["cosine_zeroshot_hit@5_unseen"] >= 2 * headline["chance_hit@5_unseen"]
+    ), headline
     assert headline["seen_accuracy"] >= 0.8, headline
     assert headline["softmax_seen_accuracy"] >= 0.9, headline
-    assert headline["search_precision@10_all_images"] >= 3 * headline["chance_search_precision@10_all_images"], headline
+    assert (
+        headline["search_precision@10_all_images"]
+        >= 3 * headline["chance_search_precision@10_all_images"]
+    ), headline
 else:
     # Real data, any EPOCHS (the floors above were set on the emoji data): only what every correct run satisfies.
     # Each head's loss on the training images, before training (the same seeded initialisation as train_head)
     # and after it, with dropout off: it must be finite and lower at the end.
-    for name, loss_fn, out_dim in [("DeViSE, cosine loss", cosine_loss, label_vecs.shape[1]),
-                                   ("DeViSE, hinge rank loss", hinge_rank_loss, label_vecs.shape[1]),
-                                   ("softmax classifier", softmax_loss, len(seen_idx))]:
+    for name, loss_fn, out_dim in [
+        ("DeViSE, cosine loss", cosine_loss, label_vecs.shape[1]),
+        ("DeViSE, hinge rank loss", hinge_rank_loss, label_vecs.shape[1]),
+        ("softmax classifier", softmax_loss, len(seen_idx)),
+    ]:
         helpers.seed_everything(SEED)
         start = Head(train_feats, out_dim).to(device)
         with torch.no_grad():
-            before, after = (loss_fn(torch.tensor(predict(m, X_train), device=device), y_train_seen, L_seen).item()
-                             for m in (start, runs[name]["model"]))
-        assert np.isfinite(runs[name]["history"]["train loss"]).all(), (name, runs[name]["history"])
-        assert np.isfinite([before, after]).all() and after < before, (name, before, after)
-        print(f"{name:26s} training-set loss {before:.4f} before training, {after:.4f} after")
-    rates = {k: v for k, v in headline.items() if any(s in k for s in ("hit@", "accuracy", "precision@"))}
+            before, after = (
+                loss_fn(
+                    torch.tensor(predict(m, X_train), device=device),
+                    y_train_seen,
+                    L_seen,
+                ).item()
+                for m in (start, runs[name]["model"])
+            )
+        assert np.isfinite(runs[name]["history"]["train loss"]).all(), (
+            name,
+            runs[name]["history"],
+        )
+        assert np.isfinite([before, after]).all() and after < before, (
+            name,
+            before,
+            after,
+        )
+        print(
+            f"{name:26s} training-set loss {before:.4f} before training, {after:.4f} after"
+        )
+    rates = {
+        k: v
+        for k, v in headline.items()
+        if any(s in k for s in ("hit@", "accuracy", "precision@"))
+    }
     assert all(np.isfinite(v) and 0 <= v <= 1 for v in rates.values()), rates
-    assert np.isfinite(photo_mean_rank) and 1 <= photo_mean_rank <= len(photos), photo_mean_rank
-print(f"zero-shot hit@5: {headline['zeroshot_hit@5_unseen']:.3f} over unseen labels "
-      f"({headline['zeroshot_hit@5_unseen'] / headline['chance_hit@5_unseen']:.1f}x chance), "
-      f"{headline['zeroshot_hit@5_all']:.3f} over all labels "
-      f"({headline['zeroshot_hit@5_all'] / headline['chance_hit@5_all']:.1f}x chance)")
+    assert np.isfinite(photo_mean_rank) and 1 <= photo_mean_rank <= len(photos), (
+        photo_mean_rank
+    )
+print(
+    f"zero-shot hit@5: {headline['zeroshot_hit@5_unseen']:.3f} over unseen labels "
+    f"({headline['zeroshot_hit@5_unseen'] / headline['chance_hit@5_unseen']:.1f}x chance), "
+    f"{headline['zeroshot_hit@5_all']:.3f} over all labels "
+    f"({headline['zeroshot_hit@5_all'] / headline['chance_hit@5_all']:.1f}x chance)"
+)
 
 # %% [markdown]
 # ## Exercises

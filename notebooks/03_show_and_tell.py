@@ -109,38 +109,70 @@ pd.set_option("display.precision", 3)
 if DATASET == "embedded":
     SPLITS = {"train": "train", "val": "val", "test": "test_A"}
 else:  # COCO (Karpathy splits) or Flickr8k; coco-spanish ships seed 000's ResNet-152 vectors and test_A
-    SPLITS = {"train": "train", "val": "val", "test": "test_A" if DATASET == "coco-spanish" else "test"}
+    SPLITS = {
+        "train": "train",
+        "val": "val",
+        "test": "test_A" if DATASET == "coco-spanish" else "test",
+    }
 
 
 def load_split(split):
-    if DATA_DIR is not None:  # a copy read as it is: the front door's errors are one line each
-        return helpers.load_captions(split, LANGUAGE, dataset=DATASET, data_dir=DATA_DIR)
+    if (
+        DATA_DIR is not None
+    ):  # a copy read as it is: the front door's errors are one line each
+        return helpers.load_captions(
+            split, LANGUAGE, dataset=DATASET, data_dir=DATA_DIR
+        )
     try:
         return helpers.load_captions(split, LANGUAGE, dataset=DATASET)
     except Exception as e:
         raise RuntimeError(
             f"DATASET={DATASET!r} could not be loaded ({type(e).__name__}: {e}). The appendix page "
             "'Real data and GPUs' (book/real_data_and_gpus.md) explains how to fetch COCO or Flickr8k; "
-            "DATASET='embedded' runs offline.") from e
+            "DATASET='embedded' runs offline."
+        ) from e
 
 
 data = {name: load_split(split) for name, split in SPLITS.items()}
-image_feats = {name: helpers.image_features(d, backbone=BACKBONE, device=device)["pooled"] for name, d in data.items()}
-HAS_SCENES = data["test"].scenes is not None  # scene truth exists only for the embedded data
+image_feats = {
+    name: helpers.image_features(d, backbone=BACKBONE, device=device)["pooled"]
+    for name, d in data.items()
+}
+HAS_SCENES = (
+    data["test"].scenes is not None
+)  # scene truth exists only for the embedded data
 if DATASET != "embedded":
-    where = f"{helpers.detect_layout(DATASET, DATA_DIR).name} layout in {DATA_DIR}" if DATA_DIR else "the cache's copy"
-    print(f"{DATASET}: {where}; " + "; ".join(
-        f"{name} ({SPLITS[name]}) {len(d)} images, {len(d.captions)} captions" for name, d in data.items()))
+    where = (
+        f"{helpers.detect_layout(DATASET, DATA_DIR).name} layout in {DATA_DIR}"
+        if DATA_DIR
+        else "the cache's copy"
+    )
+    print(
+        f"{DATASET}: {where}; "
+        + "; ".join(
+            f"{name} ({SPLITS[name]}) {len(d)} images, {len(d.captions)} captions"
+            for name, d in data.items()
+        )
+    )
 for name, d in data.items():
-    print(f"{name:5s} {d.name:28s} {len(d):5d} images  {len(d.captions):6d} captions  "
-          f"features {image_feats[name].shape} {image_feats[name].dtype}")
+    print(
+        f"{name:5s} {d.name:28s} {len(d):5d} images  {len(d.captions):6d} captions  "
+        f"features {image_feats[name].shape} {image_feats[name].dtype}"
+    )
 
 
 # %%
-def caption_grid(images, texts, ncols=4, width=3.3, text_height=1.1, scenes=None, fontsize=7.5):
+def caption_grid(
+    images, texts, ncols=4, width=3.3, text_height=1.1, scenes=None, fontsize=7.5
+):
     """Images with a block of (wrapped) text under each; optional scene-truth boxes."""
     nrows = int(np.ceil(len(images) / ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(width * ncols, (width + text_height) * nrows), squeeze=False)
+    fig, axes = plt.subplots(
+        nrows,
+        ncols,
+        figsize=(width * ncols, (width + text_height) * nrows),
+        squeeze=False,
+    )
     for ax in axes.flat:
         ax.axis("off")
     for k, (ax, im, text) in enumerate(zip(axes.flat, images, texts)):
@@ -148,9 +180,24 @@ def caption_grid(images, texts, ncols=4, width=3.3, text_height=1.1, scenes=None
         if scenes is not None:
             plots.draw_scene_truth(ax, scenes[k], labels=False)
         lines = [textwrap.fill(t, 44, subsequent_indent="   ") for t in text]
-        ax.text(0, -0.03, "\n".join(lines), transform=ax.transAxes, va="top", ha="left", fontsize=fontsize,
-                family="DejaVu Sans")
-    fig.subplots_adjust(hspace=text_height / width + 0.05, wspace=0.05, left=0.01, right=0.99, top=0.99, bottom=0.01)
+        ax.text(
+            0,
+            -0.03,
+            "\n".join(lines),
+            transform=ax.transAxes,
+            va="top",
+            ha="left",
+            fontsize=fontsize,
+            family="DejaVu Sans",
+        )
+    fig.subplots_adjust(
+        hspace=text_height / width + 0.05,
+        wspace=0.05,
+        left=0.01,
+        right=0.99,
+        top=0.99,
+        bottom=0.01,
+    )
     return fig
 
 
@@ -160,13 +207,20 @@ from PIL import Image
 def image_of(d, i):
     """Image i of a dataset as a PIL image (a grey square if the dataset ships features but no image files)."""
     path = d.paths()[i]
-    return Image.open(path) if path.is_file() else Image.new("RGB", (128, 128), (200, 200, 200))
+    return (
+        Image.open(path)
+        if path.is_file()
+        else Image.new("RGB", (128, 128), (200, 200, 200))
+    )
 
 
 train = data["train"]
 show = [0, 1, 2, 3]
-fig = caption_grid([image_of(train, i) for i in show], [train.captions_of(i) for i in show],
-                   scenes=[train.scenes[i] for i in show] if train.scenes else None)
+fig = caption_grid(
+    [image_of(train, i) for i in show],
+    [train.captions_of(i) for i in show],
+    scenes=[train.scenes[i] for i in show] if train.scenes else None,
+)
 plt.show()
 
 # %% [markdown]
@@ -180,16 +234,24 @@ plt.show()
 # used a threshold of 8) it removes thousands of typos and rare names.
 
 # %%
-tokens = {name: [helpers.tokenize(c, LANGUAGE) for c in d.captions] for name, d in data.items()}
+tokens = {
+    name: [helpers.tokenize(c, LANGUAGE) for c in d.captions]
+    for name, d in data.items()
+}
 vocab = helpers.Vocabulary.build(tokens["train"], min_count=MIN_COUNT)
 every_word = helpers.Vocabulary.build(tokens["train"], min_count=1)
 test_words = [w for toks in tokens["test"] for w in toks]
 unk_rate = np.mean([w not in vocab for w in test_words])
-print(f"{len(every_word) - 4} distinct training words; {len(vocab) - 4} kept with min count {MIN_COUNT}; "
-      f"{unk_rate:.2%} of test words become <unk>")
+print(
+    f"{len(every_word) - 4} distinct training words; {len(vocab) - 4} kept with min count {MIN_COUNT}; "
+    f"{unk_rate:.2%} of test words become <unk>"
+)
 print("most frequent:", vocab.itos[4:16])
 
-ids = {name: batching.encode_captions(d.captions, vocab, LANGUAGE, max_len=MAX_LEN + 1) for name, d in data.items()}
+ids = {
+    name: batching.encode_captions(d.captions, vocab, LANGUAGE, max_len=MAX_LEN + 1)
+    for name, d in data.items()
+}
 lengths = np.array([len(t) for t in ids["train"]])
 print("example:", data["train"].captions[0], "->", ids["train"][0])
 fig, ax = plt.subplots(figsize=(6, 2.6))
@@ -216,7 +278,9 @@ rng = np.random.default_rng(SEED)
 def seed002_batch(rng):
     """Seed 002's get_train_indices: scan all caption lengths for every batch, sample with replacement."""
     sel_length = rng.choice(lengths)
-    all_indices = np.where([lengths[i] == sel_length for i in np.arange(len(lengths))])[0]
+    all_indices = np.where([lengths[i] == sel_length for i in np.arange(len(lengths))])[
+        0
+    ]
     return rng.choice(all_indices, size=BATCH_SIZE)
 
 
@@ -236,18 +300,34 @@ def padding_share(batches):
     return 1 - lengths.sum() / slots
 
 
-pd.DataFrame({
-    "ms per batch": [1000 * t_seed, 1000 * t_ours, 0.0],
-    "captions used per epoch": [len(seen) / len(lengths), len(np.unique(np.concatenate(bucketed))) / len(lengths), 1.0],
-    "padding share": [0.0, padding_share(bucketed), padding_share(random_batches)],
-}, index=["seed 002 (scan + sample)", "bucketed (ours)", "random batches"])
+pd.DataFrame(
+    {
+        "ms per batch": [1000 * t_seed, 1000 * t_ours, 0.0],
+        "captions used per epoch": [
+            len(seen) / len(lengths),
+            len(np.unique(np.concatenate(bucketed))) / len(lengths),
+            1.0,
+        ],
+        "padding share": [0.0, padding_share(bucketed), padding_share(random_batches)],
+    },
+    index=["seed 002 (scan + sample)", "bucketed (ours)", "random batches"],
+)
 
 # %%
-batches = batching.CaptionBatches(data["train"].caption_image, ids["train"], BATCH_SIZE, seed=SEED)
+batches = batching.CaptionBatches(
+    data["train"].caption_image, ids["train"], BATCH_SIZE, seed=SEED
+)
 b = next(iter(batches))
-print(f"{len(batches)} batches per epoch; one batch: image_index {tuple(b.image_index.shape)}, "
-      f"tokens {tuple(b.tokens.shape)}, lengths {b.lengths.min().item()}-{b.lengths.max().item()}")
-print("inputs  (teacher forcing):", vocab.itos[b.tokens[0, 0]], "...", b.tokens[0, :-1].tolist())
+print(
+    f"{len(batches)} batches per epoch; one batch: image_index {tuple(b.image_index.shape)}, "
+    f"tokens {tuple(b.tokens.shape)}, lengths {b.lengths.min().item()}-{b.lengths.max().item()}"
+)
+print(
+    "inputs  (teacher forcing):",
+    vocab.itos[b.tokens[0, 0]],
+    "...",
+    b.tokens[0, :-1].tolist(),
+)
 print("targets (shifted by one) :", b.tokens[0, 1:].tolist())
 
 
@@ -277,25 +357,45 @@ print("targets (shifted by one) :", b.tokens[0, 1:].tolist())
 # image, get the distribution of the next one. Greedy and beam search in `helpers.decoding` only ever call
 # `step`, so chapter 4's attention decoder reuses them unchanged.
 
+
 # %%
 class ShowAndTell(nn.Module):
     """Pooled CNN features -> linear embedding -> LSTM language model -> vocabulary."""
 
-    def __init__(self, feature_dim, vocab_size, embed_dim=64, hidden_dim=256, image_as="input", dropout=0.0,
-                 feature_mean=None, feature_std=None):
+    def __init__(
+        self,
+        feature_dim,
+        vocab_size,
+        embed_dim=64,
+        hidden_dim=256,
+        image_as="input",
+        dropout=0.0,
+        feature_mean=None,
+        feature_std=None,
+    ):
         super().__init__()
         if image_as not in ("input", "state"):
-            raise ValueError("image_as must be 'input' (first LSTM step) or 'state' (initial LSTM state)")
+            raise ValueError(
+                "image_as must be 'input' (first LSTM step) or 'state' (initial LSTM state)"
+            )
         self.image_as = image_as
         # standardise the frozen features with training statistics (saved with the weights)
-        self.register_buffer("feature_mean", torch.zeros(feature_dim) if feature_mean is None else feature_mean)
-        self.register_buffer("feature_std", torch.ones(feature_dim) if feature_std is None else feature_std)
+        self.register_buffer(
+            "feature_mean",
+            torch.zeros(feature_dim) if feature_mean is None else feature_mean,
+        )
+        self.register_buffer(
+            "feature_std",
+            torch.ones(feature_dim) if feature_std is None else feature_std,
+        )
         self.encoder = nn.Linear(feature_dim, embed_dim)  # W_I
         self.embed = nn.Embedding(vocab_size, embed_dim, padding_idx=0)  # W_e
         self.lstm = nn.LSTM(embed_dim, hidden_dim, batch_first=True)
-        with torch.no_grad():  # forget-gate bias 1: remember the image for longer at the start of training
-            self.lstm.bias_ih_l0[hidden_dim:2 * hidden_dim].fill_(1.0)
-            self.lstm.bias_hh_l0[hidden_dim:2 * hidden_dim].zero_()
+        with (
+            torch.no_grad()
+        ):  # forget-gate bias 1: remember the image for longer at the start of training
+            self.lstm.bias_ih_l0[hidden_dim : 2 * hidden_dim].fill_(1.0)
+            self.lstm.bias_hh_l0[hidden_dim : 2 * hidden_dim].zero_()
         self.drop = nn.Dropout(dropout)
         self.project = nn.Linear(hidden_dim, vocab_size)  # W_o, b_o
         if image_as == "state":
@@ -310,7 +410,9 @@ class ShowAndTell(nn.Module):
         v = self.drop(self.encode(features))
         words = self.drop(self.embed(tokens[:, :-1]))  # (B, T-1, E)
         if self.image_as == "input":
-            out, _ = self.lstm(torch.cat([v[:, None], words], 1))  # the image is step -1
+            out, _ = self.lstm(
+                torch.cat([v[:, None], words], 1)
+            )  # the image is step -1
             out = out[:, 1:]  # the output at the image step predicts nothing
         else:
             h0, c0 = torch.tanh(self.init_h(v)), self.init_c(v)
@@ -326,14 +428,25 @@ class ShowAndTell(nn.Module):
         return {"h": torch.tanh(self.init_h(v)), "c": self.init_c(v)}
 
     def step(self, tokens, state):
-        out, (h, c) = self.lstm(self.embed(tokens)[:, None], (state["h"][None], state["c"][None]))
+        out, (h, c) = self.lstm(
+            self.embed(tokens)[:, None], (state["h"][None], state["c"][None])
+        )
         return torch.log_softmax(self.project(out[:, 0]), -1), {"h": h[0], "c": c[0]}
 
 
 F_ = {name: torch.as_tensor(f, device=device) for name, f in image_feats.items()}
 feature_mean, feature_std = F_["train"].mean(0), F_["train"].std(0) + 1e-3
-CONFIG = dict(feature_dim=F_["train"].shape[1], vocab_size=len(vocab), embed_dim=EMBED_DIM, hidden_dim=HIDDEN_DIM,
-              dropout=DROPOUT, language=LANGUAGE, dataset=DATASET, backbone=BACKBONE, min_count=MIN_COUNT)
+CONFIG = dict(
+    feature_dim=F_["train"].shape[1],
+    vocab_size=len(vocab),
+    embed_dim=EMBED_DIM,
+    hidden_dim=HIDDEN_DIM,
+    dropout=DROPOUT,
+    language=LANGUAGE,
+    dataset=DATASET,
+    backbone=BACKBONE,
+    min_count=MIN_COUNT,
+)
 model = ShowAndTell(CONFIG["feature_dim"], len(vocab), EMBED_DIM, HIDDEN_DIM)
 print(model)
 print(f"{sum(p.numel() for p in model.parameters()):,} trainable parameters")
@@ -347,6 +460,7 @@ print(f"{sum(p.numel() for p in model.parameters()):,} trainable parameters")
 # model: the two are not the same thing (a model is never fed its own mistakes during teacher forcing), so
 # we watch both. We train both ways of showing the image with the same seed, data order and budget.
 
+
 # %%
 @torch.no_grad()
 def decode(model, feats, beam_size=0, length_penalty=0.0, chunk=500):
@@ -356,22 +470,41 @@ def decode(model, feats, beam_size=0, length_penalty=0.0, chunk=500):
     model.eval()
     out = []
     for s in range(0, len(feats), chunk):
-        x = feats[s:s + chunk]
+        x = feats[s : s + chunk]
         state = model.init_state(x)
         if beam_size == 0:
-            out.append(decoding.greedy_decode(model.step, state, len(x), max_len=MAX_LEN))
+            out.append(
+                decoding.greedy_decode(model.step, state, len(x), max_len=MAX_LEN)
+            )
         else:
-            out.append(decoding.beam_search(model.step, state, len(x), beam_size=beam_size, max_len=MAX_LEN,
-                                       length_penalty=length_penalty, return_beams=True))
+            out.append(
+                decoding.beam_search(
+                    model.step,
+                    state,
+                    len(x),
+                    beam_size=beam_size,
+                    max_len=MAX_LEN,
+                    length_penalty=length_penalty,
+                    return_beams=True,
+                )
+            )
     return out
 
 
 def best_of_beam(field):
-    return field if field.dim() == (2 if field.dtype == torch.int64 else 1) else field[:, 0]
+    return (
+        field
+        if field.dim() == (2 if field.dtype == torch.int64 else 1)
+        else field[:, 0]
+    )
 
 
 def to_words(decoded):
-    return [w for d in decoded for w in decoding.ids_to_tokens(best_of_beam(d.tokens), vocab)]
+    return [
+        w
+        for d in decoded
+        for w in decoding.ids_to_tokens(best_of_beam(d.tokens), vocab)
+    ]
 
 
 def log_probs(decoded):
@@ -385,10 +518,17 @@ refs = {name: batching.references_per_image(d, LANGUAGE) for name, d in data.ite
 def validation_loss(model, name="val"):
     model.eval()
     total = count = 0.0
-    for b in batching.CaptionBatches(data[name].caption_image, ids[name], 500, shuffle=False):
+    for b in batching.CaptionBatches(
+        data[name].caption_image, ids[name], 500, shuffle=False
+    ):
         b = b.to(device)
         n = (b.tokens[:, 1:] != 0).sum().item()
-        total += batching.masked_cross_entropy(model(F_[name][b.image_index], b.tokens), b.tokens[:, 1:]).item() * n
+        total += (
+            batching.masked_cross_entropy(
+                model(F_[name][b.image_index], b.tokens), b.tokens[:, 1:]
+            ).item()
+            * n
+        )
         count += n
     return total / count
 
@@ -398,17 +538,32 @@ def val_scores(model):
     words = to_words(decode(model, F_["val"]))
     out = {"bleu4": helpers.bleu(refs["val"], words)["bleu4"]}
     if HAS_SCENES:
-        out["object_recall"] = helpers.semantic_scores([" ".join(w) for w in words], data["val"].scenes, LANGUAGE)["object_recall"]
+        out["object_recall"] = helpers.semantic_scores(
+            [" ".join(w) for w in words], data["val"].scenes, LANGUAGE
+        )["object_recall"]
     return out
 
 
 def train_model(image_as, epochs=EPOCHS, seed=SEED):
     helpers.seed_everything(seed)
-    model = ShowAndTell(CONFIG["feature_dim"], len(vocab), EMBED_DIM, HIDDEN_DIM, image_as, DROPOUT,
-                        feature_mean, feature_std).to(device)
+    model = ShowAndTell(
+        CONFIG["feature_dim"],
+        len(vocab),
+        EMBED_DIM,
+        HIDDEN_DIM,
+        image_as,
+        DROPOUT,
+        feature_mean,
+        feature_std,
+    ).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=LEARNING_RATE)
     batches.set_epoch(0)  # both variants see the same batches in the same order
-    history = {"train loss": [], "val loss": [], "val BLEU-4": [], "val object recall": []}
+    history = {
+        "train loss": [],
+        "val loss": [],
+        "val BLEU-4": [],
+        "val object recall": [],
+    }
     t = time.perf_counter()
     bar = widgets.progress(range(epochs), desc=f"image as {image_as}")
     for _epoch in bar:
@@ -417,7 +572,9 @@ def train_model(image_as, epochs=EPOCHS, seed=SEED):
         for b in batches:
             b = b.to(device)
             logits = model(F_["train"][b.image_index], b.tokens)  # (B, T-1, V)
-            loss = batching.masked_cross_entropy(logits, b.tokens[:, 1:])  # targets: the next words
+            loss = batching.masked_cross_entropy(
+                logits, b.tokens[:, 1:]
+            )  # targets: the next words
             opt.zero_grad(set_to_none=True)
             loss.backward()
             nn.utils.clip_grad_norm_(model.parameters(), 5.0)
@@ -430,9 +587,11 @@ def train_model(image_as, epochs=EPOCHS, seed=SEED):
         history["val BLEU-4"].append(v["bleu4"])
         history["val object recall"].append(v.get("object_recall", np.nan))
         bar.set_postfix(loss=f"{total / count:.3f}", val_bleu4=f"{v['bleu4']:.3f}")
-    print(f"image as {image_as}: {epochs} epochs in {time.perf_counter() - t:.0f} s; final val loss "
-          f"{history['val loss'][-1]:.3f}, val BLEU-4 {history['val BLEU-4'][-1]:.3f}, "
-          f"val object recall {history['val object recall'][-1]:.3f}")
+    print(
+        f"image as {image_as}: {epochs} epochs in {time.perf_counter() - t:.0f} s; final val loss "
+        f"{history['val loss'][-1]:.3f}, val BLEU-4 {history['val BLEU-4'][-1]:.3f}, "
+        f"val object recall {history['val object recall'][-1]:.3f}"
+    )
     return model.eval(), history
 
 
@@ -443,10 +602,25 @@ for image_as in ("input", "state"):
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.4))
 names = {"input": "image as first input", "state": "image as initial state"}
-plots.loss_curves({f"{names[a]}: {k}": h[k] for a, h in histories.items() for k in ("train loss", "val loss")}, ax=axes[0],
-            title="cross-entropy per word (teacher forced)")
-plots.loss_curves({f"{names[a]}: {k[4:]}": h[k] for a, h in histories.items() for k in ("val BLEU-4", "val object recall")
-             if not np.isnan(h[k]).all()}, ax=axes[1], title="validation, free-running greedy captions")
+plots.loss_curves(
+    {
+        f"{names[a]}: {k}": h[k]
+        for a, h in histories.items()
+        for k in ("train loss", "val loss")
+    },
+    ax=axes[0],
+    title="cross-entropy per word (teacher forced)",
+)
+plots.loss_curves(
+    {
+        f"{names[a]}: {k[4:]}": h[k]
+        for a, h in histories.items()
+        for k in ("val BLEU-4", "val object recall")
+        if not np.isnan(h[k]).all()
+    },
+    ax=axes[1],
+    title="validation, free-running greedy captions",
+)
 plt.show()
 
 # model selection on the validation images, never on the test images
@@ -474,20 +648,34 @@ print(f"better on validation BLEU-4: {names[CHOSEN]} (the tables below report bo
 # `torch.save` instead we would load with `torch.load(..., weights_only=True)`, which refuses to run arbitrary
 # code (seed 002 pickled its parameters and vocabulary). From here on we use the *reloaded* models.
 
+
 # %%
 def build(config, vocab):
-    return ShowAndTell(config["feature_dim"], len(vocab), config["embed_dim"], config["hidden_dim"],
-                       config["image_as"], config["dropout"]).to(device)
+    return ShowAndTell(
+        config["feature_dim"],
+        len(vocab),
+        config["embed_dim"],
+        config["hidden_dim"],
+        config["image_as"],
+        config["dropout"],
+    ).to(device)
 
 
 for image_as, m in models.items():
-    folder = helpers.cache_dir("checkpoints", "03_show_and_tell", f"{DATASET}-{LANGUAGE}-image-as-{image_as}")
+    folder = helpers.cache_dir(
+        "checkpoints", "03_show_and_tell", f"{DATASET}-{LANGUAGE}-image-as-{image_as}"
+    )
     checkpoints.save_checkpoint(folder, m, vocab, dict(CONFIG, image_as=image_as))
     ck = checkpoints.load_checkpoint(folder, build, map_location=device)
-    same = all(torch.equal(a, b) for a, b in zip(m.state_dict().values(), ck.model.state_dict().values()))
+    same = all(
+        torch.equal(a, b)
+        for a, b in zip(m.state_dict().values(), ck.model.state_dict().values())
+    )
     assert same and ck.vocab.itos == vocab.itos
     models[image_as] = ck.model
-    print(f"{folder.name}: {sorted(p.name for p in folder.iterdir())}, reloaded identically: {same}")
+    print(
+        f"{folder.name}: {sorted(p.name for p in folder.iterdir())}, reloaded identically: {same}"
+    )
 
 # %% [markdown]
 # ## Writing captions: greedy search and beam search
@@ -516,23 +704,42 @@ for image_as, m in models.items():
 F_test = F_["test"]
 runs = {}  # (model, decoder) -> dict of results
 configs = [("greedy", 0, 0.0)] + [(f"beam {k}", k, 0.0) for k in BEAM_SIZES]
-configs.append((f"beam {max(BEAM_SIZES)}, α=1", max(BEAM_SIZES), 1.0))  # length-normalised
+configs.append(
+    (f"beam {max(BEAM_SIZES)}, α=1", max(BEAM_SIZES), 1.0)
+)  # length-normalised
 todo = [(image_as, m, config) for image_as, m in models.items() for config in configs]
-for image_as, m, (label, k, alpha) in widgets.progress(todo, desc="decoding test", leave=False):
+for image_as, m, (label, k, alpha) in widgets.progress(
+    todo, desc="decoding test", leave=False
+):
     t = time.perf_counter()
     dec = decode(m, F_test, beam_size=k, length_penalty=alpha)
     seconds = time.perf_counter() - t
     words = to_words(dec)
-    scores = caption_metrics.evaluate_captions(words, data["test"], LANGUAGE, references=refs["test"])
-    scores.update({"mean length": np.mean([len(w) for w in words]),
-                   "log P per caption": log_probs(dec).mean().item(), "seconds": seconds})
+    scores = caption_metrics.evaluate_captions(
+        words, data["test"], LANGUAGE, references=refs["test"]
+    )
+    scores.update(
+        {
+            "mean length": np.mean([len(w) for w in words]),
+            "log P per caption": log_probs(dec).mean().item(),
+            "seconds": seconds,
+        }
+    )
     runs[(image_as, label)] = {"words": words, "decoded": dec, "scores": scores}
 
 # beam size 1 is greedy search
 for image_as in models:
-    assert runs[(image_as, "greedy")]["words"] == runs[(image_as, "beam 1")]["words"], "beam size 1 must be greedy"
-table = pd.DataFrame({f"{names[a]} | {lab}": r["scores"] for (a, lab), r in runs.items()}).T
-cols = ["bleu1", "bleu2", "bleu3", "bleu4"] + (["object_precision", "object_recall", "relation_accuracy"] if HAS_SCENES else []) + ["mean length", "log P per caption", "seconds"]
+    assert runs[(image_as, "greedy")]["words"] == runs[(image_as, "beam 1")]["words"], (
+        "beam size 1 must be greedy"
+    )
+table = pd.DataFrame(
+    {f"{names[a]} | {lab}": r["scores"] for (a, lab), r in runs.items()}
+).T
+cols = (
+    ["bleu1", "bleu2", "bleu3", "bleu4"]
+    + (["object_precision", "object_recall", "relation_accuracy"] if HAS_SCENES else [])
+    + ["mean length", "log P per caption", "seconds"]
+)
 table[cols]
 
 # %%
@@ -540,20 +747,39 @@ gl = runs[(CHOSEN, "greedy")]
 bl = runs[(CHOSEN, f"beam {BEAM_SIZE}")]
 lp_g, lp_b = log_probs(gl["decoded"]), log_probs(bl["decoded"])
 differ = [i for i in range(len(gl["words"])) if gl["words"][i] != bl["words"][i]]
-print(f"{names[CHOSEN]}: beam {BEAM_SIZE} changes {len(differ)} of {len(gl['words'])} captions; its caption is at least as "
-      f"probable under the model in {(lp_b >= lp_g - 1e-5).float().mean():.1%} of images "
-      f"(mean log P {lp_g.mean():.3f} greedy vs {lp_b.mean():.3f} beam)")
+print(
+    f"{names[CHOSEN]}: beam {BEAM_SIZE} changes {len(differ)} of {len(gl['words'])} captions; its caption is at least as "
+    f"probable under the model in {(lp_b >= lp_g - 1e-5).float().mean():.1%} of images "
+    f"(mean log P {lp_g.mean():.3f} greedy vs {lp_b.mean():.3f} beam)"
+)
 for i in differ[:4]:
-    print(f"  image {i}: greedy {' '.join(gl['words'][i])!r} ({lp_g[i]:.2f})  |  beam {' '.join(bl['words'][i])!r} ({lp_b[i]:.2f})")
+    print(
+        f"  image {i}: greedy {' '.join(gl['words'][i])!r} ({lp_g[i]:.2f})  |  beam {' '.join(bl['words'][i])!r} ({lp_b[i]:.2f})"
+    )
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.3))
 for image_as, marker in (("input", "o"), ("state", "s")):
     labels = ["greedy"] + [f"beam {k}" for k in BEAM_SIZES]
     x = [0] + list(BEAM_SIZES)
-    axes[0].plot(x, [runs[(image_as, setting)]["scores"]["bleu4"] for setting in labels], marker=marker, label=names[image_as])
-    axes[1].plot(x, [runs[(image_as, setting)]["scores"]["log P per caption"] for setting in labels], marker=marker, label=names[image_as])
-for ax, name in zip(axes, ["BLEU-4 on the test images", "mean log P(caption | image) under the model"]):
+    axes[0].plot(
+        x,
+        [runs[(image_as, setting)]["scores"]["bleu4"] for setting in labels],
+        marker=marker,
+        label=names[image_as],
+    )
+    axes[1].plot(
+        x,
+        [
+            runs[(image_as, setting)]["scores"]["log P per caption"]
+            for setting in labels
+        ],
+        marker=marker,
+        label=names[image_as],
+    )
+for ax, name in zip(
+    axes, ["BLEU-4 on the test images", "mean log P(caption | image) under the model"]
+):
     ax.set_xticks([0] + list(BEAM_SIZES), ["greedy"] + [f"K={k}" for k in BEAM_SIZES])
     ax.set_title(name, fontsize=10)
     ax.grid(alpha=0.3)
@@ -593,6 +819,7 @@ plt.show()
 # objects that are present), object recall (present object classes that are named) and relation accuracy (of
 # the relations stated between present objects, the share that hold).
 
+
 # %%
 def group_captions(d):
     """Caption strings per image, in one pass."""
@@ -607,32 +834,64 @@ train_caps, test_caps = group_captions(data["train"]), group_captions(data["test
 baselines = {}
 rng = np.random.default_rng(SEED)
 rand_img = rng.integers(len(data["train"]), size=len(data["test"]))
-baselines["random caption (chance)"] = [helpers.tokenize(train_caps[j][rng.integers(len(train_caps[j]))], LANGUAGE)
-                                        for j in rand_img]
-nn_caps, nn_idx = caption_metrics.nearest_neighbour_captions(image_feats["test"], image_feats["train"], train_caps, k=1, lang=LANGUAGE)
+baselines["random caption (chance)"] = [
+    helpers.tokenize(train_caps[j][rng.integers(len(train_caps[j]))], LANGUAGE)
+    for j in rand_img
+]
+nn_caps, nn_idx = caption_metrics.nearest_neighbour_captions(
+    image_feats["test"], image_feats["train"], train_caps, k=1, lang=LANGUAGE
+)
 baselines["nearest neighbour"] = [helpers.tokenize(c, LANGUAGE) for c in nn_caps]
 for image_as in sorted(models, key=lambda a: a != CHOSEN):  # the chosen variant first
     if image_as == CHOSEN:
         baselines[f"{names[image_as]}, greedy"] = runs[(image_as, "greedy")]["words"]
-    baselines[f"{names[image_as]}, beam {BEAM_SIZE}"] = runs[(image_as, f"beam {BEAM_SIZE}")]["words"]
+    baselines[f"{names[image_as]}, beam {BEAM_SIZE}"] = runs[
+        (image_as, f"beam {BEAM_SIZE}")
+    ]["words"]
 
 n_ref = min(len(r) for r in refs["test"])
-leave_one_out = [[r[:j] + r[j + 1:] for r in refs["test"]] for j in range(n_ref)]
+leave_one_out = [[r[:j] + r[j + 1 :] for r in refs["test"]] for j in range(n_ref)]
 rows = {}
-for name, hyp in widgets.progress(baselines.items(), total=len(baselines), desc="scoring", leave=False):
-    s = caption_metrics.evaluate_captions(hyp, data["test"], LANGUAGE, references=refs["test"])
-    s["bleu4 vs 4 refs"] = np.mean([helpers.bleu(lo, hyp)["bleu4"] for lo in leave_one_out])
+for name, hyp in widgets.progress(
+    baselines.items(), total=len(baselines), desc="scoring", leave=False
+):
+    s = caption_metrics.evaluate_captions(
+        hyp, data["test"], LANGUAGE, references=refs["test"]
+    )
+    s["bleu4 vs 4 refs"] = np.mean(
+        [helpers.bleu(lo, hyp)["bleu4"] for lo in leave_one_out]
+    )
     rows[name] = s
 ceiling = caption_metrics.human_ceiling(refs["test"])
-human = {"bleu1": np.nan, "bleu2": np.nan, "bleu3": np.nan, "bleu4": np.nan, "bleu4 vs 4 refs": ceiling["bleu4"]}
+human = {
+    "bleu1": np.nan,
+    "bleu2": np.nan,
+    "bleu3": np.nan,
+    "bleu4": np.nan,
+    "bleu4 vs 4 refs": ceiling["bleu4"],
+}
 if not HAS_SCENES:
-    print(f"skipped on {DATASET}: the semantic columns (object precision/recall, relation accuracy) need the scenes' ground truth")
+    print(
+        f"skipped on {DATASET}: the semantic columns (object precision/recall, relation accuracy) need the scenes' ground truth"
+    )
 else:
-    sem = [helpers.semantic_scores([c[j] for c in test_caps], data["test"].scenes, LANGUAGE) for j in range(n_ref)]
-    human.update({key: np.nanmean([s[key] for s in sem]) for key in ("object_precision", "object_recall", "relation_accuracy")})
+    sem = [
+        helpers.semantic_scores(
+            [c[j] for c in test_caps], data["test"].scenes, LANGUAGE
+        )
+        for j in range(n_ref)
+    ]
+    human.update(
+        {
+            key: np.nanmean([s[key] for s in sem])
+            for key in ("object_precision", "object_recall", "relation_accuracy")
+        }
+    )
 rows["human-like ceiling (1 ref vs 4)"] = human
 summary = pd.DataFrame(rows).T
-cols = ["bleu1", "bleu4", "bleu4 vs 4 refs"] + (["object_precision", "object_recall", "relation_accuracy"] if HAS_SCENES else [])
+cols = ["bleu1", "bleu4", "bleu4 vs 4 refs"] + (
+    ["object_precision", "object_recall", "relation_accuracy"] if HAS_SCENES else []
+)
 summary[cols]
 
 # %% [markdown]
@@ -650,11 +909,20 @@ summary[cols]
 # %%
 test = data["test"]
 pick = list(range(0, min(96, len(test)), 12))
-texts = [[f"greedy: {' '.join(runs[('input', 'greedy')]['words'][i])}",
-          f"beam {BEAM_SIZE}: {' '.join(runs[('input', f'beam {BEAM_SIZE}')]['words'][i])}",
-          f"reference: {test_caps[i][0]}"] for i in pick]
-fig = caption_grid([image_of(test, i) for i in pick], texts,
-                   scenes=[test.scenes[i] for i in pick] if HAS_SCENES else None, text_height=0.6)
+texts = [
+    [
+        f"greedy: {' '.join(runs[('input', 'greedy')]['words'][i])}",
+        f"beam {BEAM_SIZE}: {' '.join(runs[('input', f'beam {BEAM_SIZE}')]['words'][i])}",
+        f"reference: {test_caps[i][0]}",
+    ]
+    for i in pick
+]
+fig = caption_grid(
+    [image_of(test, i) for i in pick],
+    texts,
+    scenes=[test.scenes[i] for i in pick] if HAS_SCENES else None,
+    text_height=0.6,
+)
 plt.show()
 
 # %% [markdown]
@@ -663,15 +931,35 @@ plt.show()
 # %%
 if HAS_SCENES:
     beam_words = runs[(CHOSEN, f"beam {BEAM_SIZE}")]["words"]
-    recall = np.array([helpers.semantic_scores([" ".join(w)], [s], LANGUAGE)["object_recall"] for w, s in zip(beam_words, test.scenes)])
+    recall = np.array(
+        [
+            helpers.semantic_scores([" ".join(w)], [s], LANGUAGE)["object_recall"]
+            for w, s in zip(beam_words, test.scenes)
+        ]
+    )
     worst = np.argsort(recall, kind="stable")[:4]
-    texts = [[f"beam {BEAM_SIZE}: {' '.join(beam_words[i])}", f"object recall {recall[i]:.2f}",
-              "truth: " + ", ".join(f"{n} × {c}" for c, n in test.scenes[i].counts().items())] for i in worst]
-    fig = caption_grid([image_of(test, i) for i in worst], texts, scenes=[test.scenes[i] for i in worst])
+    texts = [
+        [
+            f"beam {BEAM_SIZE}: {' '.join(beam_words[i])}",
+            f"object recall {recall[i]:.2f}",
+            "truth: "
+            + ", ".join(f"{n} × {c}" for c, n in test.scenes[i].counts().items()),
+        ]
+        for i in worst
+    ]
+    fig = caption_grid(
+        [image_of(test, i) for i in worst],
+        texts,
+        scenes=[test.scenes[i] for i in worst],
+    )
     plt.show()
-    print(f"share of test images with every object named: {(recall == 1).mean():.1%}; with none: {(recall == 0).mean():.1%}")
+    print(
+        f"share of test images with every object named: {(recall == 1).mean():.1%}; with none: {(recall == 0).mean():.1%}"
+    )
 else:
-    print(f"skipped on {DATASET}: finding the images with the fewest objects named needs the scenes' ground truth")
+    print(
+        f"skipped on {DATASET}: finding the images with the fewest objects named needs the scenes' ground truth"
+    )
 
 # %% [markdown]
 # ## What about real photographs?
@@ -691,11 +979,17 @@ def centre_square(a):
     """The centre square of a photo: what `features.preprocess` feeds the CNN."""
     h, w = a.shape[:2]
     s = min(h, w)
-    return np.ascontiguousarray(a[(h - s) // 2:(h - s) // 2 + s, (w - s) // 2:(w - s) // 2 + s])
+    return np.ascontiguousarray(
+        a[(h - s) // 2 : (h - s) // 2 + s, (w - s) // 2 : (w - s) // 2 + s]
+    )
 
 
-photos = {"astronaut": skdata.astronaut(), "chelsea (a cat)": skdata.chelsea(), "coffee": skdata.coffee(),
-          "rocket": skdata.rocket()}
+photos = {
+    "astronaut": skdata.astronaut(),
+    "chelsea (a cat)": skdata.chelsea(),
+    "coffee": skdata.coffee(),
+    "rocket": skdata.rocket(),
+}
 photos.update(zip(["china (palace)", "flower"], load_sample_images().images))
 photos["grace hopper"] = plt.imread(cbook.get_sample_data("grace_hopper.jpg"))
 photos = {name: centre_square(np.asarray(p)) for name, p in photos.items()}
@@ -706,25 +1000,42 @@ def nearest_distance(q):
     return metrics.distances(q, F_["train"], "cosine").min(1).values.cpu().numpy()
 
 
-if datasets.precomputed_features(data["train"]) is not None:  # coco-spanish: seed 000's ResNet-152 vectors
+if (
+    datasets.precomputed_features(data["train"]) is not None
+):  # coco-spanish: seed 000's ResNet-152 vectors
     backbone = None
-    print(f"skipped on {DATASET}: its image vectors came with the dataset; the photographs would need the same network")
+    print(
+        f"skipped on {DATASET}: its image vectors came with the dataset; the photographs would need the same network"
+    )
 else:
     backbone = features.Backbone(BACKBONE).to(device)
 if backbone is not None:
-    x = features.preprocess([Image.fromarray(p) for p in photos.values()], size, mean, std).to(device)
+    x = features.preprocess(
+        [Image.fromarray(p) for p in photos.values()], size, mean, std
+    ).to(device)
     photo_feats, _ = backbone(x)
     imagenet = features.imagenet_categories()
     top1 = [imagenet[i] for i in backbone.classify(x).argmax(1).tolist()]
-    photo_caps = to_words(decode(models[CHOSEN], photo_feats.float(), beam_size=BEAM_SIZE))
+    photo_caps = to_words(
+        decode(models[CHOSEN], photo_feats.float(), beam_size=BEAM_SIZE)
+    )
     d_photo, d_test = nearest_distance(photo_feats.float()), nearest_distance(F_test)
-    texts = [[f"{name}", f"caption: {' '.join(c)}", f"ImageNet top-1: {t}", f"distance to nearest train image: {d:.2f}"]
-             for name, c, t, d in zip(photos, photo_caps, top1, d_photo)]
+    texts = [
+        [
+            f"{name}",
+            f"caption: {' '.join(c)}",
+            f"ImageNet top-1: {t}",
+            f"distance to nearest train image: {d:.2f}",
+        ]
+        for name, c, t, d in zip(photos, photo_caps, top1, d_photo)
+    ]
     fig = caption_grid(list(photos.values()), texts, ncols=4, text_height=0.9)
     plt.show()
-    print(f"cosine distance to the nearest training image: test images median {np.median(d_test):.2f} "
-          f"(95th percentile {np.percentile(d_test, 95):.2f}); photos {np.median(d_photo):.2f} "
-          f"(smallest {d_photo.min():.2f})")
+    print(
+        f"cosine distance to the nearest training image: test images median {np.median(d_test):.2f} "
+        f"(95th percentile {np.percentile(d_test, 95):.2f}); photos {np.median(d_photo):.2f} "
+        f"(smallest {d_photo.min():.2f})"
+    )
 
 # %% [markdown]
 # **What happens, honestly**: nothing useful. The captioner writes fluent sentences in the grammar of its
@@ -747,12 +1058,19 @@ if backbone is not None:
 # %%
 explore = runs[(CHOSEN, f"beam {max(BEAM_SIZES)}")]["decoded"]  # every beam, best first
 beam_scores = torch.cat([d.score.cpu() for d in explore])
-beam_text = [[" ".join(w) for w in decoding.ids_to_tokens(d.tokens[i], vocab)] for d in explore for i in range(len(d.tokens))]
+beam_text = [
+    [" ".join(w) for w in decoding.ids_to_tokens(d.tokens[i], vocab)]
+    for d in explore
+    for i in range(len(d.tokens))
+]
 best_text = [b[0] for b in beam_text]
 
 
 def describe(i):
-    lines = [f"beam {k + 1} (log P {beam_scores[i, k]:.2f}): {beam_text[i][k]}" for k in range(min(3, len(beam_text[i])))]
+    lines = [
+        f"beam {k + 1} (log P {beam_scores[i, k]:.2f}): {beam_text[i][k]}"
+        for k in range(min(3, len(beam_text[i])))
+    ]
     return lines + [f"reference: {r}" for r in test_caps[i][:2]]
 
 
@@ -765,30 +1083,59 @@ def on_query(text):
         if i >= len(test):
             print(f"there are {len(test)} test images (0-{len(test) - 1})")
             return
-        caption_grid([image_of(test, i)], [describe(i) + [f"reference: {r}" for r in test_caps[i][2:]]],
-                       ncols=1, width=4, text_height=1.6, fontsize=9)
+        caption_grid(
+            [image_of(test, i)],
+            [describe(i) + [f"reference: {r}" for r in test_caps[i][2:]]],
+            ncols=1,
+            width=4,
+            text_height=1.6,
+            fontsize=9,
+        )
         plt.show()
     else:
         hits = [i for i, c in enumerate(best_text) if text in c.split()]
-        print(f"{len(hits)} test captions use {text!r}" + ("" if hits else f"; is it in the vocabulary? {text in vocab}"))
+        print(
+            f"{len(hits)} test captions use {text!r}"
+            + ("" if hits else f"; is it in the vocabulary? {text in vocab}")
+        )
         if hits:
-            caption_grid([image_of(test, i) for i in hits[:4]], [[f"{i}: {best_text[i]}"] for i in hits[:4]],
-                         ncols=4, text_height=0.5)
+            caption_grid(
+                [image_of(test, i) for i in hits[:4]],
+                [[f"{i}: {best_text[i]}"] for i in hits[:4]],
+                ncols=4,
+                text_height=0.5,
+            )
             plt.show()
 
 
-widget, run = widgets.text_search(on_query, placeholder="an image number or a word", description="Explore")
+widget, run = widgets.text_search(
+    on_query, placeholder="an image number or a word", description="Explore"
+)
 shown = [i for i in (3, 17, 42) if i < len(test)]
-fig = caption_grid([image_of(test, i) for i in shown], [describe(i) for i in shown], ncols=3,
-                   width=4, text_height=1.4, fontsize=8)
+fig = caption_grid(
+    [image_of(test, i) for i in shown],
+    [describe(i) for i in shown],
+    ncols=3,
+    width=4,
+    text_height=1.4,
+    fontsize=8,
+)
 plt.show()
 widgets.show(widget, "caption explorer")
 run(str(shown[0]))
 if DATASET == "embedded":
-    run(next(w for w in vocab.itos[4:] if grammar.parse_caption(w, LANGUAGE)["objects"]))  # the most frequent object word
+    run(
+        next(w for w in vocab.itos[4:] if grammar.parse_caption(w, LANGUAGE)["objects"])
+    )  # the most frequent object word
 else:  # no scene lexicon for real captions: the best captions' most frequent word, past the six commonest words
     from collections import Counter
-    counts = Counter(w for c in best_text for w in c.split() if len(w) > 2 and w.isalpha() and w not in vocab.itos[:10])
+
+    counts = Counter(
+        w
+        for c in best_text
+        for w in c.split()
+        if len(w) > 2 and w.isalpha() and w not in vocab.itos[:10]
+    )
     run(counts.most_common(1)[0][0] if counts else vocab.itos[4])
 
 # %% [markdown]
@@ -810,35 +1157,66 @@ headline = {
     "bleu4_nearest_neighbour": rows["nearest neighbour"]["bleu4"],
     "bleu4_random_caption": rows["random caption (chance)"]["bleu4"],
     "bleu1_beam": best["bleu1"],
-    "bleu4_beam_image_as_input": runs[("input", f"beam {BEAM_SIZE}")]["scores"]["bleu4"],
-    "bleu4_beam_image_as_state": runs[("state", f"beam {BEAM_SIZE}")]["scores"]["bleu4"],
+    "bleu4_beam_image_as_input": runs[("input", f"beam {BEAM_SIZE}")]["scores"][
+        "bleu4"
+    ],
+    "bleu4_beam_image_as_state": runs[("state", f"beam {BEAM_SIZE}")]["scores"][
+        "bleu4"
+    ],
     "chosen_image_as_state": int(CHOSEN == "state"),
     "beam_size": BEAM_SIZE,
 }
 if HAS_SCENES:
     rel = best["relation_accuracy"]
-    headline.update(object_precision=best["object_precision"], object_recall=best["object_recall"],
-                   relation_accuracy=0.0 if np.isnan(rel) else rel)  # NaN: no relation between present objects stated
+    headline.update(
+        object_precision=best["object_precision"],
+        object_recall=best["object_recall"],
+        relation_accuracy=0.0 if np.isnan(rel) else rel,
+    )  # NaN: no relation between present objects stated
 print(f"reported model: {names[CHOSEN]}, beam {BEAM_SIZE}")
 print(pd.Series(headline).round(4).to_string())
 
 if DATASET == "embedded":
-    assert headline["bleu4_beam"] > FLOOR_BLEU4, f"BLEU-4 {headline['bleu4_beam']:.3f}: the captioner did not learn"
-    assert headline["bleu4_beam"] > headline["bleu4_random_caption"] + 0.05, "no better than random training captions"
-    assert headline["object_recall"] > FLOOR_OBJECT_RECALL, f"object recall {headline['object_recall']:.3f} is too low"
-    assert headline["object_precision"] > FLOOR_OBJECT_PRECISION, "most named objects are not in the image"
+    assert headline["bleu4_beam"] > FLOOR_BLEU4, (
+        f"BLEU-4 {headline['bleu4_beam']:.3f}: the captioner did not learn"
+    )
+    assert headline["bleu4_beam"] > headline["bleu4_random_caption"] + 0.05, (
+        "no better than random training captions"
+    )
+    assert headline["object_recall"] > FLOOR_OBJECT_RECALL, (
+        f"object recall {headline['object_recall']:.3f} is too low"
+    )
+    assert headline["object_precision"] > FLOOR_OBJECT_PRECISION, (
+        "most named objects are not in the image"
+    )
 else:  # real data, maybe one epoch on a small sample: only what holds for any correct run
-    print(f"skipped on {DATASET}: the quality floors (BLEU-4, object precision/recall) hold for the embedded scenes' "
-          "full schedule; here only what holds for any correct run is checked")
+    print(
+        f"skipped on {DATASET}: the quality floors (BLEU-4, object precision/recall) hold for the embedded scenes' "
+        "full schedule; here only what holds for any correct run is checked"
+    )
     for image_as, m in models.items():
         helpers.seed_everything(SEED)  # the weights train_model started from
-        start = ShowAndTell(CONFIG["feature_dim"], len(vocab), EMBED_DIM, HIDDEN_DIM, image_as, DROPOUT, feature_mean,
-                            feature_std).to(device)
+        start = ShowAndTell(
+            CONFIG["feature_dim"],
+            len(vocab),
+            EMBED_DIM,
+            HIDDEN_DIM,
+            image_as,
+            DROPOUT,
+            feature_mean,
+            feature_std,
+        ).to(device)
         before, after = validation_loss(start, "train"), validation_loss(m, "train")
-        print(f"{names[image_as]}: training-caption loss {before:.3f} before training, {after:.3f} after")
+        print(
+            f"{names[image_as]}: training-caption loss {before:.3f} before training, {after:.3f} after"
+        )
         h = histories[image_as]
-        assert np.isfinite(h["train loss"] + h["val loss"]).all(), f"{names[image_as]}: a loss is not finite"
-        assert after < before, f"{names[image_as]}: training did not lower the loss ({before:.3f} -> {after:.3f})"
+        assert np.isfinite(h["train loss"] + h["val loss"]).all(), (
+            f"{names[image_as]}: a loss is not finite"
+        )
+        assert after < before, (
+            f"{names[image_as]}: training did not lower the loss ({before:.3f} -> {after:.3f})"
+        )
     for key, value in headline.items():
         if key.startswith("bleu"):
             assert 0.0 <= value <= 1.0, f"{key} = {value} is not a BLEU score in [0, 1]"

@@ -52,16 +52,16 @@ os.environ["OPENBLAS_NUM_THREADS"] = "1"
 
 # %% tags=["parameters"]
 # Parameters (papermill can override this cell: `papermill -p EPOCHS 20 ...`)
-DATASET = "embedded"   # real datasets ("coco", "flickr8k", ...): see the appendix "Running on real data and GPUs"
-DATA_DIR = None        # a folder holding a copy of the dataset, read as it is (no download); None: the cache's copy
-LANGUAGE = "en"        # "en" or "es": the captions the decoder learns to write (coco and flickr8k: "en")
+DATASET = "embedded"  # real datasets ("coco", "flickr8k", ...): see the appendix "Running on real data and GPUs"
+DATA_DIR = None  # a folder holding a copy of the dataset, read as it is (no download); None: the cache's copy
+LANGUAGE = "en"  # "en" or "es": the captions the decoder learns to write (coco and flickr8k: "en")
 BACKBONE = "efficientnet_lite0"  # the CNN of the feature maps; "resnet152" (7 x 7 grid) needs its weights once
-DEVICE = "auto"        # Theano runs on the CPU in this edition (its GPU backend, pygpu, is not installed)
-EPOCHS = 10            # as in the seed, an "epoch" is BATCHES_PER_EPOCH random batches
+DEVICE = "auto"  # Theano runs on the CPU in this edition (its GPU backend, pygpu, is not installed)
+EPOCHS = 10  # as in the seed, an "epoch" is BATCHES_PER_EPOCH random batches
 BATCHES_PER_EPOCH = 60
 BATCH_SIZE = 32
 LEARNING_RATE = 0.006
-FEATURE_POOL = 1       # 2 averages 2x2 cells of the 8x8 grid: 16 positions, a cheaper attention, coarser maps
+FEATURE_POOL = 1  # 2 averages 2x2 cells of the 8x8 grid: 16 positions, a cheaper attention, coarser maps
 SEED = 0
 
 # %%
@@ -73,7 +73,9 @@ from helpers import (
     theano_compat,  # first: the shims must be in place before NumPy, Theano and Lasagne load
 )
 
-lasagne = theano_compat.import_lasagne()  # the documented shims, THEANO_FLAGS (floatX=float32, compile cache), Lasagne
+lasagne = (
+    theano_compat.import_lasagne()
+)  # the documented shims, THEANO_FLAGS (floatX=float32, compile cache), Lasagne
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -97,12 +99,20 @@ from lasagne.layers import (
 import helpers
 from helpers import batching, caption_metrics, grammar, plots, widgets
 
-sys.setrecursionlimit(20000)  # Theano walks deep graphs recursively (the unrolled decoder is one)
+sys.setrecursionlimit(
+    20000
+)  # Theano walks deep graphs recursively (the unrolled decoder is one)
 np.random.seed(SEED)
-lasagne.random.set_rng(np.random.RandomState(SEED))  # the initial weights of every layer
+lasagne.random.set_rng(
+    np.random.RandomState(SEED)
+)  # the initial weights of every layer
 if str(DEVICE).lower() not in ("auto", "cpu"):
-    print(f"DEVICE={DEVICE!r}: this edition runs Theano on the CPU (the PyTorch edition uses GPUs).")
-print(f"Theano {theano.__version__}, Lasagne {lasagne.__version__}, floatX={theano.config.floatX}")
+    print(
+        f"DEVICE={DEVICE!r}: this edition runs Theano on the CPU (the PyTorch edition uses GPUs)."
+    )
+print(
+    f"Theano {theano.__version__}, Lasagne {lasagne.__version__}, floatX={theano.config.floatX}"
+)
 print(f"compiled C code is cached in {theano.config.base_compiledir}")
 
 # Every theano.function below is compiled in this mode: Theano's default optimisations except the in-place
@@ -129,13 +139,21 @@ CHECK_MODE = theano.compile.Mode(linker="py", optimizer="fast_compile")
 train = helpers.load_captions("train", LANGUAGE, DATASET, data_dir=DATA_DIR)
 val = helpers.load_captions("val", LANGUAGE, DATASET, data_dir=DATA_DIR)
 if DATASET != "embedded":
-    layout = helpers.detect_layout(DATASET, DATA_DIR).name if DATA_DIR is not None else "the cache's copy"
-    print(f"{DATASET} ({layout}): train {len(train.files)} images, {len(train.captions)} captions, "
-          f"val {len(val.files)} images, {len(val.captions)} captions (the test set is loaded for evaluation)")
+    layout = (
+        helpers.detect_layout(DATASET, DATA_DIR).name
+        if DATA_DIR is not None
+        else "the cache's copy"
+    )
+    print(
+        f"{DATASET} ({layout}): train {len(train.files)} images, {len(train.captions)} captions, "
+        f"val {len(val.files)} images, {len(val.captions)} captions (the test set is loaded for evaluation)"
+    )
 train_features = helpers.image_features(train, BACKBONE)
 if "map" not in train_features:
-    raise ValueError(f"{DATASET} comes with pooled image vectors only, and attention needs feature maps: "
-                     f"use 'embedded', 'coco' or 'flickr8k'")
+    raise ValueError(
+        f"{DATASET} comes with pooled image vectors only, and attention needs feature maps: "
+        f"use 'embedded', 'coco' or 'flickr8k'"
+    )
 
 
 def pool_maps(maps):
@@ -147,8 +165,13 @@ def pool_maps(maps):
 
 train_maps = pool_maps(train_features["map"])
 # Standardise each channel with the training set's statistics
-channel_mean = train_maps.mean(axis=(0, 2, 3), dtype=np.float64, keepdims=True).astype("float32")
-channel_std = train_maps.std(axis=(0, 2, 3), dtype=np.float64, keepdims=True).astype("float32") + 1e-3
+channel_mean = train_maps.mean(axis=(0, 2, 3), dtype=np.float64, keepdims=True).astype(
+    "float32"
+)
+channel_std = (
+    train_maps.std(axis=(0, 2, 3), dtype=np.float64, keepdims=True).astype("float32")
+    + 1e-3
+)
 
 
 def standardise(maps):
@@ -160,8 +183,14 @@ img_codes = (train_maps - channel_mean) / channel_std
 val_codes = standardise(helpers.image_features(val, BACKBONE)["map"])
 FEATURES, HEIGHT, WIDTH = img_codes.shape[1:]
 
-print(f"train: {len(train.files)} images, {len(train.captions)} captions; val: {len(val.files)} images")
-print(f"each image code is a {FEATURES}x{HEIGHT}x{WIDTH} feature map:", img_codes.shape, img_codes.dtype)
+print(
+    f"train: {len(train.files)} images, {len(train.captions)} captions; val: {len(val.files)} images"
+)
+print(
+    f"each image code is a {FEATURES}x{HEIGHT}x{WIDTH} feature map:",
+    img_codes.shape,
+    img_codes.dtype,
+)
 print(img_codes[0, :8, 0, 0].round(2))
 print("\n".join(train.captions_of(0)))
 
@@ -172,6 +201,7 @@ print("\n".join(train.captions_of(0)))
 # with **`-1`** (`PAD_IX`), as in the seed: `-1` is never a word, so the loss can mask it out. The decoder is
 # unrolled over a fixed number of steps, so every batch is padded (or cut) to `MAX_LEN` tokens; we choose it
 # to cover 97% of the training captions.
+
 
 # %%
 def tokens_of(data):
@@ -185,8 +215,10 @@ def tokens_of(data):
 captions = tokens_of(train)
 val_captions = tokens_of(val)
 # The vocabulary is built from the words only: it has its own <pad>, <start>, <end> and <unk> entries.
-vocab = helpers.Vocabulary.build([c[1:-1] for caps in captions for c in caps],
-                                 min_count=1 if DATASET == "embedded" else 5)
+vocab = helpers.Vocabulary.build(
+    [c[1:-1] for caps in captions for c in caps],
+    min_count=1 if DATASET == "embedded" else 5,
+)
 n_tokens = len(vocab)
 PAD_IX = -1
 UNK_IX, START_IX, END_IX = vocab.unk, vocab.start, vocab.end
@@ -198,7 +230,7 @@ def as_matrix(sequences, max_len=MAX_LEN):
     # Token lists -> int32 matrix [n, max_len] of word ids, padded with PAD_IX = -1; a longer caption is cut
     # and keeps its <end>
     ids = [[vocab.stoi.get(w, UNK_IX) for w in seq] for seq in sequences]
-    ids = [seq if len(seq) <= max_len else seq[:max_len - 1] + [END_IX] for seq in ids]
+    ids = [seq if len(seq) <= max_len else seq[: max_len - 1] + [END_IX] for seq in ids]
     return vocab.pad_batch(ids, max_len=max_len, pad_value=PAD_IX).astype("int32")
 
 
@@ -207,14 +239,20 @@ def to_string(tokens_ix):
     return " ".join(vocab.decode([i for i in tokens_ix if i >= 0]))
 
 
-print(f"{n_tokens} tokens in the vocabulary; captions have {lengths.min()}-{lengths.max()} tokens, MAX_LEN = {MAX_LEN}")
+print(
+    f"{n_tokens} tokens in the vocabulary; captions have {lengths.min()}-{lengths.max()} tokens, MAX_LEN = {MAX_LEN}"
+)
 print(as_matrix(captions[1]))
 print(to_string(as_matrix(captions[1])[0]))
 
 # %%
 # Five training scenes, each with two of its five captions
-fig = plots.show_images(train.paths()[:5], [" / ".join(train.captions_of(i)[:2]) for i in range(5)], ncols=5,
-                        wrap=30)
+fig = plots.show_images(
+    train.paths()[:5],
+    [" / ".join(train.captions_of(i)[:2]) for i in range(5)],
+    ncols=5,
+    wrap=30,
+)
 plt.show()
 
 # %% [markdown]
@@ -256,9 +294,9 @@ plt.show()
 # axis), and an LSTM cell.
 
 # %%
-EMBEDDING_SIZE = 64   # change at your will
-LSTM_SIZE = 128       # change at your will
-ATTN_SIZE = 32        # change at your will (the attention tanh is the most expensive operation of a step)
+EMBEDDING_SIZE = 64  # change at your will
+LSTM_SIZE = 128  # change at your will
+ATTN_SIZE = 32  # change at your will (the attention tanh is the most expensive operation of a step)
 
 
 class ExpressionMergeLayer(MergeLayer):
@@ -280,13 +318,24 @@ class ExpressionMergeLayer(MergeLayer):
 
 class PositionwiseDenseLayer(Layer):
     # A dense layer applied to every position: (batch, positions, features) -> (batch, positions, num_units).
-    def __init__(self, incoming, num_units, W=lasagne.init.GlorotUniform(), b=lasagne.init.Constant(0.0),
-                 nonlinearity=None, **kwargs):
+    def __init__(
+        self,
+        incoming,
+        num_units,
+        W=lasagne.init.GlorotUniform(),
+        b=lasagne.init.Constant(0.0),
+        nonlinearity=None,
+        **kwargs,
+    ):
         super().__init__(incoming, **kwargs)
         self.num_units = num_units
         self.nonlinearity = nonlinearity or (lambda x: x)
         self.W = self.add_param(W, (self.input_shape[-1], num_units), name="W")
-        self.b = None if b is None else self.add_param(b, (num_units,), name="b", regularizable=False)
+        self.b = (
+            None
+            if b is None
+            else self.add_param(b, (num_units,), name="b", regularizable=False)
+        )
 
     def get_output_shape_for(self, input_shape):
         return (*input_shape[:-1], self.num_units)
@@ -301,17 +350,31 @@ class PositionwiseDenseLayer(Layer):
 def lstm_cell(prev_cell, prev_out, input_layer, num_units):
     # One LSTM step as Lasagne layers: returns the layers (new_cell, new_out).
     # The four gates come from one dense layer on [input, previous output].
-    gates = DenseLayer(concat([input_layer, prev_out], axis=1), 4 * num_units, nonlinearity=None,
-                       b=lasagne.init.Constant(0.0), name="lstm_gates")
+    gates = DenseLayer(
+        concat([input_layer, prev_out], axis=1),
+        4 * num_units,
+        nonlinearity=None,
+        b=lasagne.init.Constant(0.0),
+        name="lstm_gates",
+    )
     n = num_units
 
     def next_cell(g, c):
-        ingate, forgetgate = T.nnet.sigmoid(g[:, :n]), T.nnet.sigmoid(g[:, n:2 * n] + 1.0)  # forget bias 1
-        return forgetgate * c + ingate * T.tanh(g[:, 3 * n:])
+        ingate, forgetgate = (
+            T.nnet.sigmoid(g[:, :n]),
+            T.nnet.sigmoid(g[:, n : 2 * n] + 1.0),
+        )  # forget bias 1
+        return forgetgate * c + ingate * T.tanh(g[:, 3 * n :])
 
-    new_cell = ExpressionMergeLayer([gates, prev_cell], next_cell, (None, n), name="new_cell")
-    new_out = ExpressionMergeLayer([gates, new_cell], lambda g, c: T.nnet.sigmoid(g[:, 2 * n:3 * n]) * T.tanh(c),
-                                   (None, n), name="new_out")
+    new_cell = ExpressionMergeLayer(
+        [gates, prev_cell], next_cell, (None, n), name="new_cell"
+    )
+    new_out = ExpressionMergeLayer(
+        [gates, new_cell],
+        lambda g, c: T.nnet.sigmoid(g[:, 2 * n : 3 * n]) * T.tanh(c),
+        (None, n),
+        name="new_out",
+    )
     return new_cell, new_out
 
 
@@ -330,16 +393,25 @@ def lstm_cell(prev_cell, prev_out, input_layer, num_units):
 # - softmax over positions: `NonlinearityLayer(..., T.nnet.softmax)` (Theano's softmax works on the last axis
 #   of a matrix).
 
+
 # %%
 def attention_probs(image_features_seq, prev_out, attn_size=ATTN_SIZE):
     # image_features_seq: layer (batch, positions, features); prev_out: layer (batch, lstm units)
     # returns: layer (batch, positions), each row sums to 1
     ### BEGIN SOLUTION: attention probabilities, a layer (batch, positions) whose rows sum to 1
-    features_proj = PositionwiseDenseLayer(image_features_seq, attn_size, b=None, name="attn_features")
+    features_proj = PositionwiseDenseLayer(
+        image_features_seq, attn_size, b=None, name="attn_features"
+    )
     query_proj = DenseLayer(prev_out, attn_size, nonlinearity=None, name="attn_query")
-    hidden = ExpressionMergeLayer([features_proj, query_proj], lambda f, q: T.tanh(f + q.dimshuffle(0, "x", 1)),
-                                  output_shape=lambda shapes: shapes[0], name="attn_hidden")
-    scores = reshape(PositionwiseDenseLayer(hidden, 1, b=None, name="attn_scores"), ([0], [1]))
+    hidden = ExpressionMergeLayer(
+        [features_proj, query_proj],
+        lambda f, q: T.tanh(f + q.dimshuffle(0, "x", 1)),
+        output_shape=lambda shapes: shapes[0],
+        name="attn_hidden",
+    )
+    scores = reshape(
+        PositionwiseDenseLayer(hidden, 1, b=None, name="attn_scores"), ([0], [1])
+    )
     return NonlinearityLayer(scores, T.nnet.softmax, name="attn_probs")
     ### END SOLUTION
 
@@ -348,17 +420,31 @@ def attention_probs(image_features_seq, prev_out, attn_size=ATTN_SIZE):
 # Check exercise 1: shapes, probabilities, and where the decoder looks depends on what it has written.
 l_seq, l_query = InputLayer((None, 6, 5)), InputLayer((None, 7))
 l_probs = attention_probs(l_seq, l_query, attn_size=4)
-assert get_output_shape(l_probs) == (None, 6), f"output shape {get_output_shape(l_probs)}, expected (None, 6)"
-assert len(get_all_params(l_probs, trainable=True)) >= 3, "W_f, W_h (+ b) and w should be trainable parameters"
-probs_fn = theano.function([l_seq.input_var, l_query.input_var], get_output(l_probs), mode=CHECK_MODE)
+assert get_output_shape(l_probs) == (None, 6), (
+    f"output shape {get_output_shape(l_probs)}, expected (None, 6)"
+)
+assert len(get_all_params(l_probs, trainable=True)) >= 3, (
+    "W_f, W_h (+ b) and w should be trainable parameters"
+)
+probs_fn = theano.function(
+    [l_seq.input_var, l_query.input_var], get_output(l_probs), mode=CHECK_MODE
+)
 check_rng = np.random.RandomState(1)
 seq = check_rng.randn(3, 6, 5).astype("float32")
 query = check_rng.randn(3, 7).astype("float32")
 p = probs_fn(seq, query)
-assert p.shape == (3, 6), f"attention probabilities have shape {p.shape}, expected (batch=3, positions=6)"
-assert (p >= 0).all() and np.allclose(p.sum(axis=1), 1, atol=1e-5), "each row must be a distribution over positions"
-assert not np.allclose(p, probs_fn(seq, 2 * query), atol=1e-4), "the previous output h_{t-1} must change the weights"
-assert not np.allclose(p, probs_fn(seq * 2, query), atol=1e-4), "the image features must change the weights"
+assert p.shape == (3, 6), (
+    f"attention probabilities have shape {p.shape}, expected (batch=3, positions=6)"
+)
+assert (p >= 0).all() and np.allclose(p.sum(axis=1), 1, atol=1e-5), (
+    "each row must be a distribution over positions"
+)
+assert not np.allclose(p, probs_fn(seq, 2 * query), atol=1e-4), (
+    "the previous output h_{t-1} must change the weights"
+)
+assert not np.allclose(p, probs_fn(seq * 2, query), atol=1e-4), (
+    "the image features must change the weights"
+)
 print("attention_probs: OK", p.round(3)[0])
 
 
@@ -370,14 +456,18 @@ print("attention_probs: OK", p.round(3)[0])
 # probabilities a trailing broadcastable axis (`dimshuffle(0, 1, "x")`), multiply and sum over the positions.
 # (`T.batched_dot` would work too.)
 
+
 # %%
 def attend(attn_probs, image_features_seq):
     # attn_probs: layer (batch, positions); image_features_seq: layer (batch, positions, features)
     # returns: layer (batch, features), the attention-weighted sum of the position vectors
     ### BEGIN SOLUTION: the attended vector, a layer (batch, features)
-    return ExpressionMergeLayer([attn_probs, image_features_seq],
-                                lambda p, f: (p.dimshuffle(0, 1, "x") * f).sum(axis=1),
-                                output_shape=lambda shapes: (shapes[1][0], shapes[1][2]), name="attn")
+    return ExpressionMergeLayer(
+        [attn_probs, image_features_seq],
+        lambda p, f: (p.dimshuffle(0, 1, "x") * f).sum(axis=1),
+        output_shape=lambda shapes: (shapes[1][0], shapes[1][2]),
+        name="attn",
+    )
     ### END SOLUTION
 
 
@@ -385,15 +475,23 @@ def attend(attn_probs, image_features_seq):
 # Check exercise 2: a one-hot distribution reads one position; any distribution gives the weighted sum.
 l_p, l_seq = InputLayer((None, 6)), InputLayer((None, 6, 5))
 l_attn = attend(l_p, l_seq)
-assert get_output_shape(l_attn) == (None, 5), f"output shape {get_output_shape(l_attn)}, expected (None, 5)"
-attend_fn = theano.function([l_p.input_var, l_seq.input_var], get_output(l_attn), mode=CHECK_MODE)
+assert get_output_shape(l_attn) == (None, 5), (
+    f"output shape {get_output_shape(l_attn)}, expected (None, 5)"
+)
+attend_fn = theano.function(
+    [l_p.input_var, l_seq.input_var], get_output(l_attn), mode=CHECK_MODE
+)
 check_rng = np.random.RandomState(2)
 seq = check_rng.randn(3, 6, 5).astype("float32")
 one_hot = np.eye(6, dtype="float32")[[4, 0, 2]]
-assert np.allclose(attend_fn(one_hot, seq), seq[[0, 1, 2], [4, 0, 2]], atol=1e-5), "one-hot weights: read that position"
+assert np.allclose(attend_fn(one_hot, seq), seq[[0, 1, 2], [4, 0, 2]], atol=1e-5), (
+    "one-hot weights: read that position"
+)
 probs = check_rng.dirichlet(np.ones(6), size=3).astype("float32")
 expected = np.einsum("bp,bpf->bf", probs, seq)
-assert np.allclose(attend_fn(probs, seq), expected, atol=1e-5), "expected sum_p probs[b, p] * seq[b, p, :]"
+assert np.allclose(attend_fn(probs, seq), expected, atol=1e-5), (
+    "expected sum_p probs[b, p] * seq[b, p, :]"
+)
 print("attend: OK")
 
 
@@ -404,9 +502,12 @@ print("attend: OK")
 # `LSTMCell` replaced by ours. `transition` says which output becomes which input at the next step. Nothing
 # is computed yet: these are layers, and `get_output` turns them into symbolic Theano expressions.
 
+
 # %% tags=["uses-exercises"]
 class decoder:
-    prev_word = InputLayer((None,), T.ivector("previous word ids"), name="index of previous word")
+    prev_word = InputLayer(
+        (None,), T.ivector("previous word ids"), name="index of previous word"
+    )
     image_features = InputLayer((None, FEATURES, HEIGHT, WIDTH), name="img features")
     prev_cell = InputLayer((None, LSTM_SIZE), name="previous LSTM cell goes here")
     prev_out = InputLayer((None, LSTM_SIZE), name="previous LSTM output goes here")
@@ -414,7 +515,9 @@ class decoder:
     prev_word_emb = EmbeddingLayer(prev_word, n_tokens, EMBEDDING_SIZE)
 
     # The image as a sequence of positions: (batch, channels, h, w) -> (batch, h*w, channels)
-    image_features_seq = reshape(dimshuffle(image_features, [0, 2, 3, 1]), [[0], -1, [3]])
+    image_features_seq = reshape(
+        dimshuffle(image_features, [0, 2, 3, 1]), [[0], -1, [3]]
+    )
 
     # Attention (exercises 1 and 2)
     attn_probs = attention_probs(image_features_seq, prev_out, ATTN_SIZE)
@@ -423,8 +526,12 @@ class decoder:
     lstm_input = concat([attn, prev_word_emb], axis=-1)
     new_cell, new_out = lstm_cell(prev_cell, prev_out, lstm_input, LSTM_SIZE)
     # "deep output": the next word sees the LSTM output and the attended vector
-    output_probs = DenseLayer(concat([new_out, attn], axis=-1), n_tokens, nonlinearity=T.nnet.softmax,
-                              name="next word probabilities")
+    output_probs = DenseLayer(
+        concat([new_out, attn], axis=-1),
+        n_tokens,
+        nonlinearity=T.nnet.softmax,
+        name="next word probabilities",
+    )
 
     # recurrent state transition: on the next step, {key} becomes {value}
     transition = {new_cell: prev_cell, new_out: prev_out}
@@ -432,9 +539,16 @@ class decoder:
 
 weights = get_all_params(decoder.output_probs, trainable=True)
 print("sequence of positions:", get_output_shape(decoder.image_features_seq))
-print("attention:", get_output_shape(decoder.attn_probs), "-> attended vector:", get_output_shape(decoder.attn))
-print(f"{sum(w.get_value().size for w in weights):,} trainable weights in {len(weights)} shared variables:",
-      ", ".join(str(w) for w in weights))
+print(
+    "attention:",
+    get_output_shape(decoder.attn_probs),
+    "-> attended vector:",
+    get_output_shape(decoder.attn),
+)
+print(
+    f"{sum(w.get_value().size for w in weights):,} trainable weights in {len(weights)} shared variables:",
+    ", ".join(str(w) for w in weights),
+)
 
 # %% [markdown]
 # ## Training: the recurrence as a Python loop
@@ -462,13 +576,25 @@ image_vectors = T.tensor4("image features [batch,channels,h,w]")
 def unroll(image_vectors, sentences, n_steps):
     # Teacher forcing: feed word t, get p(word t+1). Returns (batch, n_steps, n_tokens) and the attention.
     batch_size = sentences.shape[0]
-    state = {decoder.prev_cell: T.zeros((batch_size, LSTM_SIZE)), decoder.prev_out: T.zeros((batch_size, LSTM_SIZE))}
+    state = {
+        decoder.prev_cell: T.zeros((batch_size, LSTM_SIZE)),
+        decoder.prev_out: T.zeros((batch_size, LSTM_SIZE)),
+    }
     probs, attention = [], []
     for t in range(n_steps):
-        outputs = get_output([*decoder.transition, decoder.output_probs, decoder.attn_probs],
-                             {decoder.prev_word: sentences[:, t], decoder.image_features: image_vectors, **state})
+        outputs = get_output(
+            [*decoder.transition, decoder.output_probs, decoder.attn_probs],
+            {
+                decoder.prev_word: sentences[:, t],
+                decoder.image_features: image_vectors,
+                **state,
+            },
+        )
         *new_state, step_probs, step_attention = outputs
-        state = {decoder.transition[layer]: value for layer, value in zip(decoder.transition, new_state)}
+        state = {
+            decoder.transition[layer]: value
+            for layer, value in zip(decoder.transition, new_state)
+        }
         probs.append(step_probs)
         attention.append(step_attention)
     return T.stack(probs, axis=1), T.stack(attention, axis=1)
@@ -479,13 +605,17 @@ next_token_probs = next_token_probs.reshape([-1, n_tokens])
 next_tokens = sentences[:, 1:].flatten()
 
 mask = T.neq(next_tokens, PAD_IX)
-loss = T.nnet.categorical_crossentropy(next_token_probs, T.maximum(next_tokens, 0))  # -1 -> 0, masked below
+loss = T.nnet.categorical_crossentropy(
+    next_token_probs, T.maximum(next_tokens, 0)
+)  # -1 -> 0, masked below
 loss = T.sum(loss * mask) / T.sum(mask)
 
 # The learning rate is a shared variable too: the training loop lowers it with set_value, no recompiling
 learning_rate = theano.shared(np.float32(LEARNING_RATE), name="learning rate")
 updates = lasagne.updates.adam(loss, weights, learning_rate=learning_rate)
-print(f"{len(updates)} shared variables are updated by one training step (weights and Adam's moments)")
+print(
+    f"{len(updates)} shared variables are updated by one training step (weights and Adam's moments)"
+)
 
 # %% [markdown]
 # `theano.function` is where the work happens. Theano optimises the graph: the projection $W_f f_p$ of the
@@ -510,27 +640,52 @@ def cache_entries():
 
 modules_before = cache_entries()
 t0 = time.perf_counter()
-compiling = widgets.progress(total=3, desc="compiling 3 functions (g++)", unit="function")  # minutes with a cold cache
-train_step = theano.function([image_vectors, sentences], loss, updates=updates, allow_input_downcast=True,
-                             mode=COMPILE_MODE)
+compiling = widgets.progress(
+    total=3, desc="compiling 3 functions (g++)", unit="function"
+)  # minutes with a cold cache
+train_step = theano.function(
+    [image_vectors, sentences],
+    loss,
+    updates=updates,
+    allow_input_downcast=True,
+    mode=COMPILE_MODE,
+)
 compiling.update()
-val_step = theano.function([image_vectors, sentences], loss, allow_input_downcast=True, mode=COMPILE_MODE)
+val_step = theano.function(
+    [image_vectors, sentences], loss, allow_input_downcast=True, mode=COMPILE_MODE
+)
 compiling.update()
 
 # One decoder step on its own, for generation: features, previous word and state -> next word probabilities
-prev_word_var, cell_var, out_var = T.ivector("previous words"), T.matrix("cell"), T.matrix("output")
-step_outputs = get_output([decoder.output_probs, decoder.attn_probs, decoder.new_cell, decoder.new_out],
-                          {decoder.image_features: image_vectors, decoder.prev_word: prev_word_var,
-                           decoder.prev_cell: cell_var, decoder.prev_out: out_var})
-decoder_step = theano.function([image_vectors, prev_word_var, cell_var, out_var], step_outputs,
-                               allow_input_downcast=True, mode=COMPILE_MODE)
+prev_word_var, cell_var, out_var = (
+    T.ivector("previous words"),
+    T.matrix("cell"),
+    T.matrix("output"),
+)
+step_outputs = get_output(
+    [decoder.output_probs, decoder.attn_probs, decoder.new_cell, decoder.new_out],
+    {
+        decoder.image_features: image_vectors,
+        decoder.prev_word: prev_word_var,
+        decoder.prev_cell: cell_var,
+        decoder.prev_out: out_var,
+    },
+)
+decoder_step = theano.function(
+    [image_vectors, prev_word_var, cell_var, out_var],
+    step_outputs,
+    allow_input_downcast=True,
+    mode=COMPILE_MODE,
+)
 compiling.update()
 compiling.close()
 compile_seconds = time.perf_counter() - t0
 new_modules = cache_entries() - modules_before
-print(f"compiled 3 functions in {compile_seconds:.0f} s; {new_modules} new C modules compiled with g++ "
-      f"({'cold cache' if new_modules > 20 else 'warm cache'}); "
-      f"the training graph has {len(train_step.maker.fgraph.apply_nodes)} operations")
+print(
+    f"compiled 3 functions in {compile_seconds:.0f} s; {new_modules} new C modules compiled with g++ "
+    f"({'cold cache' if new_modules > 20 else 'warm cache'}); "
+    f"the training graph has {len(train_step.maker.fgraph.apply_nodes)} operations"
+)
 
 # %% [markdown]
 # ### Batches
@@ -547,7 +702,9 @@ def generate_batch(images, captions, batch_size, max_caption_len=MAX_LEN):
     # get images
     batch_images = images[random_image_ix]
     # pick 1 of the 5 captions of each image
-    batch_captions = [captions[i][batch_rng.randint(len(captions[i]))] for i in random_image_ix]
+    batch_captions = [
+        captions[i][batch_rng.randint(len(captions[i]))] for i in random_image_ix
+    ]
     # convert to matrix
     return batch_images, as_matrix(batch_captions, max_caption_len)
 
@@ -567,21 +724,38 @@ print(by)
 # %% tags=["uses-exercises"]
 val_probe = (val_codes[:256], as_matrix([caps[0] for caps in val_captions[:256]]))
 history = {"train loss": [], "val loss": []}
-untrained_val_loss = float(val_step(*val_probe))  # before the first step: the real-data check compares with it
+untrained_val_loss = float(
+    val_step(*val_probe)
+)  # before the first step: the real-data check compares with it
 t0 = time.perf_counter()
 for epoch in range(EPOCHS):
     # a third of the learning rate for the last third of the epochs
-    learning_rate.set_value(np.float32(LEARNING_RATE / 3 if epoch >= EPOCHS - EPOCHS // 3 else LEARNING_RATE))
+    learning_rate.set_value(
+        np.float32(
+            LEARNING_RATE / 3 if epoch >= EPOCHS - EPOCHS // 3 else LEARNING_RATE
+        )
+    )
     train_loss = 0.0
-    for _ in widgets.progress(range(BATCHES_PER_EPOCH), desc=f"epoch {epoch + 1}/{EPOCHS}", leave=False):
-        train_loss += float(train_step(*generate_batch(img_codes, captions, BATCH_SIZE)))
+    for _ in widgets.progress(
+        range(BATCHES_PER_EPOCH), desc=f"epoch {epoch + 1}/{EPOCHS}", leave=False
+    ):
+        train_loss += float(
+            train_step(*generate_batch(img_codes, captions, BATCH_SIZE))
+        )
     history["train loss"].append(train_loss / BATCHES_PER_EPOCH)
     history["val loss"].append(float(val_step(*val_probe)))
-    print(f"Epoch {epoch + 1}: train loss {history['train loss'][-1]:.3f}, val loss {history['val loss'][-1]:.3f}")
+    print(
+        f"Epoch {epoch + 1}: train loss {history['train loss'][-1]:.3f}, val loss {history['val loss'][-1]:.3f}"
+    )
 train_seconds = time.perf_counter() - t0
-print(f"trained {EPOCHS * BATCHES_PER_EPOCH} batches of {BATCH_SIZE} in {train_seconds:.0f} s "
-      f"({1000 * train_seconds / (EPOCHS * BATCHES_PER_EPOCH):.0f} ms per step)")
-plots.loss_curves(history, title=f"Theano + Lasagne attention decoder (uniform guess: {np.log(n_tokens):.2f})")
+print(
+    f"trained {EPOCHS * BATCHES_PER_EPOCH} batches of {BATCH_SIZE} in {train_seconds:.0f} s "
+    f"({1000 * train_seconds / (EPOCHS * BATCHES_PER_EPOCH):.0f} ms per step)"
+)
+plots.loss_curves(
+    history,
+    title=f"Theano + Lasagne attention decoder (uniform guess: {np.log(n_tokens):.2f})",
+)
 plt.show()
 
 
@@ -601,6 +775,7 @@ plt.show()
 # the inverse convention.) Work in logarithms so that small probabilities raised to a large power do not
 # underflow, and draw with `rng` (a `numpy.random.RandomState`) so that runs repeat.
 
+
 # %%
 def sample_tokens(probs, temperature, rng):
     # probs: array (batch, vocabulary); returns an int array (batch,) of sampled word ids
@@ -611,7 +786,9 @@ def sample_tokens(probs, temperature, rng):
     scaled = np.exp(logits - logits.max(axis=-1, keepdims=True))
     cdf = np.cumsum(scaled / scaled.sum(axis=-1, keepdims=True), axis=-1)
     draws = rng.random_sample((len(probs), 1))
-    return np.minimum((cdf < draws).sum(axis=-1), probs.shape[-1] - 1)  # inverse CDF, one draw per row
+    return np.minimum(
+        (cdf < draws).sum(axis=-1), probs.shape[-1] - 1
+    )  # inverse CDF, one draw per row
     ### END SOLUTION
 
 
@@ -619,15 +796,21 @@ def sample_tokens(probs, temperature, rng):
 # Check exercise 3: greedy at temperature 0, the model's distribution at 1, sharper below 1, flatter above.
 check_rng = np.random.RandomState(3)
 p = np.array([[0.1, 0.6, 0.3], [0.5, 0.25, 0.25]], dtype="float32")
-assert list(sample_tokens(p, 0, check_rng)) == [1, 0], "temperature 0 must pick the most probable word"
+assert list(sample_tokens(p, 0, check_rng)) == [1, 0], (
+    "temperature 0 must pick the most probable word"
+)
 many = np.repeat(p[:1], 20000, axis=0)
 for temperature in (1.0, 0.5, 3.0):
     draws = np.asarray(sample_tokens(many, temperature, check_rng))
     assert draws.shape == (20000,), f"one word per row: shape {draws.shape}"
     freq = np.bincount(draws, minlength=3) / len(draws)
     expected = p[0] ** (1 / temperature) / (p[0] ** (1 / temperature)).sum()
-    assert np.allclose(freq, expected, atol=0.02), f"temperature {temperature}: frequencies {freq}, expected {expected}"
-assert list(sample_tokens(np.array([[1e-30, 1 - 1e-30]]), 0.01, check_rng)) == [1], "use logarithms: no underflow"
+    assert np.allclose(freq, expected, atol=0.02), (
+        f"temperature {temperature}: frequencies {freq}, expected {expected}"
+    )
+assert list(sample_tokens(np.array([[1e-30, 1 - 1e-30]]), 0.01, check_rng)) == [1], (
+    "use logarithms: no underflow"
+)
 print("sample_tokens: OK")
 
 
@@ -659,7 +842,9 @@ test_codes = standardise(helpers.image_features(test, BACKBONE)["map"])
 t0 = time.perf_counter()
 test_tokens, test_attention = generate_captions(test_codes, temperature=0.0)
 test_words = caption_words(test_tokens)
-print(f"greedy captions for the {len(test_words)} images of test_A in {time.perf_counter() - t0:.1f} s")
+print(
+    f"greedy captions for the {len(test_words)} images of test_A in {time.perf_counter() - t0:.1f} s"
+)
 for i in range(5):
     print(f"{i}: {' '.join(test_words[i])!r:58} reference: {test.captions_of(i)[0]!r}")
 
@@ -670,16 +855,28 @@ for i in range(5):
 # %% tags=["uses-exercises"]
 show_ix = [0, 1, 2, 3]
 sample_rng = np.random.RandomState(SEED)
-fig, axes = plt.subplots(2, len(show_ix), figsize=(3.6 * len(show_ix), 6.2), gridspec_kw={"height_ratios": [1, 0.55]})
+fig, axes = plt.subplots(
+    2,
+    len(show_ix),
+    figsize=(3.6 * len(show_ix), 6.2),
+    gridspec_kw={"height_ratios": [1, 0.55]},
+)
 for col, i in enumerate(show_ix):
     lines = [f"greedy: {' '.join(test_words[i])}"]
     for temperature in (0.5, 1.0):
         tokens, _ = generate_captions(test_codes[[i, i]], temperature, rng=sample_rng)
-        lines += [f"T={temperature}: {' '.join(words)}" for words in caption_words(tokens)]
+        lines += [
+            f"T={temperature}: {' '.join(words)}" for words in caption_words(tokens)
+        ]
     axes[0, col].imshow(plt.imread(test.paths()[i]))
     axes[0, col].set_title(f"test_A image {i}", fontsize=9)
-    axes[1, col].text(0, 1, "\n".join(textwrap.fill(line, 40, subsequent_indent="    ") for line in lines),
-                      va="top", fontsize=8.5)
+    axes[1, col].text(
+        0,
+        1,
+        "\n".join(textwrap.fill(line, 40, subsequent_indent="    ") for line in lines),
+        va="top",
+        fontsize=8.5,
+    )
     for ax in axes[:, col]:
         ax.axis("off")
 fig.tight_layout()
@@ -703,29 +900,50 @@ plt.show()
 import pandas as pd
 
 val_matrix = as_matrix([c for caps in val_captions for c in caps])
-val_images = np.repeat(np.arange(len(val_captions)), [len(caps) for caps in val_captions])
+val_images = np.repeat(
+    np.arange(len(val_captions)), [len(caps) for caps in val_captions]
+)
 val_loss_sum = val_words = 0.0
 for s in range(0, len(val_matrix), 250):
-    words = float((val_matrix[s:s + 250, 1:] != PAD_IX).sum())
-    val_loss_sum += float(val_step(val_codes[val_images[s:s + 250]], val_matrix[s:s + 250])) * words
+    words = float((val_matrix[s : s + 250, 1:] != PAD_IX).sum())
+    val_loss_sum += (
+        float(val_step(val_codes[val_images[s : s + 250]], val_matrix[s : s + 250]))
+        * words
+    )
     val_words += words
 val_loss = val_loss_sum / val_words
 print(f"validation loss {val_loss:.3f} (uniform guess: {np.log(n_tokens):.3f})")
 
 references = batching.references_per_image(test, LANGUAGE)
-model_scores = caption_metrics.evaluate_captions(test_words, test, LANGUAGE, references=references)
+model_scores = caption_metrics.evaluate_captions(
+    test_words, test, LANGUAGE, references=references
+)
 neighbour_text, _ = caption_metrics.nearest_neighbour_captions(
-    helpers.image_features(test, BACKBONE)["pooled"], helpers.image_features(train, BACKBONE)["pooled"],
-    [train.captions_of(i) for i in range(len(train.files))], lang=LANGUAGE)
-neighbour_scores = caption_metrics.evaluate_captions([helpers.tokenize(t, LANGUAGE) for t in neighbour_text], test,
-                                                LANGUAGE, references=references)
+    helpers.image_features(test, BACKBONE)["pooled"],
+    helpers.image_features(train, BACKBONE)["pooled"],
+    [train.captions_of(i) for i in range(len(train.files))],
+    lang=LANGUAGE,
+)
+neighbour_scores = caption_metrics.evaluate_captions(
+    [helpers.tokenize(t, LANGUAGE) for t in neighbour_text],
+    test,
+    LANGUAGE,
+    references=references,
+)
 human_scores = caption_metrics.human_ceiling(references)
 columns = ["bleu1", "bleu2", "bleu4", "object_precision", "object_recall"]
 if test.scenes is None:
-    print(f"object precision and recall skipped on {DATASET}: they need the scenes' ground truth")
+    print(
+        f"object precision and recall skipped on {DATASET}: they need the scenes' ground truth"
+    )
     columns = columns[:3]
-table = pd.DataFrame({"attention decoder (greedy)": model_scores, "nearest neighbour caption": neighbour_scores,
-                      "human agreement": human_scores}).T.reindex(columns=columns)
+table = pd.DataFrame(
+    {
+        "attention decoder (greedy)": model_scores,
+        "nearest neighbour caption": neighbour_scores,
+        "human agreement": human_scores,
+    }
+).T.reindex(columns=columns)
 table.round(3)
 
 # %% [markdown]
@@ -737,10 +955,13 @@ table.round(3)
 
 # %% tags=["uses-exercises"]
 FIGURE_IX = 1
-fig = plots.plot_attention_steps(plt.imread(test.paths()[FIGURE_IX]), test_words[FIGURE_IX],
-                                     test_attention[FIGURE_IX],
-                                     scene=test.scenes[FIGURE_IX] if test.scenes is not None else None,
-                                     title=f"Attention while writing {' '.join(test_words[FIGURE_IX])!r}")
+fig = plots.plot_attention_steps(
+    plt.imread(test.paths()[FIGURE_IX]),
+    test_words[FIGURE_IX],
+    test_attention[FIGURE_IX],
+    scene=test.scenes[FIGURE_IX] if test.scenes is not None else None,
+    title=f"Attention while writing {' '.join(test_words[FIGURE_IX])!r}",
+)
 plt.show()
 
 # %% [markdown]
@@ -750,16 +971,27 @@ plt.show()
 # box).
 
 # %% tags=["uses-exercises"]
-attention_summary = {"attention_in_box": float("nan"), "attention_in_box_uniform": float("nan"), "object_words": 0}
+attention_summary = {
+    "attention_in_box": float("nan"),
+    "attention_in_box_uniform": float("nan"),
+    "object_words": 0,
+}
 if test.scenes is not None:
-    records = [r for words, maps, scene in zip(test_words, test_attention, test.scenes)
-               for r in caption_metrics.attention_in_boxes(words, maps, scene, LANGUAGE)]
+    records = [
+        r
+        for words, maps, scene in zip(test_words, test_attention, test.scenes)
+        for r in caption_metrics.attention_in_boxes(words, maps, scene, LANGUAGE)
+    ]
     attention_summary = caption_metrics.summarise_attention_in_box(records)
-    print(f"{attention_summary['object_words']} object words: the attention peak lies in the object's box "
-          f"{attention_summary['attention_in_box']:.2f} of the time (uniformly random peak: "
-          f"{attention_summary['attention_in_box_uniform']:.2f})")
+    print(
+        f"{attention_summary['object_words']} object words: the attention peak lies in the object's box "
+        f"{attention_summary['attention_in_box']:.2f} of the time (uniformly random peak: "
+        f"{attention_summary['attention_in_box_uniform']:.2f})"
+    )
 else:
-    print(f"attention-in-box skipped on {DATASET}: it needs the objects' boxes from the scenes' ground truth")
+    print(
+        f"attention-in-box skipped on {DATASET}: it needs the objects' boxes from the scenes' ground truth"
+    )
 
 # %% [markdown]
 # ## Quality floors and results
@@ -792,14 +1024,28 @@ print("\n".join(f"{key:26} {value:.3f}" for key, value in metrics.items()))
 
 # Quality floors, with a margin below what the default parameters reach on the embedded data
 if DATASET == "embedded":
-    assert metrics["train_loss_last"] < 0.6 * metrics["train_loss_first"], "the training loss did not go down"
-    assert metrics["val_loss"] < 0.4 * np.log(n_tokens), "the validation loss is not far below a uniform guess"
-    assert metrics["bleu4"] > 0.2, f"BLEU-4 {metrics['bleu4']:.3f} is below the floor 0.2"
-    assert metrics["attention_in_box"] > 2 * metrics["attention_in_box_uniform"], "attention is not on the objects"
+    assert metrics["train_loss_last"] < 0.6 * metrics["train_loss_first"], (
+        "the training loss did not go down"
+    )
+    assert metrics["val_loss"] < 0.4 * np.log(n_tokens), (
+        "the validation loss is not far below a uniform guess"
+    )
+    assert metrics["bleu4"] > 0.2, (
+        f"BLEU-4 {metrics['bleu4']:.3f} is below the floor 0.2"
+    )
+    assert metrics["attention_in_box"] > 2 * metrics["attention_in_box_uniform"], (
+        "attention is not on the objects"
+    )
 else:  # real data, even one "epoch" of BATCHES_PER_EPOCH batches: what holds for any correct run
-    print(f"validation loss on the probe: {untrained_val_loss:.3f} untrained, {history['val loss'][-1]:.3f} trained")
-    assert np.isfinite(history["train loss"] + history["val loss"] + [val_loss]).all(), "a loss is not finite"
-    assert history["val loss"][-1] < untrained_val_loss, "training did not lower the validation loss"
+    print(
+        f"validation loss on the probe: {untrained_val_loss:.3f} untrained, {history['val loss'][-1]:.3f} trained"
+    )
+    assert np.isfinite(
+        history["train loss"] + history["val loss"] + [val_loss]
+    ).all(), "a loss is not finite"
+    assert history["val loss"][-1] < untrained_val_loss, (
+        "training did not lower the validation loss"
+    )
     assert all(0 <= metrics[k] <= 1 for k in ("bleu1", "bleu4")), "BLEU outside [0, 1]"
 
 # %% [markdown]
@@ -809,9 +1055,12 @@ else:  # real data, even one "epoch" of BATCHES_PER_EPOCH batches: what holds fo
 # book the control is not live: the attention figure above shows the same thing for one image).
 
 # %% tags=["uses-exercises"]
-stepper, show_word = widgets.word_stepper([plt.imread(p) for p in test.paths()[:50]], test_words[:50],
-                                            list(test_attention[:50]),
-                                            test.scenes[:50] if test.scenes is not None else None)
+stepper, show_word = widgets.word_stepper(
+    [plt.imread(p) for p in test.paths()[:50]],
+    test_words[:50],
+    list(test_attention[:50]),
+    test.scenes[:50] if test.scenes is not None else None,
+)
 widgets.show(stepper, "word-by-word attention explorer")
 # One view drawn in every run (image 1 at its first object word), so the code behind the widget is exercised
 show_word(1, next((t for t, _ in grammar.object_mentions(test_words[1], LANGUAGE)), 0))

@@ -45,6 +45,7 @@ from __future__ import annotations
 import argparse
 import copy
 import difflib
+import json
 import re
 import sys
 from pathlib import Path
@@ -53,6 +54,7 @@ import nbformat
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
+STUB_LINE_LENGTH = 88  # the line length of notebooks/ruff.toml
 
 BEGIN_RE = re.compile(r"^(?P<indent>[ \t]*)###\s*BEGIN SOLUTION\b[:\s\-—]*(?P<message>.*?)\s*$")
 END_RE = re.compile(r"^[ \t]*###\s*END SOLUTION\b")
@@ -81,8 +83,14 @@ def exercise_path(solution: Path) -> Path:
 
 
 def stub_lines(indent: str, message: str) -> list[str]:
+    """The stub, laid out as ``ruff format`` lays it out (make lint checks the twins): double quotes unless the
+    message holds one, and the string on its own line when the call would pass the notebooks' 88 characters."""
     message = message or DEFAULT_MESSAGE
-    return [f"{indent}{STUB_COMMENT}", f"{indent}raise NotImplementedError({message!r})"]
+    literal = repr(message) if '"' in message else json.dumps(message, ensure_ascii=False)
+    call = f"{indent}raise NotImplementedError({literal})"
+    if len(call) <= STUB_LINE_LENGTH:
+        return [f"{indent}{STUB_COMMENT}", call]
+    return [f"{indent}{STUB_COMMENT}", f"{indent}raise NotImplementedError(", f"{indent}    {literal}", f"{indent})"]
 
 
 def strip_solutions(source: str, where: str) -> tuple[str, int]:

@@ -123,13 +123,13 @@ def test_generator_on_a_toy_notebook():
     title, stubs, check, whole, uses, md = ex.cells
     assert title.source == "# Toy chapter\n\nStory."
     assert stubs.source == (
-        'def f(x):\n    """Double x."""\n    # YOUR CODE HERE\n    raise NotImplementedError(\'double it\')\n\n\n'
-        "def g(x):\n    # YOUR CODE HERE\n    raise NotImplementedError('Exercise: replace this line with your code')"
+        'def f(x):\n    """Double x."""\n    # YOUR CODE HERE\n    raise NotImplementedError("double it")\n\n\n'
+        'def g(x):\n    # YOUR CODE HERE\n    raise NotImplementedError("Exercise: replace this line with your code")'
     )
     assert stubs.outputs == [] and stubs.execution_count is None
     assert "raises-exception" in tags(stubs) and "raises-exception" in tags(check)
     assert check.source == "assert f(2) == 4"
-    assert whole.source.endswith("raise NotImplementedError('Exercise: replace this line with your code')")
+    assert whole.source.endswith('raise NotImplementedError("Exercise: replace this line with your code")')
     assert "raises-exception" in tags(whole)
     assert {"skip-execution", "nbval-skip", "uses-exercises"} <= tags(uses) and "raises-exception" not in tags(uses)
     assert "(toy-ex-exercise)=" in md.source and ":label: toy-q-exercise" in md.source
@@ -139,6 +139,15 @@ def test_generator_on_a_toy_notebook():
     exec(stubs.source, scope)
     with pytest.raises(NotImplementedError, match="double it"):
         exec(check.source, scope)
+    # Laid out as ruff format lays it out (make lint checks the twins): a stub past 88 characters is split.
+    long = gen.stub_lines("        ", "x" * 80)
+    assert long == [
+        "        # YOUR CODE HERE",
+        "        raise NotImplementedError(",
+        f'            "{"x" * 80}"',
+        "        )",
+    ]
+    assert gen.stub_lines("", 'say "hi"') == ["# YOUR CODE HERE", "raise NotImplementedError('say \"hi\"')"]
     # Deterministic: the same text twice.
     assert gen.render(gen.make_exercise(nb)) == gen.render(gen.make_exercise(_toy_notebook()))
 
