@@ -45,7 +45,7 @@ def main():
     # identity check in float64, where rounding cannot reorder distinct distances
     q64, x64 = q.astype(np.float64), x.astype(np.float64)
     differ = int((metrics.ranks(q64, x64, t, dtype=torch.float64) != ranks_seed000(q64, x64, t)).sum())
-    assert differ == 0, f"vectorised ranks differ from the loop for {differ} queries"
+    assert differ == 0, f"vectorized ranks differ from the loop for {differ} queries"
     print(f"{a.queries} queries x {a.images} images x {a.dim} dims, torch threads = {torch.get_num_threads()}")
     print(f"bare distance product : {t_prod * 1000:8.1f} ms")
     print(f"helpers.metrics.ranks : {t_fast * 1000:8.1f} ms  ({t_fast / t_prod:.2f}x the product)")

@@ -8,7 +8,7 @@ __getattr__ = alias_module(
         "object_lexicon": "grammar",
         "object_mentions": "grammar",
         "attention_in_boxes": "caption_metrics",
-        "summarise_attention_in_box": "caption_metrics",
+        "summarise_attention_in_box": "caption_metrics.summarize_attention_in_box",
         "plot_attention_steps": "plots",
         "word_stepper": "widgets",
     },

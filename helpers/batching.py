@@ -13,7 +13,7 @@ and the loss over such padded batches.
     with ``pad_id`` to the longest caption *of the batch* (sliced from one padded matrix built once).
     Teacher forcing: inputs ``tokens[:, :-1]``, targets ``tokens[:, 1:]``. ``batch.to(device)``.
 ``references_per_image(data, lang) -> list[list[list[str]]]``
-    Tokenised reference captions per image.
+    Tokenized reference captions per image.
 ``masked_cross_entropy(logits (B, T, V), targets (B, T), pad_id=0, reduction="mean"|"sum"|"none")``
     Cross-entropy that ignores ``pad_id`` targets ("mean" averages over real tokens only; 0 if none).
 
@@ -35,6 +35,7 @@ __all__ = [
     "BucketBatchSampler",
     "CaptionBatch",
     "CaptionBatches",
+    "captions_per_image",
     "references_per_image",
     "masked_cross_entropy",
 ]
@@ -155,16 +156,25 @@ class CaptionBatches:
             yield CaptionBatch(self.image_index[idx], self.matrix[idx, : int(lengths.max())], lengths)
 
 
+def captions_per_image(data) -> list:
+    """The caption strings of a `CaptionData`, grouped by image in one pass: a list of `len(data.files)` lists
+    (an image without captions gets an empty list).
+
+    Taught in: notebooks/03_show_and_tell.ipynb § How good is that? Baselines and a ceiling
+    """
+    out = [[] for _ in range(len(data.files))]
+    for text, i in zip(data.captions, np.asarray(data.caption_image).tolist()):
+        out[i].append(text)
+    return out
+
+
 def references_per_image(data, lang: str | None = None) -> list:
-    """Tokenised reference captions grouped by image (one pass over the captions), for BLEU.
+    """Tokenized reference captions grouped by image (`captions_per_image`, tokenized), for BLEU.
 
     Taught in: notebooks/03_show_and_tell.ipynb § How good is that? Baselines and a ceiling
     """
     lang = lang or getattr(data, "lang", "en")
-    refs = [[] for _ in range(len(data.files))]
-    for text, i in zip(data.captions, np.asarray(data.caption_image).tolist()):
-        refs[i].append(tokenize(text, lang))
-    return refs
+    return [[tokenize(text, lang) for text in texts] for texts in captions_per_image(data)]
 
 
 # ---------------------------------------------------------------------------------------------- loss

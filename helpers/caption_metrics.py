@@ -7,7 +7,7 @@ attention looked at the right object, and the nearest-neighbour caption baseline
 - :func:`semantic_scores`, a score only our scenes allow: parse a generated caption back into objects and a
   relation (:func:`helpers.grammar.parse_caption`) and compare with the scene truth.
 - :func:`evaluate_captions`: BLEU-1..4 and, when the data has scene truth, the semantic scores.
-- :func:`attention_in_box` / :func:`attention_in_boxes` / :func:`summarise_attention_in_box`: does the peak
+- :func:`attention_in_box` / :func:`attention_in_boxes` / :func:`summarize_attention_in_box`: does the peak
   of the attention map of an object word lie in a box of that object, against the rate of a uniformly random
   peak (:func:`box_cell_fraction`).
 - :func:`nearest_neighbour_captions`: the caption-retrieval baseline (consensus caption of the nearest
@@ -16,6 +16,7 @@ attention looked at the right object, and the nearest-neighbour caption baseline
 
 from __future__ import annotations
 
+import warnings
 from collections import Counter
 
 import numpy as np
@@ -36,7 +37,7 @@ __all__ = [
     "attention_in_box",
     "box_cell_fraction",
     "attention_in_boxes",
-    "summarise_attention_in_box",
+    "summarize_attention_in_box",
     "nearest_neighbour_captions",
 ]
 
@@ -44,7 +45,7 @@ __all__ = [
 def human_ceiling(references: list) -> dict:
     """BLEU-1..4 of one human caption against the other captions of the same image, averaged over the hold-out.
 
-    `references[i]` are the tokenised captions of image i (at least 2). Note the model is usually scored
+    `references[i]` are the tokenized captions of image i (at least 2). Note the model is usually scored
     against all references (one more than here), which favours it slightly.
 
     Taught in: notebooks/03_show_and_tell.ipynb § How good is that? Baselines and a ceiling
@@ -150,7 +151,7 @@ def attention_in_boxes(tokens: list, attention, scene, lang: str = "en", image_s
     Taught in: notebooks/04_attention_solution.ipynb § Evaluation
     """
     attention = np.asarray(attention)
-    image_size = image_size or scene.size
+    image_size = image_size or scene.canvas
     boxes_of = {}
     for o in scene.objects:
         boxes_of.setdefault(o.cls, []).append(o.box)
@@ -172,7 +173,7 @@ def attention_in_boxes(tokens: list, attention, scene, lang: str = "en", image_s
     return out
 
 
-def summarise_attention_in_box(records: list) -> dict:
+def summarize_attention_in_box(records: list) -> dict:
     """{"attention_in_box", "attention_in_box_uniform", "object_words"} over records from many captions.
 
     Taught in: notebooks/04_attention_solution.ipynb § Evaluation
@@ -237,3 +238,15 @@ def nearest_neighbour_captions(
         cands = [c for j in row for c in train_captions[int(j)]]
         out.append(cands[_consensus([tokenize(c, lang) for c in cands])])
     return out, nn_idx[:, 0]
+
+
+# One English spelling in the code (issue 15): the name of before answers, with a DeprecationWarning.
+def __getattr__(name: str):
+    if name == "summarise_attention_in_box":
+        warnings.warn(
+            "caption_metrics.summarise_attention_in_box is now summarize_attention_in_box",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return summarize_attention_in_box
+    raise AttributeError(f"module 'helpers.caption_metrics' has no attribute {name!r}")

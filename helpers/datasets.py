@@ -12,7 +12,7 @@
 With `data_dir=None` a real dataset is fetched into the cache (`helpers.download`: checksummed, resumable).
 With a folder it is read from there: no download, no checksum, nothing written into it (caches such as
 image features go to `helpers.paths.cache_dir()`). helpers/layout_detection.py says which folder layouts
-are recognised; helpers/inspection.py holds `inspect`. Nothing in embedded, formats or scenes imports this module.
+are recognized; helpers/inspection.py holds `inspect`. Nothing in embedded, formats or scenes imports this module.
 """
 
 from __future__ import annotations
@@ -92,7 +92,7 @@ def load_captions(
     data_dir=None,
     *,
     config: embedded.Config | None = None,
-    ensure: bool = True,
+    build_if_missing: bool = True,
     check: bool = True,
     download: bool = True,
     progress: bool = True,
@@ -106,13 +106,15 @@ def load_captions(
     test sets (of 'test' for coco and flickr8k; fewer images: fewer sets, at least one, said in one line).
     lang: the captions' language; None accepts the dataset's. data_dir: a copy of the dataset as
     distributed (see `detect_layout`), read as it is; None: the cache (embedded: built, real: fetched).
-    check: every listed image must be on disk. Errors: ValueError (a split, language or dataset of the
-    wrong kind), UnknownDatasetError (a name not in the registry), DatasetFormatError (one line naming the
-    folder, the layout expected and the first missing file), DownloadError (offline with nothing cached).
+    build_if_missing (embedded only): build the scenes into the cache first if they are not there (else
+    read the cache as it is). check: every listed image must be on disk. Errors: ValueError (a split,
+    language or dataset of the wrong kind), UnknownDatasetError (a name not in the registry),
+    DatasetFormatError (one line naming the folder, the layout expected and the first missing file),
+    DownloadError (offline with nothing cached).
     """
     if dataset == "embedded":
         return embedded.read_captions(
-            split, "en" if lang is None else lang, config or embedded.Config(), ensure, root=data_dir
+            split, "en" if lang is None else lang, config or embedded.Config(), build_if_missing, root=data_dir
         )
     name = _registry_name(dataset, CAPTION_DATASETS, "load_classes(split, dataset=...) or load_real_classes")
     want = LANGUAGES[name]
@@ -136,7 +138,7 @@ def load_classes(
     data_dir=None,
     *,
     config: embedded.Config | None = None,
-    ensure: bool = True,
+    build_if_missing: bool = True,
     check: bool = True,
     download: bool = True,
     progress: bool = True,
@@ -148,7 +150,7 @@ def load_classes(
     errors as in `load_captions`.
     """
     if dataset == "embedded":
-        return embedded.read_classes(split, config or embedded.Config(), ensure, root=data_dir)
+        return embedded.read_classes(split, config or embedded.Config(), build_if_missing, root=data_dir)
     name = _registry_name(dataset, CLASS_DATASETS, "load_captions(split, lang, dataset=...) or load_real_captions")
     _check_split(name, split)
     layout = _layout(name, split, data_dir, download, progress)

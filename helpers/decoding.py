@@ -17,7 +17,7 @@ Both decoders never generate ``pad_id`` or ``start_id`` (their log-probabilities
 
 ``Decoded(tokens, log_prob, lengths, score)``
     ``tokens`` are the generated ids *without* ``<start>``, ``<end>`` included, ``pad_id`` after it;
-    ``lengths`` count tokens up to and including ``<end>``; ``score`` is the length-normalised
+    ``lengths`` count tokens up to and including ``<end>``; ``score`` is the length-normalized
     log-probability. With ``return_beams=True`` every field has an extra beam
     dimension (B, K, ...), best first.
 ``sequence_log_prob(step, state, tokens, start_id=1, end_id=2, pad_id=0) -> (B,)``
@@ -130,7 +130,7 @@ def _forbid(logp: torch.Tensor, *ids: int) -> torch.Tensor:
     return logp
 
 
-def _normalise(score: torch.Tensor, lengths: torch.Tensor, alpha: float) -> torch.Tensor:
+def _normalize(score: torch.Tensor, lengths: torch.Tensor, alpha: float) -> torch.Tensor:
     if alpha == 0:
         return score
     return score / lengths.clamp(min=1).float() ** alpha
@@ -183,7 +183,7 @@ def beam_search(
         logp = torch.where(finished[..., None], done_row, logp)
         cand = scores[..., None] + logp  # (B, K, V)
         cand_len = (lengths + (~finished).long())[..., None].expand(B, K, V)
-        key = _normalise(cand, cand_len, length_penalty).reshape(B, K * V)
+        key = _normalize(cand, cand_len, length_penalty).reshape(B, K * V)
         top = key.topk(K, dim=1).indices  # (B, K)
         beam, tok = top // V, top % V
         scores = cand.reshape(B, K * V).gather(1, top)
@@ -194,7 +194,7 @@ def beam_search(
         tokens = tok.reshape(-1)
         if bool(finished.all()):
             break
-    final = _normalise(scores, lengths, length_penalty)
+    final = _normalize(scores, lengths, length_penalty)
     order = final.argsort(dim=1, descending=True, stable=True)
     history = history.gather(1, order[..., None].expand_as(history))
     scores, lengths, final = scores.gather(1, order), lengths.gather(1, order), final.gather(1, order)

@@ -10,7 +10,7 @@ _DEVICE_FORMS = "'auto', 'cpu', 'cuda' or 'cuda:N' (N = 0, 1, ...)"
 
 
 def parse_device(prefer) -> str:
-    """Check a device request and return it normalised: 'auto', 'cpu', 'cuda' or 'cuda:N'.
+    """Check a device request and return it normalized: 'auto', 'cpu', 'cuda' or 'cuda:N'.
 
     Accepts a string (any case, surrounding spaces ignored) or a `torch.device`. Raises ValueError naming the
     valid forms for anything else ('cudaXYZ', 'cuda:abc', 'cuda:-1', 'tpu', '').

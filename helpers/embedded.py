@@ -273,9 +273,9 @@ def _build_features(config: Config, progress: bool) -> None:
     from .features import cached_features
 
     for split in SCENE_SPLITS:
-        cached_features(read_captions(split, config=config, ensure=False), progress=progress)
+        cached_features(read_captions(split, config=config, build_if_missing=False), progress=progress)
     for split in ("train", "val"):
-        cached_features(read_classes(split, config=config, ensure=False), with_maps=False, progress=progress)
+        cached_features(read_classes(split, config=config, build_if_missing=False), with_maps=False, progress=progress)
 
 
 _verified = set()
@@ -293,19 +293,24 @@ def ensure(config: Config = Config(), progress: bool = True) -> Path:
 
 # ------------------------------------------------------------------------------------------------- read
 def read_captions(
-    split: str = "train", lang: str = "en", config: Config = Config(), ensure: bool = True, root: Path | None = None
+    split: str = "train",
+    lang: str = "en",
+    config: Config = Config(),
+    build_if_missing: bool = True,
+    root: Path | None = None,
 ) -> CaptionData:
     """The embedded scenes of one split, captions in 'en' or 'es', through the COCO reader.
 
     `root`: a built copy of the dataset (read as it is); default: the cache's copy, built and verified
-    first when `ensure`. Unknown split or language: ValueError. Notebooks call `helpers.load_captions`.
+    first when `build_if_missing` (else the cache's copy as it is). Unknown split or language: ValueError.
+    Notebooks call `helpers.load_captions`.
     """
     if split not in SCENE_SPLITS:
         raise ValueError(f"unknown split {split!r}; choose one of {SCENE_SPLITS}")
     if lang not in ("en", "es"):
         raise ValueError(f"unknown language {lang!r}; the embedded captions are 'en' or 'es'")
     if root is None:
-        root = globals()["ensure"](config) if ensure else dataset_root(config)
+        root = ensure(config) if build_if_missing else dataset_root(config)
     suffix = "" if lang == "en" else "_es"
     data = read_coco_captions(
         Path(root) / "scenes" / "annotations" / f"captions_{split}{suffix}.json",
@@ -317,15 +322,15 @@ def read_captions(
 
 
 def read_classes(
-    split: str = "train", config: Config = Config(), ensure: bool = True, root: Path | None = None
+    split: str = "train", config: Config = Config(), build_if_missing: bool = True, root: Path | None = None
 ) -> ClassData:
     """The classification view (one object per image) through the Tiny ImageNet reader.
 
     'train' holds only seen classes; 'val' holds seen and unseen ones (`helpers.seen_unseen` tells them
-    apart). `root` and `ensure` as in `read_captions`. Notebooks call `helpers.load_classes`.
+    apart). `root` and `build_if_missing` as in `read_captions`. Notebooks call `helpers.load_classes`.
     """
     if root is None:
-        root = globals()["ensure"](config) if ensure else dataset_root(config)
+        root = ensure(config) if build_if_missing else dataset_root(config)
     data = read_tiny_imagenet(Path(root) / "classes", split)
     data.name = f"{dataset_name(config)}/classes-{split}"
     return data

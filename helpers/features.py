@@ -44,7 +44,7 @@ BACKBONES = {
 
 
 class Backbone(torch.nn.Module):
-    """A frozen CNN returning (pooled, map) for a batch of normalised images."""
+    """A frozen CNN returning (pooled, map) for a batch of normalized images."""
 
     def __init__(self, name: str = "efficientnet_lite0"):
         super().__init__()
@@ -164,14 +164,14 @@ def square_resize(im: Image.Image, size: int) -> np.ndarray:
     return np.asarray(im, np.float32) / 255.0
 
 
-def _normalise(x: torch.Tensor, mean, std) -> torch.Tensor:
-    """(B, H, W, 3) in [0, 1] -> (B, 3, H, W) normalised with the backbone's mean and std."""
+def _normalize(x: torch.Tensor, mean, std) -> torch.Tensor:
+    """(B, H, W, 3) in [0, 1] -> (B, 3, H, W) normalized with the backbone's mean and std."""
     x = x.permute(0, 3, 1, 2)  # (B, 3, H, W)
     return (x - torch.tensor(mean).view(1, 3, 1, 1)) / torch.tensor(std).view(1, 3, 1, 1)
 
 
 def preprocess(images, size: int, mean, std) -> torch.Tensor:
-    """PIL images (any mode, any size) -> a normalised float32 batch (B, 3, size, size) (bicubic resize).
+    """PIL images (any mode, any size) -> a normalized float32 batch (B, 3, size, size) (bicubic resize).
 
     Raises TypeError for anything that is not a PIL image.
     """
@@ -180,7 +180,7 @@ def preprocess(images, size: int, mean, std) -> torch.Tensor:
         if len(images)
         else np.zeros((0, size, size, 3), np.float32)
     )
-    return _normalise(torch.from_numpy(out), mean, std)
+    return _normalize(torch.from_numpy(out), mean, std)
 
 
 class ImageFiles(torch.utils.data.Dataset):
@@ -257,7 +257,7 @@ def extract(
     )
     pooled, maps = [], []
     for x in progress_bar(loader, desc=desc or f"{backbone} features", disable=not progress, unit="batch"):
-        v, m = model(_normalise(x, mean, std).to(device))  # (B, D), (B, C, H, W)
+        v, m = model(_normalize(x, mean, std).to(device))  # (B, D), (B, C, H, W)
         pooled.append(v.float().cpu().numpy())
         if with_maps:
             maps.append(m)

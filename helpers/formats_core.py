@@ -70,9 +70,12 @@ class CaptionData:
 
 @dataclass
 class ClassData:
-    """Labelled images: `labels[k]` indexes `classes` (ids, e.g. WordNet ids); `words[id]` are its names."""
+    """Labelled images: `labels[k]` indexes `classes` (ids, e.g. WordNet ids); `words[id]` are its names.
 
-    root: Path
+    `image_dir` is the folder the `files` are relative to, as in `CaptionData`.
+    """
+
+    image_dir: Path
     classes: list
     words: dict
     files: list = field(default_factory=list)
@@ -84,7 +87,13 @@ class ClassData:
         return len(self.files)
 
     def paths(self) -> list:
-        return [self.root / f for f in self.files]
+        return [self.image_dir / f for f in self.files]
+
+    @property
+    def root(self) -> Path:
+        """The older name of `image_dir` (one name for the image folder of both kinds of data)."""
+        warnings.warn("ClassData.root is now ClassData.image_dir", DeprecationWarning, stacklevel=2)
+        return self.image_dir
 
 
 # ------------------------------------------------------------------------------------- atomic writing
@@ -188,7 +197,7 @@ _WORD = re.compile(r"\w")
 
 
 def clean_caption(text: str) -> str:
-    """A caption with whitespace normalised and `<s>` / `</s>` markers removed ('Un perro. </s> ' -> 'Un perro.')."""
+    """A caption with whitespace normalized and `<s>` / `</s>` markers removed ('Un perro. </s> ' -> 'Un perro.')."""
     return " ".join(_END_MARKERS.sub(" ", str(text)).split())
 
 
@@ -248,7 +257,7 @@ def subset(data, indices, name: str | None = None):
     files = [data.files[i] for i in idx]
     if isinstance(data, ClassData):
         return ClassData(
-            data.root,
+            data.image_dir,
             data.classes,
             data.words,
             files,
@@ -284,7 +293,7 @@ def subset(data, indices, name: str | None = None):
 # ----------------------------------------------------------------------------------- image presence
 def missing_images(data) -> list:
     """Files of a CaptionData / ClassData that are not on disk (one directory listing per folder)."""
-    root = data.image_dir if isinstance(data, CaptionData) else data.root
+    root = data.image_dir
     listing, missing = {}, []
     for f in data.files:
         p = Path(root) / f
@@ -302,7 +311,7 @@ def check_images(data) -> None:
     """DatasetFormatError naming the images that a dataset lists but that are absent from disk."""
     missing = missing_images(data)
     if missing:
-        root = data.image_dir if isinstance(data, CaptionData) else data.root
+        root = data.image_dir
         raise DatasetFormatError(
             f"{len(missing):,} of {len(data.files):,} listed images are absent from {root}, "
             f"e.g. {missing[:3]} (an archive not unpacked, or unpacked elsewhere?)"

@@ -90,7 +90,7 @@ def _entry(data, layout: Layout, problems: list) -> tuple:
     if layout.image_dir is None:
         return entry, set()
     missing = missing_images(data)
-    root = data.image_dir if isinstance(data, CaptionData) else data.root
+    root = data.image_dir
     entry.update(
         images_missing=len(missing), first_missing=_rel(Path(root) / missing[0], layout.root) if missing else None
     )

@@ -226,7 +226,7 @@ def check_images(layout: Layout, data) -> None:
     """A one-line DatasetFormatError when an image `data` lists is not on disk (names the first one)."""
     missing = missing_images(data)
     if missing:
-        root = data.image_dir if isinstance(data, CaptionData) else data.root
+        root = data.image_dir
         raise error(
             layout,
             f"{len(missing):,} of {len(data.files):,} listed images are absent from {root}",

@@ -1,4 +1,4 @@
-"""Retrieval metrics, vectorised.
+"""Retrieval metrics, vectorized.
 
 Retrieval: a query (a caption's predicted image feature) ranks every image by distance; the rank of the
 right image gives mean / median rank, Recall@k and mean reciprocal rank (MRR). Ties are broken the way seed
@@ -67,7 +67,7 @@ def ranks(queries, items, targets, metric: str = "l2", chunk: int = 2048, dtype=
     """Rank of the right item for every query, computed in chunks of queries to bound memory.
 
     For ranking, the query's own norm does not matter: with L2 we compare `|x|^2 / 2 - q.x`, with cosine `-q.x`
-    on normalised vectors; either costs one matrix product and two passes over its result.
+    on normalized vectors; either costs one matrix product and two passes over its result.
 
     queries: (Q, D) float; items: (N, D) float; targets: (Q,) int, the index of each query's right item.
     Returns (Q,) int64 ranks, 1 = best. Raises ValueError on a length mismatch, an unknown metric, or NaN /
@@ -113,7 +113,7 @@ def retrieval_metrics(r, ks=(1, 5, 10)) -> dict:
         raise TypeError(f"ranks must be numbers (1-based), not {r.dtype}")
     r = r.astype(np.float64)
     if r.size == 0:
-        raise ValueError("no ranks to summarise")
+        raise ValueError("no ranks to summarize")
     _require_finite("ranks", r.reshape(-1))
     if (r < 1).any():
         raise ValueError(f"ranks are 1-based, but the smallest is {r.min():g}")

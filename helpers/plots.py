@@ -65,6 +65,37 @@ def draw_scene_truth(ax, scene, labels: bool = True):
             )
 
 
+def caption_grid(
+    images,
+    texts,
+    ncols: int = 4,
+    width: float = 3.3,
+    text_height: float = 1.1,
+    scenes=None,
+    fontsize: float = 7.5,
+):
+    """Images with a block of text under each (captions, generated or reference); returns the figure.
+
+    images: PIL images or arrays; texts: one list of strings per image, each wrapped at 44 characters;
+    scenes: optional scene truths (one per image), drawn as boxes. width and text_height are inches per
+    image and per text block.
+
+    Taught in: notebooks/03_show_and_tell.ipynb § The data
+    """
+    nrows = int(np.ceil(len(images) / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(width * ncols, (width + text_height) * nrows), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for k, (ax, im, lines) in enumerate(zip(axes.flat, images, texts)):
+        ax.imshow(im)
+        if scenes is not None:
+            draw_scene_truth(ax, scenes[k], labels=False)
+        block = "\n".join(textwrap.fill(t, 44, subsequent_indent="   ") for t in lines)
+        ax.text(0, -0.03, block, transform=ax.transAxes, va="top", ha="left", fontsize=fontsize, family="DejaVu Sans")
+    fig.subplots_adjust(hspace=text_height / width + 0.05, wspace=0.05, left=0.01, right=0.99, top=0.99, bottom=0.01)
+    return fig
+
+
 def rank_histogram(ranks_by_name: dict, n_items: int, ax=None, bins: int = 50):
     """Overlaid histograms of ranks (log-spaced bins) for several models, with chance for reference."""
     import seaborn as sns

@@ -8,6 +8,7 @@ boxes. Drawing, rendering and captioning scenes is in `scenes.py`, which re-expo
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -121,10 +122,21 @@ class Obj:
 
 @dataclass
 class Scene:
+    """The truth of one image: its objects (`Obj`), its background and `canvas`, the image side in pixels.
+
+    (An object's `size` is a word, 'big' / 'medium' / 'small'; the image's side is `canvas`, not `size`.)
+    """
+
     objects: list
     background: str
-    size: int = 128
+    canvas: int = 128
     meta: dict = field(default_factory=dict)
+
+    @property
+    def size(self) -> int:
+        """The older name of `canvas`."""
+        warnings.warn("Scene.size is now Scene.canvas (the image side in pixels)", DeprecationWarning, stacklevel=2)
+        return self.canvas
 
     def counts(self) -> dict:
         out = {}

@@ -66,7 +66,7 @@ def sample_scene(
 
 def render_scene(scene: Scene, rng: np.random.Generator) -> Image.Image:
     """Paint the scene: a shaded background with mild noise, then each sprite (flip, slight rotation)."""
-    s = scene.size
+    s = scene.canvas
     base = np.array(BACKGROUNDS[scene.background][1], np.float32)
     ramp = np.linspace(-1, 1, s, dtype=np.float32)
     angle = rng.uniform(0, 2 * np.pi)
@@ -317,6 +317,42 @@ def captions_for(scene: Scene, rng: np.random.Generator, n: int = 5) -> list:
     return out
 
 
+# ---------------------------------------------------------------------- a relation, said and meant
+def relation_query(a: str, rel: str, b: str, lang: str = "en") -> str:
+    """The plainest caption stating a relation between two classes, e.g. `relation_query('cat', 'left',
+    'bear')` -> 'a cat to the left of a bear', in Spanish 'un gato a la izquierda de un oso'.
+
+    a, b: class ids of the atlas; rel: a key of `EN_REL` ('left', 'right', 'above', 'below', 'near'); the
+    first phrasing of each relation, indefinite articles, no size, no background. Used to probe word order
+    (swap a and b). Errors: KeyError for an unknown class or relation, ValueError for a language other than
+    'en' or 'es'.
+
+    Taught in: notebooks/01_search_by_regression.ipynb § 6. What a bag of words cannot say
+    """
+    if lang not in ("en", "es"):
+        raise ValueError(f"language must be 'en' or 'es', not {lang!r}")
+    by_id = sprites_by_id()
+
+    def noun_phrase(cls: str) -> str:
+        s = by_id[cls]
+        if lang == "en":
+            return f"{en_article(s.en)} {s.en}"
+        feminine = s.es_gender == "f" and s.es not in ES_STRESSED_A  # "un águila", as realize says it
+        return f"{'una' if feminine else 'un'} {s.es}"
+
+    phrase = (EN_REL if lang == "en" else ES_REL)[rel][0]
+    return f"{noun_phrase(a)} {phrase} {noun_phrase(b)}"
+
+
+def relation_meaning(a: str, rel: str, b: str) -> dict:
+    """The meaning of `relation_query(a, rel, b)`, in the form `sample_meaning` gives and `satisfies` checks:
+    {'kind': 'relation', 'objects': {a: 1, b: 1}, 'relation': [a, rel, b], no sizes, no background}.
+
+    Taught in: notebooks/01_search_by_regression.ipynb § 6. What a bag of words cannot say
+    """
+    return {"kind": "relation", "objects": {a: 1, b: 1}, "sizes": {}, "relation": [a, rel, b], "background": None}
+
+
 # ------------------------------------------------------------------------- meaning vs truth (the oracle)
 def satisfies(scene: Scene, meaning: dict) -> bool:
     """True when what the caption says holds in the scene (used for oracle ceilings)."""
@@ -348,7 +384,7 @@ def satisfies(scene: Scene, meaning: dict) -> bool:
 def scene_to_json(scene: Scene) -> dict:
     return {
         "background": scene.background,
-        "size": scene.size,
+        "size": scene.canvas,  # the annotation files' key (kept: the built files stay the same bytes)
         "objects": [{"cls": o.cls, "box": list(o.box)} for o in scene.objects],
     }
 

@@ -48,7 +48,7 @@ def tokenize(text: str, lang: str = "en") -> list:
 
     'Un perro, junto al árbol.' -> ['un', 'perro', 'junto', 'al', 'árbol'].
 
-    The text is NFC-normalised first, so 'niño' typed with a combining tilde (macOS input, some files) gives
+    The text is NFC-normalized first, so 'niño' typed with a combining tilde (macOS input, some files) gives
     the same token as the precomposed one. Raises TypeError when `text` is not a string, ValueError for a
     language other than 'en' / 'es'.
     """
@@ -161,7 +161,7 @@ def glove():
 def lookup(kv, word: str) -> np.ndarray:
     """The vector of `word`, or an `UnknownWordError` that names close words (by spelling).
 
-    The word is NFC-normalised and stripped, then looked up as written (cased files such as fastText crawl
+    The word is NFC-normalized and stripped, then looked up as written (cased files such as fastText crawl
     have 'Paris' and 'paris'), then lower-cased. Raises TypeError when `word` is not a string, ValueError
     when it is empty.
     """
@@ -195,7 +195,7 @@ def stable_hash(text: str) -> int:
 
 
 def train_fasttext(token_lists, dim: int = 50, epochs: int = 10, seed: int = 0, min_count: int = 1):
-    """gensim FastText word vectors trained on tokenised sentences.
+    """gensim FastText word vectors trained on tokenized sentences.
 
     One worker thread and a process-independent hash make it deterministic (gensim's docs ask for both).
     """

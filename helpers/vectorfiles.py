@@ -203,7 +203,7 @@ def read_binary_vectors(path: Path, limit: int | None = None) -> tuple:
     """word2vec's binary `.bin` format, through gensim's reader -> (words, (n, dim) float32, info).
 
     Damaged, truncated or non-binary files raise DatasetFormatError (gensim's own errors are not shown raw);
-    NaN or infinite values too. Words are NFC-normalised as in text files.
+    NaN or infinite values too. Words are NFC-normalized as in text files.
     """
     from gensim.models import KeyedVectors
 

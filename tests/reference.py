@@ -1,4 +1,4 @@
-"""Reference loops, written the slow obvious way, that the vectorised `helpers.metrics.ranks` must agree with.
+"""Reference loops, written the slow obvious way, that the vectorized `helpers.metrics.ranks` must agree with.
 
 Not part of the library: `tests/test_metrics.py` and `tests/test_nb01_search.py` compare against them, and
 `benchmarks/bench_ranks.py` times seed 000's loop against `helpers.metrics.ranks`.

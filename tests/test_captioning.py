@@ -305,3 +305,18 @@ def test_human_ceiling_and_evaluate():
     got = caption_metrics.evaluate_captions([["a", "dog"], ["two", "red", "cats", "here"]], Data())
     assert got["bleu1"] == pytest.approx(1.0)
     assert batching.references_per_image(Data()) == [[["a", "dog"], ["a", "dog"]], [["two", "red", "cats", "here"]]]
+    assert batching.captions_per_image(Data()) == [["a dog", "a dog"], ["two red cats here"]]
+
+
+def test_caption_grid_puts_each_text_under_its_image():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from helpers import plots
+
+    images = [np.zeros((8, 8, 3), np.uint8)] * 3
+    fig = plots.caption_grid(images, [["first"], ["second", "x" * 60], ["third"]], ncols=2)
+    assert len(fig.axes) == 4  # 2 x 2, the last one empty
+    texts = [[t.get_text() for t in ax.texts] for ax in fig.axes]
+    assert texts[0] == ["first"] and texts[2] == ["third"] and texts[3] == []
+    assert texts[1][0].startswith("second\n") and "\n   " in texts[1][0]  # wrapped at 44, continuation indented

@@ -412,7 +412,7 @@ def test_embedded_through_the_same_door(tmp_path, capsys):
     assert given.files == cached.files and given.captions == cached.captions
     assert given.image_dir == root / "scenes" / "images" / "val" and all(p.is_file() for p in given.paths())
     classes = helpers.load_classes("val", data_dir=root, config=TINY)
-    assert classes.root == root / "classes" and len(classes) == len(helpers.load_classes("val", config=TINY))
+    assert classes.image_dir == root / "classes" and len(classes) == len(helpers.load_classes("val", config=TINY))
     code, s, _ = inspect(capsys, "embedded", root)
     assert code == 0 and s["splits"]["val"]["images"] == len(cached) and s["images_missing"] == 0
 

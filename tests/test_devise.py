@@ -42,7 +42,7 @@ KV = TinyKV(
 
 def class_data(labels, classes=("a", "b", "c", "d")):
     return ClassData(
-        root=None,
+        image_dir=None,
         classes=list(classes),
         words={c: [c] for c in classes},
         files=[f"{i}.jpg" for i in range(len(labels))],

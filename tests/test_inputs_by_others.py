@@ -108,7 +108,7 @@ def test_bleu_equals_four_separate_nltk_calls():
 
 # --------------------------------------------------------------------------------------- text as typed
 @pytest.mark.parametrize("form", ["NFD", "NFKD"])
-def test_tokenize_normalises_decomposed_accents(form):
+def test_tokenize_normalizes_decomposed_accents(form):
     nfc = "Un niño pequeño junto al árbol; CAFÉ crème."
     assert T.tokenize(unicodedata.normalize(form, nfc), "es") == T.tokenize(nfc, "es")
     vocab = T.Vocabulary.build([T.tokenize(nfc, "es")])
@@ -133,7 +133,7 @@ def _toy_vectors():
 
 def test_lookup_tries_the_word_as_written_then_lower_cased_and_nfc():
     kv = _toy_vectors()
-    assert T.lookup(kv, "Paris").tolist() == [1, 0]  # cased file: the capitalised entry
+    assert T.lookup(kv, "Paris").tolist() == [1, 0]  # cased file: the capitalized entry
     assert T.lookup(kv, "paris").tolist() == [0, 1]
     assert T.lookup(kv, " DOG ").tolist() == [2, 2]  # not there as written: lower-cased
     assert T.lookup(kv, unicodedata.normalize("NFD", "niño")).tolist() == [1, 1]

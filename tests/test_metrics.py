@@ -1,4 +1,4 @@
-"""Retrieval and captioning metrics: vectorised ranks agree with seed 000's loop, and the summaries are right."""
+"""Retrieval and captioning metrics: vectorized ranks agree with seed 000's loop, and the summaries are right."""
 
 import numpy as np
 import pytest

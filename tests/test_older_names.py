@@ -47,3 +47,28 @@ def test_an_unknown_older_name_raises(old):
     module = importlib.import_module(f"helpers.{old}")
     with pytest.raises(AttributeError, match="older name"):
         module.no_such_helper  # noqa: B018
+
+
+def test_older_spellings_and_attribute_names_still_work():
+    """One English spelling and one name for the image folder (issue 15); the names of before still answer."""
+    import numpy as np
+
+    from helpers import caption_metrics
+    from helpers.formats_core import ClassData
+
+    with pytest.warns(DeprecationWarning, match="summarize_attention_in_box"):
+        assert caption_metrics.summarise_attention_in_box is caption_metrics.summarize_attention_in_box
+    data = ClassData(image_dir="imgs", classes=["a"], words={"a": ["a"]}, files=["x.jpg"], labels=np.zeros(1, int))
+    with pytest.warns(DeprecationWarning, match="image_dir"):
+        assert data.root == "imgs"
+    with pytest.raises(AttributeError):
+        _ = caption_metrics.summarise_everything
+
+
+def test_an_images_side_is_canvas_and_an_objects_size_a_word():
+    from helpers.scene_truth import Obj, Scene
+
+    scene = Scene([Obj("cat", (0, 0, 100, 100))], "grass", 96)
+    assert scene.canvas == 96 and scene.objects[0].size == "big"
+    with pytest.warns(DeprecationWarning, match="canvas"):
+        assert scene.size == 96

@@ -82,3 +82,20 @@ def test_unknown_language_is_refused(classes):
     scene = S.sample_scene(rng, classes)
     with pytest.raises(ValueError, match="language"):
         S.realize(S.sample_meaning(scene, rng), "fr", rng)
+
+
+def test_relation_query_says_the_relation_and_its_meaning_holds_where_it_should():
+    by_id = S.sprites_by_id()
+    cat, bear = (next(c for c, s in by_id.items() if s.en == w) for w in ("cat", "bear"))
+    assert S.relation_query(cat, "left", bear) == "a cat to the left of a bear"
+    assert S.relation_query(bear, "left", cat, "es") == "un oso a la izquierda de un gato"
+    with pytest.raises(ValueError, match="'en' or 'es'"):
+        S.relation_query(cat, "left", bear, "fr")
+    with pytest.raises(KeyError):
+        S.relation_query(cat, "behind", bear)
+    # The meaning is what `satisfies` checks: true for the scene that shows it, false for the swapped one.
+    scene = S.Scene([S.Obj(cat, (5, 40, 45, 80)), S.Obj(bear, (80, 40, 120, 80))], "grass")
+    assert S.satisfies(scene, S.relation_meaning(cat, "left", bear))
+    assert not S.satisfies(scene, S.relation_meaning(bear, "left", cat))
+    # Parsing the plain query back gives the same relation (grammar and generator agree).
+    assert grammar.parse_caption(S.relation_query(cat, "left", bear))["relation"] == [cat, "left", bear]
