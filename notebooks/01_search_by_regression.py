@@ -53,24 +53,33 @@
 # embedded data.
 
 # %% tags=["parameters"]
-DATASET = "embedded"  # "embedded" | "coco-spanish" (seed 000's files) | "coco" (COCO 2014) | "flickr8k"
-DATA_DIR = None  # a folder holding a copy of the dataset, read as it is (no download); None: the cache's copy
-BACKBONE = "efficientnet_lite0"  # image features: "efficientnet_lite0" (ships with the book) or "resnet152" (opt-in)
-LANGUAGE = "en"  # "en" or "es": the language of the experiment grid; the best model also runs in the other one
-# (embedded data; a real dataset runs in its own: coco, flickr8k "en", coco-spanish "es")
-DEVICE = "auto"  # "auto" (the GPU with most free memory, else the CPU), "cpu", "cuda", "cuda:1", ...
+# "embedded" | "coco-spanish" (seed 000's files) | "coco" (COCO 2014) | "flickr8k"
+DATASET = "embedded"
+# a folder holding a copy of the dataset, read as it is (no download); None: the
+# cache's copy
+DATA_DIR = None
+# image features: "efficientnet_lite0" (ships with the book) or "resnet152" (opt-in)
+BACKBONE = "efficientnet_lite0"
+# "en" or "es": the language of the experiment grid; the best model also runs in the
+# other one (embedded data; a real dataset runs in its own: coco, flickr8k "en",
+# coco-spanish "es")
+LANGUAGE = "en"
+# "auto" (the GPU with most free memory, else the CPU), "cpu", "cuda", "cuda:1", ...
+DEVICE = "auto"
 EPOCHS = 8  # training epochs per model (seed 000: 20)
 SEED = 0
-HIDDEN = 256  # hidden units of the MLP regressor (seed 000: 4096; 256 keeps the CPU run short)
-GRU_HIDDEN = 128  # GRU state size, projected to the image feature size (seed 000: 2 layers of 2048, no projection)
+# hidden units of the MLP regressor (seed 000: 4096; 256 keeps the CPU run short)
+HIDDEN = 256
+# GRU state size, projected to the image feature size
+# (seed 000: 2 layers of 2048, no projection)
+GRU_HIDDEN = 128
 BATCH_SIZE = 256  # seed 000: 200
 ADAM_LR = 2e-3  # Adam's learning rate (SGD keeps the seed's 0.01)
-WORD_VECTORS = {
-    "en": "glove",
-    "es": "fasttext",
-}  # "glove" (GloVe 6B 50-d), "fasttext" (trained on the training
-# captions), or the path of a word2vec .vec file (seed 000: SBWC FastText / GloVe, 300-d)
-TENSORBOARD = False  # True: also log every run for TensorBoard (see "Watching training in TensorBoard")
+# "glove" (GloVe 6B 50-d), "fasttext" (trained on the training captions), or the path of
+# a word2vec .vec file (seed 000: SBWC FastText / GloVe, 300-d)
+WORD_VECTORS = {"en": "glove", "es": "fasttext"}
+# True: also log every run for TensorBoard (see "Watching training in TensorBoard")
+TENSORBOARD = False
 TOP_K = 5  # images shown per query
 THREADS = 2  # CPU threads for torch (the book's machines have 2 cores)
 
@@ -79,8 +88,9 @@ import os
 import time
 
 T_START = time.perf_counter()
-# Idle OpenMP threads sleep instead of spinning: on a busy 2-core machine spinning threads wait for each other
-# (we measured a training epoch 25x slower with 2 threads and the default policy). Must precede `import torch`.
+# Idle OpenMP threads sleep instead of spinning: on a busy 2-core machine spinning
+# threads wait for each other (we measured a training epoch 25x slower with 2 threads
+# and the default policy). Must precede `import torch`.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import matplotlib.pyplot as plt
@@ -151,9 +161,8 @@ def load_language(lang: str) -> tuple:
         data["val"] = helpers.load_captions("val", lang, DATASET, data_dir=DATA_DIR)
         feats["val"] = image_vectors(data["val"])
     except (ValueError, FileNotFoundError, helpers.DatasetFormatError):
-        n = len(
-            data["train"].files
-        )  # no validation split: hold out the last 500 training images (a tenth if fewer)
+        # no validation split: hold out the last 500 training images (a tenth if fewer)
+        n = len(data["train"].files)
         hold = min(500, n // 10)
         keep, held = np.arange(n - hold), np.arange(n - hold, n)
         name = data["train"].name
@@ -224,8 +233,10 @@ plt.show()
 for i in show[:2]:
     print(f"image {i}:", " | ".join(data["train"].captions_of(i)))
 print(
-    f"target of image 0: a {D}-d vector, first values {np.round(feats['train'][0][:6], 2)}, "
-    f"mean {feats['train'].mean():.3f}, {np.mean(feats['train'] == 0):.0%} zeros over the training set"
+    f"target of image 0: a {D}-d vector, "
+    f"first values {np.round(feats['train'][0][:6], 2)}, "
+    f"mean {feats['train'].mean():.3f}, "
+    f"{np.mean(feats['train'] == 0):.0%} zeros over the training set"
 )
 
 # %% [markdown]
@@ -307,7 +318,8 @@ print(
     + ", ".join(f"{n} of {k} word(s)" for k, n in n_words.items())
 )
 print(
-    f"{WV} word vectors: {kv.vector_size}-d, {len(kv.key_to_index):,} words in their vocabulary"
+    f"{WV} word vectors: {kv.vector_size}-d, "
+    f"{len(kv.key_to_index):,} words in their vocabulary"
 )
 
 
@@ -334,12 +346,14 @@ if HAS_TRUTH:
         if not all(t in vocab for t in helpers.tokenize(w, LANGUAGE))
     )
     print(
-        f"{len(lost)} of {len(names)} object names have a word under min_df and are invisible to tf-idf"
+        f"{len(lost)} of {len(names)} object names have a word under min_df "
+        "and are invisible to tf-idf"
         + (f", e.g. {', '.join(lost[:8])}" if lost else "")
     )
 else:
     print(
-        f"skipped on {DATASET}: counting the object names tf-idf drops needs the scenes' ground truth"
+        f"skipped on {DATASET}: counting the object names tf-idf drops "
+        "needs the scenes' ground truth"
     )
 for lang, word in (("en", "cat"), ("es", "gato")):
     if lang not in KV:
@@ -637,8 +651,10 @@ for spec in EXPERIMENTS:
     RUNS[spec["name"]] = run = dict(spec, lang=LANGUAGE, **train(spec, P[LANGUAGE]))
     h = run["history"]
     print(
-        f"{spec['name']:40s} {run['seconds']:5.1f} s   train loss {h['train loss'][0]:.4f} -> {h['train loss'][-1]:.4f}"
-        f"   val R@5 L2 {h['val R@5 (L2)'][-1]:.3f} / cosine {h['val R@5 (cosine)'][-1]:.3f}"
+        f"{spec['name']:40s} {run['seconds']:5.1f} s   "
+        f"train loss {h['train loss'][0]:.4f} -> {h['train loss'][-1]:.4f}"
+        f"   val R@5 L2 {h['val R@5 (L2)'][-1]:.3f} "
+        f"/ cosine {h['val R@5 (cosine)'][-1]:.3f}"
     )
 
 # %%
@@ -798,7 +814,8 @@ BEST = max(
 )
 best = RUNS[BEST]
 print(
-    f"best on validation ({LANGUAGE}): {BEST}, ranking with the {best['distance']} distance"
+    f"best on validation ({LANGUAGE}): {BEST}, "
+    f"ranking with the {best['distance']} distance"
 )
 
 if OTHER in DATA:  # the dataset has captions in both languages (embedded)
@@ -838,7 +855,8 @@ if OTHER in DATA:  # the dataset has captions in both languages (embedded)
 else:
     BEST_OTHER = None
     print(
-        f"skipped on {DATASET}: the second-language run needs captions in both languages "
+        f"skipped on {DATASET}: the second-language run needs captions "
+        "in both languages "
         f"({DATASET} has {LANGUAGE!r} only)"
     )
 
@@ -894,7 +912,8 @@ hist_ranks["chance (random order)"] = rng.integers(
 fig, ax = plt.subplots(figsize=(9, 3.8))
 plots.rank_histogram(hist_ranks, len(data["test_A"].files), ax=ax)
 ax.set_title(
-    f"test_A ({LANGUAGE}): rank of the right image for each of {len(data['test_A'].captions)} captions"
+    f"test_A ({LANGUAGE}): rank of the right image for each of "
+    f"{len(data['test_A'].captions)} captions"
 )
 plt.show()
 
@@ -1041,7 +1060,8 @@ if HAS_TRUTH:
     plt.show()
 else:
     print(
-        f"skipped on {DATASET}: marking the probe's results right or wrong needs the scenes' ground truth"
+        f"skipped on {DATASET}: marking the probe's results right or wrong "
+        "needs the scenes' ground truth"
     )
 
 
@@ -1087,7 +1107,8 @@ if HAS_TRUTH:
     display(pd.DataFrame(ORDER).T)
 else:
     print(
-        f"skipped on {DATASET}: the word-order probe needs the scenes' meanings (which relation each caption states)"
+        f"skipped on {DATASET}: the word-order probe needs the scenes' meanings "
+        "(which relation each caption states)"
     )
 
 # %%
@@ -1095,20 +1116,27 @@ if HAS_TRUTH:
     g, c = ORDER[GRU_NAME], ORDER[CENT_NAME]
     display(
         Markdown(
-            f"On {g['relation captions']:,} relation captions of test_A, the centroid model ties every pair "
-            f"({c['tie']:.0%} ties): it cannot tell the query from its swap. The GRU ranks the right image better "
-            f"for the true query in {g['true query ranks better']:.0%} of the pairs and worse in "
+            f"On {g['relation captions']:,} relation captions of test_A, "
+            f"the centroid model ties every pair ({c['tie']:.0%} ties): "
+            "it cannot tell the query from its swap. "
+            "The GRU ranks the right image better for the true query in "
+            f"{g['true query ranks better']:.0%} of the pairs and worse in "
             f"{g['swapped query ranks better']:.0%} "
             + (
                 "so it has learned something about order, "
                 if g["true query ranks better"] > g["swapped query ranks better"] + 0.05
                 else "so reading words in order alone buys it little here, "
             )
-            + "but the margin is bounded by the targets: a global-average-pooled CNN vector keeps *what* is in the "
-            "image far better than *where*, so the two orders often point at almost the same image vector. "
-            "Seed 000 guessed that its MLPs beat its GRU because COCO's captions carry little information in word "
-            "order; this probe separates the two reasons: the captions here do carry order, and what limits the "
-            "search is how much of it the image features can express."
+            + "but the margin is bounded by the targets: "
+            "a global-average-pooled CNN vector keeps *what* is in the image "
+            "far better than *where*, "
+            "so the two orders often point at almost the same image vector. "
+            "Seed 000 guessed that its MLPs beat its GRU "
+            "because COCO's captions carry little information in word order; "
+            "this probe separates the two reasons: "
+            "the captions here do carry order, "
+            "and what limits the search "
+            "is how much of it the image features can express."
         )
     )
 
@@ -1235,11 +1263,11 @@ else:  # real data, any number of epochs: what holds for every correct run
         batch = np.asarray(run["history"]["batch loss"])
         assert np.isfinite(batch).all(), f"{name}: a training loss is not finite"
         tenth = max(1, len(batch) // 10)
-        if (
-            run["optimizer"] == "Adam"
-        ):  # SGD at the seed's rate barely moves in one epoch (section 4)
+        # SGD at the seed's rate barely moves in one epoch (section 4)
+        if run["optimizer"] == "Adam":
             assert batch[-tenth:].mean() < batch[:tenth].mean(), (
-                f"{name}: the loss of the last {tenth} batches is not below that of the first {tenth}"
+                f"{name}: the loss of the last {tenth} batches is not below "
+                f"that of the first {tenth}"
             )
     for col, low, high in (
         ("recall@1", 0, 1),
@@ -1298,25 +1326,31 @@ adam_name = EXPERIMENTS[1]["name"]
 fam = {k: SHOWN[k] for k in ("best tf-idf", f"best {WV} centroid", "best GRU")}
 order_fam = sorted(fam, key=lambda k: -r5(fam[k]))
 conclusions = [
-    f"- **Best model** (chosen on validation): *{BEST}*, test_A in {LANGUAGE}: {line(BEST)}; "
+    f"- **Best model** (chosen on validation): *{BEST}*, "
+    f"test_A in {LANGUAGE}: {line(BEST)}; "
     + (f"in {OTHER} the same variant scores {line(BEST_OTHER)}. " if BEST_OTHER else "")
-    + f"Chance is Recall@5 {CHANCE['recall@5']:.3f} and median rank {CHANCE['median_rank']:.0f}.",
+    + f"Chance is Recall@5 {CHANCE['recall@5']:.3f} "
+    f"and median rank {CHANCE['median_rank']:.0f}.",
     "- **Descriptors**, best of each family on test_A: "
     + "; ".join(f"{k.replace('best ', '')} {r5(fam[k]):.3f}" for k in order_fam)
     + ".",
-    f"- **Optimiser**: the seed's setting (MSE, SGD at 0.01) reaches {r5(seed_name):.3f} in {EPOCHS} epochs; the "
+    "- **Optimiser**: the seed's setting (MSE, SGD at 0.01) reaches "
+    f"{r5(seed_name):.3f} in {EPOCHS} epochs; the "
     f"same model with Adam {r5(adam_name):.3f}.",
 ]
 if HAS_TRUTH:
     o = ORACLE["test_A"]
     conclusions.append(
-        f"- **Ceiling**: a caption fits {o['mean_matches']:.1f} test_A images on average, so even a perfect "
+        f"- **Ceiling**: a caption fits {o['mean_matches']:.1f} test_A images "
+        "on average, so even a perfect "
         f"engine scores Recall@5 {o['recall@5']:.3f}; the best model reaches "
         f"{r5(BEST) / o['recall@5']:.0%} of that."
     )
     conclusions.append(
-        f"- **Word order**: on the swapped-relation probe the GRU prefers the true query in "
-        f"{ORDER[GRU_NAME]['true query ranks better']:.0%} of the pairs (the centroid: ties by construction)."
+        "- **Word order**: on the swapped-relation probe "
+        "the GRU prefers the true query in "
+        f"{ORDER[GRU_NAME]['true query ranks better']:.0%} of the pairs "
+        "(the centroid: ties by construction)."
     )
 display(Markdown("\n".join(conclusions)))
 

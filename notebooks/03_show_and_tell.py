@@ -42,10 +42,15 @@
 
 # %% tags=["parameters"]
 # Parameters (papermill can override them: papermill -p LANGUAGE es ...)
-DATASET = "embedded"  # "embedded" (offline, default) or a real dataset: "coco", "flickr8k" (see the appendix)
-DATA_DIR = None  # a folder holding a copy of the dataset, read as-is (no download); None: the cache's copy
-BACKBONE = "efficientnet_lite0"  # image features; "resnet152" is opt-in (its weights need one download)
-LANGUAGE = "en"  # "en" or "es": the embedded captions exist in both languages (caption k means the same)
+# "embedded" (offline, default) or a real dataset: "coco", "flickr8k" (see the appendix)
+DATASET = "embedded"
+# a folder holding a copy of the dataset, read as-is (no download); None: the
+# cache's copy
+DATA_DIR = None
+# image features; "resnet152" is opt-in (its weights need one download)
+BACKBONE = "efficientnet_lite0"
+# "en" or "es": the embedded captions exist in both languages (caption k means the same)
+LANGUAGE = "en"
 DEVICE = "auto"  # "auto", "cpu", "cuda", "cuda:1"
 EPOCHS = 4  # passes over all training captions, per model variant
 SEED = 0
@@ -54,7 +59,8 @@ MIN_COUNT = 3  # words seen fewer times in the training captions become <unk>
 EMBED_DIM, HIDDEN_DIM = 64, 256  # word/image embedding size, LSTM state size
 DROPOUT = 0.0  # the short CPU schedule underfits: no need to regularise
 LEARNING_RATE = 3e-3
-MAX_LEN = 24  # longest caption we train on or generate, in tokens after <start> (<end> included)
+# longest caption we train on or generate, in tokens after <start> (<end> included)
+MAX_LEN = 24
 BEAM_SIZES = (1, 3, 5)
 BEAM_SIZE = 3  # the beam width whose scores we report as "beam"
 
@@ -84,10 +90,12 @@ from helpers import (
     widgets,
 )
 
-# widgets.progress is tqdm: a widget bar in Jupyter, a text bar in the book and the tests
+# widgets.progress is tqdm: a widget bar in Jupyter, a text bar in the book
+# and the tests
 
-# One thread: the same numbers whatever the machine's core count (parallel sums change the rounding), and no
-# slowdown when other programs share the CPU. The LSTM's small matrices gain little from a second core.
+# One thread: the same numbers whatever the machine's core count (parallel sums change
+# the rounding), and no slowdown when other programs share the CPU. The LSTM's small
+# matrices gain little from a second core.
 torch.set_num_threads(1)
 helpers.seed_everything(SEED)
 device = helpers.pick_device(DEVICE)
@@ -108,7 +116,9 @@ pd.set_option("display.precision", 3)
 # %%
 if DATASET == "embedded":
     SPLITS = {"train": "train", "val": "val", "test": "test_A"}
-else:  # COCO (Karpathy splits) or Flickr8k; coco-spanish ships seed 000's ResNet-152 vectors and test_A
+else:
+    # COCO (Karpathy splits) or Flickr8k; coco-spanish ships seed 000's ResNet-152
+    # vectors and test_A
     SPLITS = {
         "train": "train",
         "val": "val",
@@ -127,8 +137,9 @@ def load_split(split):
         return helpers.load_captions(split, LANGUAGE, dataset=DATASET)
     except Exception as e:
         raise RuntimeError(
-            f"DATASET={DATASET!r} could not be loaded ({type(e).__name__}: {e}). The appendix page "
-            "'Real data and GPUs' (book/real_data_and_gpus.md) explains how to fetch COCO or Flickr8k; "
+            f"DATASET={DATASET!r} could not be loaded ({type(e).__name__}: {e}). "
+            "The appendix page 'Real data and GPUs' (book/real_data_and_gpus.md) "
+            "explains how to fetch COCO or Flickr8k; "
             "DATASET='embedded' runs offline."
         ) from e
 
@@ -243,7 +254,8 @@ every_word = helpers.Vocabulary.build(tokens["train"], min_count=1)
 test_words = [w for toks in tokens["test"] for w in toks]
 unk_rate = np.mean([w not in vocab for w in test_words])
 print(
-    f"{len(every_word) - 4} distinct training words; {len(vocab) - 4} kept with min count {MIN_COUNT}; "
+    f"{len(every_word) - 4} distinct training words; "
+    f"{len(vocab) - 4} kept with min count {MIN_COUNT}; "
     f"{unk_rate:.2%} of test words become <unk>"
 )
 print("most frequent:", vocab.itos[4:16])
@@ -319,8 +331,10 @@ batches = batching.CaptionBatches(
 )
 b = next(iter(batches))
 print(
-    f"{len(batches)} batches per epoch; one batch: image_index {tuple(b.image_index.shape)}, "
-    f"tokens {tuple(b.tokens.shape)}, lengths {b.lengths.min().item()}-{b.lengths.max().item()}"
+    f"{len(batches)} batches per epoch; "
+    f"one batch: image_index {tuple(b.image_index.shape)}, "
+    f"tokens {tuple(b.tokens.shape)}, "
+    f"lengths {b.lengths.min().item()}-{b.lengths.max().item()}"
 )
 print(
     "inputs  (teacher forcing):",
@@ -376,10 +390,12 @@ class ShowAndTell(nn.Module):
         super().__init__()
         if image_as not in ("input", "state"):
             raise ValueError(
-                "image_as must be 'input' (first LSTM step) or 'state' (initial LSTM state)"
+                "image_as must be 'input' (first LSTM step) "
+                "or 'state' (initial LSTM state)"
             )
         self.image_as = image_as
-        # standardise the frozen features with training statistics (saved with the weights)
+        # standardise the frozen features with training statistics
+        # (saved with the weights)
         self.register_buffer(
             "feature_mean",
             torch.zeros(feature_dim) if feature_mean is None else feature_mean,
@@ -588,7 +604,8 @@ def train_model(image_as, epochs=EPOCHS, seed=SEED):
         history["val object recall"].append(v.get("object_recall", np.nan))
         bar.set_postfix(loss=f"{total / count:.3f}", val_bleu4=f"{v['bleu4']:.3f}")
     print(
-        f"image as {image_as}: {epochs} epochs in {time.perf_counter() - t:.0f} s; final val loss "
+        f"image as {image_as}: {epochs} epochs in {time.perf_counter() - t:.0f} s; "
+        "final val loss "
         f"{history['val loss'][-1]:.3f}, val BLEU-4 {history['val BLEU-4'][-1]:.3f}, "
         f"val object recall {history['val object recall'][-1]:.3f}"
     )
@@ -674,7 +691,8 @@ for image_as, m in models.items():
     assert same and ck.vocab.itos == vocab.itos
     models[image_as] = ck.model
     print(
-        f"{folder.name}: {sorted(p.name for p in folder.iterdir())}, reloaded identically: {same}"
+        f"{folder.name}: {sorted(p.name for p in folder.iterdir())}, "
+        f"reloaded identically: {same}"
     )
 
 # %% [markdown]
@@ -748,13 +766,15 @@ bl = runs[(CHOSEN, f"beam {BEAM_SIZE}")]
 lp_g, lp_b = log_probs(gl["decoded"]), log_probs(bl["decoded"])
 differ = [i for i in range(len(gl["words"])) if gl["words"][i] != bl["words"][i]]
 print(
-    f"{names[CHOSEN]}: beam {BEAM_SIZE} changes {len(differ)} of {len(gl['words'])} captions; its caption is at least as "
+    f"{names[CHOSEN]}: beam {BEAM_SIZE} changes {len(differ)} of {len(gl['words'])} "
+    "captions; its caption is at least as "
     f"probable under the model in {(lp_b >= lp_g - 1e-5).float().mean():.1%} of images "
     f"(mean log P {lp_g.mean():.3f} greedy vs {lp_b.mean():.3f} beam)"
 )
 for i in differ[:4]:
     print(
-        f"  image {i}: greedy {' '.join(gl['words'][i])!r} ({lp_g[i]:.2f})  |  beam {' '.join(bl['words'][i])!r} ({lp_b[i]:.2f})"
+        f"  image {i}: greedy {' '.join(gl['words'][i])!r} ({lp_g[i]:.2f})  |  "
+        f"beam {' '.join(bl['words'][i])!r} ({lp_b[i]:.2f})"
     )
 
 # %%
@@ -872,7 +892,8 @@ human = {
 }
 if not HAS_SCENES:
     print(
-        f"skipped on {DATASET}: the semantic columns (object precision/recall, relation accuracy) need the scenes' ground truth"
+        f"skipped on {DATASET}: the semantic columns "
+        "(object precision/recall, relation accuracy) need the scenes' ground truth"
     )
 else:
     sem = [
@@ -912,7 +933,8 @@ pick = list(range(0, min(96, len(test)), 12))
 texts = [
     [
         f"greedy: {' '.join(runs[('input', 'greedy')]['words'][i])}",
-        f"beam {BEAM_SIZE}: {' '.join(runs[('input', f'beam {BEAM_SIZE}')]['words'][i])}",
+        f"beam {BEAM_SIZE}: "
+        f"{' '.join(runs[('input', f'beam {BEAM_SIZE}')]['words'][i])}",
         f"reference: {test_caps[i][0]}",
     ]
     for i in pick
@@ -954,11 +976,13 @@ if HAS_SCENES:
     )
     plt.show()
     print(
-        f"share of test images with every object named: {(recall == 1).mean():.1%}; with none: {(recall == 0).mean():.1%}"
+        f"share of test images with every object named: {(recall == 1).mean():.1%}; "
+        f"with none: {(recall == 0).mean():.1%}"
     )
 else:
     print(
-        f"skipped on {DATASET}: finding the images with the fewest objects named needs the scenes' ground truth"
+        f"skipped on {DATASET}: finding the images with the fewest objects named "
+        "needs the scenes' ground truth"
     )
 
 # %% [markdown]
@@ -1005,7 +1029,8 @@ if (
 ):  # coco-spanish: seed 000's ResNet-152 vectors
     backbone = None
     print(
-        f"skipped on {DATASET}: its image vectors came with the dataset; the photographs would need the same network"
+        f"skipped on {DATASET}: its image vectors came with the dataset; "
+        "the photographs would need the same network"
     )
 else:
     backbone = features.Backbone(BACKBONE).to(device)
@@ -1032,8 +1057,10 @@ if backbone is not None:
     fig = caption_grid(list(photos.values()), texts, ncols=4, text_height=0.9)
     plt.show()
     print(
-        f"cosine distance to the nearest training image: test images median {np.median(d_test):.2f} "
-        f"(95th percentile {np.percentile(d_test, 95):.2f}); photos {np.median(d_photo):.2f} "
+        "cosine distance to the nearest training image: "
+        f"test images median {np.median(d_test):.2f} "
+        f"(95th percentile {np.percentile(d_test, 95):.2f}); "
+        f"photos {np.median(d_photo):.2f} "
         f"(smallest {d_photo.min():.2f})"
     )
 
@@ -1127,7 +1154,9 @@ if DATASET == "embedded":
     run(
         next(w for w in vocab.itos[4:] if grammar.parse_caption(w, LANGUAGE)["objects"])
     )  # the most frequent object word
-else:  # no scene lexicon for real captions: the best captions' most frequent word, past the six commonest words
+else:
+    # no scene lexicon for real captions: the best captions' most frequent word, past
+    # the six commonest words
     from collections import Counter
 
     counts = Counter(
@@ -1146,8 +1175,10 @@ else:  # no scene lexicon for real captions: the best captions' most frequent wo
 # semantic scores are those of the beam captions.
 
 # %%
-# Floors: well below what the CPU run reaches (see the tables), so they catch broken learning, not noise.
-# The default CPU run reaches BLEU-4 0.375 and object recall 0.43 (reported model, beam 3); nearest neighbour 0.33 / 0.39.
+# Floors: well below what the CPU run reaches (see the tables), so they catch broken
+# learning, not noise.
+# The default CPU run reaches BLEU-4 0.375 and object recall 0.43 (reported model,
+# beam 3); nearest neighbour 0.33 / 0.39.
 FLOOR_BLEU4, FLOOR_OBJECT_RECALL, FLOOR_OBJECT_PRECISION = 0.30, 0.33, 0.45
 best = runs[(CHOSEN, f"beam {BEAM_SIZE}")]["scores"]
 headline = {
@@ -1189,10 +1220,12 @@ if DATASET == "embedded":
     assert headline["object_precision"] > FLOOR_OBJECT_PRECISION, (
         "most named objects are not in the image"
     )
-else:  # real data, maybe one epoch on a small sample: only what holds for any correct run
+else:
+    # real data, maybe one epoch on a small sample: only what holds for any correct run
     print(
-        f"skipped on {DATASET}: the quality floors (BLEU-4, object precision/recall) hold for the embedded scenes' "
-        "full schedule; here only what holds for any correct run is checked"
+        f"skipped on {DATASET}: the quality floors (BLEU-4, object precision/recall) "
+        "hold for the embedded scenes' full schedule; "
+        "here only what holds for any correct run is checked"
     )
     for image_as, m in models.items():
         helpers.seed_everything(SEED)  # the weights train_model started from
@@ -1208,14 +1241,16 @@ else:  # real data, maybe one epoch on a small sample: only what holds for any c
         ).to(device)
         before, after = validation_loss(start, "train"), validation_loss(m, "train")
         print(
-            f"{names[image_as]}: training-caption loss {before:.3f} before training, {after:.3f} after"
+            f"{names[image_as]}: training-caption loss {before:.3f} before training, "
+            f"{after:.3f} after"
         )
         h = histories[image_as]
         assert np.isfinite(h["train loss"] + h["val loss"]).all(), (
             f"{names[image_as]}: a loss is not finite"
         )
         assert after < before, (
-            f"{names[image_as]}: training did not lower the loss ({before:.3f} -> {after:.3f})"
+            f"{names[image_as]}: training did not lower the loss "
+            f"({before:.3f} -> {after:.3f})"
         )
     for key, value in headline.items():
         if key.startswith("bleu"):

@@ -78,9 +78,9 @@ def long_code_lines(notebook: Path, limit: int = CODE_LINE_LIMIT) -> list:
 # some must lower the number here, so the budget always states where the book stands.
 LONG_LINE_BUDGET = {
     "00_data_features_devices": 17,
-    "01_search_by_regression": 53,
+    "01_search_by_regression": 14,
     "02_devise_zero_shot": 49,
-    "03_show_and_tell": 39,
+    "03_show_and_tell": 5,
     "04_attention_exercise": 36,
     "04_attention_solution": 38,
     "04_theano_attention_exercise": 52,
