@@ -928,21 +928,6 @@ plt.show()
 
 
 # %%
-def relation_query(a: str, rel: str, b: str, lang: str) -> str:
-    """'a cat to the left of a bear' / 'un gato a la izquierda de un oso' for classes a, b and a relation."""
-    by_id = scenes.sprites_by_id()
-
-    def np_(c):
-        s = by_id[c]
-        if lang == "en":
-            return f"{scenes.en_article(s.en)} {s.en}"
-        fem = s.es_gender == "f" and s.es not in scenes.ES_STRESSED_A
-        return f"{'una' if fem else 'un'} {s.es}"
-
-    phrase = scenes.EN_REL[rel][0] if lang == "en" else scenes.ES_REL[rel][0]
-    return f"{np_(a)} {phrase} {np_(b)}"
-
-
 def pick_pair() -> tuple:
     """Two classes of the training scenes: cat and dog if present, else cat and the commonest other animal."""
     counts = {}
@@ -963,7 +948,10 @@ if HAS_TRUTH:
 else:  # real data: COCO has dogs and cats
     A = B = None
 PROBE = (
-    [relation_query(A, "left", B, LANGUAGE), relation_query(B, "left", A, LANGUAGE)]
+    [
+        scenes.relation_query(A, "left", B, LANGUAGE),
+        scenes.relation_query(B, "left", A, LANGUAGE),
+    ]
     if HAS_TRUTH
     else (
         ["a dog to the left of a cat", "a cat to the left of a dog"]
@@ -1020,16 +1008,6 @@ CENT_NAME = SHOWN[f"best {WV} centroid"]
 test_imgs = DATA[LANGUAGE]["test_A"]
 
 
-def meaning_of(a, rel, b):
-    return {
-        "kind": "relation",
-        "objects": {a: 1, b: 1},
-        "sizes": {},
-        "relation": [a, rel, b],
-        "background": None,
-    }
-
-
 def search_images(run: dict, texts: list, k: int = TOP_K) -> list:
     y = predict(run["net"], query_inputs(run, texts))
     return [
@@ -1038,7 +1016,10 @@ def search_images(run: dict, texts: list, k: int = TOP_K) -> list:
 
 
 if HAS_TRUTH:
-    meanings = [meaning_of(A, "left", B), meaning_of(B, "left", A)]
+    meanings = [
+        scenes.relation_meaning(A, "left", B),
+        scenes.relation_meaning(B, "left", A),
+    ]
     fig, axes = plt.subplots(4, TOP_K, figsize=(2.1 * TOP_K, 9.4))
     for row, (name, q) in enumerate(
         [(CENT_NAME, 0), (CENT_NAME, 1), (GRU_NAME, 0), (GRU_NAME, 1)]
@@ -1080,10 +1061,10 @@ def order_probe(run: dict, split: str = "test_A") -> dict:
         if m["relation"] and m["relation"][1] != "near":
             a, rel, b = m["relation"]
             if not scenes.satisfies(
-                d.scenes[d.caption_image[k]], meaning_of(b, rel, a)
+                d.scenes[d.caption_image[k]], scenes.relation_meaning(b, rel, a)
             ):
-                true_q.append(relation_query(a, rel, b, run["lang"]))
-                swap_q.append(relation_query(b, rel, a, run["lang"]))
+                true_q.append(scenes.relation_query(a, rel, b, run["lang"]))
+                swap_q.append(scenes.relation_query(b, rel, a, run["lang"]))
                 owner.append(d.caption_image[k])
     items = FEATS[run["lang"]][split]
     r_true = helpers.ranks(

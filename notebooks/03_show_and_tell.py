@@ -68,7 +68,6 @@ BEAM_SIZE = 3  # the beam width whose scores we report as "beam"
 import time
 
 T_START = time.perf_counter()
-import textwrap
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -173,45 +172,6 @@ for name, d in data.items():
 
 
 # %%
-def caption_grid(
-    images, texts, ncols=4, width=3.3, text_height=1.1, scenes=None, fontsize=7.5
-):
-    """Images with a block of (wrapped) text under each; optional scene-truth boxes."""
-    nrows = int(np.ceil(len(images) / ncols))
-    fig, axes = plt.subplots(
-        nrows,
-        ncols,
-        figsize=(width * ncols, (width + text_height) * nrows),
-        squeeze=False,
-    )
-    for ax in axes.flat:
-        ax.axis("off")
-    for k, (ax, im, text) in enumerate(zip(axes.flat, images, texts)):
-        ax.imshow(im)
-        if scenes is not None:
-            plots.draw_scene_truth(ax, scenes[k], labels=False)
-        lines = [textwrap.fill(t, 44, subsequent_indent="   ") for t in text]
-        ax.text(
-            0,
-            -0.03,
-            "\n".join(lines),
-            transform=ax.transAxes,
-            va="top",
-            ha="left",
-            fontsize=fontsize,
-            family="DejaVu Sans",
-        )
-    fig.subplots_adjust(
-        hspace=text_height / width + 0.05,
-        wspace=0.05,
-        left=0.01,
-        right=0.99,
-        top=0.99,
-        bottom=0.01,
-    )
-    return fig
-
-
 from PIL import Image
 
 
@@ -227,7 +187,7 @@ def image_of(d, i):
 
 train = data["train"]
 show = [0, 1, 2, 3]
-fig = caption_grid(
+fig = plots.caption_grid(
     [image_of(train, i) for i in show],
     [train.captions_of(i) for i in show],
     scenes=[train.scenes[i] for i in show] if train.scenes else None,
@@ -841,15 +801,10 @@ plt.show()
 
 
 # %%
-def group_captions(d):
-    """Caption strings per image, in one pass."""
-    out = [[] for _ in range(len(d))]
-    for text, i in zip(d.captions, d.caption_image.tolist()):
-        out[i].append(text)
-    return out
-
-
-train_caps, test_caps = group_captions(data["train"]), group_captions(data["test"])
+train_caps, test_caps = (
+    batching.captions_per_image(data["train"]),
+    batching.captions_per_image(data["test"]),
+)
 
 baselines = {}
 rng = np.random.default_rng(SEED)
@@ -939,7 +894,7 @@ texts = [
     ]
     for i in pick
 ]
-fig = caption_grid(
+fig = plots.caption_grid(
     [image_of(test, i) for i in pick],
     texts,
     scenes=[test.scenes[i] for i in pick] if HAS_SCENES else None,
@@ -969,7 +924,7 @@ if HAS_SCENES:
         ]
         for i in worst
     ]
-    fig = caption_grid(
+    fig = plots.caption_grid(
         [image_of(test, i) for i in worst],
         texts,
         scenes=[test.scenes[i] for i in worst],
@@ -1054,7 +1009,7 @@ if backbone is not None:
         ]
         for name, c, t, d in zip(photos, photo_caps, top1, d_photo)
     ]
-    fig = caption_grid(list(photos.values()), texts, ncols=4, text_height=0.9)
+    fig = plots.caption_grid(list(photos.values()), texts, ncols=4, text_height=0.9)
     plt.show()
     print(
         "cosine distance to the nearest training image: "
@@ -1110,7 +1065,7 @@ def on_query(text):
         if i >= len(test):
             print(f"there are {len(test)} test images (0-{len(test) - 1})")
             return
-        caption_grid(
+        plots.caption_grid(
             [image_of(test, i)],
             [describe(i) + [f"reference: {r}" for r in test_caps[i][2:]]],
             ncols=1,
@@ -1126,7 +1081,7 @@ def on_query(text):
             + ("" if hits else f"; is it in the vocabulary? {text in vocab}")
         )
         if hits:
-            caption_grid(
+            plots.caption_grid(
                 [image_of(test, i) for i in hits[:4]],
                 [[f"{i}: {best_text[i]}"] for i in hits[:4]],
                 ncols=4,
@@ -1139,7 +1094,7 @@ widget, run = widgets.text_search(
     on_query, placeholder="an image number or a word", description="Explore"
 )
 shown = [i for i in (3, 17, 42) if i < len(test)]
-fig = caption_grid(
+fig = plots.caption_grid(
     [image_of(test, i) for i in shown],
     [describe(i) for i in shown],
     ncols=3,
