@@ -54,15 +54,19 @@
 
 # %% tags=["parameters"]
 DATASET = "embedded"  # "tiny-imagenet" on the real path
-DATA_DIR = None  # a folder holding a copy of the dataset (tiny-imagenet-200), read as-is, no download
+# a folder holding a copy of the dataset (tiny-imagenet-200), read as-is, no download
+DATA_DIR = None
 LANGUAGE = "en"  # label words and word vectors are English in this chapter
 DEVICE = "auto"  # "auto", "cpu", "cuda" or "cuda:N"
 EPOCHS = 30
 SEED = 0
-BACKBONE = "efficientnet_lite0"  # the frozen CNN, any DATASET; "resnet152" is opt-in (its weights need a download)
-WORD_VECTORS = "glove-6b-50d"  # offline, any DATASET; opt-in: the path of a .vec file (fastText crawl-300d-2M.vec)
+# the frozen CNN, any DATASET; "resnet152" is opt-in (its weights need a download)
+BACKBONE = "efficientnet_lite0"
+# offline, any DATASET; opt-in: the path of a .vec file (fastText crawl-300d-2M.vec)
+WORD_VECTORS = "glove-6b-50d"
 WORD_VECTORS_LIMIT = 500_000  # read only the most frequent words of a .vec file
-LABEL_NAMES = "first"  # "first": a class's first name is its label; "all": average every name (seed 001)
+# "first": a class's first name is its label; "all": average every name (seed 001)
+LABEL_NAMES = "first"
 HIDDEN = (512, 256)  # widths of the head's hidden layers
 DROPOUT = 0.5
 MARGIN = 0.1  # DeViSE's hinge rank margin
@@ -88,13 +92,15 @@ from helpers import datasets, features, metrics, plots, realdata, scenes, text, 
 
 if LANGUAGE != "en":
     raise ValueError(
-        f"LANGUAGE={LANGUAGE!r}: this chapter's label words and word vectors are English; "
+        f"LANGUAGE={LANGUAGE!r}: this chapter's label words and word vectors "
+        "are English; "
         "use LANGUAGE='en' (chapter 1 searches with Spanish captions)"
     )
 from threadpoolctl import threadpool_limits
 
-# The head is tiny: one thread is as fast as two, and thread pools that fight other processes (or each other:
-# torch, OpenBLAS, scikit-learn's t-SNE) on a 2-core machine cost far more than they give.
+# The head is tiny: one thread is as fast as two, and thread pools that fight other
+# processes (or each other: torch, OpenBLAS, scikit-learn's t-SNE) on a 2-core machine
+# cost far more than they give.
 torch.set_num_threads(1)
 threadpool_limits(1)
 helpers.seed_everything(SEED)
@@ -122,11 +128,15 @@ assert train_data.classes == val_data.classes, "train and val must share one cla
 classes = train_data.classes
 if DATASET != "embedded":
     found = (
-        f"{DATASET} from {DATA_DIR} ({helpers.detect_layout(DATASET, DATA_DIR).name} layout)"
+        f"{DATASET} from {DATA_DIR} "
+        f"({helpers.detect_layout(DATASET, DATA_DIR).name} layout)"
         if DATA_DIR is not None
         else f"{DATASET} from the cache"
     )
-    found += f": {len(classes)} classes, train {len(train_data):,} images, val {len(val_data):,} images"
+    found += (
+        f": {len(classes)} classes, train {len(train_data):,} images, "
+        f"val {len(val_data):,} images"
+    )
     if (
         VAL_PER_CLASS is not None
     ):  # deterministic: the first images of each class, in the split's file order
@@ -139,7 +149,10 @@ if DATASET != "embedded":
             )
         )
         val_data = helpers.subset(val_data, rows)
-        found += f"; val subsampled to the first {VAL_PER_CLASS} images of each class ({len(val_data):,} images)"
+        found += (
+            f"; val subsampled to the first {VAL_PER_CLASS} images of each class "
+            f"({len(val_data):,} images)"
+        )
     print(found)
 seen, unseen, keep_train = datasets.zero_shot_split(train_data, HOLDOUT_FRACTION, SEED)
 n_val_unseen = int(np.isin(val_data.labels, [classes.index(c) for c in unseen]).sum())
@@ -187,7 +200,8 @@ val_feats = helpers.image_features(val_data, backbone=BACKBONE)["pooled"]
 train_labels = train_data.labels[keep_train]
 val_labels = val_data.labels
 print(
-    f"train features {train_feats.shape} {train_feats.dtype}, labels {train_labels.shape}"
+    f"train features {train_feats.shape} {train_feats.dtype}, "
+    f"labels {train_labels.shape}"
 )
 print(f"val features   {val_feats.shape}, labels {val_labels.shape}")
 
@@ -206,14 +220,18 @@ label_raw, label_text, missing = text.label_vectors(
     kv, classes, train_data.words, LABEL_NAMES
 )
 print(
-    f"{len(kv.key_to_index):,} words of {kv.vector_size} dimensions ({time.perf_counter() - t0:.1f} s)"
+    f"{len(kv.key_to_index):,} words of {kv.vector_size} dimensions "
+    f"({time.perf_counter() - t0:.1f} s)"
 )
 no_vector = [(train_data.words.get(c) or [c])[0] for c in missing]
 print(
-    f"{len(classes) - len(missing)} of {len(classes)} class names have a word vector; {len(missing)} have none"
+    f"{len(classes) - len(missing)} of {len(classes)} class names have a word vector; "
+    f"{len(missing)} have none"
     + (f" and are dropped everywhere: {no_vector[:10]}" if missing else "")
 )
-if missing:  # (real data) a class none of whose words is known cannot be a target: drop it everywhere
+if missing:
+    # (real data) a class none of whose words is known cannot be a target:
+    # drop it everywhere
     seen = [c for c in seen if c not in missing]
     unseen = [c for c in unseen if c not in missing]
 label_vecs = text.normalize(label_raw)  # unit length: no label wins by being long
@@ -233,7 +251,8 @@ val_feats, val_labels = val_feats[val_ok], val_labels[val_ok]
 val_paths = [p for p, ok in zip(val_data.paths(), val_ok) if ok]
 is_unseen = np.isin(val_labels, unseen_idx)
 print(
-    f"targets: {label_vecs.shape} (one unit vector per class); seen {len(seen_idx)}, unseen {len(unseen_idx)}"
+    f"targets: {label_vecs.shape} (one unit vector per class); "
+    f"seen {len(seen_idx)}, unseen {len(unseen_idx)}"
 )
 
 
@@ -350,7 +369,8 @@ loops = np.mean(
 )
 assert abs(hinge_rank_loss(p, yy, t).item() - loops) < 1e-5
 print(
-    f"hinge rank loss, vectorised {hinge_rank_loss(p, yy, t).item():.5f} = loops {loops:.5f}"
+    f"hinge rank loss, vectorised {hinge_rank_loss(p, yy, t).item():.5f} "
+    f"= loops {loops:.5f}"
 )
 
 # %% [markdown]
@@ -430,7 +450,8 @@ for name, loss_fn, out_dim in [
         "seconds": time.perf_counter() - t0,
     }
     print(
-        f"{name:26s} {EPOCHS} epochs in {runs[name]['seconds']:5.1f} s, final train loss "
+        f"{name:26s} {EPOCHS} epochs in {runs[name]['seconds']:5.1f} s, "
+        "final train loss "
         f"{history['train loss'][-1]:.4f}"
     )
 
@@ -513,7 +534,8 @@ table["chance"] = {
 }
 results = pd.DataFrame(table).T
 print(
-    f"{is_unseen.sum()} images of {len(unseen_idx)} unseen classes; {(~is_unseen).sum()} images of "
+    f"{is_unseen.sum()} images of {len(unseen_idx)} unseen classes; "
+    f"{(~is_unseen).sum()} images of "
     f"{len(seen_idx)} seen classes; all labels = {len(classes) - len(missing)}"
 )
 results
@@ -560,7 +582,8 @@ ax.axhline(chance_u["hit@5"], color="gray", ls="--", label="chance")
 ax.set_xticks(range(len(per_class)))
 ax.set_xticklabels(
     [
-        f"{label_text[c]} ({label_text[seen_idx[np.argmax(label_vecs[seen_idx] @ label_vecs[c])]]})"
+        f"{label_text[c]} "
+        f"({label_text[seen_idx[np.argmax(label_vecs[seen_idx] @ label_vecs[c])]]})"
         for c in per_class.index
     ],
     rotation=90,
@@ -568,7 +591,10 @@ ax.set_xticklabels(
 )
 ax.set(
     ylabel="hit@5",
-    title="zero-shot hit@5 per unseen class (in brackets: the nearest seen label in word space)",
+    title=(
+        "zero-shot hit@5 per unseen class "
+        "(in brackets: the nearest seen label in word space)"
+    ),
 )
 ax.legend(fontsize=8)
 plt.show()
@@ -618,7 +644,8 @@ print(
     ", ".join(f"{n}: {v:.2f}" for n, v in landing.items()),
 )
 print(
-    f"mean cosine between two different labels: {(label_vecs @ label_vecs.T)[~np.eye(len(label_vecs), dtype=bool)].mean():.2f}"
+    "mean cosine between two different labels: "
+    f"{(label_vecs @ label_vecs.T)[~np.eye(len(label_vecs), dtype=bool)].mean():.2f}"
 )
 print(f"search uses: {search_name}")
 
@@ -645,7 +672,10 @@ fig = plots.show_images(
     size=2.0,
     fontsize=7,
     wrap=None,
-    suptitle="the 3 nearest words of 30,000 to each prediction, for the cosine and the hinge head",
+    suptitle=(
+        "the 3 nearest words of 30,000 to each prediction, "
+        "for the cosine and the hinge head"
+    ),
 )
 plt.show()
 
@@ -714,10 +744,12 @@ def search(query, k=6, draw=True, among=None):
     top = among[np.argsort(-sims, kind="stable")[:k]]
     if draw:
         print(
-            f"{query!r} in the word space: nearest labels {nearest_labels(q)}  (* = class never seen in training)"
+            f"{query!r} in the word space: nearest labels {nearest_labels(q)}  "
+            "(* = class never seen in training)"
         )
         titles = [
-            f"{label_text[val_labels[i]]}{'*' if is_unseen[i] else ''}\n{search_emb[i] @ q:.2f}"
+            f"{label_text[val_labels[i]]}{'*' if is_unseen[i] else ''}\n"
+            f"{search_emb[i] @ q:.2f}"
             for i in top
         ]
         plots.show_images(
@@ -746,7 +778,8 @@ def search_figure(queries, k=6, among=None, title=""):
         for ax, i in zip(row, search(query, k, draw=False, among=among)):
             ax.imshow(plt.imread(val_paths[i]))
             ax.set_title(
-                f"{label_text[val_labels[i]]}{'*' if is_unseen[i] else ''} {search_emb[i] @ q:.2f}",
+                f"{label_text[val_labels[i]]}{'*' if is_unseen[i] else ''} "
+                f"{search_emb[i] @ q:.2f}",
                 fontsize=7,
             )
         row[0].set_ylabel(query, fontsize=11, rotation=0, ha="right", va="center")
@@ -819,8 +852,10 @@ def explain_query(word):
         else "a class seen in training"
     )
     lines = [
-        f"**Reading the *{word}* rows.** *{word}* was never a label: it is another name of "
-        f"*{label_text[owner]}*, {kind}. In the word space its nearest labels are {nearest_labels(q)} "
+        f"**Reading the *{word}* rows.** *{word}* was never a label: "
+        "it is another name of "
+        f"*{label_text[owner]}*, {kind}. In the word space its nearest labels are "
+        f"{nearest_labels(q)} "
         "(* = never seen in training)."
     ]
     for rows_, where in (
@@ -836,14 +871,16 @@ def explain_query(word):
             )
         )
         lines.append(
-            f"Among {where} the first *{label_text[owner]}* image comes at rank {first + 1}"
+            f"Among {where} the first *{label_text[owner]}* image comes at rank "
+            f"{first + 1}"
             + (f", after images of {', '.join(before[:6])}." if before else ".")
         )
     lines.append(
-        "The images that come first are those the head placed nearer to the word than any image of "
-        "its class: images of seen classes whose labels lie near the word (the pull of the seen labels "
-        "again), and images of other never-seen classes that the head, which never saw them either, "
-        "maps close to it."
+        "The images that come first are those the head placed nearer to the word "
+        "than any image of its class: images of seen classes whose labels lie near "
+        "the word (the pull of the seen labels again), and images of other "
+        "never-seen classes that the head, which never saw them either, maps close "
+        "to it."
     )
     display(Markdown(" ".join(lines)))
 
@@ -913,7 +950,8 @@ label_sims = photo_emb @ label_vecs[all_labels].T
 photo_words = text.nearest_words(kv, photo_emb, topn=3, restrict=30000)
 titles = [
     f"{name}\nImageNet: {imagenet[imagenet_top[i]]}\n"
-    f"labels: {', '.join(label_text[all_labels[j]] for j in np.argsort(-label_sims[i])[:3])}\n"
+    "labels: "
+    f"{', '.join(label_text[all_labels[j]] for j in np.argsort(-label_sims[i])[:3])}\n"
     f"words: {', '.join(w for w, _ in photo_words[i])}"
     for i, name in enumerate(photo_names)
 ]
@@ -957,7 +995,8 @@ for word, answer in photo_queries.items():
 photo_table = pd.DataFrame(rows_out)
 photo_mean_rank = float(photo_table["rank of expected"].mean())
 print(
-    f"{len(photos)} photos; mean rank of the expected photo {photo_mean_rank:.1f} (chance {(len(photos) + 1) / 2:.1f})"
+    f"{len(photos)} photos; mean rank of the expected photo {photo_mean_rank:.1f} "
+    f"(chance {(len(photos) + 1) / 2:.1f})"
 )
 photo_table
 
@@ -1078,9 +1117,11 @@ if DATASET == "embedded":
         >= 3 * headline["chance_search_precision@10_all_images"]
     ), headline
 else:
-    # Real data, any EPOCHS (the floors above were set on the emoji data): only what every correct run satisfies.
-    # Each head's loss on the training images, before training (the same seeded initialisation as train_head)
-    # and after it, with dropout off: it must be finite and lower at the end.
+    # Real data, any EPOCHS (the floors above were set on the emoji data): only what
+    # every correct run satisfies.
+    # Each head's loss on the training images, before training (the same seeded
+    # initialisation as train_head) and after it, with dropout off: it must be finite
+    # and lower at the end.
     for name, loss_fn, out_dim in [
         ("DeViSE, cosine loss", cosine_loss, label_vecs.shape[1]),
         ("DeViSE, hinge rank loss", hinge_rank_loss, label_vecs.shape[1]),
@@ -1107,7 +1148,8 @@ else:
             after,
         )
         print(
-            f"{name:26s} training-set loss {before:.4f} before training, {after:.4f} after"
+            f"{name:26s} training-set loss {before:.4f} before training, "
+            f"{after:.4f} after"
         )
     rates = {
         k: v
@@ -1120,7 +1162,8 @@ else:
     )
 print(
     f"zero-shot hit@5: {headline['zeroshot_hit@5_unseen']:.3f} over unseen labels "
-    f"({headline['zeroshot_hit@5_unseen'] / headline['chance_hit@5_unseen']:.1f}x chance), "
+    f"({headline['zeroshot_hit@5_unseen'] / headline['chance_hit@5_unseen']:.1f}x "
+    "chance), "
     f"{headline['zeroshot_hit@5_all']:.3f} over all labels "
     f"({headline['zeroshot_hit@5_all'] / headline['chance_hit@5_all']:.1f}x chance)"
 )

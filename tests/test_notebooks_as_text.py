@@ -77,14 +77,14 @@ def long_code_lines(notebook: Path, limit: int = CODE_LINE_LIMIT) -> list:
 # goes down. The goal (issue 15) is 0 everywhere; a change that adds a long line fails, a change that removes
 # some must lower the number here, so the budget always states where the book stands.
 LONG_LINE_BUDGET = {
-    "00_data_features_devices": 17,
+    "00_data_features_devices": 0,
     "01_search_by_regression": 53,
-    "02_devise_zero_shot": 49,
+    "02_devise_zero_shot": 12,
     "03_show_and_tell": 39,
-    "04_attention_exercise": 36,
-    "04_attention_solution": 38,
-    "04_theano_attention_exercise": 52,
-    "04_theano_attention_solution": 53,
+    "04_attention_exercise": 2,
+    "04_attention_solution": 4,
+    "04_theano_attention_exercise": 0,
+    "04_theano_attention_solution": 1,
 }
 
 
