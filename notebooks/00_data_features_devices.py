@@ -44,9 +44,13 @@
 
 # %% tags=["parameters"]
 # Parameters (papermill can override this cell: `papermill -p DATASET coco ...`)
-DATASET = "embedded"  # this chapter builds the embedded dataset; "coco", "flickr8k": what is in DATA_DIR
-DATA_DIR = None  # a folder holding a copy of the dataset, read as it is (no download); None: the cache's copy
-BACKBONE = "efficientnet_lite0"  # pretrained CNN: "efficientnet_lite0" (ships with the book) or "resnet152" (opt-in)
+# this chapter builds the embedded dataset; "coco", "flickr8k": what is in DATA_DIR
+DATASET = "embedded"
+# a folder holding a copy of the dataset, read as it is (no download);
+# None: the cache's copy
+DATA_DIR = None
+# pretrained CNN: "efficientnet_lite0" (ships with the book) or "resnet152" (opt-in)
+BACKBONE = "efficientnet_lite0"
 LANGUAGE = "en"  # "en" or "es": the language of the captions shown
 DEVICE = "auto"  # "auto", "cpu" or "cuda"
 EPOCHS = 0  # nothing is trained in this chapter
@@ -68,8 +72,10 @@ helpers.seed_everything(SEED)
 device = helpers.pick_device(DEVICE)
 if DATASET not in ("embedded", "coco", "flickr8k"):
     raise ValueError(
-        f"chapter 0 shows captioned images: DATASET = 'embedded', 'coco' or 'flickr8k', not {DATASET!r} "
-        "(coco-spanish ships image vectors, not images; tiny-imagenet is read in chapter 2)"
+        "chapter 0 shows captioned images: DATASET = 'embedded', 'coco' or 'flickr8k', "
+        f"not {DATASET!r} "
+        "(coco-spanish ships image vectors, not images; "
+        "tiny-imagenet is read in chapter 2)"
     )
 if DATASET != "embedded" and LANGUAGE != datasets.LANGUAGES[DATASET]:
     print(
@@ -149,7 +155,8 @@ fig.tight_layout()
 for scene, _ in examples[:2]:
     for meaning, en, es in scenes.captions_for(scene, np.random.default_rng(1), 5):
         print(
-            f"EN: {en}\nES: {es}\n    meaning: {meaning['kind']}, objects={meaning['objects']}, "
+            f"EN: {en}\nES: {es}\n    meaning: {meaning['kind']}, "
+            f"objects={meaning['objects']}, "
             f"relation={meaning['relation']}\n"
         )
 
@@ -184,7 +191,9 @@ if DATASET == "embedded":
         }
     ).T
     TESTS = ("test_A", "test_B", "test_C")
-else:  # a real dataset: what the loader reads from the folder (also `python -m helpers inspect DATASET DATA_DIR`)
+else:
+    # a real dataset: what the loader reads from the folder
+    # (also `python -m helpers inspect DATASET DATA_DIR`)
     TESTS = helpers.test_sets(DATASET, DATA_DIR)
     splits = {
         s: helpers.load_captions(s, LANGUAGE, DATASET, data_dir=DATA_DIR)
@@ -195,8 +204,10 @@ else:  # a real dataset: what the loader reads from the folder (also `python -m 
     )
     per = found["captions_per_image"]
     print(
-        f"{DATASET}: {found['layout']} layout at {found['path']}: {found['images']:,} images, "
-        f"{found['captions']:,} captions ({per['min']}-{per['max']} per image), {found['images_missing']} images "
+        f"{DATASET}: {found['layout']} layout at {found['path']}: "
+        f"{found['images']:,} images, "
+        f"{found['captions']:,} captions ({per['min']}-{per['max']} per image), "
+        f"{found['images_missing']} images "
         f"missing; test sets: {', '.join(TESTS)}"
     )
     print("read from:", ", ".join(found["files"]), "| images in", found["image_dir"])
@@ -254,7 +265,8 @@ if DATASET == "embedded":
     )
 else:
     print(
-        f"skipped on {DATASET}: these are the embedded dataset's files (those read from DATA_DIR are listed above)"
+        f"skipped on {DATASET}: these are the embedded dataset's files "
+        "(those read from DATA_DIR are listed above)"
     )
 
 # %% [markdown]
@@ -271,7 +283,8 @@ if DATASET == "embedded":
     seen_ids, unseen_ids = helpers.seen_unseen(cls_train)
     by_id = scenes.sprites_by_id()
     print(
-        f"{len(seen_ids)} seen classes ({len(cls_train)} training images), {len(unseen_ids)} unseen classes; "
+        f"{len(seen_ids)} seen classes ({len(cls_train)} training images), "
+        f"{len(unseen_ids)} unseen classes; "
         f"{len(cls_val)} validation images"
     )
     print("unseen:", ", ".join(by_id[c].en for c in unseen_ids[:25]), "...")
@@ -292,7 +305,8 @@ if DATASET == "embedded":
 else:
     seen_ids = unseen_ids = None
     print(
-        f"skipped on {DATASET}: seen and unseen classes belong to the embedded classification view "
+        f"skipped on {DATASET}: seen and unseen classes belong to the embedded "
+        "classification view "
         "(chapter 2 reads tiny-imagenet)"
     )
 
@@ -349,7 +363,8 @@ if test.scenes is not None:
 else:
     truth = [""] * len(scene_imgs)
     print(
-        f"skipped on {DATASET}: the truth beside the CNN's labels needs the scenes' ground truth"
+        f"skipped on {DATASET}: the truth beside the CNN's labels needs the scenes' "
+        "ground truth"
     )
 fig = plots.show_images(
     scene_imgs,
@@ -360,7 +375,7 @@ fig = plots.show_images(
 )
 
 # %% [markdown]
-# The network recognises the photos (the cat is a tabby or Egyptian cat, the rocket a missile or space
+# The network recognizes the photos (the cat is a tabby or Egyptian cat, the rocket a missile or space
 # shuttle). On our scenes its ImageNet labels are only sometimes right, since emoji are drawings and many of our
 # classes are not ImageNet classes. That is fine: we do not use its labels, we use its **features**, the
 # activations before the classifier, which describe shapes, colours and parts well enough for new tasks to be
@@ -382,7 +397,8 @@ fig = plots.show_images(
 t0 = time.perf_counter()
 feats = {s: helpers.image_features(d, BACKBONE) for s, d in splits.items()}
 print(
-    f"features of {sum(len(d) for d in splits.values())} images loaded in {time.perf_counter() - t0:.1f} s "
+    f"features of {sum(len(d) for d in splits.values())} images loaded in "
+    f"{time.perf_counter() - t0:.1f} s "
     + (
         "(computed during the build, read from the cache here)"
         if DATASET == "embedded"
@@ -419,12 +435,14 @@ if DATASET == "embedded":
         ]
     )
     print(
-        f"nearest training neighbour shares an object class: {share:.1%} (a random training image: {rand:.1%})"
+        f"nearest training neighbour shares an object class: {share:.1%} "
+        f"(a random training image: {rand:.1%})"
     )
     assert share > 2 * rand, "pretrained features should group images by content"
 else:
     print(
-        f"skipped on {DATASET}: the nearest-neighbour probe compares object classes in the scenes' ground truth"
+        f"skipped on {DATASET}: the nearest-neighbour probe compares object classes "
+        "in the scenes' ground truth"
     )
 
 # %% [markdown]
@@ -504,7 +522,8 @@ slider.observe(lambda ch: show_scene(ch["new"]), names="value")
 show_scene(0)  # run once, so the code behind the widget is exercised in every run
 if test.scenes is None:
     print(
-        f"skipped on {DATASET}: the boxes drawn on each scene need the scenes' ground truth"
+        f"skipped on {DATASET}: the boxes drawn on each scene need the scenes' "
+        "ground truth"
     )
 widgets.show(ipywidgets.VBox([slider, out]), "scene explorer")
 plt.close("all")

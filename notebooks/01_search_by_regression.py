@@ -22,7 +22,7 @@
 # query is answered by the images whose vectors lie nearest to the vector predicted for it. No image is touched at
 # search time, only a table of precomputed vectors. In this chapter we rebuild that search on the book's scenes,
 # in English and in Spanish, with the seed's three text descriptors (tf-idf, the centroid of word vectors, a GRU
-# over word vectors), its losses and optimisers, and we finish what the seed left open: we measure every
+# over word vectors), its losses and optimizers, and we finish what the seed left open: we measure every
 # variant against chance and against an *oracle* that knows the scene truth, and we find out what a bag of words
 # cannot say.
 #
@@ -144,14 +144,16 @@ TESTS = list(
 
 # %%
 def image_vectors(data) -> np.ndarray:
-    """One feature vector per image: the vectors shipped with the dataset if any (COCO-Spanish), else the CNN's."""
+    """One feature vector per image: the vectors shipped with the dataset if any
+    (COCO-Spanish), else the CNN's."""
     return helpers.image_features(data, BACKBONE, device=device, with_maps=False)[
         "pooled"
     ].astype(np.float32)
 
 
 def load_language(lang: str) -> tuple:
-    """(captions by split, image vectors by split) for one language; the images are the same in both."""
+    """(captions by split, image vectors by split) for one language; the images are the
+    same in both."""
     data = {
         s: helpers.load_captions(s, lang, DATASET, data_dir=DATA_DIR)
         for s in ["train", *TESTS]
@@ -282,7 +284,8 @@ def fit_tfidf(lang: str, train_captions: list) -> TfidfVectorizer:
 
 
 def word_vectors(lang: str, train_tokens: list):
-    """The word vectors WORD_VECTORS names for `lang` (gensim KeyedVectors) and a short name for tables."""
+    """The word vectors WORD_VECTORS names for `lang` (gensim KeyedVectors) and a short
+    name for tables."""
     choice = WORD_VECTORS[lang]
     if choice == "glove":
         return helpers.glove(), "GloVe"
@@ -331,7 +334,8 @@ print(
 
 # %%
 def object_words(lang: str) -> dict:
-    """The main noun of every object class that appears in the training scenes (embedded data only)."""
+    """The main noun of every object class that appears in the training scenes (embedded
+    data only)."""
     by_id = scenes.sprites_by_id()
     classes = sorted({o.cls for s in DATA[lang]["train"].scenes for o in s.objects})
     return {c: (by_id[c].en if lang == "en" else by_id[c].es) for c in classes}
@@ -380,7 +384,8 @@ for lang, word in (("en", "cat"), ("es", "gato")):
 
 # %%
 def prepare(lang: str, data: dict, tokens: dict, tfidf, kv) -> dict:
-    """Inputs of every model for every split: {descriptor: {split: tuple of tensors}}, plus the word table."""
+    """Inputs of every model for every split: {descriptor: {split: tuple of tensors}},
+    plus the word table."""
     table = text.WordTable(kv)
     inputs = {"tfidf": {}, "centroid": {}, "sequence": {}}
     for s in data:
@@ -411,7 +416,7 @@ print(
 
 
 # %% [markdown]
-# ## 3. Two regressors, three losses, two optimisers
+# ## 3. Two regressors, three losses, two optimizers
 #
 # **MLP** (seed 000): one hidden layer with ReLU and dropout $p = 0.2$, then a linear map to the image feature
 # size $D$:
@@ -431,13 +436,14 @@ print(
 #
 # **Losses.** For a batch of predictions $\hat y$ and image vectors $y$: the mean squared error (MSE, the seed's),
 # $\frac{1}{D}\lVert \hat y - y\rVert_2^2$; the mean absolute error (L1), $\frac{1}{D}\lVert \hat y - y\rVert_1$;
-# and a cosine loss $1 - \cos(\hat y, y)$ that only cares about the *direction* of $\hat y$. **Optimisers:** plain
+# and a cosine loss $1 - \cos(\hat y, y)$ that only cares about the *direction* of $\hat y$. **Optimizers:** plain
 # SGD with learning rate 0.01 (the seed's) and Adam with `ADAM_LR` = 0.002.
 
 
 # %%
 class MLPRegressor(nn.Module):
-    """Seed 000's regressor: text descriptor -> hidden layer (ReLU, dropout 0.2) -> image feature vector."""
+    """Seed 000's regressor: text descriptor -> hidden layer (ReLU, dropout 0.2) ->
+    image feature vector."""
 
     def __init__(
         self, d_in: int, d_out: int, hidden: int = HIDDEN, p_drop: float = 0.2
@@ -455,10 +461,11 @@ class MLPRegressor(nn.Module):
 
 
 class GRURegressor(nn.Module):
-    """Word vectors -> GRU -> last hidden state -> linear map to the image feature vector.
+    """Word vectors -> GRU -> last hidden state -> linear map to the image features.
 
-    The word vectors start as the pretrained ones (the rows of the word table); with `train_vectors` they are
-    fine-tuned with the rest. Words first met after training (in a query) get their pretrained vector.
+    The word vectors start as the pretrained ones (the rows of the word table); with
+    `train_vectors` they are fine-tuned with the rest. Words first met after training
+    (in a query) get their pretrained vector.
     """
 
     def __init__(
@@ -513,7 +520,7 @@ print(GRURegressor(P[LANGUAGE]["table"], D))
 # ## 4. Training
 #
 # One function trains any of the variants. After every epoch it predicts the validation captions and ranks the
-# validation images, so the curves show what we care about (Recall@5) next to the loss. Ranking is vectorised:
+# validation images, so the curves show what we care about (Recall@5) next to the loss. Ranking is vectorized:
 # `helpers.ranks` computes all distances with one matrix product and counts, for each caption, the images closer
 # than its own (seed 000 sorted the 1,000 images in a Python loop for each of the 5,000 captions; both give
 # identical ranks, ties broken by image index).
@@ -530,7 +537,8 @@ print(GRURegressor(P[LANGUAGE]["table"], D))
 
 # %%
 def predict(model, inputs: tuple, batch_size: int = 2048) -> np.ndarray:
-    """Predicted image vectors for all rows of `inputs` (a tuple of tensors), in batches."""
+    """Predicted image vectors for all rows of `inputs` (a tuple of tensors), in
+    batches."""
     model.eval()
     out = []
     with torch.no_grad():
@@ -542,7 +550,8 @@ def predict(model, inputs: tuple, batch_size: int = 2048) -> np.ndarray:
 
 
 def train(spec: dict, prep: dict, epochs: int = EPOCHS) -> dict:
-    """Train one variant; returns the trained network ("net"), its history per epoch and its training time."""
+    """Train one variant; returns the trained network ("net"), its history per epoch and
+    its training time."""
     helpers.seed_everything(SEED)
     inputs = prep["inputs"][spec["descriptor"]]
     lang_feats = FEATS[prep["lang"]]
@@ -568,9 +577,8 @@ def train(spec: dict, prep: dict, epochs: int = EPOCHS) -> dict:
     val_targets = DATA[prep["lang"]]["val"].caption_image
     captions = torch.from_numpy(DATA[prep["lang"]]["train"].caption_image)
     gen = torch.Generator().manual_seed(SEED)
-    log = results.RunLog(
-        f"{spec['name']}-{prep['lang']}".replace(" ", "_").replace("·", ""), TENSORBOARD
-    )
+    run_name = f"{spec['name']}-{prep['lang']}".replace(" ", "_").replace("·", "")
+    log = results.RunLog(run_name, TENSORBOARD)
     hist = {
         "train loss": [],
         "val loss": [],
@@ -929,7 +937,8 @@ plt.show()
 
 # %%
 def pick_pair() -> tuple:
-    """Two classes of the training scenes: cat and dog if present, else cat and the commonest other animal."""
+    """Two classes of the training scenes: cat and dog if present, else cat and the
+    commonest other animal."""
     counts = {}
     for s in DATA[LANGUAGE]["train"].scenes:
         for c in s.counts():
@@ -967,7 +976,8 @@ print("probe:", PROBE)
 
 # %%
 def query_inputs(run: dict, texts: list) -> tuple:
-    """The inputs `run`'s model reads for new query texts (tf-idf, centroid or word sequence)."""
+    """The inputs `run`'s model reads for new query texts (tf-idf, centroid or word
+    sequence)."""
     prep = P[run["lang"]]
     toks = text.tokenize_all(texts, run["lang"])
     if run["descriptor"] == "tfidf":
@@ -1315,7 +1325,7 @@ conclusions = [
     "- **Descriptors**, best of each family on test_A: "
     + "; ".join(f"{k.replace('best ', '')} {r5(fam[k]):.3f}" for k in order_fam)
     + ".",
-    "- **Optimiser**: the seed's setting (MSE, SGD at 0.01) reaches "
+    "- **Optimizer**: the seed's setting (MSE, SGD at 0.01) reaches "
     f"{r5(seed_name):.3f} in {EPOCHS} epochs; the "
     f"same model with Adam {r5(adam_name):.3f}.",
 ]

@@ -35,7 +35,7 @@
 # - search images with any word, including synonyms and words that were never labels, and read the failures.
 #
 # **Prerequisites**: chapter 0 (the data and the frozen features) and chapter 1 (regressing between text and image
-# spaces). PyTorch basics (`nn.Module`, an optimiser step).
+# spaces). PyTorch basics (`nn.Module`, an optimizer step).
 #
 # **Run time**: about 2 minutes on 2 CPU cores once the feature cache of chapter 0 exists (no GPU needed: only a
 # small head is trained on cached features).
@@ -54,15 +54,19 @@
 
 # %% tags=["parameters"]
 DATASET = "embedded"  # "tiny-imagenet" on the real path
-DATA_DIR = None  # a folder holding a copy of the dataset (tiny-imagenet-200), read as-is, no download
+# a folder holding a copy of the dataset (tiny-imagenet-200), read as-is, no download
+DATA_DIR = None
 LANGUAGE = "en"  # label words and word vectors are English in this chapter
 DEVICE = "auto"  # "auto", "cpu", "cuda" or "cuda:N"
 EPOCHS = 30
 SEED = 0
-BACKBONE = "efficientnet_lite0"  # the frozen CNN, any DATASET; "resnet152" is opt-in (its weights need a download)
-WORD_VECTORS = "glove-6b-50d"  # offline, any DATASET; opt-in: the path of a .vec file (fastText crawl-300d-2M.vec)
+# the frozen CNN, any DATASET; "resnet152" is opt-in (its weights need a download)
+BACKBONE = "efficientnet_lite0"
+# offline, any DATASET; opt-in: the path of a .vec file (fastText crawl-300d-2M.vec)
+WORD_VECTORS = "glove-6b-50d"
 WORD_VECTORS_LIMIT = 500_000  # read only the most frequent words of a .vec file
-LABEL_NAMES = "first"  # "first": a class's first name is its label; "all": average every name (seed 001)
+# "first": a class's first name is its label; "all": average every name (seed 001)
+LABEL_NAMES = "first"
 HIDDEN = (512, 256)  # widths of the head's hidden layers
 DROPOUT = 0.5
 MARGIN = 0.1  # DeViSE's hinge rank margin
@@ -88,13 +92,15 @@ from helpers import datasets, features, metrics, plots, realdata, scenes, text, 
 
 if LANGUAGE != "en":
     raise ValueError(
-        f"LANGUAGE={LANGUAGE!r}: this chapter's label words and word vectors are English; "
+        f"LANGUAGE={LANGUAGE!r}: this chapter's label words and word vectors "
+        "are English; "
         "use LANGUAGE='en' (chapter 1 searches with Spanish captions)"
     )
 from threadpoolctl import threadpool_limits
 
-# The head is tiny: one thread is as fast as two, and thread pools that fight other processes (or each other:
-# torch, OpenBLAS, scikit-learn's t-SNE) on a 2-core machine cost far more than they give.
+# The head is tiny: one thread is as fast as two, and thread pools that fight other
+# processes (or each other: torch, OpenBLAS, scikit-learn's t-SNE) on a 2-core machine
+# cost far more than they give.
 torch.set_num_threads(1)
 threadpool_limits(1)
 helpers.seed_everything(SEED)
@@ -107,13 +113,14 @@ pd.set_option("display.precision", 3)
 #
 # The classification view of the book's data follows the Tiny ImageNet layout: one object per image, a folder per
 # class. The `train` split holds only the *seen* classes; about 15% of the classes, chosen per category, are
-# *unseen*: they have images in `val` but none in any training set. Those are the ones DeViSE must recognise
+# *unseen*: they have images in `val` but none in any training set. Those are the ones DeViSE must recognize
 # without ever having been shown one.
 
 
 # %%
 def load_split(split):
-    """The classification view of DATASET, through the data front door (DATA_DIR: a copy read as it is)."""
+    """The classification view of DATASET, through the data front door (DATA_DIR: a copy
+    read as it is)."""
     return helpers.load_classes(split, DATASET, data_dir=DATA_DIR)
 
 
@@ -122,11 +129,15 @@ assert train_data.classes == val_data.classes, "train and val must share one cla
 classes = train_data.classes
 if DATASET != "embedded":
     found = (
-        f"{DATASET} from {DATA_DIR} ({helpers.detect_layout(DATASET, DATA_DIR).name} layout)"
+        f"{DATASET} from {DATA_DIR} "
+        f"({helpers.detect_layout(DATASET, DATA_DIR).name} layout)"
         if DATA_DIR is not None
         else f"{DATASET} from the cache"
     )
-    found += f": {len(classes)} classes, train {len(train_data):,} images, val {len(val_data):,} images"
+    found += (
+        f": {len(classes)} classes, train {len(train_data):,} images, "
+        f"val {len(val_data):,} images"
+    )
     if (
         VAL_PER_CLASS is not None
     ):  # deterministic: the first images of each class, in the split's file order
@@ -139,7 +150,10 @@ if DATASET != "embedded":
             )
         )
         val_data = helpers.subset(val_data, rows)
-        found += f"; val subsampled to the first {VAL_PER_CLASS} images of each class ({len(val_data):,} images)"
+        found += (
+            f"; val subsampled to the first {VAL_PER_CLASS} images of each class "
+            f"({len(val_data):,} images)"
+        )
     print(found)
 seen, unseen, keep_train = datasets.zero_shot_split(train_data, HOLDOUT_FRACTION, SEED)
 n_val_unseen = int(np.isin(val_data.labels, [classes.index(c) for c in unseen]).sum())
@@ -187,7 +201,8 @@ val_feats = helpers.image_features(val_data, backbone=BACKBONE)["pooled"]
 train_labels = train_data.labels[keep_train]
 val_labels = val_data.labels
 print(
-    f"train features {train_feats.shape} {train_feats.dtype}, labels {train_labels.shape}"
+    f"train features {train_feats.shape} {train_feats.dtype}, "
+    f"labels {train_labels.shape}"
 )
 print(f"val features   {val_feats.shape}, labels {val_labels.shape}")
 
@@ -206,14 +221,18 @@ label_raw, label_text, missing = text.label_vectors(
     kv, classes, train_data.words, LABEL_NAMES
 )
 print(
-    f"{len(kv.key_to_index):,} words of {kv.vector_size} dimensions ({time.perf_counter() - t0:.1f} s)"
+    f"{len(kv.key_to_index):,} words of {kv.vector_size} dimensions "
+    f"({time.perf_counter() - t0:.1f} s)"
 )
 no_vector = [(train_data.words.get(c) or [c])[0] for c in missing]
 print(
-    f"{len(classes) - len(missing)} of {len(classes)} class names have a word vector; {len(missing)} have none"
+    f"{len(classes) - len(missing)} of {len(classes)} class names have a word vector; "
+    f"{len(missing)} have none"
     + (f" and are dropped everywhere: {no_vector[:10]}" if missing else "")
 )
-if missing:  # (real data) a class none of whose words is known cannot be a target: drop it everywhere
+if missing:
+    # (real data) a class none of whose words is known cannot be a target:
+    # drop it everywhere
     seen = [c for c in seen if c not in missing]
     unseen = [c for c in unseen if c not in missing]
 label_vecs = text.normalize(label_raw)  # unit length: no label wins by being long
@@ -233,7 +252,8 @@ val_feats, val_labels = val_feats[val_ok], val_labels[val_ok]
 val_paths = [p for p, ok in zip(val_data.paths(), val_ok) if ok]
 is_unseen = np.isin(val_labels, unseen_idx)
 print(
-    f"targets: {label_vecs.shape} (one unit vector per class); seen {len(seen_idx)}, unseen {len(unseen_idx)}"
+    f"targets: {label_vecs.shape} (one unit vector per class); "
+    f"seen {len(seen_idx)}, unseen {len(unseen_idx)}"
 )
 
 
@@ -263,7 +283,7 @@ pd.DataFrame(
 #
 # The backbone is frozen, so the model is a head $f$ from the image feature $x \in \mathbb{R}^{1280}$ to the word
 # space $\mathbb{R}^{d}$ ($d = 50$ for GloVe 6B, 300 for fastText): the stack of seed 001, Linear-ReLU-Dropout
-# layers narrowing down to $d$, then a last linear layer. We first standardise the features (mean 0 and standard
+# layers narrowing down to $d$, then a last linear layer. We first standardize the features (mean 0 and standard
 # deviation 1 per dimension, with the training set's statistics kept inside the model), which lets Adam use one
 # learning rate for every input. Seed 001 used widths $2d$ and $d$; with $d = 50$ that bottleneck is narrow for
 # 269 classes, so the widths are a parameter (`HIDDEN`, see the exercises).
@@ -288,7 +308,8 @@ pd.DataFrame(
 
 # %%
 class Head(nn.Module):
-    """Standardise the frozen features, then Linear-ReLU-Dropout layers and a last Linear layer to `out_dim`."""
+    """Standardize the frozen features, then Linear-ReLU-Dropout layers and a last
+    Linear layer to `out_dim`."""
 
     def __init__(self, feats: np.ndarray, out_dim: int, hidden=HIDDEN, dropout=DROPOUT):
         super().__init__()
@@ -310,14 +331,16 @@ print(Head(train_feats, label_vecs.shape[1]))
 
 # %%
 def cosine_loss(pred, y, labels):
-    """Seed 001's loss: nn.CosineEmbeddingLoss with target +1 (pull each prediction towards its label)."""
+    """Seed 001's loss: nn.CosineEmbeddingLoss with target +1 (pull each prediction
+    towards its label)."""
     return nn.functional.cosine_embedding_loss(
         pred, labels[y], torch.ones(len(y), device=pred.device)
     )
 
 
 def hinge_rank_loss(pred, y, labels, margin=MARGIN):
-    """DeViSE: sum over wrong labels j of max(0, margin - t_y.f(x) + t_j.f(x)), averaged over the batch."""
+    """DeViSE: sum over wrong labels j of max(0, margin - t_y.f(x) + t_j.f(x)), averaged
+    over the batch."""
     scores = pred @ labels.T  # (B, C): t_j . f(x) for every label j
     true = scores.gather(1, y[:, None])  # (B, 1): t_y . f(x)
     violation = (margin - true + scores).clamp(min=0)
@@ -331,7 +354,7 @@ def softmax_loss(pred, y, labels=None):
     return F.cross_entropy(pred, y)
 
 
-# Check the vectorised hinge rank loss against the formula written as loops.
+# Check the vectorized hinge rank loss against the formula written as loops.
 g = torch.Generator().manual_seed(SEED)
 p, t, yy = (
     torch.randn(4, 6, generator=g),
@@ -350,7 +373,8 @@ loops = np.mean(
 )
 assert abs(hinge_rank_loss(p, yy, t).item() - loops) < 1e-5
 print(
-    f"hinge rank loss, vectorised {hinge_rank_loss(p, yy, t).item():.5f} = loops {loops:.5f}"
+    f"hinge rank loss, vectorized {hinge_rank_loss(p, yy, t).item():.5f} "
+    f"= loops {loops:.5f}"
 )
 
 # %% [markdown]
@@ -382,7 +406,8 @@ def predict(model, X):
 
 
 def train_head(name, loss_fn, out_dim, epochs=EPOCHS):
-    """Adam on mini-batches of the cached features; returns the model and its per-epoch history."""
+    """Adam on mini-batches of the cached features; returns the model and its per-epoch
+    history."""
     helpers.seed_everything(SEED)
     model = Head(train_feats, out_dim).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=LR)
@@ -430,7 +455,8 @@ for name, loss_fn, out_dim in [
         "seconds": time.perf_counter() - t0,
     }
     print(
-        f"{name:26s} {EPOCHS} epochs in {runs[name]['seconds']:5.1f} s, final train loss "
+        f"{name:26s} {EPOCHS} epochs in {runs[name]['seconds']:5.1f} s, "
+        "final train loss "
         f"{history['train loss'][-1]:.4f}"
     )
 
@@ -482,7 +508,8 @@ y_val_seen_np = y_val_seen.cpu().numpy()
 
 
 def devise_scores(E):
-    """Zero-shot hit@k (unseen labels, all labels) on unseen images; accuracy on seen images (seen labels)."""
+    """Zero-shot hit@k (unseen labels, all labels) on unseen images; accuracy on seen
+    images (seen labels)."""
     unseen_only = metrics.flat_hits(
         E[is_unseen], label_vecs[unseen_idx], y_val_unseen, KS
     )
@@ -513,7 +540,8 @@ table["chance"] = {
 }
 results = pd.DataFrame(table).T
 print(
-    f"{is_unseen.sum()} images of {len(unseen_idx)} unseen classes; {(~is_unseen).sum()} images of "
+    f"{is_unseen.sum()} images of {len(unseen_idx)} unseen classes; "
+    f"{(~is_unseen).sum()} images of "
     f"{len(seen_idx)} seen classes; all labels = {len(classes) - len(missing)}"
 )
 results
@@ -560,7 +588,8 @@ ax.axhline(chance_u["hit@5"], color="gray", ls="--", label="chance")
 ax.set_xticks(range(len(per_class)))
 ax.set_xticklabels(
     [
-        f"{label_text[c]} ({label_text[seen_idx[np.argmax(label_vecs[seen_idx] @ label_vecs[c])]]})"
+        f"{label_text[c]} "
+        f"({label_text[seen_idx[np.argmax(label_vecs[seen_idx] @ label_vecs[c])]]})"
         for c in per_class.index
     ],
     rotation=90,
@@ -568,7 +597,10 @@ ax.set_xticklabels(
 )
 ax.set(
     ylabel="hit@5",
-    title="zero-shot hit@5 per unseen class (in brackets: the nearest seen label in word space)",
+    title=(
+        "zero-shot hit@5 per unseen class "
+        "(in brackets: the nearest seen label in word space)"
+    ),
 )
 ax.legend(fontsize=8)
 plt.show()
@@ -618,7 +650,8 @@ print(
     ", ".join(f"{n}: {v:.2f}" for n, v in landing.items()),
 )
 print(
-    f"mean cosine between two different labels: {(label_vecs @ label_vecs.T)[~np.eye(len(label_vecs), dtype=bool)].mean():.2f}"
+    "mean cosine between two different labels: "
+    f"{(label_vecs @ label_vecs.T)[~np.eye(len(label_vecs), dtype=bool)].mean():.2f}"
 )
 print(f"search uses: {search_name}")
 
@@ -645,7 +678,10 @@ fig = plots.show_images(
     size=2.0,
     fontsize=7,
     wrap=None,
-    suptitle="the 3 nearest words of 30,000 to each prediction, for the cosine and the hinge head",
+    suptitle=(
+        "the 3 nearest words of 30,000 to each prediction, "
+        "for the cosine and the hinge head"
+    ),
 )
 plt.show()
 
@@ -684,14 +720,16 @@ search_emb = text.normalize(emb[search_name])
 
 
 def query_vector(query):
-    """A word's vector (or a phrase's mean vector); raises helpers.UnknownWordError with suggestions."""
+    """A word's vector (or a phrase's mean vector); raises helpers.UnknownWordError with
+    suggestions."""
     if len(query.split()) > 1:
         return helpers.phrase_vector(kv, query)
     return helpers.lookup(kv, query)
 
 
 def nearest_labels(q, k=3):
-    """The k class labels nearest to the unit query vector `q` (cosine), * marking classes never seen in training."""
+    """The k class labels nearest to the unit query vector `q` (cosine), * marking
+    classes never seen in training."""
     sims = label_vecs @ q
     return ", ".join(
         f"{label_text[c]}{'*' if classes[c] in unseen_set else ''} {sims[c]:.2f}"
@@ -700,10 +738,11 @@ def nearest_labels(q, k=3):
 
 
 def search(query, k=6, draw=True, among=None):
-    """The k validation images (or those of the row indices `among`) nearest to the word vector of `query`.
+    """The k validation images (or those of the row indices `among`) nearest to the word
+    vector of `query`.
 
-    Drawing, it first prints the labels nearest to the query in the word space: the images come back from
-    around them."""
+    Drawing, it first prints the labels nearest to the query in the word space: the
+    images come back from around them."""
     try:
         q = text.normalize(query_vector(query))
     except (helpers.UnknownWordError, ValueError) as err:
@@ -714,10 +753,12 @@ def search(query, k=6, draw=True, among=None):
     top = among[np.argsort(-sims, kind="stable")[:k]]
     if draw:
         print(
-            f"{query!r} in the word space: nearest labels {nearest_labels(q)}  (* = class never seen in training)"
+            f"{query!r} in the word space: nearest labels {nearest_labels(q)}  "
+            "(* = class never seen in training)"
         )
         titles = [
-            f"{label_text[val_labels[i]]}{'*' if is_unseen[i] else ''}\n{search_emb[i] @ q:.2f}"
+            f"{label_text[val_labels[i]]}{'*' if is_unseen[i] else ''}\n"
+            f"{search_emb[i] @ q:.2f}"
             for i in top
         ]
         plots.show_images(
@@ -734,7 +775,8 @@ def search(query, k=6, draw=True, among=None):
 
 
 def search_figure(queries, k=6, among=None, title=""):
-    """One row per query: the top-k images with their true labels (* marks classes never seen in training)."""
+    """One row per query: the top-k images with their true labels (* marks classes never
+    seen in training)."""
     fig, axes = plt.subplots(
         len(queries), k, figsize=(1.5 * k + 1.2, 1.7 * len(queries)), squeeze=False
     )
@@ -746,7 +788,8 @@ def search_figure(queries, k=6, among=None, title=""):
         for ax, i in zip(row, search(query, k, draw=False, among=among)):
             ax.imshow(plt.imread(val_paths[i]))
             ax.set_title(
-                f"{label_text[val_labels[i]]}{'*' if is_unseen[i] else ''} {search_emb[i] @ q:.2f}",
+                f"{label_text[val_labels[i]]}{'*' if is_unseen[i] else ''} "
+                f"{search_emb[i] @ q:.2f}",
                 fontsize=7,
             )
         row[0].set_ylabel(query, fontsize=11, rotation=0, ha="right", va="center")
@@ -805,8 +848,9 @@ from IPython.display import Markdown, display
 
 
 def explain_query(word):
-    """Why `word` returns what it returns (this run's numbers): its nearest labels, and where the images of the
-    class it names rank among all images and among the images of unseen classes only."""
+    """Why `word` returns what it returns (this run's numbers): its nearest labels, and
+    where the images of the class it names rank among all images and among the images
+    of unseen classes only."""
     q = text.normalize(query_vector(word))
     owner = next(
         c
@@ -819,8 +863,10 @@ def explain_query(word):
         else "a class seen in training"
     )
     lines = [
-        f"**Reading the *{word}* rows.** *{word}* was never a label: it is another name of "
-        f"*{label_text[owner]}*, {kind}. In the word space its nearest labels are {nearest_labels(q)} "
+        f"**Reading the *{word}* rows.** *{word}* was never a label: "
+        "it is another name of "
+        f"*{label_text[owner]}*, {kind}. In the word space its nearest labels are "
+        f"{nearest_labels(q)} "
         "(* = never seen in training)."
     ]
     for rows_, where in (
@@ -836,14 +882,16 @@ def explain_query(word):
             )
         )
         lines.append(
-            f"Among {where} the first *{label_text[owner]}* image comes at rank {first + 1}"
+            f"Among {where} the first *{label_text[owner]}* image comes at rank "
+            f"{first + 1}"
             + (f", after images of {', '.join(before[:6])}." if before else ".")
         )
     lines.append(
-        "The images that come first are those the head placed nearer to the word than any image of "
-        "its class: images of seen classes whose labels lie near the word (the pull of the seen labels "
-        "again), and images of other never-seen classes that the head, which never saw them either, "
-        "maps close to it."
+        "The images that come first are those the head placed nearer to the word "
+        "than any image of its class: images of seen classes whose labels lie near "
+        "the word (the pull of the seen labels again), and images of other "
+        "never-seen classes that the head, which never saw them either, maps close "
+        "to it."
     )
     display(Markdown(" ".join(lines)))
 
@@ -913,7 +961,8 @@ label_sims = photo_emb @ label_vecs[all_labels].T
 photo_words = text.nearest_words(kv, photo_emb, topn=3, restrict=30000)
 titles = [
     f"{name}\nImageNet: {imagenet[imagenet_top[i]]}\n"
-    f"labels: {', '.join(label_text[all_labels[j]] for j in np.argsort(-label_sims[i])[:3])}\n"
+    "labels: "
+    f"{', '.join(label_text[all_labels[j]] for j in np.argsort(-label_sims[i])[:3])}\n"
     f"words: {', '.join(w for w, _ in photo_words[i])}"
     for i, name in enumerate(photo_names)
 ]
@@ -957,12 +1006,13 @@ for word, answer in photo_queries.items():
 photo_table = pd.DataFrame(rows_out)
 photo_mean_rank = float(photo_table["rank of expected"].mean())
 print(
-    f"{len(photos)} photos; mean rank of the expected photo {photo_mean_rank:.1f} (chance {(len(photos) + 1) / 2:.1f})"
+    f"{len(photos)} photos; mean rank of the expected photo {photo_mean_rank:.1f} "
+    f"(chance {(len(photos) + 1) / 2:.1f})"
 )
 photo_table
 
 # %% [markdown]
-# Read these results with the data in mind. The frozen backbone still recognises most photos (its ImageNet guesses
+# Read these results with the data in mind. The frozen backbone still recognizes most photos (its ImageNet guesses
 # above), but the head learned its map from *emoji drawings* on flat backgrounds, and photographs give features
 # unlike any it was trained on. Most labels it gives the photos are wrong, a few are near misses, and the photo
 # search beats a random order (the mean rank above against chance) without being reliable; classes the atlas does
@@ -1023,7 +1073,7 @@ plt.show()
 # ## 9. Quality floors and the results file
 #
 # The cell below fails the notebook (and the tests) if learning breaks: zero-shot hit@5 must stay far above chance
-# with either candidate set, and the DeViSE head must still recognise seen classes. The hinge rank head is the
+# with either candidate set, and the DeViSE head must still recognize seen classes. The hinge rank head is the
 # chapter's DeViSE model (chosen before looking at unseen classes, because it is the paper's loss); its numbers go
 # into `results/02_devise_zero_shot.json`, with the search scores of section 6 (the head chosen there) and the
 # photo test of section 7 (recorded, not asserted: it measures the domain gap).
@@ -1078,9 +1128,11 @@ if DATASET == "embedded":
         >= 3 * headline["chance_search_precision@10_all_images"]
     ), headline
 else:
-    # Real data, any EPOCHS (the floors above were set on the emoji data): only what every correct run satisfies.
-    # Each head's loss on the training images, before training (the same seeded initialisation as train_head)
-    # and after it, with dropout off: it must be finite and lower at the end.
+    # Real data, any EPOCHS (the floors above were set on the emoji data): only what
+    # every correct run satisfies.
+    # Each head's loss on the training images, before training (the same seeded
+    # initialization as train_head) and after it, with dropout off: it must be finite
+    # and lower at the end.
     for name, loss_fn, out_dim in [
         ("DeViSE, cosine loss", cosine_loss, label_vecs.shape[1]),
         ("DeViSE, hinge rank loss", hinge_rank_loss, label_vecs.shape[1]),
@@ -1107,7 +1159,8 @@ else:
             after,
         )
         print(
-            f"{name:26s} training-set loss {before:.4f} before training, {after:.4f} after"
+            f"{name:26s} training-set loss {before:.4f} before training, "
+            f"{after:.4f} after"
         )
     rates = {
         k: v
@@ -1120,7 +1173,8 @@ else:
     )
 print(
     f"zero-shot hit@5: {headline['zeroshot_hit@5_unseen']:.3f} over unseen labels "
-    f"({headline['zeroshot_hit@5_unseen'] / headline['chance_hit@5_unseen']:.1f}x chance), "
+    f"({headline['zeroshot_hit@5_unseen'] / headline['chance_hit@5_unseen']:.1f}x "
+    "chance), "
     f"{headline['zeroshot_hit@5_all']:.3f} over all labels "
     f"({headline['zeroshot_hit@5_all'] / headline['chance_hit@5_all']:.1f}x chance)"
 )
@@ -1143,7 +1197,7 @@ print(
 # with the cosine loss, which never pushes labels apart), while zero-shot hit@k moves much less, because it depends
 # mostly on how well the word space mirrors visual similarity. With `LABEL_NAMES = "all"` the synonyms become part
 # of the targets: "rhino" is then (half of) a training label's vector, so searching with it no longer tests
-# generalisation to new words, only to new images.
+# generalization to new words, only to new images.
 # ````
 #
 # ````{exercise} A softmax model can do zero-shot too (ConSE)
@@ -1195,8 +1249,8 @@ print(
 # homogeneous: $\ell_m(f) = m\,\ell_1(f/m)$. A head whose last layer is linear can therefore meet any margin by
 # scaling its output, so the margin mostly sets the length of the predictions (check
 # `np.linalg.norm(E, axis=1).mean()` for each margin); what changes the results is how that scale interacts with
-# the learning rate and the initialisation, not the geometry of the solution. Only the shortcut (one violating
-# label instead of all) changes what is optimised.
+# the learning rate and the initialization, not the geometry of the solution. Only the shortcut (one violating
+# label instead of all) changes what is optimized.
 # ````
 #
 # ````{exercise} Batch-dependent predictions
@@ -1212,7 +1266,7 @@ print(
 # `x.max()` is the largest value of the whole batch, so the same image gets a differently scaled embedding in
 # different batches (and a negative scale if the batch maximum is negative). Cosine similarity ignores positive
 # scale, so rankings survive, but any length-sensitive use (the hinge loss's dot products, L2 distances) changes
-# with the batch. A per-row normalisation, `F.normalize(x, dim=1)`, is the well-behaved version.
+# with the batch. A per-row normalization, `F.normalize(x, dim=1)`, is the well-behaved version.
 # ````
 
 # %% [markdown]
@@ -1221,7 +1275,7 @@ print(
 # - DeViSE replaces a classifier's last layer by a regression into a word-vector space; the frozen CNN and the
 #   word vectors do most of the work, and only a small head is trained.
 # - Two losses, two strengths: the hinge rank loss orders the labels around each prediction and is (slightly, here) the better
-#   recogniser (zero-shot hit@k, seen accuracy); the cosine loss puts each image *in* the word space, on its label's
+#   recognizer (zero-shot hit@k, seen accuracy); the cosine loss puts each image *in* the word space, on its label's
 #   direction, and is the better open-vocabulary searcher. The softmax classifier stays the reference on seen
 #   classes and cannot name an unseen one.
 # - Zero-shot hit@k is far above chance when only unseen labels compete, and drops when seen labels compete too:

@@ -31,11 +31,11 @@
 # - build an encoder-decoder captioner: image features → linear embedding → LSTM → vocabulary;
 # - feed the image as the first input step (Show and Tell) or as the initial LSTM state, and compare;
 # - train with teacher forcing on length-bucketed, padded batches with a masked cross-entropy;
-# - decode with greedy search and beam search (batched, maximum length, length normalisation);
+# - decode with greedy search and beam search (batched, maximum length, length normalization);
 # - evaluate with BLEU-1..4, with a semantic score against the scene truth, against a nearest-neighbour
 #   baseline and a human-like ceiling; save and reload a model without pickle.
 #
-# **Prerequisites**: chapter 0 (data and features); PyTorch modules and optimisers; what an LSTM computes.
+# **Prerequisites**: chapter 0 (data and features); PyTorch modules and optimizers; what an LSTM computes.
 #
 # **Run time**: about 3-4 minutes on 2 CPU cores (the features are cached by `make data`), well under a minute
 # on a GPU.
@@ -57,7 +57,7 @@ SEED = 0
 BATCH_SIZE = 64
 MIN_COUNT = 3  # words seen fewer times in the training captions become <unk>
 EMBED_DIM, HIDDEN_DIM = 64, 256  # word/image embedding size, LSTM state size
-DROPOUT = 0.0  # the short CPU schedule underfits: no need to regularise
+DROPOUT = 0.0  # the short CPU schedule underfits: no need to regularize
 LEARNING_RATE = 3e-3
 # longest caption we train on or generate, in tokens after <start> (<end> included)
 MAX_LEN = 24
@@ -105,7 +105,7 @@ pd.set_option("display.precision", 3)
 #
 # Every training image comes with five captions. We never look at pixels while training: like
 # {cite}`vinyals2015show` we use a frozen ImageNet network, here EfficientNet-Lite0 {cite}`tan2019efficientnet`,
-# whose pooled 1280-d vector (cached by chapter 0) summarises each image. On the real-data path (COCO
+# whose pooled 1280-d vector (cached by chapter 0) summarizes each image. On the real-data path (COCO
 # {cite}`lin2014coco`, with the splits of {cite}`karpathy2015deep`, or Flickr8k {cite}`hodosh2013flickr8k`) the same code and
 # the same features run: change `DATASET` (and `DATA_DIR` for a copy you already have); `BACKBONE = "resnet152"`
 # {cite}`he2016resnet` is opt-in. Real captions come without scene truth, so the parts that read it (object
@@ -176,7 +176,8 @@ from PIL import Image
 
 
 def image_of(d, i):
-    """Image i of a dataset as a PIL image (a grey square if the dataset ships features but no image files)."""
+    """Image i of a dataset as a PIL image (a grey square if the dataset ships features
+    but no image files)."""
     path = d.paths()[i]
     return (
         Image.open(path)
@@ -248,7 +249,8 @@ rng = np.random.default_rng(SEED)
 
 
 def seed002_batch(rng):
-    """Seed 002's get_train_indices: scan all caption lengths for every batch, sample with replacement."""
+    """Seed 002's get_train_indices: scan all caption lengths for every batch, sample
+    with replacement."""
     sel_length = rng.choice(lengths)
     all_indices = np.where([lengths[i] == sel_length for i in np.arange(len(lengths))])[
         0
@@ -317,7 +319,7 @@ print("targets (shifted by one) :", b.tokens[0, 1:].tolist())
 # h_t = \mathrm{LSTM}(x_t, h_{t-1}), \qquad p_{t+1} = \mathrm{softmax}(W_o h_t + b_o).
 # ```
 #
-# Training maximises the log-probability of the right next word given the image and the *true* previous
+# Training maximizes the log-probability of the right next word given the image and the *true* previous
 # words (teacher forcing): $\mathcal{L} = -\sum_{t=1}^{N} \log p_t(S_t)$, averaged over the real (non-pad)
 # words of the batch. The variant sets the LSTM's initial state from the image instead,
 # $h_0 = \tanh(W_h W_I v)$, $c_0 = W_c W_I v$, and starts reading at `<start>`; this is how seed 003's and many
@@ -354,7 +356,7 @@ class ShowAndTell(nn.Module):
                 "or 'state' (initial LSTM state)"
             )
         self.image_as = image_as
-        # standardise the frozen features with training statistics
+        # standardize the frozen features with training statistics
         # (saved with the weights)
         self.register_buffer(
             "feature_mean",
@@ -382,7 +384,8 @@ class ShowAndTell(nn.Module):
         return self.encoder((features - self.feature_mean) / self.feature_std)  # (B, E)
 
     def forward(self, features, tokens):
-        """Teacher forcing: logits (B, T-1, V) for tokens[:, 1:] given tokens[:, :-1] and the image."""
+        """Teacher forcing: logits (B, T-1, V) for tokens[:, 1:] given tokens[:, :-1]
+        and the image."""
         v = self.drop(self.encode(features))
         words = self.drop(self.embed(tokens[:, :-1]))  # (B, T-1, E)
         if self.image_as == "input":
@@ -440,7 +443,8 @@ print(f"{sum(p.numel() for p in model.parameters()):,} trainable parameters")
 # %%
 @torch.no_grad()
 def decode(model, feats, beam_size=0, length_penalty=0.0, chunk=500):
-    """Greedy search (beam_size=0) or beam search over a feature matrix, in chunks; a list of Decoded.
+    """Greedy search (beam_size=0) or beam search over a feature matrix, in chunks:
+    a list of Decoded.
 
     Beam search returns every beam (B, K, ...), best first; `best` picks the first."""
     model.eval()
@@ -510,7 +514,8 @@ def validation_loss(model, name="val"):
 
 
 def val_scores(model):
-    """Free-running greedy captions for the validation images: BLEU-4 and (embedded data) object recall."""
+    """Free-running greedy captions for the validation images: BLEU-4 and (embedded
+    data) object recall."""
     words = to_words(decode(model, F_["val"]))
     out = {"bleu4": helpers.bleu(refs["val"], words)["bleu4"]}
     if HAS_SCENES:
@@ -663,7 +668,7 @@ for image_as, m in models.items():
 # poor continuations. **Beam search** keeps the $K$ most probable partial captions ("hypotheses") at every
 # step, extends each by every word and keeps the best $K$ of the $K \cdot |V|$ candidates; a hypothesis that
 # produced `<end>` is kept as it is. Raw log-probabilities favour short captions (every word costs
-# probability), so hypotheses can be ranked by a length-normalised score
+# probability), so hypotheses can be ranked by a length-normalized score
 #
 # ```{math}
 # \mathrm{score}(S) = \frac{\log P(S \mid I)}{|S|^{\alpha}},
@@ -684,7 +689,7 @@ runs = {}  # (model, decoder) -> dict of results
 configs = [("greedy", 0, 0.0)] + [(f"beam {k}", k, 0.0) for k in BEAM_SIZES]
 configs.append(
     (f"beam {max(BEAM_SIZES)}, α=1", max(BEAM_SIZES), 1.0)
-)  # length-normalised
+)  # length-normalized
 todo = [(image_as, m, config) for image_as, m in models.items() for config in configs]
 for image_as, m, (label, k, alpha) in widgets.progress(
     todo, desc="decoding test", leave=False
@@ -771,8 +776,8 @@ plt.show()
 # What the table says (the numbers are those of the default CPU run; other settings move them):
 #
 # - beam search nearly always finds a caption that the model itself finds **more probable** than the greedy
-#   one: that is what it optimises;
-# - it does **not** automatically make captions better: without length normalisation the beams prefer short,
+#   one: that is what it optimizes;
+# - it does **not** automatically make captions better: without length normalization the beams prefer short,
 #   safe captions (fewer words, each costing probability), so BLEU moves only a little, object precision
 #   rises and object recall and relation accuracy fall slightly. With $\alpha = 1$ the captions get
 #   longer again and BLEU-4 is the best of all decoders;
@@ -1023,7 +1028,7 @@ if backbone is not None:
 # **What happens, honestly**: nothing useful. The captioner writes fluent sentences in the grammar of its
 # training captions ("a picture of ...", "there are two ..."), with words from its ~300-word vocabulary,
 # confidently naming emoji classes that have nothing to do with the photo. The CNN underneath is not the
-# problem: its own ImageNet head recognises several of these photos (the cat, the espresso). The captioner
+# problem: its own ImageNet head recognizes several of these photos (the cat, the espresso). The captioner
 # has only ever seen emoji scenes, so the photos' feature vectors lie far from every training image (compare
 # the distances with those of the test images) and the decoder has learnt no words for what is there. A
 # captioning model can only say what its training captions say, and fluency is no evidence of grounding: the
@@ -1216,7 +1221,7 @@ print(f"notebook run time so far: {time.perf_counter() - T_START:.0f} s")
 # %% [markdown]
 # ## Exercises
 #
-# ```{exercise} Length normalisation
+# ```{exercise} Length normalization
 # :label: ex-03-length
 #
 # Decode the test images with beam size 5 and `length_penalty` in 0, 0.5, 1, 2. Plot the mean caption length

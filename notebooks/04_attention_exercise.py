@@ -32,11 +32,11 @@
 # %% [markdown]
 # **Learning goals**
 #
-# - compute additive (Bahdanau) attention scores, normalise them over image positions with a softmax on the
+# - compute additive (Bahdanau) attention scores, normalize them over image positions with a softmax on the
 #   right axis, and form the context vector;
 # - write one step of an LSTM {cite}`hochreiter1997long` decoder fed with [context, previous word embedding];
 # - write the masked cross-entropy for padded caption batches, and sampling with a temperature;
-# - initialise the decoder state from the image (one of the seminar's "tricks for further research");
+# - initialize the decoder state from the image (one of the seminar's "tricks for further research");
 # - read attention maps, and measure them against the scene truth (attention-in-box against chance).
 #
 # **Prerequisites**: chapter 3 (Show and Tell: vocabulary, teacher forcing, greedy and beam decoding, BLEU
@@ -51,10 +51,15 @@
 # **Run time**: about 3 to 4 minutes on 2 CPU cores, most of it training; about a minute on a GPU.
 
 # %% tags=["parameters"]
-DATASET = "embedded"  # the book's synthetic scenes; real datasets ("coco", "flickr8k"): see the "Real data and GPUs" page
-DATA_DIR = None  # a folder holding a copy of the dataset, read as it is (no download); None: the cache's copy
+# the book's synthetic scenes; real datasets ("coco", "flickr8k"):
+# see the "Real data and GPUs" page
+DATASET = "embedded"
+# a folder holding a copy of the dataset, read as it is (no download);
+# None: the cache's copy
+DATA_DIR = None
 LANGUAGE = "en"  # "en" or "es": the captions to learn (coco and flickr8k: "en")
-BACKBONE = "efficientnet_lite0"  # the CNN of the feature maps; "resnet152" (7 x 7 grid) needs its weights once
+# the CNN of the feature maps; "resnet152" (7 x 7 grid) needs its weights once
+BACKBONE = "efficientnet_lite0"
 DEVICE = "auto"  # "auto", "cpu", "cuda" or "cuda:N"
 EPOCHS = 6  # passes over the training captions
 SEED = 0
@@ -122,7 +127,8 @@ cnn = {
 }
 if "map" not in cnn["train"]:
     raise ValueError(
-        f"{DATASET} comes with pooled image vectors only, and attention needs feature maps: "
+        f"{DATASET} comes with pooled image vectors only, "
+        "and attention needs feature maps: "
         f"use 'embedded', 'coco' or 'flickr8k'"
     )
 maps = {name: f["map"] for name, f in cnn.items()}
@@ -141,7 +147,8 @@ print(f"train: {len(train.captions)} captions, e.g. {train.captions_of(0)}")
 
 # %%
 def to_positions(feature_map) -> torch.Tensor:
-    # (N, C, H, W) float16 array -> (N, H*W, C) float32 tensor: one row of C features per image position.
+    # (N, C, H, W) float16 array -> (N, H*W, C) float32 tensor:
+    # one row of C features per image position.
     m = torch.as_tensor(np.asarray(feature_map), dtype=torch.float32)
     return m.permute(0, 2, 3, 1).reshape(m.shape[0], -1, m.shape[1]).contiguous()
 
@@ -153,13 +160,15 @@ assert torch.equal(
     feats["train"][3, 2 * GRID[1] + 5],
     torch.as_tensor(maps["train"][3, :, 2, 5], dtype=torch.float32),
 )
-# Standardise every channel with the training statistics (the maps' channels have very different scales).
+# Standardize every channel with the training statistics
+# (the maps' channels have very different scales).
 mean, std = feats["train"].mean((0, 1)), feats["train"].std((0, 1)) + 1e-5
 feats = {name: ((f - mean) / std) for name, f in feats.items()}
 print(f"features per image: (L, C) = ({L}, {C}) on a {GRID[0]} x {GRID[1]} grid")
 
 # %%
-# What the decoder gets: the image, cut into the 8 x 8 cells whose features it can attend to.
+# What the decoder gets: the image, cut into the 8 x 8 cells whose features it can
+# attend to.
 import textwrap
 
 from PIL import Image
@@ -184,7 +193,8 @@ for k, i in enumerate([0, 1, 2, 3]):
     axes[1, k].axis("off")
 boxes = " and truth boxes" if train.scenes is not None else ""
 fig.suptitle(
-    f"Training images with their {GRID[0]} x {GRID[1]} grid{boxes} (top); how strongly each cell responds (bottom)"
+    f"Training images with their {GRID[0]} x {GRID[1]} grid{boxes} (top); "
+    "how strongly each cell responds (bottom)"
 )
 fig.tight_layout()
 plt.show()
@@ -198,12 +208,14 @@ plt.show()
 # %%
 tokens = [helpers.tokenize(c, LANGUAGE) for c in train.captions]
 vocab = helpers.Vocabulary.build(tokens, min_count=3)
-MAX_LEN = 24  # <start> + words + <end>; longer captions are cut (there are none in the embedded data)
+# <start> + words + <end>; longer captions are cut (there are none in the embedded data)
+MAX_LEN = 24
 train_ids = batching.encode_captions(train.captions, vocab, LANGUAGE, max_len=MAX_LEN)
 val_ids = batching.encode_captions(val.captions, vocab, LANGUAGE, max_len=MAX_LEN)
 lengths = np.array([len(t) for t in train_ids])
 print(
-    f"{len(vocab)} words (with <pad> <start> <end> <unk>); captions of {lengths.min()}-{lengths.max()} ids, "
+    f"{len(vocab)} words (with <pad> <start> <end> <unk>); "
+    f"captions of {lengths.min()}-{lengths.max()} ids, "
     f"mean {lengths.mean():.1f}"
 )
 example = vocab.pad_batch(train_ids[:3], pad_value=-1)
@@ -235,7 +247,7 @@ print([" ".join(vocab.decode(row[row >= 0])) for row in example])
 # projected state `(B, A)`, scores and weights `(B, L)`, context `(B, C)`.
 #
 # The seven exercises below are the pieces of this step, plus the loss, the sampling and the initial state.
-# Each check cell runs your function on small fixed inputs and compares shapes, normalisation and numbers
+# Each check cell runs your function on small fixed inputs and compares shapes, normalization and numbers
 # with reference values.
 
 
@@ -248,7 +260,8 @@ def expect_close(what, got, expected, atol=1e-3):
         f"{what}: shape {tuple(got.shape)}, expected {tuple(expected.shape)}"
     )
     assert torch.allclose(got.detach().float(), expected, atol=atol), (
-        f"{what}: values differ from the reference\n got:      {got.detach().numpy().round(4).tolist()}"
+        f"{what}: values differ from the reference\n"
+        f" got:      {got.detach().numpy().round(4).tolist()}"
         f"\n expected: {expected.numpy().round(4).tolist()}"
     )
 
@@ -281,7 +294,8 @@ scores = additive_scores(fp, hp, v)
 expect_close(
     "additive_scores", scores, [[0.2403, -0.7684, -1.9888], [1.1202, 0.8140, 0.7769]]
 )
-# Each image is scored with its own decoder state: changing image 1's state leaves image 0's scores alone.
+# Each image is scored with its own decoder state: changing image 1's state leaves
+# image 0's scores alone.
 other = additive_scores(fp, torch.stack([hp[0], hp[1] + 1.0]), v)
 assert torch.allclose(other[0], scores[0]) and not torch.allclose(
     other[1], scores[1]
@@ -300,7 +314,8 @@ print("additive_scores: OK")
 
 # %% tags=["raises-exception"]
 def attention_weights(scores: torch.Tensor) -> torch.Tensor:
-    # scores (B, L) -> weights (B, L), each row a probability distribution over the L positions
+    # scores (B, L) -> weights (B, L), each row a probability distribution over the
+    # L positions
     # YOUR CODE HERE
     raise NotImplementedError("a softmax over the positions (the last axis)")
 
@@ -309,7 +324,8 @@ def attention_weights(scores: torch.Tensor) -> torch.Tensor:
 s = torch.tensor([[1.0, 2.0, 3.0], [0.5, 0.5, -1.0]])
 alpha = attention_weights(s)
 assert torch.allclose(alpha.sum(dim=1), torch.ones(2), atol=1e-5), (
-    f"each image's weights must sum to 1 over its positions; row sums: {alpha.sum(dim=1).tolist()}"
+    "each image's weights must sum to 1 over its positions; "
+    f"row sums: {alpha.sum(dim=1).tolist()}"
 )
 expect_close(
     "attention_weights", alpha, [[0.0900, 0.2447, 0.6652], [0.4498, 0.4498, 0.1004]]
@@ -377,13 +393,14 @@ def lstm_step(
     # context (B, C), word_embedding (B, E), state = (h, c) each (B, H) -> new (h, c)
     # YOUR CODE HERE
     raise NotImplementedError(
-        "concatenate [context, word_embedding] and run one step of the cell"
+        "concatenate [context, word_embedding], one step of the cell"
     )
 
 
 # %% tags=["check", "raises-exception"]
 def fixed_weights(module, scale=0.3):
-    # Deterministic weights (no random numbers), so the reference values hold on every machine.
+    # Deterministic weights (no random numbers), so the reference values hold on every
+    # machine.
     with torch.no_grad():
         for k, p in enumerate(module.parameters()):
             p.copy_(
@@ -431,10 +448,11 @@ print("lstm_step: OK")
 def masked_cross_entropy(
     logits: torch.Tensor, targets: torch.Tensor, pad_id: int = -1
 ) -> torch.Tensor:
-    # logits (B, T, V), targets (B, T) -> mean negative log-likelihood of the non-pad targets (a scalar)
+    # logits (B, T, V), targets (B, T) -> mean negative log-likelihood of the non-pad
+    # targets (a scalar)
     # YOUR CODE HERE
     raise NotImplementedError(
-        "log-softmax, pick the targets' log-probabilities, average over the non-pad ones"
+        "log-softmax, targets' log-probabilities, mean over non-pad"
     )
 
 
@@ -448,7 +466,8 @@ logits = torch.tensor(
 targets = torch.tensor([[0, 2, -1], [2, -1, -1]])  # padded with -1, as in the seminar
 loss = masked_cross_entropy(logits, targets, pad_id=-1)
 expect_close("masked_cross_entropy (pad -1)", loss, 0.4401)
-# The pads are ignored: changing the logits at padded positions does not change the loss.
+# The pads are ignored: changing the logits at padded positions does not change the
+# loss.
 noisy = logits.clone()
 noisy[0, 2] += 10.0
 noisy[1, 1:] -= 7.0
@@ -486,7 +505,7 @@ def sample_with_temperature(
     # logits (B, V) -> sampled ids (B,) long; temperature 0 means the argmax
     # YOUR CODE HERE
     raise NotImplementedError(
-        "softmax(logits / temperature), then one draw per row (argmax when temperature is 0)"
+        "softmax(logits / temperature), a draw per row (argmax at 0)"
     )
 
 
@@ -507,7 +526,8 @@ for tau in (1.0, 0.5, 2.0):
     )
     expected = torch.softmax(row / tau, dim=0)
     assert torch.allclose(freq, expected, atol=0.015), (
-        f"temperature {tau}: frequencies {freq.numpy().round(3)} but softmax(logits / {tau}) is {expected.numpy().round(3)}"
+        f"temperature {tau}: frequencies {freq.numpy().round(3)} "
+        f"but softmax(logits / {tau}) is {expected.numpy().round(3)}"
     )
 assert torch.equal(
     sample_with_temperature(many[:5], 0), torch.zeros(5, dtype=torch.long)
@@ -515,7 +535,8 @@ assert torch.equal(
 a = sample_with_temperature(many[:50], 1.0, torch.Generator().manual_seed(7))
 b = sample_with_temperature(many[:50], 1.0, torch.Generator().manual_seed(7))
 assert torch.equal(a, b), (
-    "draw with the generator you are given, so that a seeded generator repeats the samples"
+    "draw with the generator you are given, "
+    "so that a seeded generator repeats the samples"
 )
 print("sample_with_temperature: OK")
 
@@ -524,7 +545,7 @@ print("sample_with_temperature: OK")
 # ### Exercise 7 (further research): start from the image
 #
 # The seminar's first "trick for further research": instead of starting every caption from a zero LSTM
-# state, which carries no information about the image, initialise it from the image. Show, Attend and Tell
+# state, which carries no information about the image, initialize it from the image. Show, Attend and Tell
 # {cite}`xu2015show` uses the mean of the position features through two linear layers and a `tanh`:
 # $h_0 = \tanh(W_{h} \bar a)$, $c_0 = \tanh(W_{c} \bar a)$ with $\bar a = \frac{1}{L}\sum_i a_i$. Return
 # `(h0, c0)`, each `(B, H)`. (Now the first word, "a" or "two", can already depend on the image.)
@@ -532,10 +553,11 @@ print("sample_with_temperature: OK")
 
 # %% tags=["raises-exception"]
 def init_state(features: torch.Tensor, init_h: nn.Linear, init_c: nn.Linear) -> tuple:
-    # features (B, L, C) -> (h0, c0), each (B, H): tanh of a linear map of the mean position feature
+    # features (B, L, C) -> (h0, c0), each (B, H): tanh of a linear map of the mean
+    # position feature
     # YOUR CODE HERE
     raise NotImplementedError(
-        "average over the positions, then tanh(init_h(.)) and tanh(init_c(.))"
+        "mean over positions, then tanh(init_h(.)), tanh(init_c(.))"
     )
 
 
@@ -601,7 +623,8 @@ class AttentionDecoder(nn.Module):
         return h, c, features, self.feature_proj(features)
 
     def step(self, tokens, state):
-        # previous words (B,) -> logits of the next word (B, V), new state, attention weights (B, L)
+        # previous words (B,) -> logits of the next word (B, V), new state,
+        # attention weights (B, L)
         h, c, features, features_proj = state
         alpha = attention_weights(
             additive_scores(features_proj, self.hidden_proj(h), self.v)
@@ -611,7 +634,8 @@ class AttentionDecoder(nn.Module):
         return self.out(self.dropout(h)), (h, c, features, features_proj), alpha
 
     def forward(self, features, inputs):
-        # teacher forcing: inputs (B, T) = <start> w1 ... -> logits (B, T, V), attention (B, T, L)
+        # teacher forcing: inputs (B, T) = <start> w1 ... -> logits (B, T, V),
+        # attention (B, T, L)
         state = self.start(features)
         logits, alphas = [], []
         for t in range(inputs.shape[1]):
@@ -635,7 +659,7 @@ print(f"{sum(p.numel() for p in model.parameters()):,} parameters")
 # `w1 ... wn <end>`, with your masked cross-entropy over the padded batches (padded with `<pad>` = 0 by the
 # length-bucketed batches of `helpers.batching`). Adam {cite}`kingma2015adam` with a one-cycle learning rate; the gradient norm
 # is clipped, as usual for recurrent networks. After each epoch the teacher-forced loss on the validation
-# images tells whether the model still generalises.
+# images tells whether the model still generalizes.
 
 # %% tags=["uses-exercises", "skip-execution", "nbval-skip"]
 train_batches = batching.CaptionBatches(
@@ -678,7 +702,8 @@ for epoch in range(EPOCHS):
     history["train loss"].append(total / len(train_batches))
     history["validation loss"].append(float(val_loss))
     print(
-        f"epoch {epoch + 1}: train loss {history['train loss'][-1]:.3f}, validation loss {val_loss:.3f}"
+        f"epoch {epoch + 1}: train loss {history['train loss'][-1]:.3f}, "
+        f"validation loss {val_loss:.3f}"
     )
 train_seconds = time.perf_counter() - started
 print(f"trained in {train_seconds:.0f} s")
@@ -689,7 +714,8 @@ ax.set_ylabel("nats per word")
 plt.show()
 
 # %% tags=["uses-exercises", "skip-execution", "nbval-skip"]
-# Save the trained decoder (safetensors + vocabulary + config, no pickle) and load it back.
+# Save the trained decoder (safetensors + vocabulary + config, no pickle) and load it
+# back.
 config = {
     "feature_size": C,
     "embedding_size": EMBEDDING_SIZE,
@@ -784,16 +810,19 @@ started = time.perf_counter()
 test_words, test_maps = caption_with_attention(feats["test"])
 beam_words = caption_beam(feats["test"])
 print(
-    f"captioned {len(test_words)} test images twice in {time.perf_counter() - started:.1f} s; "
+    f"captioned {len(test_words)} test images twice in "
+    f"{time.perf_counter() - started:.1f} s; "
     f"attention maps {test_maps.shape}"
 )
 for i in range(4):
     print(
-        f"{test.files[i]}: {' '.join(test_words[i])!r}  (a reference: {test.captions_of(i)[0]!r})"
+        f"{test.files[i]}: {' '.join(test_words[i])!r}  "
+        f"(a reference: {test.captions_of(i)[0]!r})"
     )
 
 # %% tags=["uses-exercises", "skip-execution", "nbval-skip"]
-# The static view of the attention: each generated word with the map it was produced from.
+# The static view of the attention: each generated word with the map it was produced
+# from.
 from PIL import Image
 
 examples = [1, 5, 0]
@@ -828,7 +857,8 @@ for i in examples:
 # %% tags=["uses-exercises", "skip-execution", "nbval-skip"]
 @torch.no_grad()
 def sample_captions(features, temperature, n=3, max_len=20, seed=SEED):
-    # n captions for one image (features (1, L, C)), drawn word by word with sample_with_temperature
+    # n captions for one image (features (1, L, C)), drawn word by word with
+    # sample_with_temperature
     model.eval()
     generator = torch.Generator().manual_seed(seed)
     state = model.start(features.to(device).expand(n, -1, -1))
@@ -855,7 +885,7 @@ for k, tau in enumerate((0, 0.5, 1.0, 2.0)):
 # ## Evaluation
 #
 # **Caption quality**, computed exactly as in chapter 3: corpus BLEU-1..4 {cite}`papineni2002bleu` (nltk,
-# smoothing method 1) of the generated words against the 5 tokenised references of each of the 1000
+# smoothing method 1) of the generated words against the 5 tokenized references of each of the 1000
 # `test_A` images; and the semantic score, which parses the generated caption back into objects and compares
 # them with the scene truth (object precision and recall, counts, relations). Two baselines frame the
 # numbers: the caption of the nearest training image (pooled features, cosine) and the human ceiling (one
@@ -890,7 +920,8 @@ columns = [
 ]
 if test.scenes is None:
     print(
-        f"object precision and recall, counts and relations skipped on {DATASET}: they need the scenes' "
+        "object precision and recall, counts and relations skipped on "
+        f"{DATASET}: they need the scenes' "
         f"ground truth"
     )
     columns = columns[:3]
@@ -917,7 +948,7 @@ for i, (words, maps_i) in enumerate(zip(test_words, test_maps)):
     ):
         size = next(o.size for o in test.scenes[i].objects if o.cls == r["cls"])
         records.append({**r, "image": i, "size": size})
-inbox = caption_metrics.summarise_attention_in_box(records)
+inbox = caption_metrics.summarize_attention_in_box(records)
 frame = pd.DataFrame(
     records, columns=["position", "word", "cls", "hit", "uniform", "image", "size"]
 )
@@ -928,11 +959,13 @@ by_size["object words"] = frame.groupby("size").size()
 by_size.columns = ["attention in box", "uniform attention", "object words"]
 if test.scenes is None:
     print(
-        f"attention-in-box skipped on {DATASET}: it needs the objects' boxes from the scenes' ground truth"
+        f"attention-in-box skipped on {DATASET}: it needs the objects' boxes "
+        "from the scenes' ground truth"
     )
 else:
     print(
-        f"{inbox['object_words']} object words in {len(test_words)} captions: the attention peak is in the "
+        f"{inbox['object_words']} object words in {len(test_words)} captions: "
+        "the attention peak is in the "
         f"object's box for {inbox['attention_in_box']:.1%} of them; uniform attention: "
         f"{inbox['attention_in_box_uniform']:.1%}"
     )
@@ -984,7 +1017,8 @@ stepper, show_word = widgets.word_stepper(
     None if test.scenes is None else [test.scenes[i] for i in shown],
 )
 widgets.show(stepper, "word-by-word attention viewer")
-# The static runs draw one view (image 1 at its first object word), so the code behind the widget is exercised.
+# The static runs draw one view (image 1 at its first object word), so the code
+# behind the widget is exercised.
 show_word(1, next((t for t, _ in grammar.object_mentions(test_words[1], LANGUAGE)), 0))
 
 # %% [markdown]
@@ -1020,7 +1054,8 @@ if DATASET == "embedded" and EPOCHS >= 6:
         f"BLEU-4 {metrics['bleu4']:.3f} is below the floor {BLEU4_FLOOR}"
     )
     assert metrics["attention_in_box"] >= IN_BOX_FLOOR, (
-        f"attention-in-box {metrics['attention_in_box']:.3f} is below the floor {IN_BOX_FLOOR}"
+        f"attention-in-box {metrics['attention_in_box']:.3f} is below the floor "
+        f"{IN_BOX_FLOOR}"
     )
     assert metrics["attention_in_box"] >= 2 * metrics["attention_in_box_uniform"], (
         "attention is no better than uniform"
@@ -1050,7 +1085,8 @@ if (
             )
     untrained_val_loss = float(np.mean(losses))
     print(
-        f"validation loss: {untrained_val_loss:.3f} untrained, {history['validation loss'][-1]:.3f} trained"
+        f"validation loss: {untrained_val_loss:.3f} untrained, "
+        f"{history['validation loss'][-1]:.3f} trained"
     )
     assert np.isfinite(history["train loss"] + history["validation loss"]).all(), (
         "a training loss is not finite"
@@ -1140,7 +1176,7 @@ print("written to", results.record("04_attention_solution", metrics))
 # - Bahdanau, Cho and Bengio: neural machine translation by jointly learning to align and translate, where
 #   additive attention comes from {cite}`bahdanau2015neural`.
 # - Xu et al.: Show, Attend and Tell, soft (and hard) attention for captioning, the doubly stochastic
-#   regularisation and the initial state from the image {cite}`xu2015show`.
+#   regularization and the initial state from the image {cite}`xu2015show`.
 # - Vinyals et al.: Show and Tell, the decoder without attention of chapter 3 {cite}`vinyals2015show`.
 # - Papineni et al.: BLEU {cite}`papineni2002bleu`; Tan and Le: EfficientNet {cite}`tan2019efficientnet`.
 # - The seminar this chapter is rebuilt from: "Attention mechanism @ Image Captioning" by Arseniy Ashuha,

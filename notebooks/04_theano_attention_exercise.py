@@ -20,7 +20,7 @@
 # feature map against what it has written so far, turns the scores into attention probabilities, and reads
 # the attended feature vector {cite}`xu2015show,bahdanau2015neural`. Here the decoder is built with
 # **Lasagne** layers and compiled by **Theano** {cite}`dieleman2015lasagne,theano2016`: you describe the whole
-# computation as a symbolic graph, Theano optimises it, writes C code for it, compiles it with `g++`, and
+# computation as a symbolic graph, Theano optimizes it, writes C code for it, compiles it with `g++`, and
 # only then does a single number get computed. The chapter {doc}`04_attention_exercise` builds the same model
 # in PyTorch; the page {doc}`../book/theano_vs_pytorch` puts the two side by side.
 #
@@ -46,22 +46,30 @@
 # %%
 import os
 
-# One BLAS thread, set before NumPy is imported: with two thread pools (NumPy's and Theano's calls into it)
-# fighting over two cores, Theano steps run 2-3x slower.
+# One BLAS thread, set before NumPy is imported: with two thread pools (NumPy's and
+# Theano's calls into it) fighting over two cores, Theano steps run 2-3x slower.
 os.environ["OPENBLAS_NUM_THREADS"] = "1"
 
 # %% tags=["parameters"]
 # Parameters (papermill can override this cell: `papermill -p EPOCHS 20 ...`)
-DATASET = "embedded"  # real datasets ("coco", "flickr8k", ...): see the appendix "Running on real data and GPUs"
-DATA_DIR = None  # a folder holding a copy of the dataset, read as it is (no download); None: the cache's copy
-LANGUAGE = "en"  # "en" or "es": the captions the decoder learns to write (coco and flickr8k: "en")
-BACKBONE = "efficientnet_lite0"  # the CNN of the feature maps; "resnet152" (7 x 7 grid) needs its weights once
-DEVICE = "auto"  # Theano runs on the CPU in this edition (its GPU backend, pygpu, is not installed)
+# real datasets ("coco", "flickr8k", ...): see the appendix
+# "Running on real data and GPUs"
+DATASET = "embedded"
+# a folder holding a copy of the dataset, read as it is (no download);
+# None: the cache's copy
+DATA_DIR = None
+# "en" or "es": the captions the decoder learns to write (coco and flickr8k: "en")
+LANGUAGE = "en"
+# the CNN of the feature maps; "resnet152" (7 x 7 grid) needs its weights once
+BACKBONE = "efficientnet_lite0"
+# Theano runs on the CPU in this edition (its GPU backend, pygpu, is not installed)
+DEVICE = "auto"
 EPOCHS = 10  # as in the seed, an "epoch" is BATCHES_PER_EPOCH random batches
 BATCHES_PER_EPOCH = 60
 BATCH_SIZE = 32
 LEARNING_RATE = 0.006
-FEATURE_POOL = 1  # 2 averages 2x2 cells of the 8x8 grid: 16 positions, a cheaper attention, coarser maps
+# 2 averages 2x2 cells of the 8x8 grid: 16 positions, a cheaper attention, coarser maps
+FEATURE_POOL = 1
 SEED = 0
 
 # %%
@@ -70,7 +78,8 @@ import textwrap
 import time
 
 from helpers import (
-    theano_compat,  # first: the shims must be in place before NumPy, Theano and Lasagne load
+    # first: the shims must be in place before NumPy, Theano and Lasagne load
+    theano_compat,
 )
 
 lasagne = (
@@ -108,18 +117,22 @@ lasagne.random.set_rng(
 )  # the initial weights of every layer
 if str(DEVICE).lower() not in ("auto", "cpu"):
     print(
-        f"DEVICE={DEVICE!r}: this edition runs Theano on the CPU (the PyTorch edition uses GPUs)."
+        f"DEVICE={DEVICE!r}: this edition runs Theano on the CPU "
+        "(the PyTorch edition uses GPUs)."
     )
 print(
-    f"Theano {theano.__version__}, Lasagne {lasagne.__version__}, floatX={theano.config.floatX}"
+    f"Theano {theano.__version__}, Lasagne {lasagne.__version__}, "
+    f"floatX={theano.config.floatX}"
 )
 print(f"compiled C code is cached in {theano.config.base_compiledir}")
 
-# Every theano.function below is compiled in this mode: Theano's default optimisations except the in-place
-# ones. In-place variants of operations are extra C modules to compile (15 fewer here, about 20 s of g++ on
-# an empty cache) and make no measurable difference to a training step of this small model.
+# Every theano.function below is compiled in this mode: Theano's default optimizations
+# except the in-place ones. In-place variants of operations are extra C modules to
+# compile (15 fewer here, about 20 s of g++ on an empty cache) and make no measurable
+# difference to a training step of this small model.
 COMPILE_MODE = theano.compile.get_default_mode().excluding("inplace")
-# The exercise checks run tiny graphs once: Theano's Python implementations, no C code and no g++ at all.
+# The exercise checks run tiny graphs once: Theano's Python implementations, no C code
+# and no g++ at all.
 CHECK_MODE = theano.compile.Mode(linker="py", optimizer="fast_compile")
 
 # %% [markdown]
@@ -128,7 +141,7 @@ CHECK_MODE = theano.compile.Mode(linker="py", optimizer="fast_compile")
 # The seed loaded a matrix of GoogLeNet features, `128 x 6 x 6` per image, and lists of captions. We use the
 # book's embedded scenes and their EfficientNet-Lite0 feature maps {cite}`tan2019efficientnet`: `112`
 # channels on an `8 x 8` grid for a `128 x 128` image, so each of the 64 positions sees a `16 x 16` pixel cell.
-# The maps are stored as `float16`; Theano computes in `float32` (`floatX`), and we standardise every channel
+# The maps are stored as `float16`; Theano computes in `float32` (`floatX`), and we standardize every channel
 # with the training set's mean and standard deviation, which makes the attention scores start small. (The
 # parameter `FEATURE_POOL = 2` averages 2 x 2 cells into a `4 x 4` grid: training steps about twice as fast,
 # coarser attention maps.) On a real dataset (`DATASET = "coco"` or `"flickr8k"`, `DATA_DIR` a copy of it)
@@ -145,26 +158,30 @@ if DATASET != "embedded":
         else "the cache's copy"
     )
     print(
-        f"{DATASET} ({layout}): train {len(train.files)} images, {len(train.captions)} captions, "
-        f"val {len(val.files)} images, {len(val.captions)} captions (the test set is loaded for evaluation)"
+        f"{DATASET} ({layout}): train {len(train.files)} images, "
+        f"{len(train.captions)} captions, "
+        f"val {len(val.files)} images, {len(val.captions)} captions "
+        "(the test set is loaded for evaluation)"
     )
 train_features = helpers.image_features(train, BACKBONE)
 if "map" not in train_features:
     raise ValueError(
-        f"{DATASET} comes with pooled image vectors only, and attention needs feature maps: "
+        f"{DATASET} comes with pooled image vectors only, "
+        "and attention needs feature maps: "
         f"use 'embedded', 'coco' or 'flickr8k'"
     )
 
 
 def pool_maps(maps):
-    # Average FEATURE_POOL x FEATURE_POOL cells of the grid (FEATURE_POOL = 1: unchanged), in float32
+    # Average FEATURE_POOL x FEATURE_POOL cells of the grid
+    # (FEATURE_POOL = 1: unchanged), in float32
     n, c, h, w = maps.shape
     p = FEATURE_POOL
     return maps.reshape(n, c, h // p, p, w // p, p).mean(axis=(3, 5), dtype=np.float32)
 
 
 train_maps = pool_maps(train_features["map"])
-# Standardise each channel with the training set's statistics
+# Standardize each channel with the training set's statistics
 channel_mean = train_maps.mean(axis=(0, 2, 3), dtype=np.float64, keepdims=True).astype(
     "float32"
 )
@@ -174,17 +191,19 @@ channel_std = (
 )
 
 
-def standardise(maps):
-    # float16 feature maps (N, C, H, W) from helpers.image_features -> pooled, standardised float32
+def standardize(maps):
+    # float16 feature maps (N, C, H, W) from helpers.image_features -> pooled,
+    # standardized float32
     return ((pool_maps(maps) - channel_mean) / channel_std).astype("float32")
 
 
 img_codes = (train_maps - channel_mean) / channel_std
-val_codes = standardise(helpers.image_features(val, BACKBONE)["map"])
+val_codes = standardize(helpers.image_features(val, BACKBONE)["map"])
 FEATURES, HEIGHT, WIDTH = img_codes.shape[1:]
 
 print(
-    f"train: {len(train.files)} images, {len(train.captions)} captions; val: {len(val.files)} images"
+    f"train: {len(train.files)} images, {len(train.captions)} captions; "
+    f"val: {len(val.files)} images"
 )
 print(
     f"each image code is a {FEATURES}x{HEIGHT}x{WIDTH} feature map:",
@@ -214,7 +233,8 @@ def tokens_of(data):
 
 captions = tokens_of(train)
 val_captions = tokens_of(val)
-# The vocabulary is built from the words only: it has its own <pad>, <start>, <end> and <unk> entries.
+# The vocabulary is built from the words only: it has its own <pad>, <start>, <end>
+# and <unk> entries.
 vocab = helpers.Vocabulary.build(
     [c[1:-1] for caps in captions for c in caps],
     min_count=1 if DATASET == "embedded" else 5,
@@ -227,8 +247,8 @@ MAX_LEN = int(np.percentile(lengths, 97))
 
 
 def as_matrix(sequences, max_len=MAX_LEN):
-    # Token lists -> int32 matrix [n, max_len] of word ids, padded with PAD_IX = -1; a longer caption is cut
-    # and keeps its <end>
+    # Token lists -> int32 matrix [n, max_len] of word ids, padded with PAD_IX = -1;
+    # a longer caption is cut and keeps its <end>
     ids = [[vocab.stoi.get(w, UNK_IX) for w in seq] for seq in sequences]
     ids = [seq if len(seq) <= max_len else seq[: max_len - 1] + [END_IX] for seq in ids]
     return vocab.pad_batch(ids, max_len=max_len, pad_value=PAD_IX).astype("int32")
@@ -240,7 +260,8 @@ def to_string(tokens_ix):
 
 
 print(
-    f"{n_tokens} tokens in the vocabulary; captions have {lengths.min()}-{lengths.max()} tokens, MAX_LEN = {MAX_LEN}"
+    f"{n_tokens} tokens in the vocabulary; "
+    f"captions have {lengths.min()}-{lengths.max()} tokens, MAX_LEN = {MAX_LEN}"
 )
 print(as_matrix(captions[1]))
 print(to_string(as_matrix(captions[1])[0]))
@@ -266,7 +287,7 @@ plt.show()
 # $f_p$ is what the CNN saw at position $p$.
 #
 # At step $t$, with $h_{t-1}$ the previous LSTM output, additive attention {cite}`bahdanau2015neural,xu2015show`
-# scores every position, normalises the scores over positions and reads the attended vector:
+# scores every position, normalizes the scores over positions and reads the attended vector:
 #
 # $$
 # e_{t,p} = w^\top \tanh\left(W_f f_p + W_h h_{t-1} + b\right), \qquad
@@ -296,11 +317,13 @@ plt.show()
 # %%
 EMBEDDING_SIZE = 64  # change at your will
 LSTM_SIZE = 128  # change at your will
-ATTN_SIZE = 32  # change at your will (the attention tanh is the most expensive operation of a step)
+# change at your will (the attention tanh is the most expensive operation of a step)
+ATTN_SIZE = 32
 
 
 class ExpressionMergeLayer(MergeLayer):
-    # Any Theano expression of the outputs of several layers, as a layer (Lasagne 0.2 has ExpressionLayer).
+    # Any Theano expression of the outputs of several layers, as a layer
+    # (Lasagne 0.2 has ExpressionLayer).
     # output_shape: a shape tuple, or a function of the list of input shapes.
     def __init__(self, incomings, function, output_shape, **kwargs):
         super().__init__(incomings, **kwargs)
@@ -317,7 +340,8 @@ class ExpressionMergeLayer(MergeLayer):
 
 
 class PositionwiseDenseLayer(Layer):
-    # A dense layer applied to every position: (batch, positions, features) -> (batch, positions, num_units).
+    # A dense layer applied to every position:
+    # (batch, positions, features) -> (batch, positions, num_units).
     def __init__(
         self,
         incoming,
@@ -396,16 +420,18 @@ def lstm_cell(prev_cell, prev_out, input_layer, num_units):
 
 # %% tags=["raises-exception"]
 def attention_probs(image_features_seq, prev_out, attn_size=ATTN_SIZE):
-    # image_features_seq: layer (batch, positions, features); prev_out: layer (batch, lstm units)
+    # image_features_seq: layer (batch, positions, features);
+    # prev_out: layer (batch, lstm units)
     # returns: layer (batch, positions), each row sums to 1
     # YOUR CODE HERE
     raise NotImplementedError(
-        "attention probabilities, a layer (batch, positions) whose rows sum to 1"
+        "attention probabilities, (batch, positions), rows sum to 1"
     )
 
 
 # %% tags=["check", "raises-exception"]
-# Check exercise 1: shapes, probabilities, and where the decoder looks depends on what it has written.
+# Check exercise 1: shapes, probabilities, and where the decoder looks depends on what
+# it has written.
 l_seq, l_query = InputLayer((None, 6, 5)), InputLayer((None, 7))
 l_probs = attention_probs(l_seq, l_query, attn_size=4)
 assert get_output_shape(l_probs) == (None, 6), (
@@ -447,14 +473,17 @@ print("attention_probs: OK", p.round(3)[0])
 
 # %% tags=["raises-exception"]
 def attend(attn_probs, image_features_seq):
-    # attn_probs: layer (batch, positions); image_features_seq: layer (batch, positions, features)
-    # returns: layer (batch, features), the attention-weighted sum of the position vectors
+    # attn_probs: layer (batch, positions);
+    # image_features_seq: layer (batch, positions, features)
+    # returns: layer (batch, features), the attention-weighted sum of the position
+    # vectors
     # YOUR CODE HERE
     raise NotImplementedError("the attended vector, a layer (batch, features)")
 
 
 # %% tags=["check", "raises-exception"]
-# Check exercise 2: a one-hot distribution reads one position; any distribution gives the weighted sum.
+# Check exercise 2: a one-hot distribution reads one position; any distribution gives
+# the weighted sum.
 l_p, l_seq = InputLayer((None, 6)), InputLayer((None, 6, 5))
 l_attn = attend(l_p, l_seq)
 assert get_output_shape(l_attn) == (None, 5), (
@@ -496,7 +525,8 @@ class decoder:
 
     prev_word_emb = EmbeddingLayer(prev_word, n_tokens, EMBEDDING_SIZE)
 
-    # The image as a sequence of positions: (batch, channels, h, w) -> (batch, h*w, channels)
+    # The image as a sequence of positions:
+    # (batch, channels, h, w) -> (batch, h*w, channels)
     image_features_seq = reshape(
         dimshuffle(image_features, [0, 2, 3, 1]), [[0], -1, [3]]
     )
@@ -528,15 +558,16 @@ print(
     get_output_shape(decoder.attn),
 )
 print(
-    f"{sum(w.get_value().size for w in weights):,} trainable weights in {len(weights)} shared variables:",
+    f"{sum(w.get_value().size for w in weights):,} trainable weights in "
+    f"{len(weights)} shared variables:",
     ", ".join(str(w) for w in weights),
 )
 
 # %% [markdown]
 # ## Training: the recurrence as a Python loop
 #
-# During training we feed the decoder the reference caption (*teacher forcing*) and maximise the likelihood
-# of every next word, i.e. minimise the cross-entropy. The seed handed the step to agentnet's `Recurrence`
+# During training we feed the decoder the reference caption (*teacher forcing*) and maximize the likelihood
+# of every next word, i.e. minimize the cross-entropy. The seed handed the step to agentnet's `Recurrence`
 # (a `theano.scan` underneath). Here a **Python loop unrolls** the step `MAX_LEN - 1` times: each
 # `get_output` call builds one more copy of the step's expression, with the same shared weights, and the
 # states of step $t$ as the inputs of step $t+1$. The loop runs once, while the graph is *built*; the
@@ -556,7 +587,8 @@ image_vectors = T.tensor4("image features [batch,channels,h,w]")
 
 
 def unroll(image_vectors, sentences, n_steps):
-    # Teacher forcing: feed word t, get p(word t+1). Returns (batch, n_steps, n_tokens) and the attention.
+    # Teacher forcing: feed word t, get p(word t+1). Returns (batch, n_steps, n_tokens)
+    # and the attention.
     batch_size = sentences.shape[0]
     state = {
         decoder.prev_cell: T.zeros((batch_size, LSTM_SIZE)),
@@ -592,21 +624,23 @@ loss = T.nnet.categorical_crossentropy(
 )  # -1 -> 0, masked below
 loss = T.sum(loss * mask) / T.sum(mask)
 
-# The learning rate is a shared variable too: the training loop lowers it with set_value, no recompiling
+# The learning rate is a shared variable too: the training loop lowers it with
+# set_value, no recompiling
 learning_rate = theano.shared(np.float32(LEARNING_RATE), name="learning rate")
 updates = lasagne.updates.adam(loss, weights, learning_rate=learning_rate)
 print(
-    f"{len(updates)} shared variables are updated by one training step (weights and Adam's moments)"
+    f"{len(updates)} shared variables are updated by one training step "
+    "(weights and Adam's moments)"
 )
 
 # %% [markdown]
-# `theano.function` is where the work happens. Theano optimises the graph: the projection $W_f f_p$ of the
-# features is the same at every step, and the optimiser merges its `MAX_LEN - 1` copies into one by itself;
+# `theano.function` is where the work happens. Theano optimizes the graph: the projection $W_f f_p$ of the
+# features is the same at every step, and the optimizer merges its `MAX_LEN - 1` copies into one by itself;
 # chains of element-wise operations (the LSTM's gates) are fused into single loops; softmax and
 # cross-entropy become one stable operation. Then it generates C code for every operation and compiles, with
 # `g++`, each module that is not yet in its cache. With an empty cache that is about 80 small modules and two
 # to three minutes on a 2-core machine; they are kept in the book's cache folder (`.cache/theano`), and the
-# next run only optimises the graph (about 20 seconds). `COMPILE_MODE`, set at the top, leaves out Theano's
+# next run only optimizes the graph (about 20 seconds). `COMPILE_MODE`, set at the top, leaves out Theano's
 # in-place rewrites, which would add 15 more modules and not make this model faster.
 #
 # As in the seed, the functions take the **image features first and the sentences second**.
@@ -638,7 +672,8 @@ val_step = theano.function(
 )
 compiling.update()
 
-# One decoder step on its own, for generation: features, previous word and state -> next word probabilities
+# One decoder step on its own, for generation: features, previous word and state ->
+# next word probabilities
 prev_word_var, cell_var, out_var = (
     T.ivector("previous words"),
     T.matrix("cell"),
@@ -664,7 +699,8 @@ compiling.close()
 compile_seconds = time.perf_counter() - t0
 new_modules = cache_entries() - modules_before
 print(
-    f"compiled 3 functions in {compile_seconds:.0f} s; {new_modules} new C modules compiled with g++ "
+    f"compiled 3 functions in {compile_seconds:.0f} s; "
+    f"{new_modules} new C modules compiled with g++ "
     f"({'cold cache' if new_modules > 20 else 'warm cache'}); "
     f"the training graph has {len(train_step.maker.fgraph.apply_nodes)} operations"
 )
@@ -727,11 +763,13 @@ for epoch in range(EPOCHS):
     history["train loss"].append(train_loss / BATCHES_PER_EPOCH)
     history["val loss"].append(float(val_step(*val_probe)))
     print(
-        f"Epoch {epoch + 1}: train loss {history['train loss'][-1]:.3f}, val loss {history['val loss'][-1]:.3f}"
+        f"Epoch {epoch + 1}: train loss {history['train loss'][-1]:.3f}, "
+        f"val loss {history['val loss'][-1]:.3f}"
     )
 train_seconds = time.perf_counter() - t0
 print(
-    f"trained {EPOCHS * BATCHES_PER_EPOCH} batches of {BATCH_SIZE} in {train_seconds:.0f} s "
+    f"trained {EPOCHS * BATCHES_PER_EPOCH} batches of {BATCH_SIZE} "
+    f"in {train_seconds:.0f} s "
     f"({1000 * train_seconds / (EPOCHS * BATCHES_PER_EPOCH):.0f} ms per step)"
 )
 plots.loss_curves(
@@ -760,7 +798,8 @@ plt.show()
 
 # %% tags=["raises-exception"]
 def sample_tokens(probs, temperature, rng):
-    # probs: array (batch, vocabulary); returns an int array (batch,) of sampled word ids
+    # probs: array (batch, vocabulary);
+    # returns an int array (batch,) of sampled word ids
     # YOUR CODE HERE
     raise NotImplementedError(
         "sample one word per row, with a temperature (0 = argmax)"
@@ -768,7 +807,8 @@ def sample_tokens(probs, temperature, rng):
 
 
 # %% tags=["check", "raises-exception"]
-# Check exercise 3: greedy at temperature 0, the model's distribution at 1, sharper below 1, flatter above.
+# Check exercise 3: greedy at temperature 0, the model's distribution at 1,
+# sharper below 1, flatter above.
 check_rng = np.random.RandomState(3)
 p = np.array([[0.1, 0.6, 0.3], [0.5, 0.25, 0.25]], dtype="float32")
 assert list(sample_tokens(p, 0, check_rng)) == [1, 0], (
@@ -791,7 +831,8 @@ print("sample_tokens: OK")
 
 # %% tags=["uses-exercises", "skip-execution", "nbval-skip"]
 def generate_captions(image_codes, temperature=0.0, max_len=MAX_LEN, rng=None):
-    # Word ids (batch, max_len - 1) and attention maps (batch, max_len - 1, HEIGHT, WIDTH), one step at a time
+    # Word ids (batch, max_len - 1) and attention maps
+    # (batch, max_len - 1, HEIGHT, WIDTH), one step at a time
     rng = rng or np.random.RandomState(SEED)
     batch_size = len(image_codes)
     words = np.full(batch_size, START_IX, dtype="int32")
@@ -813,12 +854,13 @@ def caption_words(tokens):
 
 
 test = helpers.load_captions("test_A", LANGUAGE, DATASET, data_dir=DATA_DIR)
-test_codes = standardise(helpers.image_features(test, BACKBONE)["map"])
+test_codes = standardize(helpers.image_features(test, BACKBONE)["map"])
 t0 = time.perf_counter()
 test_tokens, test_attention = generate_captions(test_codes, temperature=0.0)
 test_words = caption_words(test_tokens)
 print(
-    f"greedy captions for the {len(test_words)} images of test_A in {time.perf_counter() - t0:.1f} s"
+    f"greedy captions for the {len(test_words)} images of test_A in "
+    f"{time.perf_counter() - t0:.1f} s"
 )
 for i in range(5):
     print(f"{i}: {' '.join(test_words[i])!r:58} reference: {test.captions_of(i)[0]!r}")
@@ -909,7 +951,8 @@ human_scores = caption_metrics.human_ceiling(references)
 columns = ["bleu1", "bleu2", "bleu4", "object_precision", "object_recall"]
 if test.scenes is None:
     print(
-        f"object precision and recall skipped on {DATASET}: they need the scenes' ground truth"
+        f"object precision and recall skipped on {DATASET}: "
+        "they need the scenes' ground truth"
     )
     columns = columns[:3]
 table = pd.DataFrame(
@@ -957,15 +1000,18 @@ if test.scenes is not None:
         for words, maps, scene in zip(test_words, test_attention, test.scenes)
         for r in caption_metrics.attention_in_boxes(words, maps, scene, LANGUAGE)
     ]
-    attention_summary = caption_metrics.summarise_attention_in_box(records)
+    attention_summary = caption_metrics.summarize_attention_in_box(records)
     print(
-        f"{attention_summary['object_words']} object words: the attention peak lies in the object's box "
-        f"{attention_summary['attention_in_box']:.2f} of the time (uniformly random peak: "
+        f"{attention_summary['object_words']} object words: "
+        "the attention peak lies in the object's box "
+        f"{attention_summary['attention_in_box']:.2f} of the time "
+        "(uniformly random peak: "
         f"{attention_summary['attention_in_box_uniform']:.2f})"
     )
 else:
     print(
-        f"attention-in-box skipped on {DATASET}: it needs the objects' boxes from the scenes' ground truth"
+        f"attention-in-box skipped on {DATASET}: it needs the objects' boxes "
+        "from the scenes' ground truth"
     )
 
 # %% [markdown]
@@ -997,7 +1043,8 @@ for key in ("attention_in_box", "attention_in_box_uniform"):
 helpers.record("04_theano_attention_solution", metrics)
 print("\n".join(f"{key:26} {value:.3f}" for key, value in metrics.items()))
 
-# Quality floors, with a margin below what the default parameters reach on the embedded data
+# Quality floors, with a margin below what the default parameters reach on the
+# embedded data
 if DATASET == "embedded":
     assert metrics["train_loss_last"] < 0.6 * metrics["train_loss_first"], (
         "the training loss did not go down"
@@ -1011,9 +1058,12 @@ if DATASET == "embedded":
     assert metrics["attention_in_box"] > 2 * metrics["attention_in_box_uniform"], (
         "attention is not on the objects"
     )
-else:  # real data, even one "epoch" of BATCHES_PER_EPOCH batches: what holds for any correct run
+else:
+    # real data, even one "epoch" of BATCHES_PER_EPOCH batches: what holds for any
+    # correct run
     print(
-        f"validation loss on the probe: {untrained_val_loss:.3f} untrained, {history['val loss'][-1]:.3f} trained"
+        f"validation loss on the probe: {untrained_val_loss:.3f} untrained, "
+        f"{history['val loss'][-1]:.3f} trained"
     )
     assert np.isfinite(
         history["train loss"] + history["val loss"] + [val_loss]
@@ -1037,7 +1087,8 @@ stepper, show_word = widgets.word_stepper(
     test.scenes[:50] if test.scenes is not None else None,
 )
 widgets.show(stepper, "word-by-word attention explorer")
-# One view drawn in every run (image 1 at its first object word), so the code behind the widget is exercised
+# One view drawn in every run (image 1 at its first object word), so the code behind
+# the widget is exercised
 show_word(1, next((t for t, _ in grammar.object_mentions(test_words[1], LANGUAGE)), 0))
 
 # %% [markdown]
@@ -1045,7 +1096,7 @@ show_word(1, next((t for t, _ in grammar.object_mentions(test_words[1], LANGUAGE
 #
 # ```{exercise}
 # :label: theano-att-init-exercise
-# **Initialise the LSTM from the image** (the seed's first trick). Instead of zeros, start the decoder from
+# **Initialize the LSTM from the image** (the seed's first trick). Instead of zeros, start the decoder from
 # $c_0 = \tanh(W_c \bar f)$ and $h_0 = \tanh(W_h \bar f)$ where $\bar f$ is the mean of the position vectors.
 # Where in `unroll` and `generate_captions` does this go, and does the validation loss after 8 epochs change?
 # ```
@@ -1118,10 +1169,10 @@ show_word(1, next((t for t, _ in grammar.object_mentions(test_words[1], LANGUAGE
 # %% [markdown]
 # ## Summary
 #
-# - Attention is two small pieces: scores of every image position against the decoder's state, normalised by
+# - Attention is two small pieces: scores of every image position against the decoder's state, normalized by
 #   a softmax, and the weighted sum of the position vectors. In Lasagne they are layers, and so is everything
 #   else: a recurrent decoder is one step of layers plus a rule for feeding its outputs back.
-# - Theano builds a symbolic graph first (`get_output`), optimises and compiles it (`theano.function`, `g++`,
+# - Theano builds a symbolic graph first (`get_output`), optimizes and compiles it (`theano.function`, `g++`,
 #   cached on disk), and only then runs. Unrolling the step in a Python loop builds a bigger graph but costs
 #   nothing at run time; `theano.scan` keeps the loop symbolic.
 # - Weights are **shared variables** that the compiled training function updates in place
