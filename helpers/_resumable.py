@@ -62,7 +62,12 @@ class ResumableDownloader:
     The size, and the MD5 where the registry has one, are checked on the complete `.part` (hashed while it
     streams) before it is handed to pooch, which checks the sha256 and renames it into place. The `.part`
     is handed over as a hard link, so it still holds the whole download while pooch hashes it: Ctrl-C
-    during that hash keeps it (the caller removes it once the file is in place).
+    during that hash keeps it (the caller removes it once the file is in place). `size` is in bytes.
+
+    A call raises ChecksumError when the size or the MD5 is not the expected one (the `.part` is removed),
+    OSError when the connection ends before the declared size (the `.part` is kept for resuming) or for a 206
+    answer that does not start at the byte asked for, `requests.HTTPError` for an HTTP error status, and
+    FileNotFoundError for a local source (`file://` or a path) that does not exist.
     """
 
     def __init__(

@@ -17,7 +17,10 @@ from .paths import cache_dir, new_file_mode, stable_key
 
 
 def save_npz_atomic(path: Path, **arrays) -> None:
-    """np.savez to a temporary file, then rename: a crash never leaves half a cache file."""
+    """np.savez of `arrays` ({name: np.ndarray}) to a temporary file, then rename: a crash never leaves half a file.
+
+    Errors while writing (OSError: a full disk) propagate after the temporary file is removed.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".npz")
@@ -33,7 +36,11 @@ def save_npz_atomic(path: Path, **arrays) -> None:
 
 def cached_arrays(name: str, key_parts, compute) -> dict:
     """`compute()` -> {name: array}, stored as `cache_dir('arrays')/<name>-<hash of key_parts>.npz` and read back
-    on later calls. Put everything the arrays depend on (dataset, split, language, settings) in `key_parts`."""
+    on later calls. Put everything the arrays depend on (dataset, split, language, settings) in `key_parts`.
+
+    Returns {name: np.ndarray} (each value of `compute()` through `np.asarray`; read back without pickle). A cache
+    file that does not load is recomputed, with one printed line.
+    """
     path = cache_dir("arrays") / f"{name}-{stable_key(key_parts)}.npz"
     out = _load_npz(path) if path.is_file() else None  # unreadable: recompute
     if out is None:
@@ -43,7 +50,11 @@ def cached_arrays(name: str, key_parts, compute) -> dict:
 
 
 def cache_key(name: str, backbone: str, size: int, files: list) -> str:
-    """A short key naming a feature file: dataset version and split (`name`), backbone, resolution, file list."""
+    """A short key naming a feature file: dataset version and split (`name`), backbone, resolution, file list.
+
+    `size` is the input side in pixels. The key is `<name, '/' -> '_'>-<backbone>-<size>-<12 hex digits>`, the
+    hex digits a sha256 of all four parts.
+    """
     h = hashlib.sha256(json.dumps([name, backbone, size, list(map(str, files))]).encode()).hexdigest()[:12]
     return f"{name.replace('/', '_')}-{backbone}-{size}-{h}"
 

@@ -44,6 +44,9 @@ __all__ = [
 def encode_captions(captions: list, vocab: Vocabulary, lang: str = "en", max_len: int | None = None) -> list:
     """Caption strings -> id lists ``[<start>, ..., <end>]``; ``max_len`` bounds the total length (``<end>`` kept).
 
+    One list of ints per caption, words tokenized with ``helpers.tokenize(text, lang)`` (unknown words ->
+    ``<unk>``). Raises TypeError for a caption that is not a string, ValueError for a language other than 'en' / 'es'.
+
     Taught in: notebooks/03_show_and_tell.ipynb § Words to numbers: a vocabulary with a minimum count
     """
     out = []
@@ -57,6 +60,9 @@ def encode_captions(captions: list, vocab: Vocabulary, lang: str = "en", max_len
 
 class BucketBatchSampler:
     """Batches of indices grouped by length, every index once per epoch, reproducible from (seed, epoch).
+
+    ``lengths``: (N,) ints (converted to int64); iterating yields lists of ``batch_size`` int indices (the last one
+    shorter unless ``drop_last``). Raises ValueError when ``lengths`` is not 1-d or ``batch_size`` < 1.
 
     Taught in: notebooks/03_show_and_tell.ipynb § Batches of similar length
     """
@@ -103,6 +109,8 @@ class BucketBatchSampler:
 class CaptionBatch(NamedTuple):
     """One padded batch: image rows, caption ids (`<start> ... <end> <pad>...`) and lengths; `.to(device)`.
 
+    ``image_index`` (B,) int64, ``tokens`` (B, T) int64 with T the longest caption of the batch, ``lengths`` (B,) int64.
+
     Taught in: notebooks/03_show_and_tell.ipynb § Batches of similar length
     """
 
@@ -116,6 +124,11 @@ class CaptionBatch(NamedTuple):
 
 class CaptionBatches:
     """Length-bucketed, padded batches of (image index, caption ids) for teacher-forced training.
+
+    ``caption_image``: (C,) ints, the image row of each caption; ``token_ids``: C id lists (``encode_captions``).
+    Iterating yields ``CaptionBatch`` (``image_index`` (B,), ``tokens`` (B, T), ``lengths`` (B,), all int64),
+    ``tokens`` padded with ``pad_id``. Raises ValueError when the two differ in length or a caption has fewer than
+    2 ids (``<start>`` and ``<end>``), and as ``BucketBatchSampler`` for ``batch_size`` < 1.
 
     Taught in: notebooks/03_show_and_tell.ipynb § Batches of similar length
     """
@@ -171,6 +184,8 @@ def captions_per_image(data) -> list:
 def references_per_image(data, lang: str | None = None) -> list:
     """Tokenized reference captions grouped by image (`captions_per_image`, tokenized), for BLEU.
 
+    A list of `len(data.files)` lists of token lists; `lang` defaults to `data.lang` ('en' without one).
+
     Taught in: notebooks/03_show_and_tell.ipynb § How good is that? Baselines and a ceiling
     """
     lang = lang or getattr(data, "lang", "en")
@@ -183,8 +198,9 @@ def masked_cross_entropy(
 ) -> torch.Tensor:
     """Cross-entropy of (B, T, V) logits against (B, T) targets, ignoring positions where the target is `pad_id`.
 
-    "mean": average over the non-pad tokens (0 when there are none); "sum": their total; "none": a (B, T)
-    tensor with zeros at the pads.
+    `targets` are int64 ids; the loss is computed in float32 whatever the logits' dtype. "mean": average over the
+    non-pad tokens (0 when there are none); "sum": their total; "none": a (B, T) tensor with zeros at the pads.
+    Raises ValueError when the shapes do not match or for another `reduction`.
 
     Taught in: notebooks/03_show_and_tell.ipynb § Training with teacher forcing
     """

@@ -42,7 +42,8 @@ def write_coco_captions(
     extra_annotations: list | None = None,
     info: dict | None = None,
 ) -> None:
-    """Write a COCO captions file; `extra_*` add fields to each image / annotation (COCO readers ignore them)."""
+    """Write a COCO captions file; `extra_*` add fields to each image / annotation (COCO readers ignore them).
+    `caption_image[k]`: 0-based index into `files` of caption k (1-based ids in the file); `size`: (w, h) px."""
     images = [
         {"id": i + 1, "file_name": f, "width": size[0], "height": size[1], **(extra_images[i] if extra_images else {})}
         for i, f in enumerate(files)
@@ -61,7 +62,9 @@ def write_coco_captions(
 
 
 def read_coco_captions(path: Path, image_dir: Path | None = None, lang: str = "en") -> CaptionData:
-    """Read a COCO captions JSON (`captions_train2014.json` or ours): images in id order, captions stripped."""
+    """Read a COCO captions JSON (`captions_train2014.json` or ours): images in id order, captions stripped.
+    `caption_image` (C,) int64; captions without a word are counted in `dropped`. DatasetFormatError: a damaged or
+    malformed file (file and JSON path), two images with one id, a caption of an unknown image."""
     doc = _read_json_object(path, ("images", "annotations"), "a COCO captions file")
     _expect(path, "images", doc["images"], list, "a list of images")
     _expect(path, "annotations", doc["annotations"], list, "a list of annotations")
@@ -200,6 +203,7 @@ def read_flickr8k(text_dir: Path, image_dir: Path | None = None, split: str = "t
 
     `split`: 'train' (6,000 images), 'val' or 'dev' (1,000), 'test' (1,000), or 'all' (the three splits).
     An image of the split file without captions is an error. `image_dir` defaults to the text folder.
+    Raises ValueError for another split, DatasetFormatError for a missing or malformed file.
     """
     text_dir = Path(text_dir)
     dropped = {}
@@ -256,7 +260,8 @@ def seed000_files(folder: Path, phase: str) -> dict:
 
 
 def read_seed000_vectors(path: Path, n: int, dim: int = SEED000_DIM) -> np.ndarray:
-    """`<phase>_images_vectors.bin`: raw float32, `n` x `dim`, no header. Size is checked against `n`."""
+    """`<phase>_images_vectors.bin`: raw float32, `n` x `dim`, no header -> (n, dim) float32. Size checked against `n`.
+    DatasetFormatError: missing, empty, not whole rows, another number of rows than `n`, NaN or infinite values."""
     path = Path(path)
     if not path.is_file():
         raise DatasetFormatError(f"{path} is missing")
@@ -283,7 +288,7 @@ def read_seed000(folder: Path, phase: str, dim: int = SEED000_DIM) -> tuple:
 
     `<phase>_images_names.txt`: one image name a line (the order of the vectors);
     `<phase>_images_vectors.bin`: raw float32 N x dim; `<phase>_captions.txt`: 'image name<TAB>caption'.
-    Every caption must name an image of the names file.
+    Every caption must name an image of the names file; else, or for a missing file, DatasetFormatError.
     """
     files = seed000_files(folder, phase)
     for kind in ("names", "captions", "vectors"):
@@ -334,6 +339,7 @@ def read_karpathy_captions(path: Path, split: str, image_dir: Path | None = None
 
     'train' includes 'restval' (the usual 113,287 COCO training images); 'val', 'test', 'restval' as in
     the file. File names are `<filepath>/<filename>` (e.g. 'val2014/COCO_val2014_000000391895.jpg').
+    `check_only`: validate the file, return None. DatasetFormatError (file, JSON path): malformed, or an empty split.
     """
     doc = _read_json_object(path, ("images",), "a Karpathy split file (dataset_coco.json)")
     _expect(path, "images", doc["images"], list, "a list of images")

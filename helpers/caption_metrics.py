@@ -46,7 +46,8 @@ def human_ceiling(references: list) -> dict:
     """BLEU-1..4 of one human caption against the other captions of the same image, averaged over the hold-out.
 
     `references[i]` are the tokenized captions of image i (at least 2). Note the model is usually scored
-    against all references (one more than here), which favours it slightly.
+    against all references (one more than here), which favours it slightly. Returns {'bleu1', ..., 'bleu4'}.
+    Raises ValueError when an image has fewer than 2 references, TypeError as `bleu` for badly nested tokens.
 
     Taught in: notebooks/03_show_and_tell.ipynb § How good is that? Baselines and a ceiling
     """
@@ -61,10 +62,12 @@ def human_ceiling(references: list) -> dict:
 def semantic_scores(captions: list, scenes: list, lang: str = "en") -> dict:
     """Compare generated captions with the scene truth.
 
+    `captions`: caption strings, one per `Scene` of `scenes` (read back with `grammar.parse_caption`).
     object_precision: of the objects a caption names, the share that are in the image; object_recall: of
     the image's object classes, the share the caption names; count_accuracy: named classes whose stated
     count (1 unless "two ...") is right; relation_accuracy: of the relations stated between objects that
-    are present, the share that hold.
+    are present, the share that hold (NaN when none is stated); relations_stated: how many there were.
+    Raises ValueError for a language other than 'en' / 'es'.
 
     Taught in: notebooks/03_show_and_tell.ipynb § How good is that? Baselines and a ceiling
     """
@@ -101,6 +104,10 @@ def semantic_scores(captions: list, scenes: list, lang: str = "en") -> dict:
 def evaluate_captions(hypotheses: list, data, lang: str | None = None, references: list | None = None) -> dict:
     """BLEU-1..4 of generated token lists (one per image of `data`) and, with scene truth, the semantic scores.
 
+    `references` default to `references_per_image(data, lang)`; `lang` to `data.lang`. Returns {'bleu1', ...,
+    'bleu4'} plus the keys of `semantic_scores` when `data.scenes` is there. Raises TypeError / ValueError as
+    `bleu` (`check_bleu_inputs`) for inputs that are not nested token lists of matching length.
+
     Taught in: notebooks/03_show_and_tell.ipynb § How good is that? Baselines and a ceiling
     """
     lang = lang or getattr(data, "lang", "en")
@@ -115,6 +122,8 @@ def evaluate_captions(hypotheses: list, data, lang: str | None = None, reference
 def attention_in_box(attention: np.ndarray, box, image_size: int = 128) -> bool:
     """True when the peak of an (H, W) attention map falls inside `box` (x0, y0, x1, y1 in pixels).
 
+    The peak is the centre of the most attended cell, mapped onto an `image_size` x `image_size` pixel image.
+
     Taught in: notebooks/04_attention_solution.ipynb § Evaluation
     """
     h, w = attention.shape
@@ -127,7 +136,8 @@ def attention_in_box(attention: np.ndarray, box, image_size: int = 128) -> bool:
 def box_cell_fraction(boxes, grid: tuple, image_size: int = 128) -> float:
     """Share of grid cells whose centre lies in a box: what a uniformly random attention peak would score.
 
-    `boxes` is one box (x0, y0, x1, y1 in pixels) or a list of boxes (the cells inside any of them count).
+    `boxes` is one box (x0, y0, x1, y1 in pixels) or a list of boxes (the cells inside any of them count);
+    `grid` is (H, W), the attention map's shape, over an `image_size`-pixel image. Returns a float in [0, 1].
 
     Taught in: notebooks/04_attention_solution.ipynb § Evaluation
     """
@@ -144,7 +154,8 @@ def box_cell_fraction(boxes, grid: tuple, image_size: int = 128) -> float:
 def attention_in_boxes(tokens: list, attention, scene, lang: str = "en", image_size: int | None = None) -> list:
     """One record per object word of `tokens` whose class is in `scene`.
 
-    `attention[t]` is the (H, W) map used to emit `tokens[t]`. A record is {"position", "word", "cls",
+    `attention[t]` is the (H, W) map used to emit `tokens[t]` (a (T, H, W) array or a list of maps);
+    `image_size` defaults to `scene.canvas` (pixels). A record is {"position", "word", "cls",
     "hit" (the peak lies in a box of that class), "uniform" (share of cells inside those boxes)}. Words naming
     an object that is not in the image (a wrong word) are left out: there is no box to look at.
 
@@ -175,6 +186,8 @@ def attention_in_boxes(tokens: list, attention, scene, lang: str = "en", image_s
 
 def summarize_attention_in_box(records: list) -> dict:
     """{"attention_in_box", "attention_in_box_uniform", "object_words"} over records from many captions.
+
+    The two rates are means of the records' "hit" and "uniform"; no records: NaN, NaN and 0.
 
     Taught in: notebooks/04_attention_solution.ipynb § Evaluation
     """
@@ -221,8 +234,11 @@ def nearest_neighbour_captions(
 ) -> tuple:
     """The caption-retrieval baseline: describe an image with a caption of its nearest training image(s).
 
-    `train_captions[j]` is the list of caption strings of training image j. Among the captions of the `k`
-    nearest images the consensus caption is returned. Returns (captions, nearest image index per query).
+    The idea of Devlin et al. 2015 (nearest-neighbour captioning). `query_features` (Q, D) and `train_features`
+    (N, D) float; `train_captions[j]` is the list of caption strings of training image j. Among the captions of
+    the `k` nearest images (`metric` 'cosine' or 'l2') the consensus caption (most word and word-pair overlap
+    with the others) is returned. Returns (Q caption strings, (Q,) int64 index of each query's nearest image).
+    Raises ValueError for another metric or NaN / infinite features (`metrics.distances`).
 
     Taught in: notebooks/03_show_and_tell.ipynb § How good is that? Baselines and a ceiling
     """

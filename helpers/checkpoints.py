@@ -90,6 +90,9 @@ def load_checkpoint(directory, build: Callable | None = None, map_location="cpu"
     """Load what `save_checkpoint` wrote (no pickle: safetensors or `torch.load(weights_only=True)`).
 
     With `build(config, vocab) -> nn.Module`, the model is created, loaded strictly and set to eval mode.
+    Raises FileNotFoundError when config.json, vocab.json or the weights file is missing, ValueError when
+    config.json disagrees with vocab.json or names an unknown weights format, and RuntimeError (from
+    `load_state_dict`) when the built model does not match the weights.
 
     Taught in: notebooks/03_show_and_tell.ipynb § Saving and loading without pickle
     """

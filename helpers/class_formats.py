@@ -11,7 +11,9 @@ from .formats_core import ClassData, DatasetFormatError, text_lines, write_text_
 
 
 def write_tiny_imagenet_index(root: Path, classes: list, words: dict, train: dict, val: list) -> None:
-    """Write the Tiny ImageNet text files. `train[wnid]` is a list of (file name, box); `val` of (file, wnid, box)."""
+    """Write the Tiny ImageNet text files. `train[wnid]` is a list of (file name, box); `val` of (file, wnid, box).
+
+    A box is (x0, y0, x1, y1) in pixels; `words[wnid]` the class's names. Every file is written atomically."""
     root = Path(root)
     write_text_atomic(root / "wnids.txt", "".join(f"{c}\n" for c in classes))
     write_text_atomic(root / "words.txt", "".join(f"{c}\t{', '.join(words[c])}\n" for c in classes))
@@ -26,7 +28,13 @@ def write_tiny_imagenet_index(root: Path, classes: list, words: dict, train: dic
 
 
 def read_tiny_imagenet(root: Path, split: str = "train") -> ClassData:
-    """Read the Tiny ImageNet tree at `root` (the folder that holds `wnids.txt`); split 'train' or 'val'."""
+    """Read the Tiny ImageNet tree at `root` (the folder that holds `wnids.txt`); split 'train' or 'val'.
+
+    Returns ClassData: files `train/<wnid>/images/<file>` or `val/images/<file>`, `labels` (N,) int64 into
+    `classes`, `boxes` (N, 4) int64 (x0, y0, x1, y1 in pixels). A class without `train/<wnid>/<wnid>_boxes.txt`
+    has no training images (held out). Raises ValueError for another split, DatasetFormatError (file and line)
+    for no wnids.txt, a line without its tab-separated fields or integer box, a val class not in wnids.txt.
+    """
     root = Path(root)
     if not (root / "wnids.txt").is_file():
         raise DatasetFormatError(f"{root} has no wnids.txt: point at the tiny-imagenet-200 folder")

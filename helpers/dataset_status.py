@@ -12,7 +12,12 @@ from .weights import torchvision_weights_path
 
 
 def status(name: str) -> dict:
-    """What of a dataset is in the cache, from file sizes and stamps only (nothing is hashed)."""
+    """What of a dataset is in the cache, from file sizes and stamps only (nothing is hashed).
+
+    Returns {'title', 'kind', 'path', 'status', 'files': {file: state}, 'download', 'license', 'citation'} (and
+    'manual' for a manual dataset); for torchvision weights {'title', 'kind', 'path', 'license', 'status'}.
+    Raises UnknownDatasetError for a name that is not in the registry.
+    """
     ds = get_dataset(name)
     if ds.torchvision:
         path = torchvision_weights_path(ds.name)

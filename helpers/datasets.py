@@ -44,7 +44,7 @@ LANGUAGES = {"coco": "en", "flickr8k": "en", "coco-spanish": "es"}
 
 
 def splits(name: str) -> tuple:
-    """The split names a dataset accepts ('embedded': its scene splits)."""
+    """The split names a dataset accepts ('embedded': its scene splits); UnknownDatasetError for an unknown name."""
     return embedded.SCENE_SPLITS if name == "embedded" else get_dataset(name).splits
 
 
@@ -111,6 +111,8 @@ def load_captions(
     language or dataset of the wrong kind), UnknownDatasetError (a name not in the registry),
     DatasetFormatError (one line naming the folder, the layout expected and the first missing file),
     DownloadError (offline with nothing cached).
+
+    Used in: notebooks/00_data_features_devices.ipynb § Building the embedded dataset
     """
     if dataset == "embedded":
         return embedded.read_captions(
@@ -146,8 +148,10 @@ def load_classes(
     """Labelled images, one object each: `ClassData` (files, `labels` (N,) int64 into `classes`, `boxes` (N, 4)).
 
     dataset: 'embedded' ('train' holds only seen classes, 'val' seen and unseen ones) or 'tiny-imagenet'
-    ('train' 500 images per class, 'val' 50; every class is seen). data_dir, check, download and the
-    errors as in `load_captions`.
+    ('train' 500 images per class, 'val' 50; every class is seen). `boxes` are int64 (x0, y0, x1, y1) in pixels.
+    data_dir, check, download and the errors as in `load_captions`.
+
+    Used in: notebooks/00_data_features_devices.ipynb § Seen and unseen classes
     """
     if dataset == "embedded":
         return embedded.read_classes(split, config or embedded.Config(), build_if_missing, root=data_dir)
@@ -189,7 +193,10 @@ def test_sets(dataset: str = "embedded", data_dir=None, lang: str | None = None,
     """The 1,000-image test sets the data holds, e.g. ('test_A', 'test_B', 'test_C'); at least one.
 
     coco and flickr8k: one per whole 1,000 images of 'test' (all of it when smaller); coco-spanish: the
-    test phases on disk. `kwargs` go to `load_captions`.
+    test phases on disk. `kwargs` go to `load_captions`, and so do its errors (UnknownDatasetError for an
+    unknown name, DatasetFormatError for a folder without the dataset).
+
+    Used in: notebooks/00_data_features_devices.ipynb § Building the embedded dataset
     """
     if dataset == "embedded":
         return TEST_SETS
@@ -205,7 +212,10 @@ test_sets.__test__ = False  # not a pytest test
 
 
 def seen_unseen(train: ClassData) -> tuple:
-    """(seen, unseen) class ids: a class is unseen when `train` has no image of it."""
+    """(seen, unseen) lists of class ids: a class is unseen when `train` (a ClassData) has no image of it.
+
+    Taught in: notebooks/00_data_features_devices.ipynb § Seen and unseen classes
+    """
     present = set(np.unique(train.labels).tolist())
     seen = [c for i, c in enumerate(train.classes) if i in present]
     unseen = [c for i, c in enumerate(train.classes) if i not in present]
@@ -213,13 +223,13 @@ def seen_unseen(train: ClassData) -> tuple:
 
 
 def zero_shot_split(train, fraction: float = 0.15, seed: int = 0) -> tuple:
-    """(seen ids, unseen ids, mask of training images to keep).
+    """(seen ids, unseen ids, keep): `keep` is an (N,) bool mask of the training images of seen classes.
 
     The embedded dataset already holds classes out of its training split (`seen_unseen`). A real
     dataset that trains on every class (Tiny ImageNet) gets a deterministic random `fraction` of its classes
-    held out here, and their training images are masked away.
+    held out here (at least one; from `seed`), and their training images are masked away.
 
-    Taught in: notebooks/02_devise_zero_shot.ipynb § The data: seen and unseen classes
+    Taught in: notebooks/02_devise_zero_shot.ipynb § 1. The data: seen and unseen classes
     """
     seen, unseen = seen_unseen(train)
     if not unseen:
@@ -239,7 +249,7 @@ def sample_photos() -> list:
 
     Returns a list of (name, PIL RGB image, where it comes from). Grayscale ones are converted to RGB.
 
-    Taught in: notebooks/02_devise_zero_shot.ipynb § Beyond emoji: a few real photographs
+    Taught in: notebooks/02_devise_zero_shot.ipynb § 7. Beyond emoji: a few real photographs
     """
     from matplotlib import cbook
     from PIL import Image
@@ -264,7 +274,10 @@ def sample_photos() -> list:
 
 
 def precomputed_features(data) -> dict | None:
-    """The features that came with a dataset (coco-spanish: {'pooled': (N, 2048) float32, 'files': (N,)}), else None."""
+    """The features that came with a dataset (coco-spanish: {'pooled': (N, 2048) float32, 'files': (N,)}), else None.
+
+    Used in: notebooks/03_show_and_tell.ipynb § What about real photographs?
+    """
     return data.features if isinstance(data, CaptionData) else None
 
 
@@ -276,10 +289,14 @@ def image_features(
     with_maps: bool = True,
     progress: bool = True,
 ) -> dict:
-    """CNN features of every image: {'pooled': (N, D) float32, 'map': (N, C, H, W) float32, 'files': (N,)}.
+    """CNN features of every image: {'pooled': (N, D) float32, 'map': (N, C, H, W) float16, 'files': (N,) str}.
 
     The dataset's own features when it has them (`precomputed_features`, no 'map'); else computed once and
-    cached under `cache_dir('features')` (ClassData: no 'map'). See `helpers.features.cached_features`.
+    cached under `cache_dir('features')` (ClassData: no 'map'). EfficientNet-Lite0 at 128 px: D = 1280 and an
+    (112, 8, 8) map; ResNet-152 maps are projected onto 128 channels (and 'projection' (2048, 128) is added).
+    Raises as `helpers.features.cached_features` (ValueError for data without a name, MissingWeightsError).
+
+    Taught in: notebooks/00_data_features_devices.ipynb § Features, and why we cache them
     """
     pre = precomputed_features(data)
     if pre is not None:

@@ -70,6 +70,9 @@ def _select(state, index: torch.Tensor):
 class Decoded:
     """What the decoders return: generated ids, their log-probability, lengths and the ranking score.
 
+    ``tokens`` int64, ``lengths`` int64, ``log_prob`` and ``score`` float32; shapes as in the field comments
+    ((B, K, ...) with ``return_beams=True``, best beam first).
+
     Taught in: notebooks/03_show_and_tell.ipynb § Writing captions: greedy search and beam search
     """
 
@@ -98,6 +101,10 @@ def greedy_decode(
     device=None,
 ) -> Decoded:
     """Pick the most probable next token at every step until `<end>` (or `max_len` tokens) for a batch.
+
+    ``step(tokens (B,) int64, state) -> (log_probs (B, V), state)``. Returns ``Decoded`` with ``tokens`` (B, T)
+    int64, T <= ``max_len``; its ``score`` is ``log_prob`` (no length normalization). ``start_id`` and
+    ``pad_id`` are never chosen (``pad_id`` only fills a row after its ``<end>``).
 
     Taught in: notebooks/03_show_and_tell.ipynb § Writing captions: greedy search and beam search
     """
@@ -151,13 +158,14 @@ def beam_search(
     reorder_state: Callable | None = None,
     device=None,
 ) -> Decoded:
-    """Batched beam search over `step(tokens, state) -> (log_probs, state)`.
+    """Batched beam search over `step(tokens, state) -> (log_probs, state)`, as in Show and Tell (Vinyals et al. 2015).
 
     The state of each of the `batch_size` sequences is repeated `beam_size` times (rows b*K ... b*K+K-1).
     At every step each live hypothesis is extended by every word; the `beam_size` best candidates per image
     survive, ranked by log P / length ** length_penalty. A hypothesis that produced `<end>` is carried along
     unchanged (its only continuation is `pad_id`, at no cost). Stops when every hypothesis has ended or after
-    `max_len` tokens.
+    `max_len` tokens. Returns ``Decoded``: ``tokens`` (B, T) int64 and (B,) fields, or (B, K, T) and (B, K)
+    with `return_beams`. Raises ValueError when `beam_size` < 1.
 
     Taught in: notebooks/03_show_and_tell.ipynb § Writing captions: greedy search and beam search
     """
@@ -209,7 +217,8 @@ def sequence_log_prob(
 ) -> torch.Tensor:
     """Sum of log P(token_t | previous tokens) over each row of `tokens` (B, T), up to and including `<end>`.
 
-    `tokens` are generated ids without `<start>` (what `greedy_decode` / `beam_search` return).
+    `tokens` are generated int64 ids without `<start>` (what `greedy_decode` / `beam_search` return).
+    Returns a (B,) float32 tensor (pads after `<end>` add nothing).
 
     Taught in: notebooks/03_show_and_tell.ipynb § Writing captions: greedy search and beam search
     """
@@ -229,6 +238,8 @@ def sequence_log_prob(
 
 def ids_to_tokens(tokens, vocab: Vocabulary) -> list:
     """Rows of generated ids -> word lists, stopping at `<end>` (pads and `<start>` dropped).
+
+    `tokens`: a (B, T) int tensor or a list of id lists; returns B lists of str (`Vocabulary.decode`).
 
     Taught in: notebooks/03_show_and_tell.ipynb § Writing captions: greedy search and beam search
     """

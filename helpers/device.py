@@ -33,6 +33,8 @@ def pick_device(prefer: str = "auto", verbose: bool = True) -> torch.device:
     `prefer` is "auto", "cpu", "cuda" or "cuda:N" (see `parse_device`). Asking for CUDA on a machine
     without it falls back to the CPU with one clear line. Raises ValueError for a malformed request, or for
     'cuda:N' when the machine has fewer than N + 1 GPUs.
+
+    Taught in: notebooks/00_data_features_devices.ipynb § Devices
     """
     prefer = parse_device(prefer)
     if prefer == "cpu":
@@ -65,7 +67,10 @@ def pick_device(prefer: str = "auto", verbose: bool = True) -> torch.device:
 
 
 def seed_everything(seed: int = 0) -> None:
-    """Seed Python, NumPy and torch (CPU and every GPU) so a run repeats."""
+    """Seed Python, NumPy and torch (CPU and every GPU) so a run repeats.
+
+    Used in: notebooks/00_data_features_devices.ipynb § Data, features and devices
+    """
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
@@ -98,7 +103,11 @@ def limit_threads() -> int:
 
 
 def num_workers(max_workers: int = 4) -> int:
-    """DataLoader workers for this machine: one per spare core, none on a 1-2 core machine."""
+    """DataLoader workers for this machine: one per spare core (`cpu_count() - 2`, at most `max_workers`), none
+    on a 1-2 core machine.
+
+    Taught in: notebooks/00_data_features_devices.ipynb § Devices
+    """
     return max(0, min(max_workers, cpu_count() - 2))
 
 

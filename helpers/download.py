@@ -75,11 +75,12 @@ from .weights import fetch_torchvision_weights, torchvision_model, torchvision_w
 
 
 def verify_file(ds: Dataset, res: Resource, path: Path, force: bool = False) -> str:
-    """Check a file against the registry (sha256, else md5 and size); returns its sha256.
+    """Check a file against the registry (sha256, else md5 and size); returns its sha256 (64 hex digits).
 
     The result is remembered in `<file>.verified.json` (with size and modification time), so a 13 GB
     archive is hashed once, not at every use. A file the registry knows nothing about (no checksum, no size)
-    is accepted but its sha256 is not pinned: nothing confirms it is complete.
+    is accepted but its sha256 is not pinned: nothing confirms it is complete. Raises ChecksumError when the
+    file is empty, or its size (bytes), sha256 or md5 is not the expected one (`force` re-hashes a stamped file).
     """
     path = Path(path)
     stamp = _current_stamp(path)
@@ -179,6 +180,9 @@ def fetch_file(name: str, filename: str | None = None, progress: bool = True) ->
     mirror (if `SEEING_SAYING_MIRROR` is set) and then from each registry URL in turn. If none works, one
     `DownloadError` names the URLs and what went wrong, the file expected and how to place it by hand.
     A download that resumed a `.part` and then fails its checks is tried once more from zero.
+    Also raises UnknownDatasetError (an unknown name), KeyError (a file the dataset does not have), CacheError
+    (a folder or a file where the file or its folder belongs), ChecksumError (a file in place that fails its
+    check), and DownloadError for a manual dataset whose file is missing.
     """
     import requests
 
@@ -261,6 +265,10 @@ def fetch(name: str, files=None, extract: bool = True, delete_archives: bool = F
 
     Files whose archive is already unpacked (and verified when it was) are not downloaded again, even if
     the archive was deleted to save space. Manual datasets (coco-spanish) are checked, not downloaded.
+    `delete_archives` removes each archive once it is unpacked. Raises as `fetch_file` (DownloadError,
+    ChecksumError, CacheError, UnknownDatasetError), DownloadError naming the missing files of a manual dataset,
+    CacheError for a folder in the way that `fetch` did not unpack, and as `safe_extract` (ArchiveError,
+    UnsafeArchiveError, DiskFullError).
     """
     ds = get_dataset(name)
     if ds.torchvision:

@@ -46,7 +46,11 @@ SCENE_SPLITS = ("train", "val", "test_A", "test_B", "test_C")
 
 @dataclass(frozen=True)
 class Config:
-    """What the embedded dataset is made of; changing any field changes the dataset (and its folder name)."""
+    """What the embedded dataset is made of; changing any field changes the dataset (its `fingerprint`).
+
+    `image_size` is the side of every image in pixels. The folder and the data's names carry only VERSION and
+    `seed` (`dataset_root`, `dataset_name`): Configs with the same seed share, and rebuild, one folder.
+    """
 
     seed: int = 0
     image_size: int = 128
@@ -73,15 +77,23 @@ class Config:
 
 
 def dataset_root(config: Config = Config()) -> Path:
+    """The embedded dataset's folder for `config`: `cache_dir("embedded")/<VERSION>-s<seed>` (not built here)."""
     return cache_dir("embedded") / f"{VERSION}-s{config.seed}"
 
 
 def dataset_name(config: Config = Config()) -> str:
+    """'embedded-<VERSION>-s<seed>': the prefix of the loaded data's `name` (and so of its feature cache keys)."""
     return f"embedded-{VERSION}-s{config.seed}"
 
 
 def class_split(config: Config = Config()) -> tuple:
-    """(seen ids, unseen ids, scene class ids): a deterministic split of the atlas classes, stratified by category."""
+    """(seen ids, unseen ids, scene class ids): a deterministic split of the atlas classes, stratified by category.
+
+    Sorted lists of atlas class ids: `unseen_fraction` of each category is held out, and `n_scene_classes`
+    of the seen classes are drawn for the scenes (all from `seed`).
+
+    Taught in: notebooks/00_data_features_devices.ipynb § Seen and unseen classes
+    """
     sprites = sc.load_atlas()[0]
     if config.class_limit:
         sprites = sprites[: config.class_limit]
@@ -175,7 +187,7 @@ def _render_classes(root: Path, config: Config, progress: bool) -> None:
 
 
 def fingerprint(config: Config = Config()) -> str:
-    """What the dataset is made from: the atlas bytes, the configuration and the generator version."""
+    """What the dataset is made from (a sha256, 64 hex digits): the atlas bytes, the configuration, the version."""
     h = hashlib.sha256(f"{VERSION}{json.dumps(asdict(config), sort_keys=True)}".encode())
     for name in ("atlas.json", "atlas.png"):
         h.update((sc.ASSETS / name).read_bytes())
@@ -227,6 +239,9 @@ def build(config: Config = Config(), progress: bool = True, features: bool = Tru
 
     Writes into a temporary folder and renames it into place, under a file lock, so two notebooks started
     at once neither build it twice nor see half of it. A copy that fails its checksums is rebuilt.
+    `force` rebuilds a good copy too; `features` also computes and caches the CNN features of every split.
+
+    Taught in: notebooks/00_data_features_devices.ipynb § Building the embedded dataset
     """
     from filelock import FileLock
 
@@ -282,7 +297,7 @@ _verified = set()
 
 
 def ensure(config: Config = Config(), progress: bool = True) -> Path:
-    """The embedded dataset's folder, built on first use and verified once per process."""
+    """The embedded dataset's folder, built on first use and verified once per process (per folder, so per seed)."""
     root = dataset_root(config)
     if root in _verified:
         return root
@@ -302,8 +317,8 @@ def read_captions(
     """The embedded scenes of one split, captions in 'en' or 'es', through the COCO reader.
 
     `root`: a built copy of the dataset (read as it is); default: the cache's copy, built and verified
-    first when `build_if_missing` (else the cache's copy as it is). Unknown split or language: ValueError.
-    Notebooks call `helpers.load_captions`.
+    first when `build_if_missing` (else the cache's copy as it is). Unknown split or language: ValueError;
+    a copy that is not there or damaged: DatasetFormatError. Notebooks call `helpers.load_captions`.
     """
     if split not in SCENE_SPLITS:
         raise ValueError(f"unknown split {split!r}; choose one of {SCENE_SPLITS}")
@@ -327,7 +342,8 @@ def read_classes(
     """The classification view (one object per image) through the Tiny ImageNet reader.
 
     'train' holds only seen classes; 'val' holds seen and unseen ones (`helpers.seen_unseen` tells them
-    apart). `root` and `build_if_missing` as in `read_captions`. Notebooks call `helpers.load_classes`.
+    apart). `root` and `build_if_missing` as in `read_captions`. Another split: ValueError; a copy that is
+    not there or damaged: DatasetFormatError. Notebooks call `helpers.load_classes`.
     """
     if root is None:
         root = ensure(config) if build_if_missing else dataset_root(config)

@@ -244,7 +244,10 @@ def _unpacking(dest: Path, pid="") -> Path:
 
 
 def remove_stale_unpacking(dest) -> list:
-    """Remove the temporary folders a killed `safe_extract` into `dest` left; call it holding `dest`'s lock."""
+    """Remove the temporary folders a killed `safe_extract` into `dest` left; call it holding `dest`'s lock.
+
+    Returns the list of the folders removed (Paths).
+    """
     stale = sorted(Path(dest).parent.glob(_unpacking(Path(dest)).name + "*"))
     for tmp in stale:
         shutil.rmtree(tmp, ignore_errors=True)

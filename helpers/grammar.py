@@ -23,6 +23,8 @@ __all__ = ["object_lexicon", "object_mentions", "parse_caption"]
 def object_lexicon(lang: str = "en") -> dict:
     """{word form (singular, plural, synonyms; possibly several words): class id} of the emoji atlas.
 
+    Raises ValueError for a language other than 'en' / 'es'.
+
     Taught in: notebooks/04_attention_solution.ipynb § Evaluation
     """
     if lang not in ("en", "es"):
@@ -43,7 +45,7 @@ def object_mentions(tokens: list, lang: str = "en") -> list:
     """[(position, class id)] of the object nouns in a token list, longest phrase first.
 
     The position is the head noun's: the last word of a multi-word name in English ("ice cream" -> "cream"),
-    the first in Spanish ("pavo real" -> "pavo").
+    the first in Spanish ("pavo real" -> "pavo"). Raises ValueError for a language other than 'en' / 'es'.
 
     Taught in: notebooks/04_attention_solution.ipynb § Evaluation
     """
@@ -74,7 +76,8 @@ def parse_caption(text: str, lang: str = "en") -> dict:
     """Read objects, counts and a relation back from a (generated) caption.
 
     Returns {"objects": {cls: count}, "relation": [a, rel, b] or None}. Multi-word nouns are matched
-    longest first. Used to score generated captions against the scene truth.
+    longest first; the relation is looked for between the first two objects named. Used to score generated
+    captions against the scene truth. Raises ValueError for a language other than 'en' / 'es'.
 
     Taught in: notebooks/03_show_and_tell.ipynb § How good is that? Baselines and a ceiling
     """

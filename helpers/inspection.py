@@ -48,6 +48,8 @@ def inspect(name: str, path, images=None) -> dict:
     'images', 'captions', 'captions_dropped', 'images_missing', 'first_missing', 'ok', 'problem'}; with
     images absent it still returns the counts, with `ok` False and `problem` the loader's one-line error.
     Raises ValueError (unknown name) or DatasetFormatError (no layout, a file missing, damaged, or empty).
+
+    Used in: notebooks/00_data_features_devices.ipynb § Building the embedded dataset
     """
     path = Path(path).expanduser()
     if name not in FORMATS:

@@ -74,7 +74,7 @@ said = _Said()  # what a loader says about the folder (a deterministic split, a 
 
 
 def error(layout: Layout | Path, problem: str, missing=None) -> DatasetFormatError:
-    """The one-line error: '<folder>: <layout>: <problem>; first missing file: <file>'."""
+    """The one-line error: '<folder>: <layout>: <problem>; first missing file: <file>' (returned, not raised)."""
     if isinstance(layout, Layout):
         where, name = layout.root, f"{layout.name} layout ({LAYOUTS[layout.dataset][layout.name]})"
     else:
@@ -119,6 +119,8 @@ def detect_layout(dataset: str, data_dir, label: str | None = None, image_dir=No
     files); `image_dir` overrides the image folder found. Nothing is read but names and first lines.
     Raises ValueError (a dataset without layouts) or a one-line DatasetFormatError (none of its layouts
     here: the folder, the layouts expected and the first file missing).
+
+    Used in: notebooks/01_search_by_regression.ipynb § 1. The data: captioned images and their CNN vectors
     """
     root = Path(data_dir).expanduser()
     key = str(dataset).strip().lower().replace("_", "-")

@@ -95,7 +95,8 @@ def read_captions(layout: Layout, split: str) -> CaptionData:
 
     Splits: 'train', 'val', 'test', 'test_A'..'test_C' (1,000-image chunks of 'test'), COCO's 'restval'
     (Karpathy) and 'train2014' / 'val2014' (official files), Flickr8k's 'all', coco-spanish's 'train_full'.
-    A split the layout lacks, or a file it needs that is missing, raises DatasetFormatError.
+    A split the layout lacks, or a file it needs that is missing, raises DatasetFormatError; a layout that
+    is not a caption layout (tiny-imagenet, embedded) ValueError.
     """
     if split not in layout.splits:
         raise error(layout, f"no split {split!r} here; this layout has {', '.join(layout.splits)}")
@@ -206,7 +207,11 @@ def _read_spanish(layout: Layout, split: str) -> CaptionData:
 
 
 def read_classes(layout: Layout, split: str) -> ClassData:
-    """One split ('train' / 'val') of a Tiny ImageNet layout as ClassData (images not checked)."""
+    """One split ('train' / 'val') of a Tiny ImageNet layout as ClassData (images not checked).
+
+    Raises ValueError for another layout, DatasetFormatError (one line) for a split the layout lacks, missing
+    val labels, no images listed, or a malformed file.
+    """
     if layout.name != "tiny-imagenet":
         raise ValueError(f"{layout.name} is not a class layout")
     if split not in layout.splits:

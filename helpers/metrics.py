@@ -34,7 +34,9 @@ def _require_finite(name: str, values) -> None:
 
 # ------------------------------------------------------------------------------------------ retrieval
 def distances(queries, items, metric: str = "l2") -> torch.Tensor:
-    """(n_queries, n_items) distances: squared L2, or 1 - cosine similarity."""
+    """(Q, N) float32 distances of queries (Q, D) to items (N, D): squared L2, or 1 - cosine similarity.
+    ValueError for another `metric`, or NaN / infinite values in the inputs or the distances (overflow).
+    Used in: notebooks/03_show_and_tell.ipynb § What about real photographs?"""
     q = torch.as_tensor(queries, dtype=torch.float32)
     x = torch.as_tensor(items, dtype=torch.float32)
     _require_finite("queries", q)
@@ -52,7 +54,8 @@ def distances(queries, items, metric: str = "l2") -> torch.Tensor:
 
 
 def ranks_from_distances(d: torch.Tensor, targets) -> torch.Tensor:
-    """1-based rank of `targets[i]` in row i of `d` (ties broken by item index, as a stable sort would)."""
+    """1-based rank of `targets[i]` in row i of `d` (ties broken by item index, as a stable sort would).
+    `d`: (Q, N) distances; `targets`: (Q,) int item indices. Returns a (Q,) int64 tensor."""
     t = torch.as_tensor(targets, dtype=torch.int64).view(-1, 1)
     dt = d.gather(1, t)
     r = (d < dt).sum(1) + 1
@@ -70,8 +73,11 @@ def ranks(queries, items, targets, metric: str = "l2", chunk: int = 2048, dtype=
     on normalized vectors; either costs one matrix product and two passes over its result.
 
     queries: (Q, D) float; items: (N, D) float; targets: (Q,) int, the index of each query's right item.
-    Returns (Q,) int64 ranks, 1 = best. Raises ValueError on a length mismatch, an unknown metric, or NaN /
-    infinite values in `queries` or `items` (NaN distances compare false, which would put every target first).
+    Returns (Q,) int64 ranks, 1 = best. Raises ValueError on a length mismatch, targets outside 0..N-1, an
+    unknown metric, or NaN / infinite values in `queries` or `items` (NaN distances compare false, which would
+    put every target first); TypeError for targets that are not whole numbers.
+
+    Taught in: notebooks/01_search_by_regression.ipynb § 4. Training
     """
     targets = np.asarray(targets)
     if len(queries) != len(targets):
@@ -107,7 +113,14 @@ def ranks(queries, items, targets, metric: str = "l2", chunk: int = 2048, dtype=
 
 
 def retrieval_metrics(r, ks=(1, 5, 10)) -> dict:
-    """Mean and median rank, Recall@k and MRR from an array of 1-based ranks."""
+    """Mean and median rank, Recall@k and MRR from an array of 1-based ranks (Recall@k as in Karpathy & Fei-Fei 2015).
+
+    Returns {'mean_rank', 'median_rank', 'mrr', 'recall@1', 'recall@5', 'recall@10'} (one recall per k of
+    `ks`), floats. Raises TypeError for ranks that are not numbers, ValueError when there are none, when one
+    is NaN or infinite, or below 1.
+
+    Taught in: notebooks/01_search_by_regression.ipynb § 5. Evaluation on test_A, test_B and test_C
+    """
     r = np.asarray(r)
     if r.dtype.kind not in "iuf":
         raise TypeError(f"ranks must be numbers (1-based), not {r.dtype}")
@@ -124,7 +137,8 @@ def retrieval_metrics(r, ks=(1, 5, 10)) -> dict:
 
 
 def chance_metrics(n_items: int, ks=(1, 5, 10)) -> dict:
-    """What a random ranking of `n_items` scores on average."""
+    """What a random ranking of `n_items` scores on average (the keys of `retrieval_metrics`).
+    Taught in: notebooks/01_search_by_regression.ipynb § 5. Evaluation on test_A, test_B and test_C"""
     out = {
         "mean_rank": (n_items + 1) / 2,
         "median_rank": (n_items + 1) / 2,
@@ -140,9 +154,10 @@ def evaluate(predicted: dict, image_feats: dict, targets: dict, metrics=("l2", "
 
     `predicted[split]` is (n_captions, D), `image_feats[split]` (n_images, D), `targets[split]` the image index
     of each caption. Returns (rows, ranks): rows are dicts {split, distance, mean_rank, median_rank, mrr,
-    recall@1/5/10}; `ranks[(split, distance)]` the 1-based rank of every caption's own image.
+    recall@1/5/10}; `ranks[(split, distance)]` the 1-based rank of every caption's own image, (n_captions,)
+    int64. Raises as `ranks` (ValueError for NaN / infinite features or mismatched lengths).
 
-    Taught in: notebooks/01_search_by_regression.ipynb § Evaluation on test_A, test_B and test_C
+    Taught in: notebooks/01_search_by_regression.ipynb § 5. Evaluation on test_A, test_B and test_C
     """
     rows, all_ranks = [], {}
     for split, pred in predicted.items():
@@ -156,9 +171,10 @@ def evaluate(predicted: dict, image_feats: dict, targets: dict, metrics=("l2", "
 def top_k(query: np.ndarray, items: np.ndarray, k: int = 5, metric: str = "cosine") -> tuple:
     """(indices, distances) of the `k` items nearest to one query vector (ties by index).
 
-    Raises ValueError when the query or the items hold NaN or infinite values (`distances`).
+    `query`: (D,); `items`: (N, D); returns (k,) int64 indices and (k,) float32 distances, nearest first.
+    Raises ValueError for NaN or infinite values in the query or the items, or another `metric` (`distances`).
 
-    Taught in: notebooks/01_search_by_regression.ipynb § What a bag of words cannot say
+    Taught in: notebooks/01_search_by_regression.ipynb § 6. What a bag of words cannot say
     """
     d = distances(np.asarray(query, np.float32)[None, :], items, metric)[0].numpy()
     order = np.argsort(d, kind="stable")[:k]
@@ -166,12 +182,13 @@ def top_k(query: np.ndarray, items: np.ndarray, k: int = 5, metric: str = "cosin
 
 
 def flat_hits(embeddings, label_vecs, targets, ks=(1, 2, 5, 10)) -> dict:
-    """DeViSE's flat hit@k: the share of images whose true label is among the k labels nearest (cosine).
+    """DeViSE's flat hit@k (Frome et al. 2013): the share of images whose true label is among the k labels nearest.
 
-    `targets[i]` indexes the rows of `label_vecs` (the candidate labels). Ties count against the image, by
-    label index, as `ranks` breaks them. Also returns the rank of every true label ('ranks').
+    `embeddings`: (N, D); `label_vecs`: (L, D), the candidate labels; `targets[i]` indexes the rows of
+    `label_vecs`. Nearest by cosine. Ties count against the image, by label index, as `ranks` breaks them.
+    Returns {'hit@k': float for each k, 'ranks': (N,) int64 rank of every true label}. Raises as `ranks`.
 
-    Taught in: notebooks/02_devise_zero_shot.ipynb § Evaluation: zero-shot hit@k
+    Taught in: notebooks/02_devise_zero_shot.ipynb § 5. Evaluation: zero-shot hit@k
     """
     r = ranks(
         np.asarray(embeddings, np.float32), np.asarray(label_vecs, np.float32), np.asarray(targets), metric="cosine"
@@ -182,10 +199,8 @@ def flat_hits(embeddings, label_vecs, targets, ks=(1, 2, 5, 10)) -> dict:
 
 
 def chance_hits(n_labels: int, ks=(1, 2, 5, 10)) -> dict:
-    """What guessing k labels at random among `n_labels` scores: k / n_labels.
-
-    Taught in: notebooks/02_devise_zero_shot.ipynb § Evaluation: zero-shot hit@k
-    """
+    """What guessing k labels at random among `n_labels` scores: {'hit@k': min(1, k / n_labels)}.
+    Taught in: notebooks/02_devise_zero_shot.ipynb § 5. Evaluation: zero-shot hit@k"""
     return {f"hit@{k}": min(1.0, k / n_labels) for k in ks}
 
 
@@ -193,7 +208,10 @@ def search_precision(image_emb, query_vecs, image_labels, query_labels, k: int =
     """Image search by word, scored: for query i, the share of its `k` nearest images (cosine) whose label is
     `query_labels[i]`. Chance is the share of images of that class in the collection.
 
-    Taught in: notebooks/02_devise_zero_shot.ipynb § Search with any word
+    `image_emb`: (N, D); `query_vecs`: (Q, D); `image_labels`: (N,); `query_labels`: (Q,). Returns (Q,)
+    float64. Raises ValueError when the embeddings or query vectors hold NaN or infinite values.
+
+    Taught in: notebooks/02_devise_zero_shot.ipynb § 6. Search with any word
     """
     from .text import normalize
 
@@ -207,7 +225,9 @@ def search_precision(image_emb, query_vecs, image_labels, query_labels, k: int =
 
 # ------------------------------------------------------------------------------------- oracle ceiling
 def matching_images(data) -> list:
-    """For every caption with a known meaning, the indices of the images of `data` that satisfy it."""
+    """For every caption with a known meaning, the sorted indices of the images of `data` that satisfy it.
+    ValueError for data without scene truth and caption meanings (only the embedded data has them).
+    Used in: notebooks/00_data_features_devices.ipynb § Exercises"""
     if data.meanings is None or data.scenes is None:
         raise ValueError("oracle ceilings need the scene truth and caption meanings (embedded data only)")
     by_class = {}
@@ -225,7 +245,11 @@ def oracle_metrics(data, ks=(1, 5, 10)) -> dict:
     """The best any ranking can expect when it cannot tell apart the images a caption fits equally well.
 
     A caption that fits m images (its own among them) puts its image, in expectation, at a uniformly random
-    place among the first m: Recall@k = min(1, k/m), MRR = H_m / m, mean rank (m + 1) / 2.
+    place among the first m: Recall@k = min(1, k/m), MRR = H_m / m, mean rank (m + 1) / 2. Returns the keys of
+    `retrieval_metrics` plus 'mean_matches'. Raises ValueError for data without scene truth (`matching_images`),
+    AssertionError for a caption that does not fit its own image.
+
+    Taught in: notebooks/00_data_features_devices.ipynb § How well could search possibly do? Oracle ceilings
     """
     matches = matching_images(data)
     for k_, (owner, m) in enumerate(zip(data.caption_image, matches)):

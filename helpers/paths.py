@@ -24,7 +24,10 @@ def new_file_mode() -> int:
 
 
 def cache_dir(*parts: str) -> Path:
-    """The cache folder, `$SEEING_SAYING_CACHE` or `<repo>/.cache`; `parts` name a subfolder, created if missing."""
+    """The cache folder, `$SEEING_SAYING_CACHE` or `<repo>/.cache`; `parts` name a subfolder, created if missing.
+
+    Used in: notebooks/03_show_and_tell.ipynb § Saving and loading without pickle
+    """
     base = Path(os.environ.get(CACHE_ENV) or repo_root() / ".cache").expanduser()
     path = base.joinpath(*parts)
     path.mkdir(parents=True, exist_ok=True)

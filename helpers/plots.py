@@ -49,7 +49,12 @@ def show_images(
 
 
 def draw_scene_truth(ax, scene, labels: bool = True):
-    """Draw the scene truth's boxes (and class names) on an axis that already shows the image."""
+    """Draw the scene truth's boxes (and class names) on an axis that already shows the image.
+
+    Boxes are the objects' (x0, y0, x1, y1) in pixels, one colour per object; labels read '<class> (<size>)'.
+
+    Used in: notebooks/00_data_features_devices.ipynb § A scene and its truth
+    """
     for k, o in enumerate(scene.objects):
         x0, y0, x1, y1 = o.box
         color = RELATION_COLORS[k % 10]
@@ -80,7 +85,7 @@ def caption_grid(
     scenes: optional scene truths (one per image), drawn as boxes. width and text_height are inches per
     image and per text block.
 
-    Taught in: notebooks/03_show_and_tell.ipynb § The data
+    Taught in: notebooks/03_show_and_tell.ipynb § The data: images, features and five captions each
     """
     nrows = int(np.ceil(len(images) / ncols))
     fig, axes = plt.subplots(nrows, ncols, figsize=(width * ncols, (width + text_height) * nrows), squeeze=False)
@@ -97,7 +102,12 @@ def caption_grid(
 
 
 def rank_histogram(ranks_by_name: dict, n_items: int, ax=None, bins: int = 50):
-    """Overlaid histograms of ranks (log-spaced bins) for several models, with chance for reference."""
+    """Overlaid histograms of ranks (log-spaced bins) for several models, with chance for reference.
+
+    `ranks_by_name`: {name: 1-based ranks}, ranks among `n_items`; returns the axis (a new one if `ax` is None).
+
+    Used in: notebooks/01_search_by_regression.ipynb § Where the ranks fall
+    """
     import seaborn as sns
 
     if ax is None:
@@ -114,7 +124,10 @@ def rank_histogram(ranks_by_name: dict, n_items: int, ax=None, bins: int = 50):
 
 
 def loss_curves(history: dict, ax=None, title: str = "training"):
-    """Plot {name: list of values per epoch} curves."""
+    """Plot {name: list of values per epoch} curves (epochs from 1); returns the axis (a new one if `ax` is None).
+
+    Used in: notebooks/01_search_by_regression.ipynb § Watching training in TensorBoard
+    """
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 3.2))
     for name, values in history.items():
@@ -127,7 +140,7 @@ def loss_curves(history: dict, ax=None, title: str = "training"):
 
 
 def attention_overlay(ax, image, attention: np.ndarray, title: str | None = None, alpha: float = 0.55):
-    """Show `image` with an (H, W) attention map upsampled over it."""
+    """Show `image` with an (H, W) attention map upsampled over it (bilinear, to the image's pixels); returns `ax`."""
     im = np.asarray(image)
     ax.imshow(im)
     ax.imshow(attention, cmap="magma", alpha=alpha, extent=(0, im.shape[1], im.shape[0], 0), interpolation="bilinear")
@@ -142,7 +155,8 @@ def plot_attention_steps(
 ):
     """The image, then one panel per word with the attention map that emitted it; returns the figure.
 
-    With `scene`, the first panel also shows the scene truth's boxes.
+    `attention`: (T, H, W), one map per word of `words`. With `scene`, the first panel also shows the scene
+    truth's boxes.
 
     Taught in: notebooks/04_attention_solution.ipynb § Captions, and where the decoder looked
     """

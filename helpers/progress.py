@@ -4,7 +4,8 @@
 `SEEING_SAYING_STATIC=1`) or live in Jupyter; `progress()` is the progress bar for either. The dataset build and
 feature extraction use them, so they live below every data module; `helpers.widgets` re-exports both.
 
-Taught in: notebooks/00_data_features_devices.ipynb (checking the dataset; the scene explorer).
+Chapter 00's dataset build and feature extraction show its bars; notebooks call it as `widgets.progress`.
+Used in: notebooks/01_search_by_regression.ipynb § Watching training in TensorBoard
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ def progress(iterable=None, **kwargs):
     the test runs) it is the text bar, and where the output is not a terminal (an executed notebook, a CI log)
     it goes to stdout and is redrawn at most every 10 s: a widget bar would stay frozen at its first state in the
     saved notebook, and a few redraws keep the executed notebook small (the book shows the last one).
+
+    Used in: notebooks/01_search_by_regression.ipynb § Watching training in TensorBoard
     """
     if static_mode():
         from tqdm.std import tqdm

@@ -85,7 +85,9 @@ def load_vectors(
     frequent) words. The first load parses the text with `helpers.vectorfiles` (the one reader) and checks it
     (every row has a word and `dim` numbers, header vs rows), then saves a `.npy` + word-list copy in the cache
     (`helpers.vectorcache`; gensim's own `.kv` files are pickles and are never loaded); later loads
-    memory-map that copy (see benchmarks/bench_vectors.py for the timings).
+    memory-map that copy (see benchmarks/bench_vectors.py for the timings). The vectors: (n, dim) float32.
+    Raises DatasetFormatError (a missing or malformed file, naming the line), UnknownDatasetError (an unknown
+    name), ValueError (a registry entry that is not word vectors, an unknown `fmt`), DownloadError.
     """
     from filelock import FileLock
 
@@ -124,11 +126,12 @@ def load_vectors(
 def load_word_vectors(spec: str = "glove-6b-50d", limit: int | None = None):
     """Word vectors as gensim `KeyedVectors`.
 
-    `"glove-6b-50d"` is the book's offline default (`helpers.glove()`). Anything else is a path to a text
-    `.vec` file (fastText's `crawl-300d-2M.vec`, or GloVe converted with a header line) or a word2vec
-    `.bin`; `limit` keeps only the first (most frequent) words, which saves minutes and gigabytes.
+    `"glove-6b-50d"` is the book's offline default (`helpers.glove()`, all 400k words: `limit` is not applied
+    to it). Anything else is a path to a text `.vec` file (fastText's `crawl-300d-2M.vec`, or GloVe converted
+    with a header line) or a word2vec `.bin`; `limit` keeps only the first (most frequent) words, which saves
+    minutes and gigabytes. Raises FileNotFoundError for a path that is not a file, and as `load_vectors`.
 
-    Taught in: notebooks/02_devise_zero_shot.ipynb § The targets: a word vector per label
+    Taught in: notebooks/02_devise_zero_shot.ipynb § 2. The targets: a word vector per label
     """
     if spec == "glove-6b-50d":
         from .text import glove

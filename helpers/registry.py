@@ -49,7 +49,10 @@ class Resource:
 
 @dataclass(frozen=True)
 class Dataset:
-    """A dataset of the registry: its files, where it comes from, and the terms it comes with."""
+    """A dataset of the registry: its files, where it comes from, and the terms it comes with.
+
+    `resource(filename)` is the `Resource` of one of its files (by file name or path); KeyError for another.
+    """
 
     name: str
     title: str
@@ -91,7 +94,7 @@ REGISTRY: dict = load_registry()
 
 
 def get_dataset(name: str) -> Dataset:
-    """The registry entry of `name`, or an `UnknownDatasetError` listing the known names."""
+    """The registry entry of `name` (case, '-' or '_' forgiven), or an `UnknownDatasetError` listing the known names."""
     key = str(name).strip().lower()
     for k in (name, key, key.replace("_", "-"), key.replace("-", "_")):
         if k in REGISTRY:
@@ -129,7 +132,11 @@ def _mkdirs(path: Path) -> Path:
 def dataset_dir(name: str, create: bool = True) -> Path:
     """The folder a registry dataset is kept in: `cache_dir("downloads")/<name>` (created unless `create=False`).
 
-    `CacheError` (one line) when a file stands where the cache folder or one of its folders belongs."""
+    `CacheError` (one line) when a file stands where the cache folder or one of its folders belongs;
+    UnknownDatasetError for a name that is not in the registry.
+
+    Used in: notebooks/00_data_features_devices.ipynb § Building the embedded dataset
+    """
     name = get_dataset(name).name
     try:
         base = cache_dir()

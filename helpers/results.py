@@ -49,7 +49,7 @@ def _stem(notebook: str | os.PathLike) -> str:
 
 
 def results_path(notebook: str | os.PathLike) -> Path:
-    """Where :func:`record` writes the metrics of ``notebook`` (a stem, a file name or a path)."""
+    """Where :func:`record` writes the metrics of ``notebook`` (a stem, a file name or a path); ValueError: no name."""
     return results_dir() / f"{_stem(notebook)}.json"
 
 
@@ -80,7 +80,11 @@ def _clean(metrics: dict) -> dict[str, float | int]:
 def record(notebook: str | os.PathLike, metrics: dict) -> Path:
     """Write ``metrics`` (flat: name -> finite number) to ``results/<notebook stem>.json``; return the path.
 
-    A second call for the same notebook replaces the file.
+    A second call for the same notebook replaces the file. Raises TypeError for metrics that are not a dict,
+    a name that is not a non-empty string or a value that is not a real number (``bool`` included), ValueError
+    for an empty dict or a value that is NaN or infinite.
+
+    Taught in: notebooks/00_data_features_devices.ipynb § Recording this chapter's numbers
     """
     clean = _clean(metrics)
     path = results_path(notebook)

@@ -55,7 +55,11 @@ class Sprite:
 
 @cache
 def load_atlas(path: str | None = None):
-    """(sprites, rgba) from the committed atlas: a tuple of `Sprite` and the RGBA atlas as a uint8 array."""
+    """(sprites, rgba, cell) from the committed atlas: a tuple of `Sprite`, the RGBA atlas as an (H, W, 4) uint8 array
+    and the side of one atlas cell in pixels (64). Cached: a second call returns the same objects.
+
+    Taught in: notebooks/00_data_features_devices.ipynb § The sprite atlas
+    """
     path = Path(path) if path else ASSETS / "atlas.json"
     meta = json.loads(path.read_text(encoding="utf-8"))
     rgba = np.asarray(Image.open(path.with_suffix(".png")).convert("RGBA"))
@@ -80,7 +84,10 @@ def load_atlas(path: str | None = None):
 
 
 def sprite_image(sprite: Sprite) -> Image.Image:
-    """The sprite's RGBA picture cropped from the atlas (transparent margin removed)."""
+    """The sprite's RGBA picture cropped from the atlas (transparent margin removed), a PIL image of at most 64x64 px.
+
+    Taught in: notebooks/00_data_features_devices.ipynb § The sprite atlas
+    """
     return _sprite_image(sprite.id).copy()
 
 
@@ -95,12 +102,22 @@ def _sprite_image(sprite_id: str) -> Image.Image:
 
 @cache
 def sprites_by_id() -> dict:
+    """{class id: `Sprite`} of every sprite of the atlas (cached: one dict for the process).
+
+    Used in: notebooks/00_data_features_devices.ipynb § Seen and unseen classes
+    """
     return {s.id: s for s in load_atlas()[0]}
 
 
 # ---------------------------------------------------------------------------------------- scene truth
 @dataclass
 class Obj:
+    """One object of a scene's truth: its class id `cls` and its `box` (x0, y0, x1, y1) in pixels.
+
+    `center` is the box's centre (x, y), `side` its longer side in pixels, `size` a word from that side:
+    'big' (>= SIZE_BIG px), 'small' (< SIZE_SMALL px) or 'medium' (the thresholds are for a 128 px canvas).
+    """
+
     cls: str
     box: tuple  # x0, y0, x1, y1 in pixels
 
@@ -125,6 +142,7 @@ class Scene:
     """The truth of one image: its objects (`Obj`), its background and `canvas`, the image side in pixels.
 
     (An object's `size` is a word, 'big' / 'medium' / 'small'; the image's side is `canvas`, not `size`.)
+    `counts()` gives {class id: number of objects of that class}.
     """
 
     objects: list
@@ -146,7 +164,12 @@ class Scene:
 
 
 def relation(a: Obj, b: Obj) -> str:
-    """Where `a` lies with respect to `b`: 'left', 'right', 'above' or 'below' (image coordinates)."""
+    """Where `a` lies with respect to `b`: 'left', 'right', 'above' or 'below' (image coordinates).
+
+    The larger of the horizontal and vertical offsets between the box centres decides (a tie: left / right).
+
+    Taught in: notebooks/00_data_features_devices.ipynb § A scene and its truth
+    """
     (ax, ay), (bx, by) = a.center, b.center
     dx, dy = bx - ax, by - ay
     if abs(dx) >= abs(dy):
@@ -155,13 +178,16 @@ def relation(a: Obj, b: Obj) -> str:
 
 
 def near(a: Obj, b: Obj) -> bool:
-    """True when the two boxes are close enough to say 'next to'."""
+    """True when the two boxes are close enough to say 'next to': centres less than 0.9 x (sum of the sides) apart.
+
+    Taught in: notebooks/00_data_features_devices.ipynb § A scene and its truth
+    """
     (ax, ay), (bx, by) = a.center, b.center
     return float(np.hypot(bx - ax, by - ay)) < 0.9 * (a.side + b.side)
 
 
 def overlap(a: tuple, b: tuple) -> float:
-    """Intersection area over the smaller box's area."""
+    """Intersection area over the smaller box's area, in [0, 1]; boxes are (x0, y0, x1, y1) in pixels."""
     w = min(a[2], b[2]) - max(a[0], b[0])
     h = min(a[3], b[3]) - max(a[1], b[1])
     if w <= 0 or h <= 0:

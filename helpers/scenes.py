@@ -1,12 +1,10 @@
-"""The embedded dataset's pieces: the emoji atlas, the scene generator, scene truth and the caption grammar.
+"""The embedded dataset's pieces: the scene generator and renderer, and the caption grammar.
 
-A *scene* is a small canvas with 1-4 emoji objects on a coloured background. Its *truth* lists every object
-(class, box, size) and the background; relations between objects (left of, above, next to...) follow from the
-boxes. Captions are generated from a *meaning* (which objects, how many, which size, which relation, which
-background) in English and Spanish from the same meaning, so the two languages are parallel, and the meaning
-lets us compute which images satisfy a caption (the oracle ceiling in `metrics.py`). Reading captions back
-(the object lexicon, `parse_caption`) is in `grammar.py`. The atlas, objects and relations (scene truth) are in
-`scene_truth.py`, re-exported here.
+A *scene* is a small canvas with 1-4 emoji objects on a coloured background; its *truth* (the atlas, `Obj`, `Scene`,
+relations left of, above, next to... from the boxes) is in `scene_truth.py`, re-exported here. Captions are generated
+from a *meaning* (which objects, how many, which size, which relation, which background) in English and Spanish, so
+the two languages are parallel and the meaning tells which images satisfy a caption (the oracle ceiling in
+`metrics.py`). Reading captions back (the object lexicon, `parse_caption`) is in `grammar.py`.
 """
 
 from __future__ import annotations
@@ -42,7 +40,9 @@ def sample_scene(
     max_overlap: float = 0.15,
     repeat_p: float = 0.3,
 ) -> Scene:
-    """Draw a scene's truth: 1-4 objects (a class may repeat: "two dogs"), boxes that overlap little."""
+    """Draw a scene's truth: 1-4 objects (a class may repeat: "two dogs"), boxes that overlap little.
+    `size`: the canvas side in pixels; boxes (x0, y0, x1, y1) in px. An object with no free spot in 50 tries is dropped.
+    Taught in: notebooks/00_data_features_devices.ipynb § A scene and its truth"""
     n = int(rng.integers(min_objects, max_objects + 1))
     chosen = []
     for _ in range(n):
@@ -65,7 +65,9 @@ def sample_scene(
 
 
 def render_scene(scene: Scene, rng: np.random.Generator) -> Image.Image:
-    """Paint the scene: a shaded background with mild noise, then each sprite (flip, slight rotation)."""
+    """Paint the scene: a shaded background with mild noise, then each sprite (flip, slight rotation).
+    Returns a canvas x canvas RGB PIL image; each object's box is tightened, in place, to its visible sprite.
+    Taught in: notebooks/00_data_features_devices.ipynb § A scene and its truth"""
     s = scene.canvas
     base = np.array(BACKGROUNDS[scene.background][1], np.float32)
     ramp = np.linspace(-1, 1, s, dtype=np.float32)
@@ -136,6 +138,8 @@ ES_REL = {
 
 
 def en_article(word: str) -> str:
+    """'a' or 'an' for an English word or phrase ('an apple', 'a unicorn', 'an hour').
+    Used in: notebooks/01_search_by_regression.ipynb § 6. What a bag of words cannot say"""
     vowel = word[0] in "aeiou" and not any(word.startswith(e) for e in EN_AN_EXCEPTIONS)
     return "an" if vowel or word.startswith(("hour", "honest")) else "a"
 
@@ -199,10 +203,12 @@ def es_join_prep(prep: str, np_: str) -> str:
 
 
 def en_list(items: list) -> str:
+    """English list of phrases: 'a dog', 'a dog and a cat', 'a dog, a cat and a key' (not empty)."""
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
 def es_list(items: list) -> str:
+    """Spanish list of phrases: 'un perro', 'un perro y un gato', 'un perro, un gato y una llave' (not empty)."""
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " y " + items[-1]
 
 
@@ -301,7 +307,8 @@ def realize(meaning: dict, lang: str, rng: np.random.Generator) -> str:
 
 
 def captions_for(scene: Scene, rng: np.random.Generator, n: int = 5) -> list:
-    """`n` distinct (meaning, english, spanish) triples for a scene."""
+    """`n` (meaning, english, spanish) triples for a scene, distinct in English unless the scene allows fewer.
+    Taught in: notebooks/00_data_features_devices.ipynb § Captions in two languages"""
     out, seen = [], set()
     for _ in range(20 * n):
         m = sample_meaning(scene, rng)
@@ -319,16 +326,11 @@ def captions_for(scene: Scene, rng: np.random.Generator, n: int = 5) -> list:
 
 # ---------------------------------------------------------------------- a relation, said and meant
 def relation_query(a: str, rel: str, b: str, lang: str = "en") -> str:
-    """The plainest caption stating a relation between two classes, e.g. `relation_query('cat', 'left',
-    'bear')` -> 'a cat to the left of a bear', in Spanish 'un gato a la izquierda de un oso'.
-
-    a, b: class ids of the atlas; rel: a key of `EN_REL` ('left', 'right', 'above', 'below', 'near'); the
-    first phrasing of each relation, indefinite articles, no size, no background. Used to probe word order
-    (swap a and b). Errors: KeyError for an unknown class or relation, ValueError for a language other than
-    'en' or 'es'.
-
-    Taught in: notebooks/01_search_by_regression.ipynb § 6. What a bag of words cannot say
-    """
+    """The plainest caption stating a relation between two classes: `relation_query('cat', 'left', 'bear')` ->
+    'a cat to the left of a bear', in Spanish 'un gato a la izquierda de un oso'. a, b: atlas class ids; rel: a key
+    of `EN_REL`; the first phrasing of each relation, indefinite articles, no size, no background. Used to probe
+    word order (swap a and b). KeyError for an unknown class or relation, ValueError for a language not 'en' / 'es'.
+    Taught in: notebooks/01_search_by_regression.ipynb § 6. What a bag of words cannot say"""
     if lang not in ("en", "es"):
         raise ValueError(f"language must be 'en' or 'es', not {lang!r}")
     by_id = sprites_by_id()
@@ -345,17 +347,16 @@ def relation_query(a: str, rel: str, b: str, lang: str = "en") -> str:
 
 
 def relation_meaning(a: str, rel: str, b: str) -> dict:
-    """The meaning of `relation_query(a, rel, b)`, in the form `sample_meaning` gives and `satisfies` checks:
+    """The meaning of `relation_query(a, rel, b)`, as `sample_meaning` gives it and `satisfies` checks it:
     {'kind': 'relation', 'objects': {a: 1, b: 1}, 'relation': [a, rel, b], no sizes, no background}.
-
-    Taught in: notebooks/01_search_by_regression.ipynb § 6. What a bag of words cannot say
-    """
+    Taught in: notebooks/01_search_by_regression.ipynb § 6. What a bag of words cannot say"""
     return {"kind": "relation", "objects": {a: 1, b: 1}, "sizes": {}, "relation": [a, rel, b], "background": None}
 
 
 # ------------------------------------------------------------------------- meaning vs truth (the oracle)
 def satisfies(scene: Scene, meaning: dict) -> bool:
-    """True when what the caption says holds in the scene (used for oracle ceilings)."""
+    """True when what the caption says (its meaning) holds in the scene (used for oracle ceilings).
+    Used in: notebooks/01_search_by_regression.ipynb § 6. What a bag of words cannot say"""
     counts = scene.counts()
     for cls, n in meaning["objects"].items():
         if counts.get(cls, 0) < 1 or (n > 1 and counts[cls] != n):
@@ -382,6 +383,7 @@ def satisfies(scene: Scene, meaning: dict) -> bool:
 
 
 def scene_to_json(scene: Scene) -> dict:
+    """The scene truth as the JSON object our annotation files store per image ({'background', 'size', 'objects'})."""
     return {
         "background": scene.background,
         "size": scene.canvas,  # the annotation files' key (kept: the built files stay the same bytes)
@@ -390,4 +392,5 @@ def scene_to_json(scene: Scene) -> dict:
 
 
 def scene_from_json(d: dict) -> Scene:
+    """The `Scene` of a `scene_to_json` object (boxes as tuples; a missing 'size' means a 128 px canvas)."""
     return Scene([Obj(o["cls"], tuple(o["box"])) for o in d["objects"]], d["background"], d.get("size", 128))

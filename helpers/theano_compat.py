@@ -153,7 +153,10 @@ def _apply_theano_shims() -> None:
 
 
 def import_lasagne():
-    """Apply the shims described in this module's docstring, then import and return ``lasagne``."""
+    """Apply the shims described in this module's docstring, then import and return ``lasagne``.
+
+    Used in: notebooks/04_theano_attention_solution.ipynb § Attention captioning in Theano + Lasagne: solutions
+    """
     if "lasagne" in sys.modules and "theano.tensor.signal.downsample" in sys.modules:
         return sys.modules["lasagne"]
     numpy_came_first = _set_environment()

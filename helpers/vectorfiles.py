@@ -3,9 +3,9 @@
 Two formats: word2vec/fastText text (a first line 'count dim', then 'word v1 ... vdim') and GloVe text
 (no header). The word of a row is everything before its last `dim` fields, so GloVe 840B's words with
 spaces ('. . .', 'new york') and words holding a non-breaking or other Unicode space survive; only the
-ASCII space separates fields. Headerless files get `dim` from the first rows (the smallest number of
-trailing numeric fields: a numeric word adds one, a word with spaces adds none). `.gz` / `.bz2` / `.xz`
-files are read through their decompressor.
+ASCII space separates fields. Headerless files get `dim` from the first 100 rows (the most common number of
+trailing numeric fields, the smaller on a tie: a numeric word adds one, a word with spaces adds none).
+`.gz` / `.bz2` / `.xz` files are read through their decompressor.
 
 Reported as `DatasetFormatError` with the file and the line: a row with too few fields, a value that is
 not a number or not finite (NaN, inf), a header that disagrees with the rows, a truncated or damaged
@@ -249,7 +249,8 @@ def read_text_vectors(path: Path, limit: int | None = None, fmt: str = "auto", c
     Keeps the first `limit` rows. Checked: every row has a word and `dim` finite numbers (a truncated last
     row fails), the header's count agrees with the rows (counted to the end even with `limit`), words are
     unique (later duplicates are dropped with a warning, as gensim does). info: {'format', 'vectors',
-    'dimension', 'header'}. Raises DatasetFormatError naming the file and the line.
+    'dimension', 'header'}. A `.bin` file is read by `read_binary_vectors`. Raises DatasetFormatError naming
+    the file and the line, ValueError for an unknown `fmt`.
     """
     if Path(path).suffix == ".bin":
         return read_binary_vectors(path, limit)

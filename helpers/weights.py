@@ -14,7 +14,10 @@ from .registry import get_dataset
 
 
 def torchvision_weights(name: str):
-    """The torchvision weights enum member of a registry entry ('resnet152', 'vgg16', 'vgg16_bn')."""
+    """The torchvision weights enum member of a registry entry ('resnet152', 'vgg16', 'vgg16_bn').
+
+    ValueError for a registry entry that is not torchvision weights, UnknownDatasetError for an unknown name.
+    """
     import torchvision.models as tvm
 
     ds = get_dataset(name)
@@ -28,7 +31,7 @@ def torchvision_weights_path(name: str) -> Path:
     """Where torchvision keeps the weight file: `torch.hub.get_dir()/checkpoints/<file>` (TORCH_HOME moves it).
 
     Worked out as torch does (TORCH_HOME, else XDG_CACHE_HOME/torch, else ~/.cache/torch) so that listing
-    the datasets does not import torch.
+    the datasets does not import torch. Raises as `torchvision_weights`.
     """
     ds = get_dataset(name)
     if not ds.torchvision:
@@ -42,7 +45,11 @@ def torchvision_weights_path(name: str) -> Path:
 
 
 def fetch_torchvision_weights(name: str, progress: bool = True) -> Path:
-    """Have torchvision download its weights (it checks the sha256 prefix in the file name), under a lock."""
+    """Have torchvision download its weights (it checks the sha256 prefix in the file name), under a lock.
+
+    Returns the file's path (nothing is downloaded when it is there). DownloadError (one message: the URL, the
+    reason, where to place the file by hand) when the download fails.
+    """
     import torch
 
     path = torchvision_weights_path(name)
@@ -72,7 +79,10 @@ def fetch_torchvision_weights(name: str, progress: bool = True) -> Path:
 
 
 def torchvision_model(name: str, progress: bool = True):
-    """A torchvision model with its ImageNet weights ('resnet152', 'vgg16', 'vgg16_bn'), in eval mode."""
+    """A torchvision model with its ImageNet weights ('resnet152', 'vgg16', 'vgg16_bn'), in eval mode.
+
+    Fetches the weights first (`fetch_torchvision_weights`: DownloadError when that fails).
+    """
     import torchvision.models as tvm
 
     fetch_torchvision_weights(name, progress)

@@ -23,7 +23,10 @@ LIVE_HINT = (
 
 
 def show(widget, note: str = "interactive control") -> None:
-    """Display `widget` in Jupyter; in static mode print one line that says how to get the live version."""
+    """Display `widget` in Jupyter; in static mode print one line that says how to get the live version.
+
+    Used in: notebooks/00_data_features_devices.ipynb § Explore the scenes
+    """
     if static_mode():
         print(f"({note}: {LIVE_HINT})")
         return
@@ -83,6 +86,8 @@ def drawing_into(out):
     raised further, as with `with out:` (a widget callback has no cell to fail).
     Headless executors are kept away from the Output widget altogether: nbclient's stand-in for it could leave a
     notebook run waiting forever (seen twice in `make bench`).
+
+    Used in: notebooks/00_data_features_devices.ipynb § Explore the scenes
     """
     if static_mode():
         yield
@@ -115,6 +120,8 @@ def text_search(on_query, placeholder: str = "type a description", description: 
 
     Returns (widget, run) where `run(text)` performs one query programmatically (what notebooks call to show an
     example, and tests): it also puts `text` into the box, so the box always shows the query its results answer.
+
+    Used in: notebooks/01_search_by_regression.ipynb § 7. Search for yourself
     """
     import ipywidgets as w
 
