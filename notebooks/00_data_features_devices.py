@@ -34,9 +34,9 @@
 #   *feature extractor* whose vectors later chapters regress onto, classify or attend over;
 # - understand why features are cached, and how the book picks a device.
 #
-# **Prerequisites:** Python, NumPy, a first PyTorch course. **Run time:** about 4-5 minutes on a 2-core CPU the
-# first time (building the dataset and its features), a few seconds afterwards; on a GPU the feature
-# extraction takes seconds.
+# **Prerequisites:** Python, NumPy, a first PyTorch course. **Run time** (measured by `make bench` on 2 CPU
+# cores, see {doc}`../book/performance`): about 2 minutes the first time, most of it building the dataset
+# and its features, and under half a minute afterwards.
 #
 # **On your own copy of a real dataset** (`DATASET = "coco"` or `"flickr8k"` with `DATA_DIR` its folder, read as
 # it is): the notebook shows what the loader found there and a few of its images with their captions and CNN
@@ -167,8 +167,9 @@ for scene, _ in examples[:2]:
 # (`.cache/` in the repository, or `$SEEING_SAYING_CACHE`): five caption splits as in seed 000 (train, val and
 # three test sets of 1000 images x 5 captions), a classification view for DeViSE, and the CNN features. It
 # writes into a temporary folder and renames it into place under a file lock, records a SHA-256 for every file
-# in `manifest.json`, and rebuilds a copy that fails its checksums. From an empty cache this takes a few
-# minutes on a laptop CPU (see the performance page); afterwards it only verifies the checksums.
+# in `manifest.json`, and rebuilds a copy that fails its checksums. From an empty cache this takes about two
+# minutes on 2 CPU cores (`make bench`, see {doc}`../book/performance`); afterwards it only verifies the
+# checksums.
 
 # %%
 if DATASET == "embedded":
@@ -273,9 +274,9 @@ else:
 # ### Seen and unseen classes
 #
 # Chapter 2 (DeViSE) searches images with words that were **never training labels**. So the classification
-# view holds out about 15% of the classes (stratified by category): they have no training images at all and
-# appear only in the validation set. The scenes use a subset of the *seen* classes, so no chapter trains on an
-# unseen class.
+# view holds out a share of the classes (`unseen_fraction = 0.15` in `helpers.embedded.Config`, stratified by
+# category): they have no training images at all and appear only in the validation set. The scenes use a
+# subset of the *seen* classes, so no chapter trains on an unseen class.
 
 # %%
 if DATASET == "embedded":
@@ -598,8 +599,8 @@ metrics
 # :class: dropdown
 #
 # Call `features.extract(test.paths()[:200], size=96)` and `size=160` and time them. The time grows roughly with the
-# number of pixels (about 2.5x from 96 to 160 px); the probe's score changes little, because 128 px already
-# shows the sprites at the size the network's features describe well.
+# number of pixels, by a factor of about $(160/96)^2$ from 96 to 160 px; the probe's score changes little, because
+# 128 px already shows the sprites at the size the network's features describe well.
 # ```
 #
 # ## Summary

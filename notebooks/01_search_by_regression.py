@@ -37,9 +37,9 @@
 # **Prerequisites.** Chapter 0 (the scenes, the pretrained features, devices); Python, NumPy, a first PyTorch
 # training loop.
 #
-# **Run time.** About 3-4 minutes on 2 CPU cores for the whole notebook (the first Spanish run also trains
-# FastText word vectors, about 15 s, cached afterwards); under a minute on a GPU. The image features come from
-# the cache chapter 0 fills (built on first use if missing).
+# **Run time.** About 3 minutes on 2 CPU cores for the whole notebook, as measured by `make bench` (see
+# {doc}`../book/performance`); the first Spanish run also trains FastText word vectors, cached afterwards. The
+# image features come from the cache chapter 0 fills (built on first use if missing).
 
 # %% [markdown]
 # ## Parameters
@@ -243,16 +243,17 @@ print(
 
 # %% [markdown]
 # Five captions per image, each saying something true but partial: the objects, sometimes their size, the
-# background, or how two of them are placed. Several images fit most captions (*"a picture of a cat"* fits every
-# image with a cat and nothing else), which limits how well *any* search can do: we measure that limit below.
+# background, or how two of them are placed. Some captions fit more than one image (*"a picture of a cat"* fits
+# every image with a cat and nothing else), which limits how well *any* search can do: section 5 measures how
+# much.
 
 # %% [markdown]
 # ## 2. Three ways to turn a caption into numbers
 #
 # **tf-idf.** A caption becomes a sparse vector with one entry per n-gram $t$ (single words, pairs and triples,
-# `ngram_range=(1, 3)` as the seed) that scikit-learn keeps: those found in at least 1% of the training captions
-# (`min_df=0.01`) and at most 80% (`max_df=0.8`). The entry weighs how often $t$ occurs in the caption $d$ by how
-# rare it is among the $N$ training captions,
+# `ngram_range=(1, 3)` as the seed) that scikit-learn keeps: those whose share of the training captions that
+# contain them is at least `min_df=0.01` and at most `max_df=0.8` (the seed's settings, in `TFIDF`). The entry
+# weighs how often $t$ occurs in the caption $d$ by how rare it is among the $N$ training captions,
 #
 # $$
 # \operatorname{tfidf}(t, d) = \operatorname{tf}(t, d)\,\Bigl(\ln\frac{1 + N}{1 + \operatorname{df}(t)} + 1\Bigr),
@@ -327,9 +328,9 @@ print(
 
 
 # %% [markdown]
-# The 1% threshold is seed 000's, chosen for COCO's open vocabulary. On our captions it has a price worth
-# seeing: an object word that occurs in fewer than 1% of the training captions is **not a feature at all**, so
-# tf-idf cannot search for it.
+# The `min_df=0.01` threshold is seed 000's, chosen for COCO's open vocabulary. On our captions it has a price
+# worth seeing: an object word found in a smaller share of the training captions than `min_df` is **not a
+# feature at all**, so tf-idf cannot search for it.
 
 
 # %%
@@ -437,7 +438,8 @@ print(
 # **Losses.** For a batch of predictions $\hat y$ and image vectors $y$: the mean squared error (MSE, the seed's),
 # $\frac{1}{D}\lVert \hat y - y\rVert_2^2$; the mean absolute error (L1), $\frac{1}{D}\lVert \hat y - y\rVert_1$;
 # and a cosine loss $1 - \cos(\hat y, y)$ that only cares about the *direction* of $\hat y$. **Optimizers:** plain
-# SGD with learning rate 0.01 (the seed's) and Adam with `ADAM_LR` = 0.002.
+# SGD with the seed's learning rate, `torch.optim.SGD(params, lr=0.01)`, and Adam with `lr=ADAM_LR`
+# (`ADAM_LR = 2e-3`).
 
 
 # %%
@@ -709,9 +711,9 @@ plt.show()
 # median rank, **Recall@k** (the share of captions whose image is among the first $k$) and the **mean
 # reciprocal rank** $\mathrm{MRR} = \frac{1}{n}\sum_i 1/\mathrm{rank}_i$.
 #
-# Two baselines bracket every number. **Chance**: a random order puts the image at rank 500.5 on average, with
-# Recall@5 $= 5/1000$. **Oracle**: a caption like *"a cat"* fits every image that shows a cat and nothing else;
-# a perfect engine can only put its image somewhere among all the images the caption fits. `oracle_metrics` reads
+# Two baselines bracket every number. **Chance**: a random order puts the image at rank $(1000 + 1) / 2$ on
+# average, with Recall@5 $= 5/1000$. **Oracle**: a caption like *"a cat"* fits every image that shows a cat and
+# nothing else; a perfect engine can only put its image somewhere among all the images the caption fits. `oracle_metrics` reads
 # the scene truth, counts for every caption the $m$ images it fits, and gives what the best possible ranking
 # scores in expectation (Recall@k $= \min(1, k/m)$).
 #
@@ -1361,7 +1363,7 @@ display(Markdown("\n".join(conclusions)))
 # ```{exercise}
 # :label: ex-01-mindf
 #
-# Seed 000's `min_df=0.01` keeps an n-gram only if 1% of the training captions contain it. Set
+# Seed 000's `min_df=0.01` keeps an n-gram only if at least one training caption in a hundred contains it. Set
 # `TFIDF["min_df"] = 2` (an absolute count), re-run the descriptors and the tf-idf + MLP (MSE, Adam) variant. How
 # many features do you get, how many object names come back, and what happens to Recall@5?
 # ```
@@ -1440,9 +1442,11 @@ display(Markdown("\n".join(conclusions)))
 # :class: dropdown
 #
 # Set the parameters and re-run the notebook. On a few thousand training images a 4,096-unit MLP fits the training
-# captions faster but the validation Recall@5 plateaus at about the same level: the limit is the ambiguity of the
-# captions (see the oracle) and what the pooled features encode, not the capacity of the regressor. The validation
-# loss starts to rise after a few epochs while Recall@5 stays flat, a reminder that the loss is not the metric.
+# captions faster; compare its validation Recall@5 with the default run's. The ambiguity of the captions is not
+# what holds the models back: the oracle of section 5 shows that on these scenes the captions are nearly
+# unambiguous (a perfect engine finds almost every image among its first five), so the gap between the best model
+# and the oracle is the model's: what the pooled features encode and what a regression onto them recovers. Watch
+# the validation loss against Recall@5 as the epochs go by: the loss is not the metric.
 # ```
 
 # %% [markdown]

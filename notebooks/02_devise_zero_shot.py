@@ -37,8 +37,8 @@
 # **Prerequisites**: chapter 0 (the data and the frozen features) and chapter 1 (regressing between text and image
 # spaces). PyTorch basics (`nn.Module`, an optimizer step).
 #
-# **Run time**: about 2 minutes on 2 CPU cores once the feature cache of chapter 0 exists (no GPU needed: only a
-# small head is trained on cached features).
+# **Run time**: under a minute on 2 CPU cores once the feature cache of chapter 0 exists, as measured by
+# `make bench` (see {doc}`../book/performance`); no GPU needed: only a small head is trained on cached features.
 
 # %% [markdown]
 # ## Parameters
@@ -112,7 +112,8 @@ pd.set_option("display.precision", 3)
 # ## 1. The data: seen and unseen classes
 #
 # The classification view of the book's data follows the Tiny ImageNet layout: one object per image, a folder per
-# class. The `train` split holds only the *seen* classes; about 15% of the classes, chosen per category, are
+# class. The `train` split holds only the *seen* classes; a share of the classes, chosen per category
+# (`unseen_fraction = 0.15` in `helpers.embedded.Config`; `HOLDOUT_FRACTION` on Tiny ImageNet), are
 # *unseen*: they have images in `val` but none in any training set. Those are the ones DeViSE must recognize
 # without ever having been shown one.
 
@@ -190,8 +191,11 @@ plt.show()
 # %% [markdown]
 # The network never looks at pixels during training here: as in chapter 0, a frozen ImageNet-pretrained
 # EfficientNet-Lite0 {cite}`tan2019efficientnet` turned every 128-pixel image into one pooled 1280-d vector,
-# computed once and cached. Seed 001 ran its frozen VGG16 on every batch instead; the result is the same, minus
-# the repeated work.
+# computed once and cached. Seed 001 instead ran its frozen VGG16 on every batch, on images augmented afresh each
+# time (random horizontal flips, rotations of up to 15 degrees, random grayscale). Caching gives that
+# augmentation up: the head sees the same feature vector of an image in every epoch, so it trains on fewer
+# distinct inputs and can overfit sooner. What caching buys is speed: the CNN runs once per image, not once per
+# image and epoch.
 
 # %%
 train_feats = helpers.image_features(train_data, backbone=BACKBONE)["pooled"][
@@ -210,9 +214,11 @@ print(f"val features   {val_feats.shape}, labels {val_labels.shape}")
 # ## 2. The targets: a word vector per label
 #
 # Each class gets the word vector of its name; a name of several words ("hot dog", "Egyptian cat") gets the mean of
-# its words' vectors, as in seed 001. Seed 001 also averaged every synonym Tiny ImageNet lists for a class; with
-# `LABEL_NAMES = "first"` we use the first name only, so the other names ("rhino" for *rhinoceros*, "bunny" for
-# *rabbit*) remain words the model has never seen as labels, and searching with them is a fair test.
+# its words' vectors. (Seed 001 joined such words with hyphens instead, `egyptian-cat`, and kept a name only if
+# fastText had that token.) Seed 001 also averaged the vectors of every name Tiny ImageNet lists for a class (those
+# fastText knew); with `LABEL_NAMES = "first"` we use the first name only, so the other names ("rhino" for
+# *rhinoceros*, "bunny" for *rabbit*) remain words the model has never seen as labels, and searching with them
+# is a fair test.
 
 # %%
 t0 = time.perf_counter()
@@ -297,7 +303,7 @@ pd.DataFrame(
 # - **cosine embedding loss** (seed 001): pull $f(x)$ towards the direction of $t_y$,
 #   $\;\ell_{\cos} = 1 - \dfrac{f(x)\cdot t_y}{\lVert f(x)\rVert}$. It never looks at the other labels.
 # - **hinge rank loss** (DeViSE {cite}`frome2013devise`): the true label must score higher than every wrong label
-#   by a margin $m = 0.1$,
+#   by a margin $m$ (`MARGIN`),
 #   $$\ell_{\text{rank}} = \sum_{j \neq y} \max\bigl(0,\; m - t_y \cdot f(x) + t_j \cdot f(x)\bigr).$$
 #   It is a ranking loss: what matters is the order of the labels around the prediction, which is exactly what
 #   search and hit@k measure.
@@ -1186,8 +1192,9 @@ print(
 # :label: devise-ex-seed
 #
 # Rerun with the seed's widths, `HIDDEN = (100, 50)` ($2d$ and $d$ for $d = 50$), and then with
-# `LABEL_NAMES = "all"` (every name of a class averaged into its target, as seed 001 did). Which numbers of the
-# table move, and why? With `"all"`, is the search for "rhino" still a zero-shot query?
+# `LABEL_NAMES = "all"` (every name of a class averaged into its target, as seed 001 averaged the names fastText
+# knew). Which numbers of the table move, and why? With `"all"`, is the search for "rhino" still a zero-shot
+# query?
 # ````
 #
 # ````{solution} devise-ex-seed
@@ -1230,8 +1237,8 @@ print(
 # :label: devise-ex-margin
 #
 # The paper, to save time with 1,000 labels, stopped the sum at the first wrong label that violated the margin.
-# Write that version of `hinge_rank_loss` (pick one random violating label per image) and try margins 0.05, 0.1
-# and 0.5. Why does a very large margin not help, given that label vectors have unit length?
+# Write that version of `hinge_rank_loss` (pick one random violating label per image) and try `MARGIN` in
+# `(0.05, 0.1, 0.5)`. Why does a very large margin not help, given that label vectors have unit length?
 # ````
 #
 # ````{solution} devise-ex-margin
@@ -1289,4 +1296,4 @@ print(
 # - DeViSE, the model and the flat hit@k protocol: {cite}`frome2013devise`.
 # - Word vectors: GloVe {cite}`pennington2014glove`, fastText {cite}`bojanowski2017fasttext`.
 # - The backbone: EfficientNet {cite}`tan2019efficientnet`; seed 001's data: Tiny ImageNet {cite}`le2015tiny`.
-# - ConSE (exercise 2): M. Norouzi et al., *Zero-Shot Learning by Convex Combination of Semantic Embeddings*, ICLR 2014.
+# - ConSE ({ref}`the ConSE exercise <devise-ex-conse>`): M. Norouzi et al., *Zero-Shot Learning by Convex Combination of Semantic Embeddings*, ICLR 2014.

@@ -37,8 +37,8 @@
 #
 # **Prerequisites**: chapter 0 (data and features); PyTorch modules and optimizers; what an LSTM computes.
 #
-# **Run time**: about 3-4 minutes on 2 CPU cores (the features are cached by `make data`), well under a minute
-# on a GPU.
+# **Run time**: about a minute and a half on 2 CPU cores once the features are cached by `make data`, as
+# measured by `make bench` (see {doc}`../book/performance`).
 
 # %% tags=["parameters"]
 # Parameters (papermill can override them: papermill -p LANGUAGE es ...)
@@ -322,8 +322,10 @@ print("targets (shifted by one) :", b.tokens[0, 1:].tolist())
 # Training maximizes the log-probability of the right next word given the image and the *true* previous
 # words (teacher forcing): $\mathcal{L} = -\sum_{t=1}^{N} \log p_t(S_t)$, averaged over the real (non-pad)
 # words of the batch. The variant sets the LSTM's initial state from the image instead,
-# $h_0 = \tanh(W_h W_I v)$, $c_0 = W_c W_I v$, and starts reading at `<start>`; this is how seed 003's and many
-# Keras models inject the image (or they concatenate it to every input).
+# $h_0 = \tanh(W_h W_I v)$, $c_0 = W_c W_I v$, and starts reading at `<start>`, as Show, Attend and Tell
+# {cite}`xu2015show` does (chapter 4). Seed 003 (a Keras model) does neither: its LSTM reads the words only; the
+# image vector, reduced to 256 numbers, is merged with the LSTM's output, and dense layers predict the next word
+# from the two (the *merge* architecture).
 #
 # Padding only ever comes *after* `<end>`. An LSTM reads left to right, so the pads cannot change the
 # outputs at real positions; the masked loss ignores the outputs at the pads. That is why we need neither
@@ -611,16 +613,16 @@ print(f"better on validation BLEU-4: {names[CHOSEN]} (the tables below report bo
 
 
 # %% [markdown]
-# **Which way of showing the image works better?** With this short schedule the initial-state variant learns
-# to name the objects much sooner: its validation object recall climbs from the first epoch, while the
-# first-input variant spends its first epochs as a plain language model (fluent captions about the wrong
-# objects, a decent BLEU from the frame words alone) and only then starts using the image. In the
-# first-input variant the image has to pass through the same input weights as the words and then survive in
-# the memory cell for several steps before the first noun; the initial-state variant writes it straight into
-# the memory. The forget-gate bias of 1 helps the first variant, but not enough in four epochs. Vinyals et
-# al. trained for days and report the first-input design works well; what we see is a statement about
-# *learning speed on a small budget*, not about the best reachable model. We pick the variant with the better
-# validation BLEU-4 for the headline numbers and show both everywhere.
+# **Which way of showing the image works better?** Read the validation object recall of the two variants
+# above: it shows from which epoch each one uses the image. A variant that does not use the image yet is a
+# plain language model: fluent captions about the wrong objects, and a decent BLEU from the frame words
+# alone. The two designs give the image different paths. In the first-input variant the image has to pass
+# through the same input weights as the words and then survive in the memory cell for several steps before
+# the first noun (the forget-gate bias of 1 helps it there); the initial-state variant writes it straight into
+# the memory. Vinyals et al. trained for days and report that the first-input design works well; a
+# comparison after `EPOCHS` epochs is a statement about *learning speed on a small budget*, not about the best
+# reachable model. The variant with the better validation BLEU-4 gives the headline numbers (the cell above
+# prints which one), and the tables below show both.
 
 # %% [markdown]
 # ## Saving and loading without pickle
@@ -1131,14 +1133,13 @@ else:
 # ## Quality floors and recorded results
 #
 # These assertions fail the notebook (and the book's tests) if learning breaks. The recorded numbers are
-# the Show-and-Tell model (image as first input), decoded with `BEAM_SIZE` beams where it says "beam"; the
-# semantic scores are those of the beam captions.
+# those of the reported variant (the one with the better validation BLEU-4, printed after training and again
+# below), decoded with `BEAM_SIZE` beams where it says "beam"; the semantic scores are those of the beam
+# captions. The BLEU-4 of both variants is recorded too.
 
 # %%
-# Floors: well below what the CPU run reaches (see the tables), so they catch broken
-# learning, not noise.
-# The default CPU run reaches BLEU-4 0.375 and object recall 0.43 (reported model,
-# beam 3); nearest neighbour 0.33 / 0.39.
+# Floors: well below what the CPU run reaches (see the tables, and the scores this
+# cell prints), so they catch broken learning, not noise.
 FLOOR_BLEU4, FLOOR_OBJECT_RECALL, FLOOR_OBJECT_PRECISION = 0.30, 0.33, 0.45
 best = runs[(CHOSEN, f"beam {BEAM_SIZE}")]["scores"]
 headline = {
@@ -1224,7 +1225,7 @@ print(f"notebook run time so far: {time.perf_counter() - T_START:.0f} s")
 # ```{exercise} Length normalization
 # :label: ex-03-length
 #
-# Decode the test images with beam size 5 and `length_penalty` in 0, 0.5, 1, 2. Plot the mean caption length
+# Decode the test images with beam size 5 and `length_penalty` in `(0, 0.5, 1, 2)`. Plot the mean caption length
 # and BLEU-4 against $\alpha$. Why does a larger $\alpha$ give longer captions, and why is there a sweet spot?
 # ```
 #
@@ -1352,9 +1353,10 @@ print(f"notebook run time so far: {time.perf_counter() - T_START:.0f} s")
 #
 # - A captioner is a conditional language model: a frozen CNN turns the image into a vector, a linear layer
 #   maps it into the word-embedding space, and an LSTM trained with teacher forcing predicts each next word.
-# - How the image enters matters for how fast the model learns: written into the LSTM's initial state it was
-#   used from the first epoch; fed as the first input it was used only after the model had learnt the
-#   grammar.
+# - How the image enters can change how fast the model learns to use it: written into the LSTM's initial
+#   state it reaches the memory directly, fed as the first input it must pass through the word weights and
+#   survive until the first noun. The validation curves show which variant used the image sooner in this
+#   run; the reported variant is the one with the better validation BLEU-4.
 # - Length-bucketed batches (one sort per epoch) remove most padding without giving up epochs; pads after
 #   `<end>` cannot influence an LSTM's earlier outputs, so a masked loss is all we need.
 # - Beam search finds captions the model itself rates as more probable than greedy ones; whether that raises

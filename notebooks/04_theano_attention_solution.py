@@ -33,8 +33,9 @@
 #   and look at where the model attends.
 #
 # **Prerequisites:** the PyTorch attention chapter (or the seminar this page comes from), NumPy.
-# **Run time:** about 4.5 minutes on a 2-core CPU with an empty Theano compile cache (more than half of it is
-# `g++` compiling the graph), about 2.5 minutes once the cache is warm. This edition runs on the CPU only.
+# **Run time** (measured by `make bench` on the solution notebook, 2 CPU cores; see {doc}`../book/performance`):
+# about 3 minutes with an empty Theano compile cache, much of it `g++` compiling the graph, and about a minute
+# and a half once the cache is warm. This edition runs on the CPU only.
 #
 # Three code cells are exercises: the attention probabilities, the attended vector, and sampling with a
 # temperature. In the student notebook ({doc}`04_theano_attention_exercise`) they say `# YOUR CODE HERE` and
@@ -219,7 +220,7 @@ print("\n".join(train.captions_of(0)))
 # the vocabulary does not know map to `<unk>` (`#UNK#`). A batch of sentences is a matrix of word ids padded
 # with **`-1`** (`PAD_IX`), as in the seed: `-1` is never a word, so the loss can mask it out. The decoder is
 # unrolled over a fixed number of steps, so every batch is padded (or cut) to `MAX_LEN` tokens; we choose it
-# to cover 97% of the training captions.
+# long enough for all but the longest few training captions, `np.percentile(lengths, 97)`.
 
 
 # %%
@@ -304,8 +305,7 @@ plt.show()
 # $$
 #
 # the "deep output" of Show, Attend and Tell {cite}`xu2015show`: the word that names an object gets a direct
-# path from what the decoder is looking at. In our runs, with the same training budget, it was the difference
-# between captions that name mostly wrong objects and captions whose objects are mostly right.
+# path from what the decoder is looking at.
 #
 # **Lasagne 0.1 is small.** It has `InputLayer`, `DenseLayer`, `EmbeddingLayer`, `ConcatLayer`,
 # `ReshapeLayer`, `DimshuffleLayer`, `NonlinearityLayer`, and not much more: the seed also used agentnet's
@@ -656,10 +656,10 @@ print(
 # features is the same at every step, and the optimizer merges its `MAX_LEN - 1` copies into one by itself;
 # chains of element-wise operations (the LSTM's gates) are fused into single loops; softmax and
 # cross-entropy become one stable operation. Then it generates C code for every operation and compiles, with
-# `g++`, each module that is not yet in its cache. With an empty cache that is about 80 small modules and two
-# to three minutes on a 2-core machine; they are kept in the book's cache folder (`.cache/theano`), and the
-# next run only optimizes the graph (about 20 seconds). `COMPILE_MODE`, set at the top, leaves out Theano's
-# in-place rewrites, which would add 15 more modules and not make this model faster.
+# `g++`, each module that is not yet in its cache: with an empty cache, many small modules (the cell below
+# prints how many, and how long it took). They are kept in the book's cache folder (`.cache/theano`), and the
+# next run only optimizes the graph. `COMPILE_MODE`, set at the top, leaves out Theano's in-place rewrites,
+# which would add more modules to compile and not make this model faster.
 #
 # As in the seed, the functions take the **image features first and the sentences second**.
 
@@ -892,7 +892,7 @@ for i in range(5):
 
 # %% [markdown]
 # Greedy decoding writes one caption per image; sampling at a temperature writes a different one every time.
-# Below, for four test images: the greedy caption, then two samples at temperature 0.5 and two at 1.
+# Below, for four test images: the greedy caption, then two samples at each temperature of `(0.5, 1.0)`.
 
 # %% tags=["uses-exercises"]
 show_ix = [0, 1, 2, 3]
@@ -1124,7 +1124,8 @@ show_word(1, next((t for t, _ in grammar.object_mentions(test_words[1], LANGUAGE
 #
 # **Initialize the LSTM from the image** (the seed's first trick). Instead of zeros, start the decoder from
 # $c_0 = \tanh(W_c \bar f)$ and $h_0 = \tanh(W_h \bar f)$ where $\bar f$ is the mean of the position vectors.
-# Where in `unroll` and `generate_captions` does this go, and does the validation loss after 8 epochs change?
+# Where in `unroll` and `generate_captions` does this go, and does the validation loss after `EPOCHS` epochs
+# change?
 # ```
 #
 # ```{solution} theano-att-init
@@ -1181,19 +1182,26 @@ show_word(1, next((t for t, _ in grammar.object_mentions(test_words[1], LANGUAGE
 # ```{exercise}
 # :label: theano-att-temperature
 #
-# **Temperature and truth.** Generate captions for the validation images at temperatures 0, 0.5, 1 and 1.5
-# and compute `helpers.semantic_scores` and BLEU-4 for each. Which temperature would you use to describe an
-# image, and which to generate varied training data?
+# **Temperature and truth.** Generate captions for the validation images at each temperature of
+# `(0, 0.5, 1, 1.5)` and compute BLEU-4 and the scene-truth scores (object precision and recall) for each.
+# Which temperature would you use to describe an image, and which to generate varied training data?
 # ```
 #
-# ```{solution} theano-att-temperature
+# ````{solution} theano-att-temperature
 # :class: dropdown
 #
-# `for T_ in (0, 0.5, 1, 1.5): tokens, _ = generate_captions(val_codes, T_); texts = captions_text(tokens)` then
-# `helpers.semantic_scores(texts, val.scenes)` and `helpers.bleu(references, [t.split() for t in texts])`.
-# Precision and BLEU fall as the temperature rises (more words the image does not support), while the
-# captions get more varied: greedy (or a low temperature) to describe, a temperature near 1 for variety.
+# ```python
+# for T_ in (0, 0.5, 1, 1.5):
+#     tokens, _ = generate_captions(val_codes, T_)
+#     scores = caption_metrics.evaluate_captions(caption_words(tokens), val, LANGUAGE)
+#     print(T_, {k: round(scores[k], 3) for k in ("bleu4", "object_precision", "object_recall")})
 # ```
+#
+# `caption_words` turns the generated ids into word lists, and `evaluate_captions` scores them against the
+# validation references and scenes, as the evaluation above does for `test_A`. Precision and BLEU fall as the
+# temperature rises (more words the image does not support), while the captions get more varied: greedy (or a
+# low temperature) to describe, a temperature near 1 for variety.
+# ````
 
 # %% [markdown]
 # ## Summary
@@ -1207,8 +1215,10 @@ show_word(1, next((t for t, _ in grammar.object_mentions(test_words[1], LANGUAGE
 # - Weights are **shared variables** that the compiled training function updates in place
 #   (`updates=lasagne.updates.adam(...)`): there is no `optimizer.step()` and no `.backward()`; the gradient is
 #   part of the compiled graph.
-# - On the embedded scenes the decoder learns to name the objects and often their relation within a couple of
-#   minutes of CPU training; the attention maps tend to light up the objects the words name.
+# - On the embedded scenes the evaluation measures what the decoder learnt in its short CPU training: BLEU
+#   against a nearest-neighbour baseline and human agreement, the precision and recall of the objects its
+#   captions name against the scene truth, and how often the attention peak of an object word lies in that
+#   object's box compared with a uniformly random peak.
 #
 # The page {doc}`../book/theano_vs_pytorch` compares this notebook with its PyTorch twin line by line.
 #
