@@ -344,8 +344,9 @@ def label_vectors(kv, classes: list, words: dict, names: str = "first", lang: st
     A label of several words ("ice cream", "Egyptian cat") gets the mean of its known words' vectors, as
     in DeViSE (seed 001 joined them with hyphens instead and kept the names fastText knew as one token).
     `names="first"` uses the class's first name only, so its other names (synonyms) stay words the model
-    never saw as labels; `names="all"` averages every name, as seed 001 did with Tiny ImageNet's `words.txt`. A class none of whose words is known gets a row of zeros and is
-    listed in the third value (drop it before training). ValueError for another `names`.
+    never saw as labels; `names="all"` averages every name, as seed 001 did with Tiny ImageNet's `words.txt`.
+    A class none of whose words is known gets a row of zeros and is listed in the third value (drop it
+    before training). ValueError for another `names`.
 
     Taught in: notebooks/02_devise_zero_shot.ipynb § 2. The targets: a word vector per label
     """
