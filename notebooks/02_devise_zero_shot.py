@@ -328,8 +328,8 @@ class Head(nn.Module):
         layers.append(nn.Linear(width, out_dim))
         self.net = nn.Sequential(*layers)
 
-    def forward(self, x):
-        return self.net((x - self.mean) / self.std)
+    def forward(self, x):  # x: (B, D) frozen image features
+        return self.net((x - self.mean) / self.std)  # (B, out_dim)
 
 
 print(Head(train_feats, label_vecs.shape[1]))
@@ -339,6 +339,7 @@ print(Head(train_feats, label_vecs.shape[1]))
 def cosine_loss(pred, y, labels):
     """Seed 001's loss: nn.CosineEmbeddingLoss with target +1 (pull each prediction
     towards its label)."""
+    # pred (B, d), labels (K, d), y (B,) int64 -> a scalar
     return nn.functional.cosine_embedding_loss(
         pred, labels[y], torch.ones(len(y), device=pred.device)
     )
@@ -349,15 +350,14 @@ def hinge_rank_loss(pred, y, labels, margin=MARGIN):
     over the batch."""
     scores = pred @ labels.T  # (B, C): t_j . f(x) for every label j
     true = scores.gather(1, y[:, None])  # (B, 1): t_y . f(x)
-    violation = (margin - true + scores).clamp(min=0)
-    violation = violation.scatter(
-        1, y[:, None], 0.0
-    )  # the true label is not a wrong label
-    return violation.sum(1).mean()
+    violation = (margin - true + scores).clamp(min=0)  # (B, C)
+    # the true label is not a wrong label
+    violation = violation.scatter(1, y[:, None], 0.0)  # (B, C)
+    return violation.sum(1).mean()  # a scalar
 
 
 def softmax_loss(pred, y, labels=None):
-    return F.cross_entropy(pred, y)
+    return F.cross_entropy(pred, y)  # pred (B, K) logits, y (B,) -> a scalar
 
 
 # Check the vectorized hinge rank loss against the formula written as loops.

@@ -623,18 +623,18 @@ class AttentionDecoder(nn.Module):
 
     def start(self, features):
         # features (B, L, C) -> decoder state (h, c, features, projected features)
-        h, c = init_state(features, self.init_h, self.init_c)
-        return h, c, features, self.feature_proj(features)
+        h, c = init_state(features, self.init_h, self.init_c)  # (B, H), (B, H)
+        return h, c, features, self.feature_proj(features)  # ..., (B, L, A)
 
     def step(self, tokens, state):
         # previous words (B,) -> logits of the next word (B, V), new state,
         # attention weights (B, L)
-        h, c, features, features_proj = state
+        h, c, features, features_proj = state  # (B, H), (B, H), (B, L, C), (B, L, A)
         alpha = attention_weights(
-            additive_scores(features_proj, self.hidden_proj(h), self.v)
-        )
-        context = context_vector(alpha, features)
-        h, c = lstm_step(context, self.embed(tokens), (h, c), self.cell)
+            additive_scores(features_proj, self.hidden_proj(h), self.v)  # (B, L)
+        )  # (B, L), rows sum to 1
+        context = context_vector(alpha, features)  # (B, C)
+        h, c = lstm_step(context, self.embed(tokens), (h, c), self.cell)  # (B, H) x 2
         return self.out(self.dropout(h)), (h, c, features, features_proj), alpha
 
     def forward(self, features, inputs):
@@ -643,10 +643,10 @@ class AttentionDecoder(nn.Module):
         state = self.start(features)
         logits, alphas = [], []
         for t in range(inputs.shape[1]):
-            step_logits, state, alpha = self.step(inputs[:, t], state)
+            step_logits, state, alpha = self.step(inputs[:, t], state)  # (B, V), (B, L)
             logits.append(step_logits)
             alphas.append(alpha)
-        return torch.stack(logits, 1), torch.stack(alphas, 1)
+        return torch.stack(logits, 1), torch.stack(alphas, 1)  # (B, T, V), (B, T, L)
 
 
 helpers.seed_everything(SEED)

@@ -290,7 +290,7 @@ def additive_scores(
 ) -> torch.Tensor:
     # features_proj (B, L, A), hidden_proj (B, A), v (A,) -> scores (B, L)
     ### BEGIN SOLUTION: compute tanh(features_proj + hidden_proj) . v, shape (B, L)
-    return torch.tanh(features_proj + hidden_proj[:, None, :]) @ v
+    return torch.tanh(features_proj + hidden_proj[:, None, :]) @ v  # (B, L, A) @ (A,)
     ### END SOLUTION
 
 
@@ -461,10 +461,11 @@ def masked_cross_entropy(
     # logits (B, T, V), targets (B, T) -> mean negative log-likelihood of the non-pad
     # targets (a scalar)
     ### BEGIN SOLUTION: log-softmax, targets' log-probabilities, mean over non-pad
-    mask = targets != pad_id
-    log_p = torch.log_softmax(logits.float(), dim=-1)
+    mask = targets != pad_id  # (B, T) bool
+    log_p = torch.log_softmax(logits.float(), dim=-1)  # (B, T, V)
     picked = log_p.gather(-1, targets.masked_fill(~mask, 0).unsqueeze(-1)).squeeze(-1)
-    return -(picked * mask).sum() / mask.sum().clamp(min=1)
+    # picked (B, T): the log-probability of each target
+    return -(picked * mask).sum() / mask.sum().clamp(min=1)  # a scalar
     ### END SOLUTION
 
 
@@ -519,7 +520,7 @@ def sample_with_temperature(
     ### BEGIN SOLUTION: softmax(logits / temperature), a draw per row (argmax at 0)
     if temperature == 0:
         return logits.argmax(dim=-1)
-    probs = torch.softmax(logits.float() / temperature, dim=-1)
+    probs = torch.softmax(logits.float() / temperature, dim=-1)  # (B, V)
     return torch.multinomial(probs, num_samples=1, generator=generator).squeeze(-1)
     ### END SOLUTION
 
@@ -572,7 +573,7 @@ def init_state(features: torch.Tensor, init_h: nn.Linear, init_c: nn.Linear) -> 
     # features (B, L, C) -> (h0, c0), each (B, H): tanh of a linear map of the mean
     # position feature
     ### BEGIN SOLUTION: mean over positions, then tanh(init_h(.)), tanh(init_c(.))
-    mean_feature = features.mean(dim=1)
+    mean_feature = features.mean(dim=1)  # (B, C)
     return torch.tanh(init_h(mean_feature)), torch.tanh(init_c(mean_feature))
     ### END SOLUTION
 
@@ -635,18 +636,18 @@ class AttentionDecoder(nn.Module):
 
     def start(self, features):
         # features (B, L, C) -> decoder state (h, c, features, projected features)
-        h, c = init_state(features, self.init_h, self.init_c)
-        return h, c, features, self.feature_proj(features)
+        h, c = init_state(features, self.init_h, self.init_c)  # (B, H), (B, H)
+        return h, c, features, self.feature_proj(features)  # ..., (B, L, A)
 
     def step(self, tokens, state):
         # previous words (B,) -> logits of the next word (B, V), new state,
         # attention weights (B, L)
-        h, c, features, features_proj = state
+        h, c, features, features_proj = state  # (B, H), (B, H), (B, L, C), (B, L, A)
         alpha = attention_weights(
-            additive_scores(features_proj, self.hidden_proj(h), self.v)
-        )
-        context = context_vector(alpha, features)
-        h, c = lstm_step(context, self.embed(tokens), (h, c), self.cell)
+            additive_scores(features_proj, self.hidden_proj(h), self.v)  # (B, L)
+        )  # (B, L), rows sum to 1
+        context = context_vector(alpha, features)  # (B, C)
+        h, c = lstm_step(context, self.embed(tokens), (h, c), self.cell)  # (B, H) x 2
         return self.out(self.dropout(h)), (h, c, features, features_proj), alpha
 
     def forward(self, features, inputs):
@@ -655,10 +656,10 @@ class AttentionDecoder(nn.Module):
         state = self.start(features)
         logits, alphas = [], []
         for t in range(inputs.shape[1]):
-            step_logits, state, alpha = self.step(inputs[:, t], state)
+            step_logits, state, alpha = self.step(inputs[:, t], state)  # (B, V), (B, L)
             logits.append(step_logits)
             alphas.append(alpha)
-        return torch.stack(logits, 1), torch.stack(alphas, 1)
+        return torch.stack(logits, 1), torch.stack(alphas, 1)  # (B, T, V), (B, T, L)
 
 
 helpers.seed_everything(SEED)
