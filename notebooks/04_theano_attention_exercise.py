@@ -516,34 +516,36 @@ print("attend: OK")
 
 # %% tags=["uses-exercises", "skip-execution", "nbval-skip"]
 class decoder:
+    # B images, C = FEATURES channels on L = HEIGHT * WIDTH positions, H = LSTM_SIZE,
+    # E = EMBEDDING_SIZE, V = n_tokens
     prev_word = InputLayer(
         (None,), T.ivector("previous word ids"), name="index of previous word"
-    )
+    )  # (B,) int32
     image_features = InputLayer((None, FEATURES, HEIGHT, WIDTH), name="img features")
     prev_cell = InputLayer((None, LSTM_SIZE), name="previous LSTM cell goes here")
     prev_out = InputLayer((None, LSTM_SIZE), name="previous LSTM output goes here")
 
-    prev_word_emb = EmbeddingLayer(prev_word, n_tokens, EMBEDDING_SIZE)
+    prev_word_emb = EmbeddingLayer(prev_word, n_tokens, EMBEDDING_SIZE)  # (B, E)
 
     # The image as a sequence of positions:
     # (batch, channels, h, w) -> (batch, h*w, channels)
     image_features_seq = reshape(
         dimshuffle(image_features, [0, 2, 3, 1]), [[0], -1, [3]]
-    )
+    )  # (B, L, C)
 
     # Attention (exercises 1 and 2)
-    attn_probs = attention_probs(image_features_seq, prev_out, ATTN_SIZE)
-    attn = attend(attn_probs, image_features_seq)
+    attn_probs = attention_probs(image_features_seq, prev_out, ATTN_SIZE)  # (B, L)
+    attn = attend(attn_probs, image_features_seq)  # (B, C)
 
-    lstm_input = concat([attn, prev_word_emb], axis=-1)
-    new_cell, new_out = lstm_cell(prev_cell, prev_out, lstm_input, LSTM_SIZE)
+    lstm_input = concat([attn, prev_word_emb], axis=-1)  # (B, C + E)
+    new_cell, new_out = lstm_cell(prev_cell, prev_out, lstm_input, LSTM_SIZE)  # (B, H)
     # "deep output": the next word sees the LSTM output and the attended vector
     output_probs = DenseLayer(
-        concat([new_out, attn], axis=-1),
+        concat([new_out, attn], axis=-1),  # (B, H + C)
         n_tokens,
         nonlinearity=T.nnet.softmax,
         name="next word probabilities",
-    )
+    )  # (B, V)
 
     # recurrent state transition: on the next step, {key} becomes {value}
     transition = {new_cell: prev_cell, new_out: prev_out}

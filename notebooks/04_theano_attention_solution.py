@@ -426,8 +426,9 @@ def attention_probs(image_features_seq, prev_out, attn_size=ATTN_SIZE):
     ### BEGIN SOLUTION: attention probabilities, (batch, positions), rows sum to 1
     features_proj = PositionwiseDenseLayer(
         image_features_seq, attn_size, b=None, name="attn_features"
-    )
+    )  # (B, L, A)
     query_proj = DenseLayer(prev_out, attn_size, nonlinearity=None, name="attn_query")
+    # query_proj (B, A); hidden (B, L, A)
     hidden = ExpressionMergeLayer(
         [features_proj, query_proj],
         lambda f, q: T.tanh(f + q.dimshuffle(0, "x", 1)),
@@ -436,8 +437,8 @@ def attention_probs(image_features_seq, prev_out, attn_size=ATTN_SIZE):
     )
     scores = reshape(
         PositionwiseDenseLayer(hidden, 1, b=None, name="attn_scores"), ([0], [1])
-    )
-    return NonlinearityLayer(scores, T.nnet.softmax, name="attn_probs")
+    )  # (B, L)
+    return NonlinearityLayer(scores, T.nnet.softmax, name="attn_probs")  # (B, L)
     ### END SOLUTION
 
 
@@ -534,34 +535,36 @@ print("attend: OK")
 
 # %% tags=["uses-exercises"]
 class decoder:
+    # B images, C = FEATURES channels on L = HEIGHT * WIDTH positions, H = LSTM_SIZE,
+    # E = EMBEDDING_SIZE, V = n_tokens
     prev_word = InputLayer(
         (None,), T.ivector("previous word ids"), name="index of previous word"
-    )
+    )  # (B,) int32
     image_features = InputLayer((None, FEATURES, HEIGHT, WIDTH), name="img features")
     prev_cell = InputLayer((None, LSTM_SIZE), name="previous LSTM cell goes here")
     prev_out = InputLayer((None, LSTM_SIZE), name="previous LSTM output goes here")
 
-    prev_word_emb = EmbeddingLayer(prev_word, n_tokens, EMBEDDING_SIZE)
+    prev_word_emb = EmbeddingLayer(prev_word, n_tokens, EMBEDDING_SIZE)  # (B, E)
 
     # The image as a sequence of positions:
     # (batch, channels, h, w) -> (batch, h*w, channels)
     image_features_seq = reshape(
         dimshuffle(image_features, [0, 2, 3, 1]), [[0], -1, [3]]
-    )
+    )  # (B, L, C)
 
     # Attention (exercises 1 and 2)
-    attn_probs = attention_probs(image_features_seq, prev_out, ATTN_SIZE)
-    attn = attend(attn_probs, image_features_seq)
+    attn_probs = attention_probs(image_features_seq, prev_out, ATTN_SIZE)  # (B, L)
+    attn = attend(attn_probs, image_features_seq)  # (B, C)
 
-    lstm_input = concat([attn, prev_word_emb], axis=-1)
-    new_cell, new_out = lstm_cell(prev_cell, prev_out, lstm_input, LSTM_SIZE)
+    lstm_input = concat([attn, prev_word_emb], axis=-1)  # (B, C + E)
+    new_cell, new_out = lstm_cell(prev_cell, prev_out, lstm_input, LSTM_SIZE)  # (B, H)
     # "deep output": the next word sees the LSTM output and the attended vector
     output_probs = DenseLayer(
-        concat([new_out, attn], axis=-1),
+        concat([new_out, attn], axis=-1),  # (B, H + C)
         n_tokens,
         nonlinearity=T.nnet.softmax,
         name="next word probabilities",
-    )
+    )  # (B, V)
 
     # recurrent state transition: on the next step, {key} becomes {value}
     transition = {new_cell: prev_cell, new_out: prev_out}
