@@ -52,6 +52,37 @@
 # extraction is the slow part), and the quality floors of section 9, made for the emoji data, give way to checks
 # that hold for any correct run.
 
+# %% tags=["remove-cell"]
+# Google Colab only (anywhere else this cell does nothing): fetch the book, install
+# requirements-colab.txt and the book's `helpers`. The book's Set-up page explains.
+import sys
+
+if "google.colab" in sys.modules:
+    import os
+    import subprocess
+
+    BOOK = "/content/seeing-and-saying"
+    if not os.path.isdir(BOOK):
+        url = "https://github.com/seeing-and-saying/book"
+        subprocess.run(["git", "clone", "-q", url, BOOK], check=True)
+    stamp = os.path.join(BOOK, ".colab-installed")
+    if not os.path.exists(stamp):
+        pip = [sys.executable, "-m", "pip", "install", "-q"]
+        subprocess.run([*pip, "-r", f"{BOOK}/requirements-colab.txt"], check=True)
+        # pyproject.toml asks for Python 3.11 (the whole book, Theano included);
+        # the PyTorch chapters install on Colab's Python as requirements-colab.txt says.
+        editable = ["--no-deps", "--ignore-requires-python", "-e", BOOK]
+        subprocess.run([*pip, *editable], check=True)
+        open(stamp, "w").close()
+        loaded = {"numpy", "scipy", "pandas", "matplotlib", "PIL", "torch", "sklearn"}
+        if loaded & set(sys.modules):
+            raise SystemExit(
+                "Installed. Now Runtime > Restart session, then run the notebook again"
+                " from the top (this cell then skips the installation)."
+            )
+    sys.path.insert(0, BOOK)
+    os.chdir(f"{BOOK}/notebooks")
+
 # %% tags=["parameters"]
 DATASET = "embedded"  # "tiny-imagenet" on the real path
 # a folder holding a copy of the dataset (tiny-imagenet-200), read as-is, no download

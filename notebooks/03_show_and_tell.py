@@ -40,6 +40,37 @@
 # **Run time**: about a minute and a half on 2 CPU cores once the features are cached by `make data`, as
 # measured by `make bench` (see {doc}`../book/performance`).
 
+# %% tags=["remove-cell"]
+# Google Colab only (anywhere else this cell does nothing): fetch the book, install
+# requirements-colab.txt and the book's `helpers`. The book's Set-up page explains.
+import sys
+
+if "google.colab" in sys.modules:
+    import os
+    import subprocess
+
+    BOOK = "/content/seeing-and-saying"
+    if not os.path.isdir(BOOK):
+        url = "https://github.com/seeing-and-saying/book"
+        subprocess.run(["git", "clone", "-q", url, BOOK], check=True)
+    stamp = os.path.join(BOOK, ".colab-installed")
+    if not os.path.exists(stamp):
+        pip = [sys.executable, "-m", "pip", "install", "-q"]
+        subprocess.run([*pip, "-r", f"{BOOK}/requirements-colab.txt"], check=True)
+        # pyproject.toml asks for Python 3.11 (the whole book, Theano included);
+        # the PyTorch chapters install on Colab's Python as requirements-colab.txt says.
+        editable = ["--no-deps", "--ignore-requires-python", "-e", BOOK]
+        subprocess.run([*pip, *editable], check=True)
+        open(stamp, "w").close()
+        loaded = {"numpy", "scipy", "pandas", "matplotlib", "PIL", "torch", "sklearn"}
+        if loaded & set(sys.modules):
+            raise SystemExit(
+                "Installed. Now Runtime > Restart session, then run the notebook again"
+                " from the top (this cell then skips the installation)."
+            )
+    sys.path.insert(0, BOOK)
+    os.chdir(f"{BOOK}/notebooks")
+
 # %% tags=["parameters"]
 # Parameters (papermill can override them: papermill -p LANGUAGE es ...)
 # "embedded" (offline, default) or a real dataset: "coco", "flickr8k" (see the appendix)
