@@ -41,35 +41,22 @@
 # measured by `make bench` (see {doc}`../book/performance`).
 
 # %% tags=["remove-cell"]
-# Google Colab only (anywhere else this cell does nothing): fetch the book, install
-# requirements-colab.txt and the book's `helpers`. The book's Set-up page explains.
+# Google Colab only (anywhere else this cell does nothing): fetch the book, then
+# scripts/colab_setup.py installs its PyTorch environment. The Set-up page explains.
 import sys
 
 if "google.colab" in sys.modules:
-    import os
+    import runpy
     import subprocess
 
-    BOOK = "/content/seeing-and-saying"
-    if not os.path.isdir(BOOK):
-        url = "https://github.com/seeing-and-saying/book"
-        subprocess.run(["git", "clone", "-q", url, BOOK], check=True)
-    stamp = os.path.join(BOOK, ".colab-installed")
-    if not os.path.exists(stamp):
-        pip = [sys.executable, "-m", "pip", "install", "-q"]
-        subprocess.run([*pip, "-r", f"{BOOK}/requirements-colab.txt"], check=True)
-        # pyproject.toml asks for Python 3.11 (the whole book, Theano included);
-        # the PyTorch chapters install on Colab's Python as requirements-colab.txt says.
-        editable = ["--no-deps", "--ignore-requires-python", "-e", BOOK]
-        subprocess.run([*pip, *editable], check=True)
-        open(stamp, "w").close()
-        loaded = {"numpy", "scipy", "pandas", "matplotlib", "PIL", "torch", "sklearn"}
-        if loaded & set(sys.modules):
-            raise SystemExit(
-                "Installed. Now Runtime > Restart session, then run the notebook again"
-                " from the top (this cell then skips the installation)."
-            )
-    sys.path.insert(0, BOOK)
-    os.chdir(f"{BOOK}/notebooks")
+    BOOK, URL = (
+        "/content/seeing-and-saying",
+        "https://github.com/seeing-and-saying/book",
+    )
+    subprocess.run(
+        f"test -d {BOOK} || git clone -q {URL} {BOOK}", shell=True, check=True
+    )
+    runpy.run_path(f"{BOOK}/scripts/colab_setup.py", run_name="__main__")
 
 # %% tags=["parameters"]
 # Parameters (papermill can override them: papermill -p LANGUAGE es ...)

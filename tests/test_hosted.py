@@ -72,7 +72,7 @@ def test_pytorch_notebooks_start_with_the_colab_cell(path):
     assert "remove-cell" in cell.metadata.get("tags", []), "the book's pages hide the Colab cell"
     url = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"]
     assert f'"{url}"' in cell.source, f"{path.name}: the Colab cell must clone {url} (_config.yml)"
-    assert "requirements-colab.txt" in cell.source
+    assert 'scripts/colab_setup.py", run_name="__main__"' in cell.source
     first = colab_cell(PYTORCH_NOTEBOOKS[0])
     assert cell.source == first.source, "every PyTorch notebook has the same Colab cell"
 
@@ -113,3 +113,28 @@ def test_colab_requirements_resolve_on_python_312():
     canonical = {re.sub(r"[-_.]+", "-", k).lower(): v for k, v in installed.items()}
     for name, version in colab_pins().items():
         assert canonical.get(name) == version, f"{name}: pinned {version}, pip would install {canonical.get(name)}"
+
+
+def test_colab_setup_installs_the_colab_pins_and_helpers(tmp_path, monkeypatch):
+    """scripts/colab_setup.py, run in a copy of the book with pip replaced by a recorder: it installs
+    requirements-colab.txt then `helpers`, leaves a marker, and asks for a restart when numpy is loaded;
+    a second run installs nothing."""
+    import runpy
+
+    import numpy  # noqa: F401 (a library the kernel had loaded before the install)
+
+    book = tmp_path / "book"
+    (book / "scripts").mkdir(parents=True)
+    (book / "notebooks").mkdir()
+    (book / "scripts" / "colab_setup.py").write_text((ROOT / "scripts" / "colab_setup.py").read_text())
+    calls = []
+    monkeypatch.setattr(subprocess, "run", lambda cmd, check: calls.append(cmd))
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit, match="Restart session"):  # numpy is imported in this process
+        runpy.run_path(str(book / "scripts" / "colab_setup.py"), run_name="__main__")
+    assert calls[0][-2:] == ["-r", str(book / "requirements-colab.txt")]
+    assert calls[1][-2:] == ["-e", str(book)] and "--no-deps" in calls[1]
+    assert (book / ".colab-installed").exists()
+    runpy.run_path(str(book / "scripts" / "colab_setup.py"), run_name="__main__")
+    assert len(calls) == 2 and Path.cwd() == book / "notebooks" and sys.path[0] == str(book)
