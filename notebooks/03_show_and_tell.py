@@ -42,11 +42,10 @@
 # measured by `make bench` (see {doc}`../book/performance`).
 
 # %% tags=["remove-cell"]
-# Google Colab only (anywhere else this cell does nothing): fetch the book, then
-# scripts/colab_setup.py installs its PyTorch environment. The Set-up page explains.
+# Google Colab only; anywhere else this cell does nothing.
 import sys
 
-if "google.colab" in sys.modules:
+if "google.colab" in sys.modules:  # Colab: fetch the book, run its set-up (Set-up page)
     import runpy
     import subprocess
 
@@ -54,9 +53,7 @@ if "google.colab" in sys.modules:
         "/content/seeing-and-saying",
         "https://github.com/seeing-and-saying/book",
     )
-    subprocess.run(
-        f"test -d {BOOK} || git clone -q {URL} {BOOK}", shell=True, check=True
-    )
+    subprocess.run(f"test -d {BOOK} || git clone -q {URL} {BOOK}", shell=True)
     runpy.run_path(f"{BOOK}/scripts/colab_setup.py", run_name="__main__")
 
 # %% tags=["parameters"]
@@ -464,9 +461,8 @@ class ShowAndTell(nn.Module):
         self.encoder = nn.Linear(feature_dim, image_dim)
         self.embed = nn.Embedding(vocab_size, embed_dim, padding_idx=0)  # W_e
         self.lstm = nn.LSTM(embed_dim, hidden_dim, batch_first=True)
-        with (
-            torch.no_grad()
-        ):  # forget-gate bias 1: remember the image for longer at the start of training
+        # forget-gate bias 1: remember the image for longer at the start of training
+        with torch.no_grad():
             self.lstm.bias_ih_l0[hidden_dim : 2 * hidden_dim].fill_(1.0)
             self.lstm.bias_hh_l0[hidden_dim : 2 * hidden_dim].zero_()
         self.drop = nn.Dropout(dropout)
@@ -489,26 +485,27 @@ class ShowAndTell(nn.Module):
     def forward(self, features, tokens):
         """Teacher forcing: logits (B, T-1, V) for tokens[:, 1:] given tokens[:, :-1]
         and the image."""
-        v = self.drop(self.encode(features))
+        v = self.drop(self.encode(features))  # (B, E), merge: (B, H)
         words = self.drop(self.embed(tokens[:, :-1]))  # (B, T-1, E)
         if self.image_as == "input":
-            out, _ = self.lstm(
-                torch.cat([v[:, None], words], 1)
-            )  # the image is step -1
-            out = out[:, 1:]  # the output at the image step predicts nothing
+            # the image is step -1: out (B, T, H)
+            out, _ = self.lstm(torch.cat([v[:, None], words], 1))
+            out = out[
+                :, 1:
+            ]  # (B, T-1, H): the output at the image step predicts nothing
         elif self.image_as == "merge":
             out, _ = self.lstm(words)  # (B, T-1, H): the LSTM never sees the image
             return self.merged(out, v)  # (B, T-1, V)
         else:
-            h0, c0 = torch.tanh(self.init_h(v)), self.init_c(v)
-            out, _ = self.lstm(words, (h0[None], c0[None]))
-        return self.project(self.drop(out))
+            h0, c0 = torch.tanh(self.init_h(v)), self.init_c(v)  # (B, H) each
+            out, _ = self.lstm(words, (h0[None], c0[None]))  # (B, T-1, H)
+        return self.project(self.drop(out))  # (B, T-1, V)
 
     # -- decoding interface used by helpers.decoding (batch-first state) --
     def init_state(self, features):
-        v = self.encode(features)
+        v = self.encode(features)  # (B, E), merge: (B, H)
         if self.image_as == "input":
-            _, (h, c) = self.lstm(v[:, None])
+            _, (h, c) = self.lstm(v[:, None])  # (1, B, H) each
             return {"h": h[0], "c": c[0]}
         if self.image_as == "merge":  # zero LSTM state; the image rides in the state
             zero = v.new_zeros(len(v), self.lstm.hidden_size)  # (B, H)
@@ -526,7 +523,8 @@ class ShowAndTell(nn.Module):
                 "c": c[0],
                 "v": state["v"],
             }
-        return torch.log_softmax(self.project(out[:, 0]), -1), {"h": h[0], "c": c[0]}
+        log_p = torch.log_softmax(self.project(out[:, 0]), -1)  # (N, V)
+        return log_p, {"h": h[0], "c": c[0]}
 
 
 F_ = {name: torch.as_tensor(f, device=device) for name, f in image_feats.items()}
@@ -648,9 +646,9 @@ names = {
 }
 
 
-def train_model(image_as, epochs=EPOCHS, seed=SEED):
-    helpers.seed_everything(seed)
-    model = ShowAndTell(
+def new_model(image_as):
+    """An untrained ShowAndTell of this chapter's sizes, on `device`."""
+    return ShowAndTell(
         CONFIG["feature_dim"],
         len(vocab),
         EMBED_DIM,
@@ -660,6 +658,11 @@ def train_model(image_as, epochs=EPOCHS, seed=SEED):
         feature_mean,
         feature_std,
     ).to(device)
+
+
+def train_model(image_as, epochs=EPOCHS, seed=SEED):
+    helpers.seed_everything(seed)
+    model = new_model(image_as)
     opt = torch.optim.Adam(model.parameters(), lr=LEARNING_RATE)
     batches.set_epoch(0)  # both variants see the same batches in the same order
     history = {
@@ -1313,16 +1316,7 @@ else:
     )
     for image_as, m in models.items():
         helpers.seed_everything(SEED)  # the weights train_model started from
-        start = ShowAndTell(
-            CONFIG["feature_dim"],
-            len(vocab),
-            EMBED_DIM,
-            HIDDEN_DIM,
-            image_as,
-            DROPOUT,
-            feature_mean,
-            feature_std,
-        ).to(device)
+        start = new_model(image_as)
         before, after = validation_loss(start, "train"), validation_loss(m, "train")
         print(
             f"{names[image_as]}: training-caption loss {before:.3f} before training, "

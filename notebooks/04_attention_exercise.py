@@ -52,11 +52,10 @@
 # notebook (see {doc}`../book/performance`).
 
 # %% tags=["remove-cell"]
-# Google Colab only (anywhere else this cell does nothing): fetch the book, then
-# scripts/colab_setup.py installs its PyTorch environment. The Set-up page explains.
+# Google Colab only; anywhere else this cell does nothing.
 import sys
 
-if "google.colab" in sys.modules:
+if "google.colab" in sys.modules:  # Colab: fetch the book, run its set-up (Set-up page)
     import runpy
     import subprocess
 
@@ -64,9 +63,7 @@ if "google.colab" in sys.modules:
         "/content/seeing-and-saying",
         "https://github.com/seeing-and-saying/book",
     )
-    subprocess.run(
-        f"test -d {BOOK} || git clone -q {URL} {BOOK}", shell=True, check=True
-    )
+    subprocess.run(f"test -d {BOOK} || git clone -q {URL} {BOOK}", shell=True)
     runpy.run_path(f"{BOOK}/scripts/colab_setup.py", run_name="__main__")
 
 # %% tags=["parameters"]
