@@ -512,17 +512,16 @@ class GRURegressor(nn.Module):
             )
         return x
 
-    def forward(self, ids, lengths):
+    def forward(self, ids, lengths):  # ids: (B, L) int64, lengths: (B,)
         packed = nn.utils.rnn.pack_padded_sequence(
-            self.vectors(ids),
+            self.vectors(ids),  # (B, L, d)
             lengths.clamp(min=1).cpu(),
             batch_first=True,
             enforce_sorted=False,
         )
-        _, h = self.gru(
-            packed
-        )  # h: (1, B, hidden), the state after each caption's last word
-        return self.out(h[-1])
+        # h: (1, B, hidden), the state after each caption's last word
+        _, h = self.gru(packed)
+        return self.out(h[-1])  # (B, D)
 
 
 def cosine_loss(pred, target):
