@@ -1466,8 +1466,9 @@ def r5(name: str, split: str = "test_A", col: str = "recall@5") -> float:
     )
 
 
-# on the embedded data the contrastive model scores well above this (section 5)
-CONTRAST_FLOOR = 0.75
+# on the embedded data, at the chapter's schedule (CONTRAST_EPOCHS = 4), the contrastive
+# model scores well above this (section 5); a shorter run must still be far above chance
+CONTRAST_FLOOR = 0.75 if CONTRAST_EPOCHS >= 4 else 20 * CHANCE["recall@5"]
 if DATASET == "embedded":
     for lang, name in best_by_lang.items():
         assert r5(name) >= 20 * CHANCE["recall@5"], (
@@ -1484,7 +1485,7 @@ if DATASET == "embedded":
     for lang in CONTRAST:  # the contrastive model reaches far more than chance
         assert contrast_r5(lang) >= CONTRAST_FLOOR, (
             f"{lang}: contrastive Recall@5 {contrast_r5(lang):.3f} "
-            f"is below its floor {CONTRAST_FLOOR}"
+            f"is below its floor {CONTRAST_FLOOR:.3f} ({CONTRAST_EPOCHS} epochs)"
         )
 else:  # real data, any number of epochs: what holds for every correct run
     for name, run in RUNS.items():
