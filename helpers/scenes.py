@@ -184,12 +184,13 @@ def es_np(sprite: Sprite, count: int, size: str | None, rng, definite=False) -> 
         adj = " " + forms[(2 if count > 1 else 0) + (1 if fem else 0)]
     if count > 1:
         return f"{ES_NUM[count]} {noun}{adj}"
-    stressed_a = fem and noun in ES_STRESSED_A
-    if definite:
-        art = "el" if (not fem or stressed_a) else "la"
-    else:
-        art = "un" if (not fem or stressed_a) else "una"
-    return f"{art} {noun}{adj}"
+    return f"{es_article(noun, g, definite)} {noun}{adj}"
+
+
+def es_article(noun: str, gender: str, definite: bool = False) -> str:
+    """'el'/'la' or 'un'/'una' for a singular noun; a feminine noun with a stressed a takes 'el'/'un' ('el águila')."""
+    masculine_form = gender != "f" or noun in ES_STRESSED_A
+    return ("el" if masculine_form else "la") if definite else ("un" if masculine_form else "una")
 
 
 def es_join_prep(prep: str, np_: str) -> str:
@@ -339,8 +340,7 @@ def relation_query(a: str, rel: str, b: str, lang: str = "en") -> str:
         s = by_id[cls]
         if lang == "en":
             return f"{en_article(s.en)} {s.en}"
-        feminine = s.es_gender == "f" and s.es not in ES_STRESSED_A  # "un águila", as realize says it
-        return f"{'una' if feminine else 'un'} {s.es}"
+        return f"{es_article(s.es, s.es_gender)} {s.es}"
 
     phrase = (EN_REL if lang == "en" else ES_REL)[rel][0]
     return f"{noun_phrase(a)} {phrase} {noun_phrase(b)}"
