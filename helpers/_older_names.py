@@ -13,20 +13,19 @@ import importlib
 import warnings
 
 
-def alias_module(old: str, homes: dict):
+def alias_module(old: str, homes: dict, older_module: bool = True):
     """A module `__getattr__` for the older module `helpers.<old>`: `homes` maps an old name to `"module"` or
-    `"module.new_name"` in `helpers`. Raises AttributeError for names it does not know."""
+    `"module.new_name"` in `helpers`. Raises AttributeError for names it does not know. `older_module=False`:
+    `helpers.<old>` is a current module that keeps a few older names (e.g. an older spelling)."""
+    where = " (it is an older name: see book/helpers_reference.md for where each helper lives now)"
+    kept = f"; helpers.{old} is an older name kept for old code"
 
     def __getattr__(name: str):
         if name not in homes:
-            raise AttributeError(
-                f"module 'helpers.{old}' has no attribute {name!r} (it is an older name: see "
-                f"book/helpers_reference.md for where each helper lives now)"
-            )
+            raise AttributeError(f"module 'helpers.{old}' has no attribute {name!r}{where if older_module else ''}")
         module, _, new = homes[name].partition(".")
         warnings.warn(
-            f"helpers.{old}.{name} is now helpers.{module}.{new or name}; helpers.{old} is an older "
-            "name kept for old code",
+            f"helpers.{old}.{name} is now helpers.{module}.{new or name}{kept if older_module else ''}",
             DeprecationWarning,
             stacklevel=2,
         )

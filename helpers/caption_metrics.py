@@ -16,12 +16,12 @@ attention looked at the right object, and the nearest-neighbour caption baseline
 
 from __future__ import annotations
 
-import warnings
 from collections import Counter
 
 import numpy as np
 import torch
 
+from ._older_names import alias_module
 from .batching import references_per_image
 from .grammar import object_mentions, parse_caption
 
@@ -257,12 +257,6 @@ def nearest_neighbour_captions(
 
 
 # One English spelling in the code (issue 15): the name of before answers, with a DeprecationWarning.
-def __getattr__(name: str):
-    if name == "summarise_attention_in_box":
-        warnings.warn(
-            "caption_metrics.summarise_attention_in_box is now summarize_attention_in_box",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        return summarize_attention_in_box
-    raise AttributeError(f"module 'helpers.caption_metrics' has no attribute {name!r}")
+__getattr__ = alias_module(
+    "caption_metrics", {"summarise_attention_in_box": "caption_metrics.summarize_attention_in_box"}, older_module=False
+)
