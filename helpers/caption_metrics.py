@@ -6,7 +6,8 @@ attention looked at the right object, and the nearest-neighbour caption baseline
   which reference is held out (the model is scored against one more).
 - :func:`semantic_scores`, a score only our scenes allow: parse a generated caption back into objects and a
   relation (:func:`helpers.grammar.parse_caption`) and compare with the scene truth.
-- :func:`evaluate_captions`: BLEU-1..4 and, when the data has scene truth, the semantic scores.
+- :func:`cider`: CIDEr-D (Vedantam et al. 2015), pycocoevalcap's implementation of the COCO caption server.
+- :func:`evaluate_captions`: BLEU-1..4, CIDEr-D and, when the data has scene truth, the semantic scores.
 - :func:`attention_in_box` / :func:`attention_in_boxes` / :func:`summarize_attention_in_box`: does the peak
   of the attention map of an object word lie in a box of that object, against the rate of a uniformly random
   peak (:func:`box_cell_fraction`).
@@ -31,6 +32,7 @@ from .scenes import satisfies
 from .text import tokenize
 
 __all__ = [
+    "cider",
     "human_ceiling",
     "semantic_scores",
     "evaluate_captions",
@@ -42,19 +44,43 @@ __all__ = [
 ]
 
 
-def human_ceiling(references: list) -> dict:
-    """BLEU-1..4 of one human caption against the other captions of the same image, averaged over the hold-out.
+def cider(references: list, hypotheses: list) -> float:
+    """CIDEr-D of generated token lists: consensus with the references, n-grams weighted by tf-idf.
 
-    `references[i]` are the tokenized captions of image i (at least 2). Note the model is usually scored
-    against all references (one more than here), which favours it slightly. Returns {'bleu1', ..., 'bleu4'}.
-    Raises ValueError when an image has fewer than 2 references, TypeError as `bleu` for badly nested tokens.
+    Vedantam et al. 2015, with the COCO caption server's implementation (`pycocoevalcap`: n-grams 1-4, a
+    Gaussian length penalty, clipped counts, the document frequencies taken from this set's references, and
+    scaled by 10, so scores run from 0 to about 10 and are not bounded by 1 like BLEU). Inputs as for `bleu`:
+    `references[i]` the reference token lists of image i, `hypotheses[i]` its tokens; tokens are joined with
+    spaces (our tokenizer stands in for the server's PTB tokenizer, which needs Java). Returns a float.
+    Raises TypeError / ValueError for inputs that are not nested as above (`check_bleu_inputs`).
+
+    Taught in: notebooks/03_show_and_tell.ipynb § How good is that? Baselines and a ceiling
+    """
+    from pycocoevalcap.cider.cider import Cider
+
+    check_bleu_inputs(references, hypotheses)
+    gts = {i: [" ".join(r) for r in refs] for i, refs in enumerate(references)}
+    res = {i: [" ".join(h)] for i, h in enumerate(hypotheses)}
+    return float(Cider().compute_score(gts, res)[0])
+
+
+def human_ceiling(references: list) -> dict:
+    """BLEU-1..4 and CIDEr-D of one human caption against the other captions of the same image.
+
+    Averaged over which caption is held out. `references[i]` are the tokenized captions of image i (at least
+    2). Note the model is usually scored against all references (one more than here), which favours it
+    slightly. Returns {'bleu1', ..., 'bleu4', 'cider'}. Raises ValueError when an image has fewer than 2
+    references, TypeError as `bleu` for badly nested tokens.
 
     Taught in: notebooks/03_show_and_tell.ipynb § How good is that? Baselines and a ceiling
     """
     n = min(len(r) for r in references)
     if n < 2:
         raise ValueError("the ceiling needs at least two references per image")
-    runs = [bleu([r[:j] + r[j + 1 :] for r in references], [r[j] for r in references]) for j in range(n)]
+    runs = []
+    for j in range(n):
+        others, held_out = [r[:j] + r[j + 1 :] for r in references], [r[j] for r in references]
+        runs.append({**bleu(others, held_out), "cider": cider(others, held_out)})
     return {key: float(np.mean([r[key] for r in runs])) for key in runs[0]}
 
 
@@ -102,17 +128,17 @@ def semantic_scores(captions: list, scenes: list, lang: str = "en") -> dict:
 
 
 def evaluate_captions(hypotheses: list, data, lang: str | None = None, references: list | None = None) -> dict:
-    """BLEU-1..4 of generated token lists (one per image of `data`) and, with scene truth, the semantic scores.
+    """BLEU-1..4 and CIDEr-D of token lists (one per image of `data`) and, with scene truth, the semantic scores.
 
     `references` default to `references_per_image(data, lang)`; `lang` to `data.lang`. Returns {'bleu1', ...,
-    'bleu4'} plus the keys of `semantic_scores` when `data.scenes` is there. Raises TypeError / ValueError as
+    'bleu4', 'cider'} plus the keys of `semantic_scores` when `data.scenes` is there. Raises TypeError / ValueError as
     `bleu` (`check_bleu_inputs`) for inputs that are not nested token lists of matching length.
 
     Taught in: notebooks/03_show_and_tell.ipynb § How good is that? Baselines and a ceiling
     """
     lang = lang or getattr(data, "lang", "en")
     references = references if references is not None else references_per_image(data, lang)
-    out = bleu(references, hypotheses)
+    out = {**bleu(references, hypotheses), "cider": cider(references, hypotheses)}
     if getattr(data, "scenes", None) is not None:
         out.update(semantic_scores([" ".join(h) for h in hypotheses], data.scenes, lang))
     return out

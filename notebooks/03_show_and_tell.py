@@ -808,6 +808,15 @@ for image_as, m in models.items():
 # tokenizer, all five references per image; captions are generated freely (no teacher forcing). Numbers from
 # the official COCO evaluation scripts {cite}`chen2015microsoft` (another tokenizer, no smoothing) are not
 # directly comparable.
+#
+# **CIDEr** {cite}`vedantam2015cider` sits beside BLEU in every table, as in the captioning papers since 2015.
+# BLEU counts n-grams shared with any reference; CIDEr asks whether a caption says what *most* references of
+# the image say. Each caption becomes a vector of its n-grams ($n = 1..4$) weighted by tf-idf, so an n-gram
+# that every image's captions use ("a picture of") weighs little and one particular to this image weighs much;
+# the score is the mean cosine similarity between the candidate's vector and each reference's, averaged over
+# $n$. We use CIDEr-D, the variant of the COCO caption server (`pycocoevalcap`, through
+# `caption_metrics.cider`): counts clipped to the reference's, a penalty for a length far from the
+# reference's, and a factor of 10, so the scores are not bounded by 1 and are read relative to each other.
 
 # %%
 F_test = F_["test"]
@@ -845,7 +854,7 @@ table = pd.DataFrame(
     {f"{names[a]} | {lab}": r["scores"] for (a, lab), r in runs.items()}
 ).T
 cols = (
-    ["bleu1", "bleu2", "bleu3", "bleu4"]
+    ["bleu1", "bleu2", "bleu3", "bleu4", "cider"]
     + (["object_precision", "object_recall", "relation_accuracy"] if HAS_SCENES else [])
     + ["mean length", "log P per caption", "seconds"]
 )
@@ -922,8 +931,10 @@ plt.show()
 # - **human-like ceiling**: one reference caption scored against the *other four* of the same image, averaged
 #   over which one is held out. Our references describe different aspects of the same scene (a list of the
 #   objects, a relation, the background), so even a perfect describer does not match them word for word.
-#   Being scored against four references instead of five costs a little BLEU, so the table also scores every
-#   system against the same four.
+#   Being scored against four references instead of five costs a little BLEU and CIDEr, so the table also
+#   scores every system against the same four (`bleu4 vs 4 refs`, `cider vs 4 refs`): those two columns
+#   compare systems with the ceiling fairly. The ceiling of the semantic columns is computed the same way:
+#   each human caption is parsed and scored against the scene truth, like the model's.
 #
 # Only our data allows the **semantic columns**: `helpers.caption_metrics.semantic_scores` parses each caption back
 # into objects, counts and a relation, and compares them with the scene truth: object precision (named
@@ -967,6 +978,9 @@ for name, hyp in widgets.progress(
     s["bleu4 vs 4 refs"] = np.mean(
         [helpers.bleu(lo, hyp)["bleu4"] for lo in leave_one_out]
     )
+    s["cider vs 4 refs"] = np.mean(
+        [caption_metrics.cider(lo, hyp) for lo in leave_one_out]
+    )
     rows[name] = s
 ceiling = caption_metrics.human_ceiling(refs["test"])
 human = {
@@ -974,7 +988,9 @@ human = {
     "bleu2": np.nan,
     "bleu3": np.nan,
     "bleu4": np.nan,
+    "cider": np.nan,
     "bleu4 vs 4 refs": ceiling["bleu4"],
+    "cider vs 4 refs": ceiling["cider"],
 }
 if not HAS_SCENES:
     print(
@@ -996,7 +1012,7 @@ else:
     )
 rows["human-like ceiling (1 ref vs 4)"] = human
 summary = pd.DataFrame(rows).T
-cols = ["bleu1", "bleu4", "bleu4 vs 4 refs"] + (
+cols = ["bleu1", "bleu4", "cider", "bleu4 vs 4 refs", "cider vs 4 refs"] + (
     ["object_precision", "object_recall", "relation_accuracy"] if HAS_SCENES else []
 )
 summary[cols]
@@ -1265,6 +1281,7 @@ else:
 # Floors: well below what the CPU run reaches (see the tables, and the scores this
 # cell prints), so they catch broken learning, not noise.
 FLOOR_BLEU4, FLOOR_OBJECT_RECALL, FLOOR_OBJECT_PRECISION = 0.30, 0.33, 0.45
+FLOOR_CIDER = 1.35  # CIDEr-D of the beam captions (not bounded by 1)
 best = runs[(CHOSEN, f"beam {BEAM_SIZE}")]["scores"]
 headline = {
     "bleu4_greedy": runs[(CHOSEN, "greedy")]["scores"]["bleu4"],
@@ -1272,6 +1289,15 @@ headline = {
     "bleu4_ceiling": ceiling["bleu4"],
     "bleu4_nearest_neighbour": rows["nearest neighbour"]["bleu4"],
     "bleu4_random_caption": rows["random caption (chance)"]["bleu4"],
+    "bleu4_beam_vs_4_refs": rows[f"{names[CHOSEN]}, beam {BEAM_SIZE}"][
+        "bleu4 vs 4 refs"
+    ],
+    "cider_beam": best["cider"],
+    "cider_beam_vs_4_refs": rows[f"{names[CHOSEN]}, beam {BEAM_SIZE}"][
+        "cider vs 4 refs"
+    ],
+    "cider_ceiling": ceiling["cider"],
+    "cider_nearest_neighbour": rows["nearest neighbour"]["cider"],
     "bleu1_beam": best["bleu1"],
     "bleu4_beam_image_as_input": runs[("input", f"beam {BEAM_SIZE}")]["scores"][
         "bleu4"
@@ -1290,6 +1316,12 @@ if HAS_SCENES:
         object_precision=best["object_precision"],
         object_recall=best["object_recall"],
         relation_accuracy=0.0 if np.isnan(rel) else rel,
+        # the human captions' own scores against the scene truth, as for the model
+        object_recall_ceiling=human["object_recall"],
+        relation_accuracy_ceiling=human["relation_accuracy"],
+        relation_accuracy_nearest_neighbour=rows["nearest neighbour"][
+            "relation_accuracy"
+        ],
     )  # NaN: no relation between present objects stated
 print(f"reported model: {names[CHOSEN]}, beam {BEAM_SIZE}")
 print(pd.Series(headline).round(4).to_string())
@@ -1300,6 +1332,9 @@ if DATASET == "embedded":
     )
     assert headline["bleu4_beam"] > headline["bleu4_random_caption"] + 0.05, (
         "no better than random training captions"
+    )
+    assert headline["cider_beam"] > FLOOR_CIDER, (
+        f"CIDEr-D {headline['cider_beam']:.3f} is below the floor {FLOOR_CIDER}"
     )
     assert headline["object_recall"] > FLOOR_OBJECT_RECALL, (
         f"object recall {headline['object_recall']:.3f} is too low"

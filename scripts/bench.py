@@ -9,7 +9,8 @@ it, so the benchmark also proves that each notebook takes its parameters.
 Measurements are kept per device in ``book/bench.json`` (a CPU run and a GPU run fill different columns) and
 rendered into ``book/performance.md`` and ``book/intro.md`` between ``<!-- bench:NAME:start -->`` and
 ``<!-- bench:NAME:end -->`` marker comments. The headline metrics the notebooks recorded with
-``helpers.results.record`` go into the quality table.
+``helpers.results.record`` go into the quality table, and the ones in ``HEADLINES`` into a table that puts
+each model's main metric beside its reference point (a ceiling, a baseline or chance) and the notebook's time.
 
     python scripts/bench.py --write book/performance.md [--device cuda] [--only 01_search_by_regression]
 """
@@ -31,6 +32,80 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 BENCH_JSON = ROOT / "book" / "bench.json"
 INTRO = ROOT / "book" / "intro.md"
+
+# (notebook, what is measured, recorded key, reference point, its recorded key): one row each in the
+# headline table; a row whose keys a notebook did not record (an older run) is left out.
+HEADLINES = [
+    (
+        "01_search_by_regression",
+        "Recall@5 test_A en, regression",
+        "best_recall@5_test_A_en",
+        "oracle",
+        "oracle_recall@5_test_A_en",
+    ),
+    (
+        "01_search_by_regression",
+        "Recall@5 test_A en, contrastive",
+        "contrastive_recall@5_test_A_en",
+        "oracle",
+        "oracle_recall@5_test_A_en",
+    ),
+    (
+        "01_search_by_regression",
+        "Recall@5 test_A es, regression",
+        "best_recall@5_test_A_es",
+        "oracle",
+        "oracle_recall@5_test_A_en",
+    ),
+    (
+        "01_search_by_regression",
+        "Recall@5 test_A es, contrastive",
+        "contrastive_recall@5_test_A_es",
+        "oracle",
+        "oracle_recall@5_test_A_en",
+    ),
+    (
+        "02_devise_zero_shot",
+        "zero-shot hit@5, unseen classes",
+        "zeroshot_hit@5_unseen",
+        "chance",
+        "chance_hit@5_unseen",
+    ),
+    (
+        "02_devise_zero_shot",
+        "zero-shot hit@5, unseen classes, ConSE",
+        "conse_zeroshot_hit@5_unseen",
+        "chance",
+        "chance_hit@5_unseen",
+    ),
+    ("03_show_and_tell", "BLEU-4 vs 4 refs, beam", "bleu4_beam_vs_4_refs", "human ceiling", "bleu4_ceiling"),
+    ("03_show_and_tell", "BLEU-4, beam", "bleu4_beam", "nearest neighbour", "bleu4_nearest_neighbour"),
+    ("03_show_and_tell", "CIDEr-D vs 4 refs, beam", "cider_beam_vs_4_refs", "human ceiling", "cider_ceiling"),
+    ("03_show_and_tell", "object recall, beam", "object_recall", "human captions", "object_recall_ceiling"),
+    (
+        "03_show_and_tell",
+        "relation accuracy, beam",
+        "relation_accuracy",
+        "nearest neighbour",
+        "relation_accuracy_nearest_neighbour",
+    ),
+    ("04_attention_solution", "attention-in-box", "attention_in_box", "uniform attention", "attention_in_box_uniform"),
+    ("04_attention_solution", "BLEU-4, beam", "beam_bleu4", "human ceiling (chapter 03)", "bleu4_ceiling"),
+    (
+        "04_attention_solution",
+        "object recall, greedy",
+        "object_recall",
+        "human captions (chapter 03)",
+        "object_recall_ceiling",
+    ),
+    (
+        "04_theano_attention_solution",
+        "attention-in-box",
+        "attention_in_box",
+        "uniform attention",
+        "attention_in_box_uniform",
+    ),
+]
 
 
 def toc_notebooks() -> list[str]:
@@ -143,7 +218,23 @@ def render(data: dict) -> dict[str, str]:
             shown = f"{value:.4g}" if isinstance(value, float) else str(value)
             quality_rows.append(f"| {stem} | `{key}` | {shown} |")
     quality = "\n".join(quality_rows) if data.get("quality") else "Not measured yet: run `make bench`."
-    return {"times": times, "intro": intro, "quality": quality}
+    # Headlines: the main metric of each model beside its reference point and the notebook's first-run time.
+    recorded, cpu = data.get("quality", {}), runs.get("cpu", next(iter(runs.values()), {"times": {}}))
+    head_rows = [
+        "| Notebook | Metric | Value | Reference | Its value | Ratio | Cold time |",
+        "|---|---|---:|---|---:|---:|---:|",
+    ]
+    for stem, what, key, ref_name, ref_key in HEADLINES:
+        mine = recorded.get(stem, {})
+        # the chapter 04 rows read their ceilings from chapter 03's record
+        ref = mine.get(ref_key, recorded.get("03_show_and_tell", {}).get(ref_key))
+        if key not in mine or ref is None:
+            continue
+        ratio = f"{mine[key] / ref:.2f}" if ref else "–"
+        cold = fmt_seconds(cpu["times"].get(stem, {}).get("cold"))
+        head_rows.append(f"| {stem} | {what} | {mine[key]:.3f} | {ref_name} | {ref:.3f} | {ratio} | {cold} |")
+    headlines = "\n".join(head_rows) if len(head_rows) > 2 else "Not measured yet: run `make bench`."
+    return {"times": times, "intro": intro, "quality": quality, "headlines": headlines}
 
 
 def main(argv=None) -> int:
@@ -202,6 +293,7 @@ def main(argv=None) -> int:
     blocks = render(data)
     replace_block(args.write, "times", blocks["times"])
     replace_block(args.write, "quality", blocks["quality"])
+    replace_block(args.write, "headlines", blocks["headlines"])
     if INTRO.exists() and "<!-- bench:intro:start -->" in INTRO.read_text():
         replace_block(INTRO, "intro", blocks["intro"])
     print(

@@ -291,7 +291,7 @@ def test_nearest_neighbour_captions_picks_consensus_of_nearest_image():
 def test_human_ceiling_and_evaluate():
     refs = [[["a", "dog"], ["a", "dog"], ["a", "dog"]], [["two", "red", "cats", "here"]] * 3]
     ceiling = caption_metrics.human_ceiling(refs)
-    assert ceiling["bleu1"] == pytest.approx(1.0) and set(ceiling) == {"bleu1", "bleu2", "bleu3", "bleu4"}
+    assert ceiling["bleu1"] == pytest.approx(1.0) and set(ceiling) == {"bleu1", "bleu2", "bleu3", "bleu4", "cider"}
     with pytest.raises(ValueError):
         caption_metrics.human_ceiling([[["a"]]])
 
@@ -304,8 +304,29 @@ def test_human_ceiling_and_evaluate():
 
     got = caption_metrics.evaluate_captions([["a", "dog"], ["two", "red", "cats", "here"]], Data())
     assert got["bleu1"] == pytest.approx(1.0)
+    assert got["cider"] == pytest.approx(
+        caption_metrics.cider(batching.references_per_image(Data()), [["a", "dog"], ["two", "red", "cats", "here"]])
+    )
     assert batching.references_per_image(Data()) == [[["a", "dog"], ["a", "dog"]], [["two", "red", "cats", "here"]]]
     assert batching.captions_per_image(Data()) == [["a dog", "a dog"], ["two red cats here"]]
+
+
+def test_cider_rewards_consensus_and_refuses_strings():
+    refs = [
+        [["a", "red", "dog", "on", "grass"], ["a", "red", "dog", "runs"], ["a", "dog", "on", "the", "grass"]],
+        [["two", "cats", "and", "a", "tree"], ["two", "cats", "by", "a", "tree"], ["a", "tree", "and", "two", "cats"]],
+        [["a", "blue", "car"], ["the", "blue", "car", "parked"], ["a", "car", "that", "is", "blue"]],
+    ]
+    good = [["a", "red", "dog", "on", "grass"], ["two", "cats", "by", "a", "tree"], ["a", "blue", "car"]]
+    vague = [["a", "dog"], ["a", "tree"], ["a", "car"]]
+    unrelated = [["xylophone"], ["zebra", "crossing"], ["quiet", "moon"]]
+    scores = [caption_metrics.cider(refs, h) for h in (good, vague, unrelated)]
+    assert scores[0] > scores[1] > scores[2] == 0.0  # no shared n-gram scores exactly 0
+    assert scores[0] > 1.0  # scaled by 10: a caption equal to a reference is well above 1
+    with pytest.raises(TypeError):
+        caption_metrics.cider(refs, ["a red dog", "two cats", "a car"])
+    with pytest.raises(ValueError):
+        caption_metrics.cider(refs, good[:2])
 
 
 def test_caption_grid_puts_each_text_under_its_image():

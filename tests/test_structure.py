@@ -41,7 +41,7 @@ def read(name: str) -> nbformat.NotebookNode:
 
 def test_toc_parts():
     captions = [part["caption"] for part in TOC["parts"]]
-    assert captions == ["Getting started", "Searching images with words", "Describing images with words", "Appendix"]
+    assert captions == ["Getting started", "Searching images with words", "Describing images with words", "Where this leads", "Appendix"]
     assert TOC["root"] == "book/intro"
 
 
