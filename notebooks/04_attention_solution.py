@@ -1253,6 +1253,8 @@ for where, hidden, vocab_size in (
 #   over the **positions** (the axis that is easy to get wrong), and the weighted average of the features.
 # - The decoder step is an LSTM fed with [context, previous word]; training is teacher forcing with a
 #   cross-entropy that must ignore the padding; sampling with a temperature trades accuracy for variety.
+# - Scheduled sampling {cite}`bengio2015scheduled` feeds the decoder some of its own previous guesses in
+#   training, so that greedy decoding, which only ever reads its own words, is less of a surprise.
 # - Starting the LSTM state from the image ({ref}`att-ex-init-state`) is the first of the seminar's "tricks
 #   for further research"; a bottleneck before the softmax is a further exercise above
 #   ({ref}`the bottleneck exercise <att-bottleneck>`), and another attention function, a bilinear score, is
