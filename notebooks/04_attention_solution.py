@@ -91,6 +91,9 @@ BATCH_SIZE = 128
 HIDDEN_SIZE = 128  # LSTM state
 ATTENTION_SIZE = 64  # the space where image cells and the decoder state are compared
 EMBEDDING_SIZE = 64
+# scheduled sampling: the share of input words replaced by the decoder's own
+# previous guess, rising linearly from 0 (first epoch) to this (last epoch)
+SCHEDULED_SAMPLING = 0.25
 
 # %%
 import time
@@ -665,13 +668,20 @@ class AttentionDecoder(nn.Module):
         h, c = lstm_step(context, self.embed(tokens), (h, c), self.cell)  # (B, H) x 2
         return self.out(self.dropout(h)), (h, c, features, features_proj), alpha
 
-    def forward(self, features, inputs):
+    def forward(self, features, inputs, own_words=0.0):
         # teacher forcing: inputs (B, T) = <start> w1 ... -> logits (B, T, V),
-        # attention (B, T, L)
+        # attention (B, T, L); with own_words > 0 (scheduled sampling), each input
+        # word after <start> is, with that probability, the decoder's own previous
+        # guess (the argmax of its last logits) instead of the reference word
         state = self.start(features)
         logits, alphas = [], []
         for t in range(inputs.shape[1]):
-            step_logits, state, alpha = self.step(inputs[:, t], state)  # (B, V), (B, L)
+            tokens = inputs[:, t]  # (B,)
+            if own_words > 0 and t > 0:
+                guess = logits[-1].detach().argmax(dim=-1)  # (B,)
+                swap = torch.rand(len(tokens), device=tokens.device) < own_words
+                tokens = torch.where(swap, guess, tokens)
+            step_logits, state, alpha = self.step(tokens, state)  # (B, V), (B, L)
             logits.append(step_logits)
             alphas.append(alpha)
         return torch.stack(logits, 1), torch.stack(alphas, 1)  # (B, T, V), (B, T, L)
@@ -692,6 +702,17 @@ print(f"{sum(p.numel() for p in model.parameters()):,} parameters")
 # length-bucketed batches of `helpers.batching`). Adam {cite}`kingma2015adam` with a one-cycle learning rate; the gradient norm
 # is clipped, as usual for recurrent networks. After each epoch the teacher-forced loss on the validation
 # images tells whether the model still generalizes.
+#
+# Teacher forcing has a blind spot: in training the decoder always reads the *reference* previous word, at
+# test time it reads its *own*, mistakes included, and it has never learned to recover from them (the
+# "exposure bias"; the repeated "a car a car ..." of greedy captions below is one symptom). **Scheduled
+# sampling** {cite}`bengio2015scheduled` closes the gap gradually: each input word after `<start>` is
+# replaced, with a probability that rises over the epochs (from 0 to `SCHEDULED_SAMPLING` in the last
+# epoch), by the decoder's own most probable word at the previous step. The loss still targets the
+# reference words. The replaced words make the training loss higher than the validation loss (which is
+# always teacher-forced), and the greedy captions rely less on perfect inputs. Here it helps a little, on
+# BLEU-4 (greedy and beam), relations and attention-in-box alike (see the Evaluation section: the numbers
+# are printed there; the run without it is the same notebook with `SCHEDULED_SAMPLING = 0`).
 
 # %% tags=["uses-exercises"]
 train_batches = batching.CaptionBatches(
@@ -707,9 +728,9 @@ schedule = torch.optim.lr_scheduler.OneCycleLR(
 train_feats, val_feats = feats["train"].to(device), feats["val"].to(device)
 
 
-def batch_loss(batch, features):
+def batch_loss(batch, features, own_words=0.0):
     batch = batch.to(device)
-    logits, _ = model(features[batch.image_index], batch.tokens[:, :-1])
+    logits, _ = model(features[batch.image_index], batch.tokens[:, :-1], own_words)
     return masked_cross_entropy(logits, batch.tokens[:, 1:], pad_id=vocab.pad)
 
 
@@ -718,10 +739,12 @@ started = time.perf_counter()
 for epoch in range(EPOCHS):
     model.train()
     total = 0.0
+    # scheduled sampling: 0 in the first epoch, SCHEDULED_SAMPLING in the last
+    own_words = SCHEDULED_SAMPLING * epoch / max(1, EPOCHS - 1)
     for batch in widgets.progress(
         train_batches, desc=f"epoch {epoch + 1}/{EPOCHS}", leave=False
     ):
-        loss = batch_loss(batch, train_feats)
+        loss = batch_loss(batch, train_feats, own_words)
         optimizer.zero_grad()
         loss.backward()
         nn.utils.clip_grad_norm_(model.parameters(), 5.0)
@@ -1071,6 +1094,10 @@ metrics = {
     "bleu1": scores["bleu1"],
     "object_precision": scores.get("object_precision", np.nan),
     "beam_bleu4": rows["attention, beam 3"]["bleu4"],
+    "relation_accuracy": scores.get("relation_accuracy", np.nan),
+    "nearest_relation_accuracy": rows["nearest training image"].get(
+        "relation_accuracy", np.nan
+    ),
     "object_words": inbox["object_words"],
     "final_train_loss": history["train loss"][-1],
     "final_val_loss": history["validation loss"][-1],
@@ -1081,8 +1108,8 @@ metrics = {
 }  # no scene truth (real data): no attention-in-box
 print({k: round(v, 4) if isinstance(v, float) else v for k, v in metrics.items()})
 # a margin below what this configuration reaches (the values are printed above)
-BLEU4_FLOOR, IN_BOX_FLOOR = 0.28, 0.45
-if DATASET == "embedded" and EPOCHS >= 6:
+BLEU4_FLOOR, IN_BOX_FLOOR = 0.33, 0.65
+if DATASET == "embedded" and EPOCHS >= 6:  # the floors hold at this schedule
     assert metrics["bleu4"] >= BLEU4_FLOOR, (
         f"BLEU-4 {metrics['bleu4']:.3f} is below the floor {BLEU4_FLOOR}"
     )
@@ -1226,6 +1253,8 @@ for where, hidden, vocab_size in (
 #   over the **positions** (the axis that is easy to get wrong), and the weighted average of the features.
 # - The decoder step is an LSTM fed with [context, previous word]; training is teacher forcing with a
 #   cross-entropy that must ignore the padding; sampling with a temperature trades accuracy for variety.
+# - Scheduled sampling {cite}`bengio2015scheduled` feeds the decoder some of its own previous guesses in
+#   training, so that greedy decoding, which only ever reads its own words, is less of a surprise.
 # - Starting the LSTM state from the image ({ref}`att-ex-init-state`) is the first of the seminar's "tricks
 #   for further research"; a bottleneck before the softmax is a further exercise above
 #   ({ref}`the bottleneck exercise <att-bottleneck>`), and another attention function, a bilinear score, is
