@@ -41,7 +41,13 @@ def read(name: str) -> nbformat.NotebookNode:
 
 def test_toc_parts():
     captions = [part["caption"] for part in TOC["parts"]]
-    assert captions == ["Getting started", "Searching images with words", "Describing images with words", "Where this leads", "Appendix"]
+    assert captions == [
+        "Getting started",
+        "Searching images with words",
+        "Describing images with words",
+        "Where this leads",
+        "Appendix",
+    ]
     assert TOC["root"] == "book/intro"
 
 
@@ -153,6 +159,13 @@ def test_every_citation_is_in_the_bibliography():
             cited.update(k.strip() for k in group.split(","))
     missing = sorted(cited - keys)
     assert not missing, f"cited but not in references.bib: {missing}"
+
+
+def test_each_bibliography_key_is_defined_once():
+    # two helpers appending the same paper is easy to miss, and a duplicate key fails the -W book build late
+    keys = re.findall(r"@\w+\{([^,\s]+),", (ROOT / "references.bib").read_text())
+    twice = sorted({k for k in keys if keys.count(k) > 1})
+    assert not twice, f"defined more than once in references.bib: {twice}"
 
 
 def test_every_helpers_module_is_in_the_reference():
