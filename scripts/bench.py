@@ -99,6 +99,13 @@ HEADLINES = [
         "object_recall_ceiling",
     ),
     (
+        "04_attention_solution",
+        "relation accuracy, greedy",
+        "relation_accuracy",
+        "nearest neighbour",
+        "nearest_relation_accuracy",
+    ),
+    (
         "04_theano_attention_solution",
         "attention-in-box",
         "attention_in_box",
