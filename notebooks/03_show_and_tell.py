@@ -161,10 +161,13 @@ def load_split(split):
 
 
 data = {name: load_split(split) for name, split in SPLITS.items()}
-image_feats = {
-    name: helpers.image_features(d, backbone=BACKBONE, device=device)["pooled"]
+# pooled vectors for the captioner; the feature maps, where the data has them, for the
+# probe of "Is the layout really gone?"
+cnn = {
+    name: helpers.image_features(d, backbone=BACKBONE, device=device)
     for name, d in data.items()
 }
+image_feats = {name: f["pooled"] for name, f in cnn.items()}
 HAS_SCENES = (
     data["test"].scenes is not None
 )  # scene truth exists only for the embedded data
@@ -1069,13 +1072,8 @@ def probe_targets(scene_list):
     return np.array(x), np.array(left)
 
 
-probe_maps, probe = {}, {}
-if HAS_SCENES:
-    cnn = {
-        name: helpers.image_features(data[name], backbone=BACKBONE, device=device)
-        for name in ("train", "test")
-    }
-    probe_maps = {name: f.get("map") for name, f in cnn.items()}
+probe_maps = {name: cnn[name].get("map") for name in ("train", "test")}
+probe = {}
 if not HAS_SCENES or probe_maps["train"] is None:
     print(
         f"skipped on {DATASET}: the probe needs the scenes' truth and the feature maps"
