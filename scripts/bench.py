@@ -34,7 +34,8 @@ BENCH_JSON = ROOT / "book" / "bench.json"
 INTRO = ROOT / "book" / "intro.md"
 
 # (notebook, what is measured, recorded key, reference point, its recorded key): one row each in the
-# headline table; a row whose keys a notebook did not record (an older run) is left out.
+# headline table; a row whose keys a notebook did not record (an older run) is left out. A reference recorded
+# by another notebook is named "notebook:key".
 HEADLINES = [
     (
         "01_search_by_regression",
@@ -90,13 +91,19 @@ HEADLINES = [
         "relation_accuracy_nearest_neighbour",
     ),
     ("04_attention_solution", "attention-in-box", "attention_in_box", "uniform attention", "attention_in_box_uniform"),
-    ("04_attention_solution", "BLEU-4, beam", "beam_bleu4", "human ceiling (chapter 03)", "bleu4_ceiling"),
+    (
+        "04_attention_solution",
+        "BLEU-4, beam",
+        "beam_bleu4",
+        "human ceiling (chapter 03)",
+        "03_show_and_tell:bleu4_ceiling",
+    ),
     (
         "04_attention_solution",
         "object recall, greedy",
         "object_recall",
         "human captions (chapter 03)",
-        "object_recall_ceiling",
+        "03_show_and_tell:object_recall_ceiling",
     ),
     (
         "04_attention_solution",
@@ -233,8 +240,8 @@ def render(data: dict) -> dict[str, str]:
     ]
     for stem, what, key, ref_name, ref_key in HEADLINES:
         mine = recorded.get(stem, {})
-        # the chapter 04 rows read their ceilings from chapter 03's record
-        ref = mine.get(ref_key, recorded.get("03_show_and_tell", {}).get(ref_key))
+        ref_stem, _, ref_key = ref_key.rpartition(":")
+        ref = recorded.get(ref_stem or stem, {}).get(ref_key)
         if key not in mine or ref is None:
             continue
         ratio = f"{mine[key] / ref:.2f}" if ref else "–"
