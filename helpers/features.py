@@ -269,9 +269,11 @@ def extract(
     `workers` DataLoader processes (default `helpers.num_workers()`; 0 decodes in this process). A map with
     more than MAP_CHANNELS channels is projected with `projection`, fitted on this call's maps if None.
     `size`: input side in pixels (default: the backbone's). Raises OSError for an unreadable image (PIL's
-    message names the file), MissingWeightsError for weights that are not on disk, KeyError for an unknown
-    backbone.
+    message names the file), MissingWeightsError for weights that are not on disk, ValueError for an unknown
+    backbone (as `Backbone` does).
     """
+    if backbone not in BACKBONES:
+        raise ValueError(f"unknown backbone {backbone!r}; choose one of {sorted(BACKBONES)}")
     default, mean, std = BACKBONES[backbone]
     size = size or default
     model = (model or Backbone(backbone)).to(device)

@@ -114,3 +114,9 @@ def test_resnet152_without_weights_offline_says_how_to_get_them(tmp_path, monkey
     with pytest.raises(F_.MissingWeightsError, match="python -m helpers fetch resnet152") as e:
         F_.Backbone("resnet152")
     assert "\n" not in str(e.value)
+
+
+def test_extract_names_an_unknown_backbone_before_any_work(tmp_path):
+    # a typo in the backbone name is a ValueError naming the choices, as `Backbone` gives, not a bare KeyError
+    with pytest.raises(ValueError, match="unknown backbone 'resnet'; choose one of"):
+        F_.extract([tmp_path / "missing.png"], backbone="resnet")
