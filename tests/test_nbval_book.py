@@ -23,26 +23,28 @@ def notebook(path: Path, *cells: str, tags: dict | None = None) -> Path:
     return path
 
 
+def plugin_args(tmp_path: Path) -> list[str]:
+    """The command line that runs the book's nbval plugin with its cache and times under `tmp_path`."""
+    return [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-p",
+        "tests.nbval_book",
+        "--nbval-lax",
+        "--nbval-current-env",
+        "-p",
+        "no:cacheprovider",
+        "--notebook-cache",
+        str(tmp_path / "cache"),
+        "--notebook-times",
+        str(tmp_path / "times.json"),
+    ]
+
+
 def run_plugin(tmp_path: Path, *notebooks: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-p",
-            "tests.nbval_book",
-            "--nbval-lax",
-            "--nbval-current-env",
-            "-p",
-            "no:cacheprovider",
-            "--notebook-cache",
-            str(tmp_path / "cache"),
-            "--notebook-times",
-            str(tmp_path / "times.json"),
-            "-o",
-            "addopts=-rs",
-            *map(str, notebooks),
-        ],
+        [*plugin_args(tmp_path), "-o", "addopts=-rs", *map(str, notebooks)],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -86,21 +88,7 @@ def test_cells_pass_fail_skip_and_only_passing_notebooks_are_cached(tmp_path):
 @pytest.mark.slow
 def test_a_partial_run_is_not_cached(tmp_path):
     good = notebook(tmp_path / "good.ipynb", "x = 1", "print(x)")
-    args = [
-        sys.executable,
-        "-m",
-        "pytest",
-        "-p",
-        "tests.nbval_book",
-        "--nbval-lax",
-        "--nbval-current-env",
-        "-p",
-        "no:cacheprovider",
-        "--notebook-cache",
-        str(tmp_path / "cache"),
-        "--notebook-times",
-        str(tmp_path / "times.json"),
-    ]
+    args = plugin_args(tmp_path)
     ids = subprocess.run(
         [*args, "--collect-only", "-q", str(good)], cwd=ROOT, capture_output=True, text=True, timeout=300
     ).stdout.splitlines()
