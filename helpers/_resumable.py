@@ -51,8 +51,15 @@ def content_range(value) -> tuple | None:
     return first, last, total
 
 
-def _new_hashers() -> dict:
-    return {"sha256": hashlib.sha256(), "md5": hashlib.md5(usedforsecurity=False)}
+def _hashers(path: Path | None = None) -> dict:
+    """{'sha256': ..., 'md5': ...} hash objects, fed with the bytes of `path` if given (one read for both)."""
+    hashers = {"sha256": hashlib.sha256(), "md5": hashlib.md5(usedforsecurity=False)}
+    if path is not None and path.exists():
+        with open(path, "rb") as f:
+            while block := f.read(CHUNK):
+                for h in hashers.values():
+                    h.update(block)
+    return hashers
 
 
 class ResumableDownloader:
@@ -78,21 +85,12 @@ class ResumableDownloader:
         self.size_confirmed = False  # the source declared the whole size and exactly that many bytes arrived
         self.resumed_from = 0  # bytes of an earlier `.part` this download continued (0: it started afresh)
 
-    def _hashers_for_existing(self):
-        hashers = _new_hashers()
-        if self.part.exists():
-            with open(self.part, "rb") as f:
-                for block in iter(lambda: f.read(CHUNK), b""):
-                    for h in hashers.values():
-                        h.update(block)
-        return hashers
-
     def __call__(self, url, output_file, pooch=None):
         have = self.part.stat().st_size if self.part.exists() else 0
         if self.size is not None and have > self.size:
             self.part.unlink()  # longer than the file can be: a stale part of something else
         if self.size is not None and have == self.size:
-            hashers = self._hashers_for_existing()  # complete from an earlier run; only verification was missing
+            hashers = _hashers(self.part)  # complete from an earlier run; only verification was missing
             self.resumed_from = have
         elif url.startswith(("http://", "https://")):
             hashers = self._http(url)
@@ -171,7 +169,7 @@ class ResumableDownloader:
         try:
             if start and self._complete(r, start):
                 self.resumed_from, self.size_confirmed = start, True
-                return self._hashers_for_existing()
+                return _hashers(self.part)
             why = self._resume_refused(r, start) if start else None
             if why:
                 _note(f"{url}: {why}; discarded {self.part.name} ({start:,} bytes) and started again from zero")
@@ -197,22 +195,9 @@ class ResumableDownloader:
             else:
                 total, declared = self.size, False
             self.resumed_from = start
-            hashers = self._hashers_for_existing() if start else _new_hashers()
-            written = start
-            with (
-                open(self.part, "ab" if start else "wb") as f,
-                self._bar(total, start, self.part.name.removesuffix(".part")) as bar,
-            ):
-                os.fchmod(f.fileno(), new_file_mode())
-                # raw bytes, as the server stores them: a '.gz' sent with 'Content-Encoding: gzip' stays compressed
-                for block in r.raw.stream(1 << 16, decode_content=False):
-                    f.write(block)
-                    for h in hashers.values():
-                        h.update(block)
-                    written += len(block)
-                    bar.update(len(block))
-                f.flush()
-                os.fsync(f.fileno())
+            # raw bytes, as the server stores them: a '.gz' sent with 'Content-Encoding: gzip' stays compressed
+            blocks = r.raw.stream(1 << 16, decode_content=False)
+            hashers, written = self._write(blocks, start, total, self.part.name.removesuffix(".part"))
             if total is not None and written < total:
                 raise _Incomplete(
                     f"the connection ended after {written:,} of {total:,} bytes "
@@ -227,15 +212,24 @@ class ResumableDownloader:
         src = Path(src.removeprefix("file://"))
         if not src.is_file():
             raise FileNotFoundError(f"{src} does not exist")
-        hashers = _new_hashers()
-        with open(src, "rb") as fin, open(self.part, "wb") as fout, self._bar(src.stat().st_size, 0, src.name) as bar:
-            os.fchmod(fout.fileno(), new_file_mode())
-            for block in iter(lambda: fin.read(CHUNK), b""):
-                fout.write(block)
+        with open(src, "rb") as fin:
+            return self._write(iter(lambda: fin.read(CHUNK), b""), 0, src.stat().st_size, src.name)[0]
+
+    def _write(self, blocks, start: int, total: int | None, desc: str) -> tuple:
+        """Write `blocks` into the `.part` (appended after its first `start` bytes; 0: a new file), hashing
+        them with a progress bar; returns (hashers of the whole `.part`, its size in bytes)."""
+        hashers, written = _hashers(self.part if start else None), start
+        with open(self.part, "ab" if start else "wb") as f, self._bar(total, start, desc) as bar:
+            os.fchmod(f.fileno(), new_file_mode())
+            for block in blocks:
+                f.write(block)
                 for h in hashers.values():
                     h.update(block)
+                written += len(block)
                 bar.update(len(block))
-        return hashers
+            f.flush()
+            os.fsync(f.fileno())
+        return hashers, written
 
 
 def _short(e: Exception) -> str:

@@ -11,24 +11,16 @@ replaced, is removed (the pin goes with the file it pinned), never held against 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from pathlib import Path
 
-from ._resumable import CHUNK, _note
+from ._resumable import _hashers, _note
 
 
-def _hash_file(path: Path, algorithms=("sha256",)) -> dict:
-    hashers = {a: hashlib.new(a, usedforsecurity=False) for a in algorithms}
-    with open(path, "rb") as f:
-        while True:
-            block = f.read(CHUNK)
-            if not block:
-                break
-            for h in hashers.values():
-                h.update(block)
-    return {a: h.hexdigest() for a, h in hashers.items()}
+def _hash_file(path: Path) -> dict:
+    """{'sha256': hex digest, 'md5': hex digest} of a file, read once."""
+    return {a: h.hexdigest() for a, h in _hashers(path).items()}
 
 
 def _stamp_path(target: Path) -> Path:

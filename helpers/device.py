@@ -77,21 +77,20 @@ def seed_everything(seed: int = 0) -> None:
     torch.cuda.manual_seed_all(seed)
 
 
-def cpu_count(cgroup_file: str = "/sys/fs/cgroup/cpu.max") -> int:
-    """The cores this process may really use: its CPU affinity, capped by a cgroup CPU quota if there is one.
+def cpu_count() -> int:
+    """The cores this process may really use (an int >= 1): `joblib.cpu_count()`, the smallest of the machine's
+    cores, the CPU affinity, a cgroup CPU quota (v1 or v2, rounded up) and `LOKY_MAX_CPU_COUNT` if set.
 
     In a container limited with `--cpus=2` on a 64-core host, `os.cpu_count()` says 64 and PyTorch would
-    start 32 or more threads that fight over 2 cores (several times slower); this says 2.
+    start 32 or more threads that fight over 2 cores (several times slower); this says 2. A quota or
+    `LOKY_MAX_CPU_COUNT` that is not a number is ignored (the CPU affinity counts), never an error.
     """
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    try:  # cgroup v2: "max 100000" or "<quota> <period>"
-        with open(cgroup_file) as f:
-            quota, period = f.read().split()[:2]
-        if quota != "max":
-            cores = min(cores, max(1, int(int(quota) / int(period) + 0.5)))
-    except (OSError, ValueError):
-        pass
-    return max(1, cores)
+    import joblib
+
+    try:
+        return joblib.cpu_count()
+    except ValueError:  # joblib parses the quota and LOKY_MAX_CPU_COUNT with int(): the affinity alone
+        return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def limit_threads() -> int:

@@ -1,18 +1,14 @@
 """Unpacking downloaded archives (zip, tar, single compressed files) without writing outside the target.
 
-`safe_extract(archive, dest)` is what `helpers.download.fetch` uses (and re-exports). Three lines of defence:
-
-1. every member is checked before anything is written: absolute paths, `..`, devices and fifos are refused,
-   and so is every LINK member (symlink or hard link, zip or tar). The datasets the book unpacks (COCO,
-   Flickr8k, Tiny ImageNet, fastText zips) contain none, and links are how archives escape their folder: a
-   chain of links that are each harmless alone (`s/a -> ..`, `s/a/b -> ..`, ...) points outside after
-   extraction, and Python 3.11.7's own `tarfile` filter can be bypassed that way (CVE-2025-4517/4138);
-2. tar members still go through the standard library's `filter="data"`;
-3. after unpacking into a temporary folder next to `dest`, the folder is walked: no links, no special
-   files, every real path inside it. Only then is it renamed to `dest`.
-
-A full disk during unpacking raises `DiskFullError` (one line) and the half-written folder is removed; one
-left by a kill -9 (`.<dest>.unpacking-<pid>`) is removed by `remove_stale_unpacking` at the next fetch.
+`safe_extract(archive, dest)` is what `helpers.download.fetch` uses (and re-exports). The standard library
+writes the members: `zipfile` (it maps every name inside the target and checks each CRC) and `tarfile` with
+the `"data"` filter (PEP 706: no escaping paths, devices, fifos or setuid bits). Before anything is written,
+every member whose name is absolute or contains `..` is refused (the standard library would quietly rename
+it), and so is EVERY link member, zip or tar: the datasets hold none, and a chain of links that are each
+harmless alone (`s/a -> ..`, `s/a/b -> ..`, ...) gets through Python 3.11.7's `"data"` filter
+(CVE-2025-4517/4138); `zipfile` never creates links. Members go to `.<dest>.unpacking-<pid>` next to `dest`,
+renamed to `dest` at the end; a full disk raises `DiskFullError` (one line) and that folder is removed, or
+by `remove_stale_unpacking` at the next fetch after a kill -9.
 """
 
 from __future__ import annotations
@@ -68,36 +64,23 @@ def _damaged(archive: Path, tmp: Path, e: BaseException) -> Exception:
     )
 
 
-# ----------------------------------------------------------------------------------- member checks
-def _check_member(name: str, archive: Path) -> PurePosixPath:
-    """The member's path, relative and inside the target; UnsafeArchiveError otherwise."""
-    norm = name.replace("\\", "/")
-    if not norm or "\x00" in norm:
-        raise UnsafeArchiveError(f"{archive.name}: member {name!r} has an empty or invalid name; not unpacking")
-    if norm.startswith("/") or (len(norm) > 1 and norm[1] == ":"):
+def _refuse_unsafe(archive: Path, name: str, link: str | None = None, hard: bool = False) -> None:
+    """UnsafeArchiveError for a link member (`link`: its target) or an empty, absolute or '..' name."""
+    if link is not None:
         raise UnsafeArchiveError(
-            f"{archive.name}: member {name!r} has an absolute path; refusing to unpack "
-            "(it would be written outside the target folder)"
+            f"{archive.name}: member {name!r} is {'a hard' if hard else 'a symbolic'} link to {link!r}; refusing "
+            "to unpack (links in archives are refused: they can send later members outside the target folder)"
         )
-    parts = PurePosixPath(norm).parts
-    if ".." in parts:
+    parts = name.replace("\\", "/").split("/")
+    if not name or parts[0] == "" or parts[0][1:2] == ":" or ".." in parts:
+        why = "contains '..'" if ".." in parts else "has an absolute path" if name else "has no name"
         raise UnsafeArchiveError(
-            f"{archive.name}: member {name!r} contains '..'; refusing to unpack "
-            "(it would be written outside the target folder)"
+            f"{archive.name}: member {name!r} {why}; refusing to unpack (it would be written outside the target folder)"
         )
-    return PurePosixPath(*[p for p in parts if p not in (".", "")]) if parts else PurePosixPath(".")
 
 
-def _refuse_link(archive: Path, name: str, target: str, hard: bool = False) -> None:
-    kind = "a hard link to" if hard else "a symbolic link to"
-    raise UnsafeArchiveError(
-        f"{archive.name}: member {name!r} is {kind} {target!r}; refusing to unpack (links in "
-        "archives are refused: they can send later members outside the target folder)"
-    )
-
-
-def _skip(rel: PurePosixPath) -> bool:
-    return bool(rel.parts) and rel.parts[0] == "__MACOSX"
+def _skip(name: str) -> bool:
+    return PurePosixPath(name.replace("\\", "/")).parts[:1] == ("__MACOSX",)
 
 
 def archive_kind(path: Path) -> str:
@@ -113,15 +96,8 @@ def archive_kind(path: Path) -> str:
         return "zip"
     if len(head) >= 262 and head[257:262] == b"ustar":
         return "tar"
-    compressed = (
-        "gzip"
-        if head[:2] == b"\x1f\x8b"
-        else "bz2"
-        if head[:3] == b"BZh"
-        else "xz"
-        if head[:6] == b"\xfd7zXZ\x00"
-        else None
-    )
+    magic = {b"\x1f\x8b": "gzip", b"BZh": "bz2", b"\xfd7zXZ\x00": "xz"}
+    compressed = next((kind for m, kind in magic.items() if head.startswith(m)), None)
     if compressed:
         try:
             with tarfile.open(path, "r:*") as t:
@@ -149,58 +125,47 @@ def _extract_zip(archive: Path, tmp: Path, progress: bool) -> None:
     from tqdm.auto import tqdm
 
     try:
-        zf = zipfile.ZipFile(archive)
-    except (zipfile.BadZipFile, OSError, EOFError) as e:
-        raise ArchiveError(
-            f"{archive.name} is truncated or not a zip archive ({e}); delete it and fetch again"
-        ) from None
-    with zf:
-        plan = []
-        for info in zf.infolist():  # check every member before writing anything
-            rel = _check_member(info.filename, archive)
-            if _skip(rel):
-                continue
-            if stat.S_ISLNK(info.external_attr >> 16):
-                try:
-                    with zf.open(info) as f:
-                        target = f.read(300).decode("utf-8", "replace")
-                except Exception:  # only for the message: a damaged or encrypted link member
-                    target = "?"
-                _refuse_link(archive, info.filename, target)
-            plan.append((info, rel))
-        _check_space(sum(i.file_size for i, _ in plan), tmp, archive)
-        try:
-            for info, rel in tqdm(
+        with zipfile.ZipFile(archive) as zf:
+            plan = [info for info in zf.infolist() if not _skip(info.filename)]
+            for info in plan:  # every member is checked before anything is written
+                link = None
+                if stat.S_ISLNK(info.external_attr >> 16):  # zipfile would write a file holding the target
+                    try:
+                        with zf.open(info) as f:
+                            link = f.read(300).decode("utf-8", "replace")
+                    except Exception:  # only for the message: a damaged or encrypted link member
+                        link = "?"
+                _refuse_unsafe(archive, info.filename, link)
+            _check_space(sum(i.file_size for i in plan), tmp, archive)
+            for info in tqdm(
                 plan, desc=f"unpacking {archive.name}", unit="file", disable=not progress, mininterval=0.5
             ):
-                dest = tmp / rel
-                if info.is_dir():
-                    dest.mkdir(parents=True, exist_ok=True)
-                    continue
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                with zf.open(info) as src, open(dest, "wb") as out:  # zipfile checks each member's CRC
-                    shutil.copyfileobj(src, out, CHUNK)
-        except (zipfile.BadZipFile, EOFError, OSError, zlib.error, RuntimeError, NotImplementedError) as e:
-            raise _damaged(archive, tmp, e) from None  # RuntimeError: encrypted; NotImplementedError: Deflate64
+                zf.extract(info, tmp)
+    except (zipfile.BadZipFile, EOFError, OSError, zlib.error, RuntimeError, NotImplementedError) as e:
+        if isinstance(e, DiskFullError):
+            raise
+        raise _damaged(archive, tmp, e) from None  # RuntimeError: encrypted; NotImplementedError: Deflate64
 
 
 def _extract_tar(archive: Path, tmp: Path, progress: bool) -> None:
+    from tqdm.auto import tqdm
+
+    def data_without_links(member: tarfile.TarInfo, path: str) -> tarfile.TarInfo | None:
+        """Our refusals (links, absolute, '..'), then the standard library's "data" filter."""
+        if _skip(member.name):
+            return None
+        link = member.linkname if member.issym() or member.islnk() else None
+        _refuse_unsafe(archive, member.name, link, hard=member.islnk())
+        return tarfile.data_filter(member, path)
+
     try:
         with tarfile.open(archive, "r:*") as tf:
             members = tf.getmembers()  # reads the whole archive: a truncated one fails here
-            keep = []
-            for m in members:
-                rel = _check_member(m.name, archive)
-                if _skip(rel):
-                    continue
-                if m.issym() or m.islnk():
-                    _refuse_link(archive, m.name, m.linkname, hard=m.islnk())
-                elif not (m.isfile() or m.isdir()):
-                    raise UnsafeArchiveError(f"{archive.name}: member {m.name!r} is a device or fifo; refusing")
-                keep.append(m)
-            _check_space(sum(m.size for m in keep), tmp, archive)
-            tf.extractall(tmp, members=keep, filter="data")  # Python's own checks, as a second line
-    except tarfile.FilterError as e:
+            kept = [m for m in members if data_without_links(m, str(tmp))]  # all checked, nothing written yet
+            _check_space(sum(m.size for m in kept), tmp, archive)
+            bar = tqdm(kept, desc=f"unpacking {archive.name}", unit="file", disable=not progress, mininterval=0.5)
+            tf.extractall(tmp, members=bar, filter=data_without_links)
+    except tarfile.FilterError as e:  # a device, a fifo, a path that resolves outside
         raise UnsafeArchiveError(f"{archive.name}: {e}; refusing to unpack") from None
     except (tarfile.TarError, EOFError, OSError, zlib.error, lzma.LZMAError) as e:
         if isinstance(e, DiskFullError):
@@ -208,7 +173,7 @@ def _extract_tar(archive: Path, tmp: Path, progress: bool) -> None:
         raise _damaged(archive, tmp, e) from None
 
 
-def _extract_gzip(archive: Path, tmp: Path, kind: str = "gzip") -> None:
+def _extract_single(archive: Path, tmp: Path, kind: str = "gzip") -> None:
     """One compressed file (gzip, bz2 or xz) -> `tmp/<archive name without its suffix>`."""
     import bz2
     import gzip
@@ -220,22 +185,6 @@ def _extract_gzip(archive: Path, tmp: Path, kind: str = "gzip") -> None:
             shutil.copyfileobj(src, dst, CHUNK)
     except (EOFError, OSError, zlib.error, lzma.LZMAError) as e:
         raise _damaged(archive, tmp, e) from None
-
-
-def _check_tree(tmp: Path, archive: Path) -> None:
-    """The last line: after unpacking, `tmp` holds only real folders and files, all inside it."""
-    root = os.path.realpath(tmp)
-    for folder, dirs, files in os.walk(tmp):  # does not follow links
-        for name in dirs + files:
-            path = os.path.join(folder, name)
-            rel = os.path.relpath(path, tmp)
-            st = os.lstat(path)
-            if stat.S_ISLNK(st.st_mode) or (stat.S_ISREG(st.st_mode) and st.st_nlink > 1):
-                raise UnsafeArchiveError(f"{archive.name}: {rel!r} is a link after unpacking; refusing it")
-            if not (stat.S_ISDIR(st.st_mode) or stat.S_ISREG(st.st_mode)):
-                raise UnsafeArchiveError(f"{archive.name}: {rel!r} is not a file or folder after unpacking")
-            if os.path.commonpath([root, os.path.realpath(path)]) != root:
-                raise UnsafeArchiveError(f"{archive.name}: {rel!r} lies outside the target folder")
 
 
 def _unpacking(dest: Path, pid="") -> Path:
@@ -261,11 +210,10 @@ def safe_extract(archive, dest, progress: bool = True, marker: dict | None = Non
     the member) for absolute paths, `..`, devices, fifos and ANY link member (symlink or hard link, in zip
     and tar: links can make later members land outside `dest`); `ArchiveError` for a truncated, damaged or
     unknown archive; `DiskFullError` (an `OSError` with errno ENOSPC) when the disk fills up;
-    `FileExistsError` if `dest` exists. Members go to a temporary folder next to `dest`, checked once more
-    (no links, every real path inside), then renamed to `dest`, so `dest` is complete or absent and no
-    temporary folder is left behind on error. If the archive holds a single top folder named like `dest`
-    (`tiny-imagenet-200/...`), that folder becomes `dest`. `__MACOSX/` members are skipped. A single
-    compressed file (`x.gz`, not a tar) becomes `dest/x`.
+    `FileExistsError` if `dest` exists. Members go to a temporary folder next to `dest`, then renamed to
+    `dest`, so `dest` is complete or absent and no temporary folder is left behind on error. If the archive
+    holds a single top folder named like `dest` (`tiny-imagenet-200/...`), that folder becomes `dest`.
+    `__MACOSX/` members are skipped. A single compressed file (`x.gz`, not a tar) becomes `dest/x`.
     """
     archive, dest = Path(archive), Path(dest)
     if dest.exists():
@@ -280,9 +228,8 @@ def safe_extract(archive, dest, progress: bool = True, marker: dict | None = Non
         elif kind == "tar":
             _extract_tar(archive, tmp, progress)
         else:
-            _extract_gzip(archive, tmp, kind)
-        _check_tree(tmp, archive)
-        entries = [p for p in tmp.iterdir()]
+            _extract_single(archive, tmp, kind)
+        entries = list(tmp.iterdir())
         src = entries[0] if len(entries) == 1 and entries[0].is_dir() and entries[0].name == dest.name else tmp
         (src / MARKER).write_text(
             json.dumps({"archive": archive.name, "unpacked": time.strftime("%Y-%m-%d %H:%M:%S"), **(marker or {})})

@@ -1,6 +1,8 @@
 """Device helpers: the CPU budget follows a container's quota, seeding repeats, bad device names fail."""
 
+import math
 import os
+from pathlib import Path
 
 import pytest
 import torch
@@ -12,29 +14,30 @@ def affinity():
     return len(os.sched_getaffinity(0))
 
 
-@pytest.mark.parametrize(
-    "text, expected",
-    [
-        ("max 100000\n", None),  # no quota: the affinity mask decides
-        ("200000 100000\n", 2),  # --cpus=2
-        ("50000 100000\n", 1),  # half a core still gets one thread
-        ("garbage\n", None),  # unreadable: ignored
-    ],
-)
-def test_cpu_count_respects_a_cgroup_quota(tmp_path, text, expected):
-    f = tmp_path / "cpu.max"
-    f.write_text(text)
-    want = affinity() if expected is None else min(affinity(), expected)
-    assert D.cpu_count(str(f)) == want
-    assert D.cpu_count(str(tmp_path / "missing")) == affinity()
+def test_cpu_count_follows_the_affinity_and_a_cgroup_quota():
+    """Never more than the cores this process may run on, or than a cgroup v2 quota (where there is one)."""
+    assert 1 <= D.cpu_count() <= affinity()
+    cpu_max = Path("/sys/fs/cgroup/cpu.max")
+    quota, period = (cpu_max.read_text().split() + ["max", "1"])[:2] if cpu_max.is_file() else ("max", "1")
+    if quota != "max":
+        assert D.cpu_count() <= math.ceil(int(quota) / int(period))
+    cpus = sorted(os.sched_getaffinity(0))
+    try:  # as `taskset -c <one core>` would start this process
+        os.sched_setaffinity(0, cpus[:1])
+        assert D.cpu_count() == 1
+    finally:
+        os.sched_setaffinity(0, cpus)
 
 
-def test_limit_threads_never_exceeds_the_budget(monkeypatch):
+@pytest.mark.parametrize("value, expected", [("1", 1), ("not a number", None)])
+def test_cpu_count_and_limit_threads_follow_loky_max_cpu_count(monkeypatch, value, expected):
+    """joblib's own setting caps the count; a value that is not a number is ignored, not an error."""
+    monkeypatch.setenv("LOKY_MAX_CPU_COUNT", value)
+    assert D.cpu_count() == (expected or affinity())
     before = torch.get_num_threads()
     try:
-        monkeypatch.setattr(D, "cpu_count", lambda: 1)
         torch.set_num_threads(2)
-        assert D.limit_threads() == 1 == torch.get_num_threads()
+        assert D.limit_threads() == min(2, expected or 2) == torch.get_num_threads()
     finally:
         torch.set_num_threads(before)
 

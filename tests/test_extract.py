@@ -227,16 +227,45 @@ def test_links_that_stay_inside_are_refused_too(tmp_path):
         assert not (tmp_path / "data").exists()
 
 
-def test_last_check_after_unpacking_refuses_links(monkeypatch, tmp_path):
-    """Third line: if a link got past the member checks, the walk of the temporary folder refuses it."""
-    from helpers import extract
-
-    monkeypatch.setattr(extract, "_refuse_link", lambda *a, **k: None)  # pretend the first line missed it
+@pytest.mark.parametrize("kind", [tarfile.FIFOTYPE, tarfile.CHRTYPE, tarfile.BLKTYPE], ids=["fifo", "chr", "blk"])
+def test_tar_devices_and_fifos_are_refused_by_the_data_filter(tmp_path, kind):
+    """Special files are refused by the standard library's `filter="data"` (PEP 706), in one line."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tf:
+        tf.addfile(tarfile.TarInfo("data/ok.txt"), io.BytesIO(b""))
+        special = tarfile.TarInfo("data/dev")
+        special.type = kind
+        tf.addfile(special)
     archive = tmp_path / "a.tar"
-    archive.write_bytes(make_tar({"data/a.txt": b"A", "data/b.txt": ("symlink", "a.txt")}, mode="w"))
-    with pytest.raises(UnsafeArchiveError, match=r"'data/b.txt' is a link after unpacking"):
+    archive.write_bytes(buf.getvalue())
+    with pytest.raises(UnsafeArchiveError, match=r"a\.tar: .*'data/dev' is a special file") as e:
         safe_extract(archive, tmp_path / "out", progress=False)
-    assert sorted(os.listdir(tmp_path)) == ["a.tar"]
+    assert "\n" not in str(e.value) and sorted(os.listdir(tmp_path)) == ["a.tar"]
+
+
+def test_tar_modes_are_cleaned_and_dot_slash_and_macosx_members_are_handled(tmp_path):
+    """`filter="data"` drops setuid and group/other write bits; `./x` is `x`; `__MACOSX/` is skipped."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tf:
+        for name, mode in (("./data/run.sh", 0o4777), ("./data/a.txt", 0o666), ("__MACOSX/data/._a.txt", 0o644)):
+            info = tarfile.TarInfo(name)
+            info.size, info.mode = 1, mode
+            tf.addfile(info, io.BytesIO(b"x"))
+    archive = tmp_path / "a.tar"
+    archive.write_bytes(buf.getvalue())
+    out = safe_extract(archive, tmp_path / "data", progress=False)
+    assert sorted(p.name for p in out.iterdir()) == sorted(["a.txt", "run.sh", dl.MARKER])
+    assert stat.S_IMODE((out / "run.sh").stat().st_mode) == 0o755
+    assert stat.S_IMODE((out / "a.txt").stat().st_mode) & 0o022 == 0
+
+
+def test_zip_members_are_written_by_zipfile_inside_the_target(tmp_path):
+    """Folders, `./` prefixes and `__MACOSX/` in a zip: zipfile writes every kept member under the target."""
+    archive = tmp_path / "a.zip"
+    archive.write_bytes(make_zip({"./data/sub/a.txt": b"A", "data/b.txt": b"B", "__MACOSX/data/._b.txt": b"junk"}))
+    out = safe_extract(archive, tmp_path / "data", progress=False)
+    assert (out / "sub" / "a.txt").read_bytes() == b"A" and (out / "b.txt").read_bytes() == b"B"
+    assert tree(tmp_path) == sorted(["a.zip", "data", "data/b.txt", "data/sub", "data/sub/a.txt", f"data/{dl.MARKER}"])
 
 
 # ------------------------------------------------------------------------------- single compressed files
