@@ -32,7 +32,8 @@
 #   the word vector of each image's label;
 # - write and check the two losses that do it: the cosine loss of seed 001 and DeViSE's hinge rank loss;
 # - measure zero-shot recognition with DeViSE's *flat hit@k* protocol, against chance and a softmax classifier;
-# - search images with any word, including synonyms and words that were never labels, and read the failures.
+# - search images with any word, including synonyms and words that were never labels, pick a demo word the
+#   scenes can answer by a stated rule (and see why seed 001's "bridge" cannot be one), and read the failures.
 #
 # **Prerequisites**: chapter 0 (the data and the frozen features) and chapter 1 (regressing between text and image
 # spaces). PyTorch basics (`nn.Module`, an optimizer step).
@@ -92,6 +93,9 @@ HOLDOUT_FRACTION = 0.15  # classes held out when a dataset has none (Tiny ImageN
 VAL_PER_CLASS = (
     10  # real data: the first N validation images of each class (None: all of them)
 )
+# section 6: None = the demo word chosen by the rule printed there, or any word
+DEMO_WORD = None
+DEMO_NEIGHBOURS = 5  # the rule: a word whose nearest labels all share one category
 
 # %%
 import time
@@ -981,6 +985,114 @@ def explain_query(word):
 if DATASET == "embedded":
     explain_query("donut")
 
+# %% [markdown]
+# ### A demo word the scenes can answer
+#
+# Seed 001's moment was a word with no training images at all, "bridge", answered with pictures of bridges. It
+# cannot happen here, and the first figure shows why: the atlas has no bridge, nor anything built to span a gap, so
+# the nearest labels of "bridge" in the word space (printed below) are the buildings and vehicles it is *used
+# with* in text, and the search returns images of those classes (towers and churches, in the figure below).
+# "Bridge" would need images of bridges among the searched scenes, or at least a class that looks like one (a
+# viaduct, an arch) with a word vector near "bridge"; a zero-shot search finds an unseen *class* of images, it
+# does not invent images that are not there.
+#
+# A fair demo word is one whose answer the reader can judge on these scenes: a word that names no class (not a
+# label, not another name of one, not a plural of one) but whose nearest labels in the word space are a coherent
+# group of classes the scenes do have. The rule: among the 30,000 most frequent
+# GloVe words, keep those whose `DEMO_NEIGHBOURS` nearest labels all belong to one atlas category (animal, food,
+# music...), and take the one closest to the farthest of them (the largest cosine to its last neighbour), so that
+# the word sits inside the group rather than next to one member. It uses the word vectors and the atlas's
+# categories only, neither the images nor the trained heads. The payoff is then measured, not judged by eye: the
+# share of the word's ten nearest images that belong to that category, against the category's share of all images
+# (what a random order gives).
+
+# %%
+if DATASET == "embedded":
+    category = {s.id: s.category for s in scenes.load_atlas()[0]}
+else:  # no categories on the real path: seen and unseen classes stand in for them
+    category = {c: ("unseen" if c in unseen_set else "seen") for c in classes}
+named = np.array([c for c in range(len(classes)) if classes[c] not in missing])
+name_words = {
+    w
+    for c in classes
+    for name in (train_data.words.get(c) or [c])
+    for w in (name.lower(), *name.lower().split())
+}
+
+
+name_prefixes = {n[:k] for n in name_words for k in range(3, len(n) + 1)}
+
+
+def names_a_class(word):
+    """True if `word` is a class name or a word of one, or one of them starts with the
+    other (a plural, a short form)."""
+    return (
+        word in name_words
+        or word in name_prefixes
+        or any(word[:k] in name_words for k in range(3, len(word)))
+    )
+
+
+vocab = kv.index_to_key[:30000]
+cand = [j for j, w in enumerate(vocab) if w.isalpha() and not names_a_class(w)]
+sims = text.normalize(kv.vectors[cand]) @ label_vecs[named].T  # (words, labels)
+near = np.argsort(-sims, axis=1, kind="stable")[:, :DEMO_NEIGHBOURS]
+one_cat = np.array(
+    [len({category[classes[named[j]]] for j in row}) == 1 for row in near]
+)
+score = np.where(one_cat, np.take_along_axis(sims, near[:, -1:], 1)[:, 0], -np.inf)
+ranked = np.argsort(-score, kind="stable")
+demo_word = DEMO_WORD or vocab[cand[ranked[0]]]
+print(
+    f"rule: {int(one_cat.sum())} of {len(cand)} candidate words have their "
+    f"{DEMO_NEIGHBOURS} nearest labels in one category; the best five:"
+)
+for r in ranked[:5]:
+    labs = [named[j] for j in near[r]]
+    print(
+        f"  {vocab[cand[r]]:12s} {category[classes[labs[0]]]:8s} "
+        f"cosine to the farthest of them {score[r]:.2f}: "
+        + ", ".join(
+            f"{label_text[c]}{'*' if classes[c] in unseen_set else ''}" for c in labs
+        )
+    )
+print(
+    "'bridge': nearest labels",
+    nearest_labels(text.normalize(query_vector("bridge")), 5),
+)
+
+# %%
+q = text.normalize(query_vector(demo_word))
+demo_labels = named[
+    np.argsort(-(label_vecs[named] @ q), kind="stable")[:DEMO_NEIGHBOURS]
+]
+demo_cat = category[classes[demo_labels[0]]]
+in_cat = np.array([category[classes[c]] == demo_cat for c in val_labels])
+demo_top = search(demo_word, k=10, draw=False)
+demo_precision = float(in_cat[demo_top].mean())
+demo_chance = float(in_cat.mean())
+print(
+    f"demo word {demo_word!r}: {int(in_cat[demo_top].sum())} of its 10 nearest images "
+    f"are of category {demo_cat!r}, precision {demo_precision:.2f} "
+    f"(chance {demo_chance:.3f}); "
+    f"{int(is_unseen[demo_top].sum())} of them of classes never seen in training"
+)
+search_figure(
+    [demo_word, "bridge"],
+    k=10,
+    title=f"the demo word {demo_word!r} against seed 001's 'bridge' (* = unseen class)",
+)
+plt.show()
+
+# %% [markdown]
+# The demo word's row is made of images of the category its neighbours share (the printed count, far above its
+# chance level): the word was never a label and no image was ever trained towards it, yet
+# its answer is one a reader can check at a glance. The images come from the seen classes around it, the same pull
+# of the seen labels as above, and the printed count of never-seen classes among them says whether its unseen
+# neighbour made it in. The "bridge" row shows what the nearest labels of that word look like, not bridges. Both
+# rows come from the same head and the same kind of query: what differs is whether the scenes hold images that
+# answer the word. Set `DEMO_WORD` in the Parameters cell to try your own.
+
 # %%
 search("zebrra")  # a typo: the message suggests close spellings
 top = search("rhinoceros", k=8)  # among all images: the pull of the seen classes again
@@ -1113,10 +1225,6 @@ photo_table
 # %%
 from sklearn.manifold import TSNE
 
-if DATASET == "embedded":
-    category = {s.id: s.category for s in scenes.load_atlas()[0]}
-else:
-    category = {c: ("unseen" if c in unseen_set else "seen") for c in classes}
 cats = sorted(set(category[c] for c in classes))
 colors = dict(zip(cats, plt.get_cmap("tab10").colors))
 img_cat = np.array([category[classes[label]] for label in val_labels])
@@ -1193,6 +1301,8 @@ headline = {
         "precision@10, all images"
     ],
     "search_uses_cosine_head": int(search_name == "DeViSE, cosine loss"),
+    "demo_word_category_precision@10": demo_precision,
+    "chance_demo_word_category_precision@10": demo_chance,
     "photo_query_mean_rank": photo_mean_rank,
     "n_photos": len(photos),
     "n_unseen_classes": len(unseen_idx),
@@ -1213,6 +1323,12 @@ if DATASET == "embedded":
         headline["conse_zeroshot_hit@5_unseen"] >= 2 * headline["chance_hit@5_unseen"]
     ), headline
     assert headline["seen_accuracy"] >= 0.8, headline
+    if DEMO_WORD is None:  # the rule's word: most of its images are of its category
+        assert headline["demo_word_category_precision@10"] >= 0.6, headline
+        assert (
+            headline["demo_word_category_precision@10"]
+            >= 5 * headline["chance_demo_word_category_precision@10"]
+        ), headline
     assert headline["softmax_seen_accuracy"] >= 0.9, headline
     assert (
         headline["search_precision@10_all_images"]
@@ -1273,6 +1389,19 @@ print(
 # %% [markdown]
 # ## Exercises
 #
+# Three of the exercises ask for code. Each of those is followed by a collapsed solution cell (open it only once
+# you have tried), a **check** cell that tests the function on tiny made-up inputs in well under a second, and a
+# cell that uses it on this chapter's data. To work on them yourself, generate a student copy of this notebook, in
+# which every solution is replaced by a stub that raises `NotImplementedError`, and open it in Jupyter:
+#
+# ```bash
+# python scripts/make_exercises.py --student notebooks/02_devise_zero_shot.ipynb --output ~/02_devise_student.ipynb
+# ```
+#
+# Any path outside `notebooks/` will do (the copy is yours, not part of the book). In the copy, fill each stub
+# and run the check cell below it until it prints `OK`; the check fails on the untouched stub, and the cells after
+# it that use your function run once it passes.
+#
 # ````{exercise} The seed's head and label names
 # :label: devise-ex-seed
 #
@@ -1295,49 +1424,107 @@ print(
 # ````{exercise} A softer ConSE
 # :label: devise-ex-conse
 #
-# ConSE above is dominated by its most probable label. Divide the logits by a temperature $\tau$ before the
-# softmax (`torch.softmax(torch.tensor(logits) / tau, dim=1)`) for $\tau$ in `(1, 2, 4, 8)` and recompute
-# `devise_scores(conse_embed(probs, CONSE_T))`; then try `CONSE_T = len(seen_idx)` with the largest $\tau$. What
-# happens, and why must $T$ stay small when the probabilities are soft? How would you choose $\tau$ without
-# looking at the unseen classes?
+# ConSE above is dominated by its most probable label. Write `soft_probs(logits, tau)`, the softmax of the logits
+# divided by a temperature $\tau$ (a NumPy array of the same shape, each row summing to one). The cell after the
+# check recomputes `devise_scores(conse_embed(soft_probs(logits, tau), T))` for $\tau$ in `(1, 2, 4, 8)`, with
+# `T = CONSE_T` and with every seen label, `T = len(seen_idx)`. What happens, and why must $T$ stay small when
+# the probabilities are soft? How would you choose $\tau$ without looking at the unseen classes?
 # ````
-#
+
+
+# %% tags=["hide-input"]
+def soft_probs(logits, tau):
+    """Softmax of `logits / tau` over each row: (N, K) array -> (N, K) float32 array."""
+    ### BEGIN SOLUTION: the softmax of logits / tau, row by row
+    return torch.softmax(torch.as_tensor(logits) / tau, dim=1).numpy()
+    ### END SOLUTION
+
+
+# %% tags=["check"]
+toy_logits = np.array([[2.0, 1.0, 0.0], [0.0, 0.0, 3.0]], dtype=np.float32)
+p1, p4 = np.asarray(soft_probs(toy_logits, 1)), np.asarray(soft_probs(toy_logits, 4))
+assert p1.shape == toy_logits.shape, p1.shape
+assert np.allclose(p1.sum(1), 1, atol=1e-6), "each row must sum to one"
+softmax = np.exp(toy_logits) / np.exp(toy_logits).sum(1, keepdims=True)
+assert np.allclose(p1, softmax, atol=1e-6), "tau = 1 is the plain softmax"
+assert (p4.argmax(1) == p1.argmax(1)).all(), "a temperature keeps the order"
+assert (p4.max(1) < p1.max(1)).all(), "a higher temperature makes the rows flatter"
+print("soft_probs: OK")
+
+# %% tags=["uses-exercises"]
+soft_rows = {
+    (tau, T): devise_scores(conse_embed(soft_probs(logits, tau), T))[0][
+        "unseen labels hit@5"
+    ]
+    for tau in (1, 2, 4, 8)
+    for T in dict.fromkeys((CONSE_T, len(seen_idx)))
+}
+pd.Series(soft_rows).unstack().rename_axis(
+    index="tau", columns="T: zero-shot hit@5 over unseen labels"
+)
+
+# %% [markdown]
 # ````{solution} devise-ex-conse
 # :class: dropdown
 #
-# ```python
-# for tau in (1, 2, 4, 8):
-#     p = torch.softmax(torch.tensor(logits) / tau, dim=1).numpy()
-#     for T in (CONSE_T, len(seen_idx)):
-#         print(tau, T, devise_scores(conse_embed(p, T))[0]["unseen labels hit@5"])
-# ```
-#
-# A moderate temperature lets the second and third labels count, and zero-shot hit@k rises a little with
-# `CONSE_T = 10`. With every seen label and soft probabilities, the combination drifts towards the mean of all
-# label vectors, the same point for every image, and hit@k collapses: the small $T$ is what keeps ConSE's
-# embedding specific to the image. The honest way to choose $\tau$ (or $T$) is a zero-shot split *of the seen
-# classes*: hold some seen classes out of the classifier's training, tune on them, and only then look at the
-# unseen classes once.
+# A moderate temperature lets the second and third labels count, and zero-shot hit@5 rises a little with
+# `T = CONSE_T` (the table's first column). With every seen label and soft probabilities (second column), the
+# combination drifts towards the mean of all label vectors, the same point for every image, and hit@5 falls as
+# $\tau$ grows: the small $T$ is what keeps ConSE's embedding specific to the image. The honest way to choose
+# $\tau$ (or $T$) is a zero-shot split *of the seen classes*: hold some seen classes out of the classifier's
+# training, tune on them, and only then look at the unseen classes once.
 # ````
 #
 # ````{exercise} The hinge's margin and DeViSE's shortcut
 # :label: devise-ex-margin
 #
 # The paper, to save time with 1,000 labels, stopped the sum at the first wrong label that violated the margin.
-# Write that version of `hinge_rank_loss` (pick one random violating label per image) and try `MARGIN` in
-# `(0.05, 0.1, 0.5)`. Why does a very large margin not help, given that label vectors have unit length?
+# Write that version of `hinge_rank_loss`, `hinge_first_violation(pred, y, labels, margin)`: per image, the
+# violation $\max(0, m - t_y \cdot f(x) + t_j \cdot f(x))$ of *one* wrong label $j$ picked at random among those
+# that violate the margin (zero for an image with none), averaged over the batch. Then train a head with it,
+# `train_head("first violation", hinge_first_violation, label_vecs.shape[1])`, and try `MARGIN` in
+# `(0.05, 0.1, 0.5)` (each run takes as long as a head of section 4). Why does a very large margin not help, given
+# that label vectors have unit length?
 # ````
-#
+
+
+# %% tags=["hide-input"]
+def hinge_first_violation(pred, y, labels, margin=MARGIN):
+    """DeViSE's shortcut: one random violating wrong label per image instead of the sum.
+
+    pred (B, d) float, y (B,) int64, labels (K, d) float -> a scalar tensor."""
+    ### BEGIN SOLUTION: one violating wrong label per image, at random
+    scores = pred @ labels.T  # (B, K)
+    viol = (margin - scores.gather(1, y[:, None]) + scores).clamp(min=0)
+    viol = viol.scatter(1, y[:, None], 0.0)  # the true label is not a wrong label
+    pick = torch.multinomial((viol > 0).float() + 1e-12, 1)  # (B, 1): a violator
+    return viol.gather(1, pick).mean()
+    ### END SOLUTION
+
+
+# %% tags=["check"]
+toy_labels = torch.eye(4)  # four orthogonal unit label vectors
+toy_pred = torch.tensor(
+    [[1.0, 0.95, 0.0, 0.0], [0.0, 0.0, 2.0, 0.0]], requires_grad=True
+)
+toy_y = torch.tensor([0, 2])
+# image 0: only label 1 violates (by 0.1 - 1 + 0.95 = 0.05); image 1: no violation
+loss = hinge_first_violation(toy_pred, toy_y, toy_labels, margin=0.1)
+assert loss.shape == (), f"a scalar, not {tuple(loss.shape)}"
+assert abs(loss.item() - 0.05 / 2) < 1e-6, loss.item()
+loss.backward()
+assert toy_pred.grad.abs().sum() > 0, "the loss must pass gradients to the predictions"
+several = torch.tensor([[0.5, 0.5, 0.45, 0.0]])  # labels 1 and 2 both violate
+picked = {
+    round(hinge_first_violation(several, toy_y[:1], toy_labels, 0.1).item(), 4)
+    for _ in range(50)
+}
+assert picked == {0.1, 0.05}, f"one violating label at a time, at random: {picked}"
+print("hinge_first_violation: OK")
+
+# %% [markdown]
 # ````{solution} devise-ex-margin
 # :class: dropdown
-#
-# ```python
-# def hinge_first_violation(pred, y, labels, margin=MARGIN):
-#     scores = pred @ labels.T
-#     viol = (margin - scores.gather(1, y[:, None]) + scores).clamp(min=0).scatter(1, y[:, None], 0.0)
-#     pick = torch.multinomial((viol > 0).float() + 1e-12, 1)  # one violating label per image, at random
-#     return viol.gather(1, pick).mean()
-# ```
 #
 # The scores are dot products of a free-length prediction with unit vectors, and the loss is positively
 # homogeneous: $\ell_m(f) = m\,\ell_1(f/m)$. A head whose last layer is linear can therefore meet any margin by
@@ -1350,10 +1537,50 @@ print(
 # ````{exercise} Batch-dependent predictions
 # :label: devise-ex-max
 #
-# Seed 001's `forward` ended with `x = x / x.max()`. Add it to `Head.forward`, then predict one image alone and
-# inside a batch of 64. Are the embeddings equal? Does the cosine similarity used for search change?
+# Seed 001's `forward` ended with `x = x / x.max()`. Write `SeedScaled`, a module that wraps a head and divides
+# its output by that batch maximum. The cell after the check predicts one validation image alone and inside a
+# batch of 64 with the hinge head wrapped that way. Are the embeddings equal? Does the cosine similarity used for
+# search change?
 # ````
-#
+
+
+# %% tags=["hide-input"]
+class SeedScaled(nn.Module):
+    """Seed 001's forward: the wrapped head's output divided by its largest value in
+    the whole batch, (B, D) -> (B, d)."""
+
+    def __init__(self, head):
+        super().__init__()
+        self.head = head
+
+    def forward(self, x):
+        ### BEGIN SOLUTION: the head's output, divided by the batch maximum
+        out = self.head(x)
+        return out / out.max()
+        ### END SOLUTION
+
+
+# %% tags=["check"]
+toy_head = nn.Linear(3, 2, bias=False)
+with torch.no_grad():
+    toy_head.weight.copy_(torch.tensor([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]))
+toy_x = torch.tensor([[1.0, 2.0, 0.0], [4.0, 1.0, 0.0]])
+with torch.no_grad():
+    batch, alone = SeedScaled(toy_head)(toy_x), SeedScaled(toy_head)(toy_x[:1])
+assert torch.allclose(batch, toy_x[:, :2] / 4), "divide by the maximum of the batch"
+assert torch.allclose(alone, toy_x[:1, :2] / 2), "alone, the image is its own batch"
+print("SeedScaled: OK")
+
+# %% tags=["uses-exercises"]
+seed_head = SeedScaled(runs["DeViSE, hinge rank loss"]["model"])
+alone, in_batch = predict(seed_head, X_val[:1])[0], predict(seed_head, X_val[:64])[0]
+print(
+    f"image 0 alone and in a batch of 64: equal {np.allclose(alone, in_batch)}, "
+    f"length ratio {np.linalg.norm(alone) / np.linalg.norm(in_batch):.2f}, "
+    f"cosine {text.normalize(alone) @ text.normalize(in_batch):.4f}"
+)
+
+# %% [markdown]
 # ````{solution} devise-ex-max
 # :class: dropdown
 #

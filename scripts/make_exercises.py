@@ -38,6 +38,17 @@ the same label twice (a duplicate label is a Sphinx warning, and the book builds
 
 The output depends only on the solution notebook (no dates, no versions), so running the script twice
 writes identical files.
+
+A chapter notebook (00-03) is one page of the book, not a pair: its code exercises live in the chapter, each a
+solution cell (``### BEGIN SOLUTION`` markers, and the tag ``hide-input`` so that the book shows it collapsed),
+a ``check`` cell and cells tagged ``uses-exercises`` that use it on the chapter's data. A reader gets the stubs
+with ``--student``, which writes a student copy to a path of their choosing (not committed, not under
+``notebooks/``)::
+
+    python scripts/make_exercises.py --student notebooks/02_devise_zero_shot.ipynb --output ~/02_student.ipynb
+
+The copy is made as above, except that the stub cells lose ``hide-input`` (the student writes there).
+tests/test_exercises.py runs each chapter's (solution, check) pairs both ways.
 """
 
 from __future__ import annotations
@@ -195,6 +206,28 @@ def make_exercise(solution_nb) -> nbformat.NotebookNode:
     return nb
 
 
+def make_student(chapter_nb, source_name: str) -> nbformat.NotebookNode:
+    """The student copy of a chapter notebook: `make_exercise`, and the stubs shown (no ``hide-input``)."""
+    nb = make_exercise(chapter_nb)
+    for cell in nb.cells:
+        if cell.cell_type == "code" and STUB_COMMENT in cell.source and RAISES in cell.metadata.get("tags", []):
+            cell.metadata["tags"] = [t for t in cell.metadata["tags"] if t != "hide-input"]
+    nb.metadata["exercise"]["generated_from"] = source_name
+    return nb
+
+
+def write_student(source: Path, output: Path) -> Path:
+    """Write the student copy of the chapter notebook `source` to `output` (refused under notebooks/)."""
+    source, output = source.resolve(), output.expanduser().resolve()
+    if output.parent == NOTEBOOKS or output == source:
+        raise ExerciseError(f"{output}: write the student copy outside notebooks/ (the book would pick it up)")
+    nb = nbformat.read(source, as_version=4)
+    nbformat.validate(nb)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(render(make_student(nb, source.name)), encoding="utf-8")
+    return output
+
+
 def render(nb) -> str:
     text = nbformat.writes(nb, version=4)
     return text if text.endswith("\n") else text + "\n"
@@ -219,8 +252,24 @@ def main(argv=None) -> int:
         action="store_true",
         help="write nothing; exit 1 if a committed student notebook differs from the generated one",
     )
+    parser.add_argument(
+        "--student",
+        action="store_true",
+        help="the one notebook given is a chapter notebook: write its student copy to --output",
+    )
+    parser.add_argument("--output", type=Path, help="with --student: where the student copy goes")
     parser.add_argument("notebooks", nargs="*", help="solution notebooks (default: notebooks/*_solution.ipynb)")
     args = parser.parse_args(argv)
+    if args.student:
+        if len(args.notebooks) != 1 or args.output is None or args.check:
+            parser.error("--student takes one chapter notebook and --output PATH (and no --check)")
+        try:
+            written = write_student(Path(args.notebooks[0]), args.output)
+        except ExerciseError as err:
+            print(err, file=sys.stderr)
+            return 2
+        print(f"wrote {written}")
+        return 0
     stale = []
     for solution in solution_notebooks(args.notebooks):
         try:

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import importlib.util
+import re
 import sys
 from pathlib import Path
 
@@ -231,3 +232,146 @@ def test_checks_fail_on_the_stubs(solution, monkeypatch):
         if "uses-exercises" in tags(cell) and cell.execution_count is not None:
             problems.append(f"cell {i} ({cell.id}) is tagged uses-exercises but was executed")
     assert not problems, "\n".join(problems)
+
+
+# ------------------------------------------------------------- chapter notebooks (00-03): exercises in the page
+# A chapter is one page of the book (no second, executed copy): each code exercise is a solution cell (SOLUTION
+# markers, tagged hide-input), a check cell right after it, and cells tagged uses-exercises that apply it to the
+# chapter's data. The student copy comes from `make_exercises.py --student`. Here every (solution, check) pair
+# runs in a fresh namespace after the notebook's Parameters cell and the imports cell below it, once with the
+# solution (the check must pass) and once with the generated stub (the check must fail, with NotImplementedError
+# or AssertionError, and the stub cell itself must not): the checks are proven to bite.
+CHAPTERS = sorted((ROOT / "notebooks").glob("0[0-3]_*.ipynb"))
+PILOT = "02_devise_zero_shot"  # the chapter that must have checked exercises
+
+
+def _has_markers(cell) -> bool:
+    return any(gen.BEGIN_RE.match(line) for line in cell.source.split("\n"))
+
+
+def chapter_pairs(nb) -> list[tuple]:
+    """(solution cell, check cell) pairs: each check cell with the nearest solution cell above it."""
+    pairs, last = [], None
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        if "solution" in tags(cell) or _has_markers(cell):
+            last = cell
+        elif "check" in tags(cell):
+            assert last is not None, f"check cell {cell.id} has no solution cell above it"
+            pairs.append((last, cell))
+    return pairs
+
+
+def setup_source(nb) -> str:
+    """The Parameters cell and the code cell after it (the imports)."""
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    first = next(i for i, c in enumerate(code) if "parameters" in tags(c))
+    return "\n\n".join(c.source for c in code[first : first + 2])
+
+
+_RUNNER = r"""
+import json, sys, traceback
+import matplotlib
+matplotlib.use("Agg")
+job = json.load(sys.stdin)
+out = []
+for pair in job["pairs"]:
+    for mode in ("solution", "stub"):
+        ns = {"__name__": "__main__"}
+        exec(compile(job["setup"], "setup", "exec"), ns)
+        stage = mode
+        try:
+            exec(compile(pair[mode], mode, "exec"), ns)
+            stage = "check"
+            exec(compile(pair["check"], "check", "exec"), ns)
+            out.append([pair["id"], mode, "passed", ""])
+        except Exception as err:
+            out.append([pair["id"], mode, stage + ":" + type(err).__name__, traceback.format_exc(limit=3)])
+print("RESULTS" + json.dumps(out))
+"""
+
+
+def _run_pairs(chapter: Path):
+    import json
+    import os
+    import subprocess
+
+    nb = nbformat.read(chapter, as_version=4)
+    stubs = {c.id: c.source for c in gen.make_exercise(nb).cells}
+    pairs = [
+        {"id": check.id, "solution": sol.source, "stub": stubs[sol.id], "check": check.source}
+        for sol, check in chapter_pairs(nb)
+    ]
+    if not pairs:
+        return nb, []
+    env = {**os.environ, "SEEING_SAYING_STATIC": "1", "MPLBACKEND": "Agg"}
+    proc = subprocess.run(
+        [sys.executable, "-c", _RUNNER],
+        input=json.dumps({"setup": setup_source(nb), "pairs": pairs}),
+        capture_output=True,
+        text=True,
+        cwd=chapter.parent,
+        env=env,
+        timeout=300,
+    )
+    line = next((x for x in proc.stdout.splitlines() if x.startswith("RESULTS")), None)
+    assert line, f"the runner failed:\n{proc.stderr[-3000:]}"
+    return nb, json.loads(line[len("RESULTS") :])
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=[p.stem for p in CHAPTERS])
+def test_chapter_checks_pass_on_solutions_and_fail_on_stubs(chapter):
+    nb, results = _run_pairs(chapter)
+    if chapter.stem == PILOT:
+        assert len(results) >= 6, "chapter 02 has checked code exercises"
+    problems = []
+    for check_id, mode, outcome, trace in results:
+        if mode == "solution" and outcome != "passed":
+            problems.append(f"{check_id}: the check fails on the solution ({outcome})\n{trace}")
+        if mode == "stub" and outcome not in ("check:NotImplementedError", "check:AssertionError"):
+            problems.append(f"{check_id}: on the stub the check gives {outcome}, not a failing check\n{trace}")
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=[p.stem for p in CHAPTERS])
+def test_chapter_exercise_cells(chapter):
+    """Solution cells are collapsed in the book and followed by their check; the rest of the chapter does not
+    depend on an exercise except through cells tagged uses-exercises."""
+    nb = nbformat.read(chapter, as_version=4)
+    pairs = chapter_pairs(nb)
+    solutions = [c for c in nb.cells if c.cell_type == "code" and ("solution" in tags(c) or _has_markers(c))]
+    assert {s.id for s, _ in pairs} == {s.id for s in solutions}, "every solution cell has a check cell"
+    for cell in solutions:
+        assert "hide-input" in tags(cell), f"solution cell {cell.id}: tag it hide-input (collapsed in the book)"
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    if solutions:
+        first = code.index(solutions[0])
+        # The exercises' names are used only by solution, check and uses-exercises cells.
+        names = set()
+        for cell in solutions:
+            names |= set(re.findall(r"^(?:def|class)\s+(\w+)", cell.source, flags=re.MULTILINE))
+        for cell in code[first:]:
+            if cell in solutions or tags(cell) & {"check", "uses-exercises", "solution-only"}:
+                continue
+            used = {n for n in names if re.search(rf"\b{n}\b", cell.source)}
+            assert not used, f"cell {cell.id} uses {sorted(used)}: tag it uses-exercises"
+
+
+def test_student_copy(tmp_path, capsys):
+    chapter = ROOT / "notebooks" / f"{PILOT}.ipynb"
+    target = tmp_path / "student" / "02.ipynb"
+    assert gen.main(["--student", str(chapter), "--output", str(target)]) == 0
+    student = nbformat.read(target, as_version=4)
+    nbformat.validate(student)
+    text = target.read_text(encoding="utf-8")
+    assert "BEGIN SOLUTION" not in "".join(c.source for c in student.cells if c.cell_type == "code")
+    stubs = [c for c in student.cells if c.cell_type == "code" and gen.STUB_COMMENT in c.source]
+    assert len(stubs) >= 3 and all("hide-input" not in tags(c) for c in stubs)
+    assert all("raises-exception" in tags(c) for c in stubs)
+    assert gen.render(gen.make_student(nbformat.read(chapter, as_version=4), chapter.name)) == text
+    # Not under notebooks/ (the book and the tests would pick it up), and not over the chapter itself.
+    assert gen.main(["--student", str(chapter), "--output", str(ROOT / "notebooks" / "x.ipynb")]) == 2
+    assert not (ROOT / "notebooks" / "x.ipynb").exists()
+    with pytest.raises(SystemExit):
+        gen.main(["--student", str(chapter)])  # no --output
