@@ -113,6 +113,20 @@ HEADLINES = [
         "nearest_relation_accuracy",
     ),
     (
+        "04_attention_solution",
+        "relation accuracy, greedy",
+        "relation_accuracy",
+        "the same decoder without attention",
+        "no_attention_relation_accuracy",
+    ),
+    (
+        "04_attention_solution",
+        "BLEU-4, beam",
+        "beam_bleu4",
+        "the same decoder without attention",
+        "no_attention_beam_bleu4",
+    ),
+    (
         "04_theano_attention_solution",
         "attention-in-box",
         "attention_in_box",
