@@ -1120,8 +1120,8 @@ show_word(1, next((t for t, _ in grammar.object_mentions(test_words[1], LANGUAGE
 # ```{exercise}
 # :label: theano-att-dot-exercise
 # **A cheaper score.** Replace the additive score by a bilinear one, $e_{t,p} = f_p^\top W h_{t-1}$
-# {cite}`xu2015show`. Which layers of `attention_probs` go away? Compare compile time, step time and
-# validation loss.
+# (Luong et al.'s "general" score {cite}`luong2015effective`). Which layers of `attention_probs` go away?
+# Compare compile time, step time and validation loss.
 # ```
 #
 # ```{solution} theano-att-dot-exercise
