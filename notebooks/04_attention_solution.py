@@ -94,6 +94,9 @@ EMBEDDING_SIZE = 64
 # scheduled sampling: the share of input words replaced by the decoder's own
 # previous guess, rising linearly from 0 (first epoch) to this (last epoch)
 SCHEDULED_SAMPLING = 0.25
+# your own photo to caption (section "Caption your own image"): a path;
+# None: a photo that ships with matplotlib
+MY_IMAGE = None
 
 # %%
 import time
@@ -1220,6 +1223,152 @@ widgets.show(stepper, "word-by-word attention viewer")
 show_word(1, next((t for t, _ in grammar.object_mentions(test_words[1], LANGUAGE)), 0))
 
 # %% [markdown]
+# ## Caption your own image
+#
+# Set `MY_IMAGE` in the Parameters cell to the path of a photo (absolute, or relative to the `notebooks`
+# folder) and run this section's cells again; with `MY_IMAGE = None` they caption a photo that ships with
+# matplotlib, of the computer scientist Grace Hopper in uniform. The photo takes the road the training
+# images took: its centre square, resized to the backbone's input size, through the same frozen CNN to the
+# same grid of local features, standardized with the training statistics (the code checks the road: a test
+# scene sent down it comes out with its cached features). Then the trained decoder writes its greedy and
+# beam captions, and each word comes with the attention map it was produced from. Chapter 3 does the same
+# with one pooled vector per photo, in its section "What about real photographs?".
+#
+# Expect little. The decoder has only ever read captions of emoji scenes: its words are the emoji classes
+# and its grammar that of the scene captions, so whatever the photo, it describes emoji-like things. A test
+# scene captioned beside it shows the model in the world it learned. The cosine distance from each image's
+# pooled CNN vector to the nearest training image, printed with the captions, tells the two apart: a cheap
+# warning sign, as in chapter 3.
+
+# %% tags=["uses-exercises"]
+from pathlib import Path
+
+from matplotlib import cbook
+from PIL import ImageOps
+
+if MY_IMAGE is None:
+    photo_path = Path(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))
+elif not Path(MY_IMAGE).expanduser().is_file():
+    raise FileNotFoundError(
+        f"MY_IMAGE = {str(MY_IMAGE)!r} is not a file: set it to the path of a photo "
+        "(JPEG, PNG, ...), or to None for the sample photo"
+    )
+else:
+    photo_path = Path(MY_IMAGE).expanduser()
+try:
+    with Image.open(photo_path) as opened:
+        # upright as the camera meant it (phone photos store the rotation as a tag)
+        photo = ImageOps.exif_transpose(opened).convert("RGB")
+except OSError as error:  # not an image, or a damaged one
+    raise ValueError(
+        f"MY_IMAGE = {str(photo_path)!r} is not an image Pillow can read "
+        f"({type(error).__name__}): pass a JPEG or PNG file"
+    ) from None
+print(f"{photo_path.name}: {photo.size[0]} x {photo.size[1]} pixels")
+
+# %% tags=["uses-exercises"]
+# (imported here: the Quality floors cell below names a dictionary `metrics`)
+from helpers import features, metrics
+
+backbone = features.Backbone(BACKBONE).to(device)  # the frozen CNN of the cached maps
+image_size, rgb_mean, rgb_std = features.BACKBONES[BACKBONE]
+
+
+def image_positions(images):
+    # PIL images -> (pooled vectors (N, D), positions (N, L, C)), the road the training
+    # images took: centre square at the backbone's size, frozen CNN, the map stored as
+    # the cache stores it (float16; ResNet-152: the same projection), standardized with
+    # the training statistics
+    x = features.preprocess(images, image_size, rgb_mean, rgb_std).to(device)
+    pooled, fmap = backbone(x)
+    # (N, C, H, W) float16, as in the cache
+    stored = features.reduce_map(fmap, cnn["train"].get("projection"))
+    return pooled.float().cpu(), (to_positions(stored) - mean) / std
+
+
+def names_and_finds(i):
+    # Test image i's greedy caption names two kinds of objects or more, all of them in
+    # the scene, and the attention peak of each object word lies in its box.
+    named = grammar.object_mentions(test_words[i], LANGUAGE)
+    found = caption_metrics.attention_in_boxes(
+        test_words[i], test_maps[i], test.scenes[i], LANGUAGE
+    )
+    kinds = {cls for _, cls in named}
+    return len(kinds) >= 2 and len(found) == len(named) and all(r["hit"] for r in found)
+
+
+# For the contrast, a test scene the decoder gets right (the first such one not shown
+# above); on a real dataset (no scene truth), the first test image not shown above.
+SCENE = next(
+    i
+    for i in range(len(test_words))
+    if i not in examples and (test.scenes is None or names_and_finds(i))
+)
+with Image.open(test.paths()[SCENE]) as opened:
+    scene_image = opened.convert("RGB")
+pooled, positions = image_positions([photo, scene_image])
+gap = (positions[1] - feats["test"][SCENE]).abs().max().item()
+print(
+    f"test scene {SCENE} through this road: its features differ from the cached ones "
+    f"by at most {gap:.3f} (standardized units)"
+)
+if DATASET == "embedded":  # the same image file, the same road: the same features
+    assert gap < 0.05, f"the photo's road differs from the cache's: {gap:.3f}"
+started = time.perf_counter()
+own_words, own_maps = caption_with_attention(positions)
+own_beam = caption_beam(positions)
+nearest = metrics.distances(pooled, cnn["train"]["pooled"], "cosine").min(1).values
+test_nearest = (
+    metrics.distances(cnn["test"]["pooled"], cnn["train"]["pooled"], "cosine")
+    .min(1)
+    .values
+)
+for name, k in ((photo_path.name, 0), (f"test scene {SCENE}", 1)):
+    print(
+        f"{name}:\n  greedy: {' '.join(own_words[k])}"
+        f"\n  beam 3: {' '.join(own_beam[k])}"
+        f"\n  cosine distance to the nearest training image: {nearest[k]:.2f}"
+    )
+print(
+    f"test scenes' distance to their nearest training image: median "
+    f"{test_nearest.median():.2f}, largest {test_nearest.max():.2f}"
+)
+print(f"captioned in {time.perf_counter() - started:.2f} s")
+
+# %% tags=["uses-exercises"]
+for image, k, title in (
+    (
+        features.square_resize(photo, 256),
+        0,
+        "your image (the centre square the CNN sees)",
+    ),
+    (scene_image, 1, f"test scene {SCENE}"),
+):
+    fig = plots.plot_attention_steps(
+        image,
+        own_words[k],
+        own_maps[k],
+        scene=test.scenes[SCENE] if k == 1 and test.scenes is not None else None,
+        ncols=8,
+        title=f"{title}: {' '.join(own_words[k])}",
+    )
+    plt.show()
+
+# %% [markdown]
+# **Reading the two figures.** On the test scene the decoder does what the Evaluation section measured: it
+# names objects of the scene and looks at each one as it names it. (The code picks the scene: the first test
+# image not shown above whose greedy caption names two kinds of object or more, all of them in the scene,
+# each with its attention peak inside its box. It is a case where the model works, not a typical one: the
+# rates of the Evaluation section are the typical case.) On the photo the decoder still writes a fluent
+# caption in the scenes' grammar, about emoji classes, and the maps do not justify those words: they show
+# where the decoder looked, not that there was anything of that class to see. They tend to settle on small,
+# bright, high-contrast patches (on the sample photo, the ribbons on the uniform), the nearest thing in a photo
+# to an emoji on a plain background. The distances say the same without looking: the sample photo lies
+# farther from every training image than any test scene does. A caption's fluency is no evidence that the
+# model understood the image; to caption photos, train on photos (`DATASET = "coco"` or `"flickr8k"`, see
+# the "Real data and GPUs" page).
+
+# %% [markdown]
 # ## Quality floors and recorded results
 #
 # The run fails here if learning broke: BLEU-4 and attention-in-box must clear floors well below what this
@@ -1435,6 +1584,116 @@ for where, hidden, vocab_size in (
 # ```
 
 # %% [markdown]
+# ```{exercise}
+# :label: att-scores
+#
+# **Other attention functions.** The additive score of Exercise 1 is one way to compare an image cell with
+# the decoder state; there are cheaper ones. Write three more, each returning scores of shape `(B, L)`:
+#
+# - the **dot product** of the two projections, $e_i = (W_a a_i)^\top (W_h h)$, from `features_proj` and
+#   `hidden_proj` as in Exercise 1 (here $a_i$ and $h$ cannot be multiplied directly: $C \neq H$);
+# - the **scaled dot product** of the transformer {cite}`vaswani2017attention`: the same, divided by
+#   $\sqrt{A}$;
+# - the **bilinear** ("general") score of Luong et al. {cite}`luong2015effective`, $e_i = a_i^\top W h$
+#   with one matrix $W$ of shape `(C, H)` and no projections.
+#
+# Put one of them in `AttentionDecoder.step` in place of `additive_scores` and train. How many parameters
+# does each score need with this notebook's sizes, which one costs least per step, and why does the dot
+# product need the scaling?
+# ```
+#
+# ```{solution-start} att-scores
+# :class: dropdown
+# ```
+#
+# Each is one line; in the solution notebook ({doc}`04_attention_solution`) the cell that follows defines
+# them, checks on random inputs of this notebook's sizes that each gives `(B, L)` scores whose softmax (your
+# `attention_weights`) sums to 1 over the positions, counts their parameters, and measures the effect of the
+# scaling. What it shows:
+#
+# - The dot product of two projections *is* a bilinear score, with the matrix $W = W_a W_h^\top$ of rank at
+#   most $A$. (The bias $b$ of $W_a$ adds $b^\top W_h h$, the same for every position: the softmax ignores
+#   it.) The two projections have fewer parameters than a full $W$ only when $A (C + H) < C H$, which is not
+#   the case with this notebook's sizes: the printed counts show it.
+# - With entries of unit variance, a dot product over $A$ dimensions has variance $A$: the unscaled scores
+#   grow with the size of the space, the softmax saturates (nearly all the weight on one cell) and the other
+#   cells get almost no gradient. Dividing by $\sqrt{A}$ brings the variance back to 1
+#   {cite}`vaswani2017attention`.
+# - Per step, the additive score applies a `tanh` to a `(B, L, A)` tensor (and its derivative in training);
+#   the dot product only multiplies and sums; the bilinear score computes $W h$, of shape `(B, C)`, then one
+#   product with the features.
+#
+# In `step`, the change is one line: `scores = scaled_dot_scores(features_proj, self.hidden_proj(h))` (then
+# `self.v` is unused), or, with a parameter `self.W = nn.Parameter(torch.randn(C, H) / (C * H) ** 0.5)`
+# created in `__init__`, `scores = bilinear_scores(features, h, self.W)`. Train each with the same schedule
+# and compare the Evaluation section's BLEU-4 and attention-in-box rates: which score is best here is an
+# experiment, not a given (the additive score is the only one with a nonlinearity).
+
+
+# %% tags=["solution-only"]
+def dot_scores(features_proj, hidden_proj):
+    # features_proj (B, L, A), hidden_proj (B, A) -> scores (B, L)
+    return (features_proj @ hidden_proj.unsqueeze(-1)).squeeze(-1)
+
+
+def scaled_dot_scores(features_proj, hidden_proj):
+    # the dot product divided by sqrt(A): scores (B, L) of unit variance
+    return dot_scores(features_proj, hidden_proj) / features_proj.shape[-1] ** 0.5
+
+
+def bilinear_scores(features, hidden, W):
+    # features (B, L, C), hidden (B, H), W (C, H) -> scores (B, L)
+    return (features @ (W @ hidden.unsqueeze(-1))).squeeze(-1)  # (B, L, C) @ (B, C, 1)
+
+
+A_, H_ = ATTENTION_SIZE, HIDDEN_SIZE
+g = torch.Generator().manual_seed(SEED)
+a_, h_ = torch.randn(8, L, C, generator=g), torch.randn(8, H_, generator=g)
+W_a, b_a = torch.randn(C, A_, generator=g) / C**0.5, torch.randn(A_, generator=g)
+W_h = torch.randn(H_, A_, generator=g) / H_**0.5
+v_ = torch.randn(A_, generator=g) / A_**0.5
+W_ = torch.randn(C, H_, generator=g) / (C * H_) ** 0.5
+fp, hp = a_ @ W_a + b_a, h_ @ W_h  # (B, L, A), (B, A)
+candidates = {  # name: (scores (B, L), parameters)
+    "additive": (additive_scores(fp, hp, v_), C * A_ + A_ + H_ * A_ + A_),
+    "dot product": (dot_scores(fp, hp), C * A_ + A_ + H_ * A_),
+    "scaled dot product": (scaled_dot_scores(fp, hp), C * A_ + A_ + H_ * A_),
+    "bilinear": (bilinear_scores(a_, h_, W_), C * H_),
+}
+for name, (s_, n_params) in candidates.items():
+    w_ = attention_weights(s_)
+    assert s_.shape == (len(a_), L), f"{name}: scores {tuple(s_.shape)}"
+    assert torch.allclose(w_.sum(1), torch.ones(len(a_)), atol=1e-5), name
+    print(
+        f"{name:18s}: scores {tuple(s_.shape)}, weights sum to 1, "
+        f"{n_params:,} parameters"
+    )
+# the dot product of the projections is a bilinear score of rank <= A (the bias term
+# is the same for every position, and the softmax ignores it)
+low_rank = attention_weights(bilinear_scores(a_, h_, W_a @ W_h.T))
+assert torch.allclose(attention_weights(dot_scores(fp, hp)), low_rank, atol=1e-4)
+print(
+    f"dot product = bilinear with W = W_a W_h^T: a ({C}, {H_}) matrix of rank "
+    f"{torch.linalg.matrix_rank(W_a @ W_h.T).item()}"
+)
+# Unit-variance projections (B = 256 images): the spread of the scores and the weight
+# of each image's most attended cell
+q_, k_ = torch.randn(256, A_, generator=g), torch.randn(256, L, A_, generator=g)
+for name, s_ in (
+    ("dot product", dot_scores(k_, q_)),
+    ("scaled dot product", scaled_dot_scores(k_, q_)),
+):
+    peak = attention_weights(s_).max(1).values.mean()
+    print(
+        f"{name:18s}: scores' standard deviation {s_.std():.2f}, "
+        f"mean largest weight {peak:.2f} (uniform: {1 / L:.3f})"
+    )
+
+# %% [markdown]
+# ```{solution-end}
+# ```
+
+# %% [markdown]
 # ## Summary
 #
 # - Soft attention replaces the one image vector of Show and Tell by a grid of local features and, before
@@ -1448,8 +1707,10 @@ for where, hidden, vocab_size in (
 #   training, so that greedy decoding, which only ever reads its own words, is less of a surprise.
 # - Starting the LSTM state from the image ({ref}`att-ex-init-state`) is the first of the seminar's "tricks
 #   for further research"; a bottleneck before the softmax is a further exercise above
-#   ({ref}`the bottleneck exercise <att-bottleneck>`), and another attention function, a bilinear score, is
-#   an exercise of the Theano edition ({ref}`the cheaper score exercise <theano-att-dot>`).
+#   ({ref}`the bottleneck exercise <att-bottleneck>`), and so are other attention functions, the dot product,
+#   scaled {cite}`vaswani2017attention` or not, and the bilinear score {cite}`luong2015effective`
+#   ({ref}`the attention functions exercise <att-scores>`; the Theano edition has the bilinear score too,
+#   {ref}`the cheaper score exercise <theano-att-dot>`).
 # - The maps are not decoration: without any supervision of *where*, the attention peak of an object word
 #   falls in that object's box far more often than uniform attention would (the rates printed in the
 #   evaluation, and per object size in its table).
@@ -1466,6 +1727,8 @@ for where, hidden, vocab_size in (
 #   additive attention comes from {cite}`bahdanau2015neural`.
 # - Xu et al.: Show, Attend and Tell, soft (and hard) attention for captioning, the doubly stochastic
 #   regularization and the initial state from the image {cite}`xu2015show`.
+# - Luong, Pham and Manning: the dot-product and bilinear ("general") scores {cite}`luong2015effective`;
+#   Vaswani et al.: the scaled dot product of the transformer {cite}`vaswani2017attention`.
 # - Vinyals et al.: Show and Tell, the decoder without attention of chapter 3 {cite}`vinyals2015show`.
 # - Papineni et al.: BLEU {cite}`papineni2002bleu`; Tan and Le: EfficientNet {cite}`tan2019efficientnet`.
 # - The seminar this chapter is rebuilt from: "Attention mechanism @ Image Captioning" by Arseniy Ashuha,

@@ -1120,8 +1120,8 @@ show_word(1, next((t for t, _ in grammar.object_mentions(test_words[1], LANGUAGE
 # ```{exercise}
 # :label: theano-att-dot-exercise
 # **A cheaper score.** Replace the additive score by a bilinear one, $e_{t,p} = f_p^\top W h_{t-1}$
-# {cite}`xu2015show`. Which layers of `attention_probs` go away? Compare compile time, step time and
-# validation loss.
+# (Luong et al.'s "general" score {cite}`luong2015effective`). Which layers of `attention_probs` go away?
+# Compare compile time, step time and validation loss.
 # ```
 #
 # ```{solution} theano-att-dot-exercise
@@ -1175,6 +1175,36 @@ show_word(1, next((t for t, _ in grammar.object_mentions(test_words[1], LANGUAGE
 # temperature rises (more words the image does not support), while the captions get more varied: greedy (or a
 # low temperature) to describe, a temperature near 1 for variety.
 # ````
+
+# %% [markdown]
+# ```{exercise}
+# :label: theano-att-bottleneck-exercise
+# **A bottleneck before the vocabulary** (the seed's third trick). The last layer of the step,
+# `output_probs`, maps the LSTM output and the attended vector, $[h_t; z_t]$ of size $H + C$, straight to the
+# $V$ words of the vocabulary. Put a narrow layer in between:
+# `DenseLayer(DenseLayer(concat([new_out, attn], axis=-1), 64, nonlinearity=None), n_tokens, nonlinearity=T.nnet.softmax)`.
+# How many parameters does it save here, and for a COCO-sized decoder (a vocabulary of 10,000 words,
+# $H = 1024$ and the $C = 512$ channels of Show, Attend and Tell's VGG features)?
+# ```
+#
+# ```{solution-start} theano-att-bottleneck-exercise
+# :class: dropdown
+# ```
+#
+# A direct layer has $(H + C) V + V$ parameters (weights and biases), the bottleneck
+# $(H + C) b + b + b V + V$, with $H$ = `LSTM_SIZE`, $C$ = `FEATURES`, $V$ = `n_tokens` and $b$ the width of the
+# narrow layer (`BOTTLENECK = 64`). In the solution notebook ({doc}`04_theano_attention_solution`) the cell
+# that follows reads both from the trained layer's own weights and computes the COCO-sized case. The softmax
+# layer dominates the size of large captioning models, and the bottleneck also speeds up the largest matrix
+# product of every step. With no nonlinearity between them, the two layers are one linear map of rank at most
+# $b$: the bottleneck is a low-rank output layer. The deep output of Show, Attend and Tell
+# {cite}`xu2015show` is built the same way: $p(y_t) \propto \exp\left(L_o (E y_{t-1} + L_h h_t + L_z z_t)\right)$
+# maps the previous word, the state and the attended vector to the embedding size before $L_o$ maps that
+# to the vocabulary.
+
+# %% [markdown]
+# ```{solution-end}
+# ```
 
 # %% [markdown]
 # ## Summary

@@ -1148,8 +1148,8 @@ show_word(1, next((t for t, _ in grammar.object_mentions(test_words[1], LANGUAGE
 # :label: theano-att-dot
 #
 # **A cheaper score.** Replace the additive score by a bilinear one, $e_{t,p} = f_p^\top W h_{t-1}$
-# {cite}`xu2015show`. Which layers of `attention_probs` go away? Compare compile time, step time and
-# validation loss.
+# (Luong et al.'s "general" score {cite}`luong2015effective`). Which layers of `attention_probs` go away?
+# Compare compile time, step time and validation loss.
 # ```
 #
 # ```{solution} theano-att-dot
@@ -1205,6 +1205,65 @@ show_word(1, next((t for t, _ in grammar.object_mentions(test_words[1], LANGUAGE
 # temperature rises (more words the image does not support), while the captions get more varied: greedy (or a
 # low temperature) to describe, a temperature near 1 for variety.
 # ````
+
+# %% [markdown]
+# ```{exercise}
+# :label: theano-att-bottleneck
+#
+# **A bottleneck before the vocabulary** (the seed's third trick). The last layer of the step,
+# `output_probs`, maps the LSTM output and the attended vector, $[h_t; z_t]$ of size $H + C$, straight to the
+# $V$ words of the vocabulary. Put a narrow layer in between:
+# `DenseLayer(DenseLayer(concat([new_out, attn], axis=-1), 64, nonlinearity=None), n_tokens, nonlinearity=T.nnet.softmax)`.
+# How many parameters does it save here, and for a COCO-sized decoder (a vocabulary of 10,000 words,
+# $H = 1024$ and the $C = 512$ channels of Show, Attend and Tell's VGG features)?
+# ```
+#
+# ```{solution-start} theano-att-bottleneck
+# :class: dropdown
+# ```
+#
+# A direct layer has $(H + C) V + V$ parameters (weights and biases), the bottleneck
+# $(H + C) b + b + b V + V$, with $H$ = `LSTM_SIZE`, $C$ = `FEATURES`, $V$ = `n_tokens` and $b$ the width of the
+# narrow layer (`BOTTLENECK = 64`). In the solution notebook ({doc}`04_theano_attention_solution`) the cell
+# that follows reads both from the trained layer's own weights and computes the COCO-sized case. The softmax
+# layer dominates the size of large captioning models, and the bottleneck also speeds up the largest matrix
+# product of every step. With no nonlinearity between them, the two layers are one linear map of rank at most
+# $b$: the bottleneck is a low-rank output layer. The deep output of Show, Attend and Tell
+# {cite}`xu2015show` is built the same way: $p(y_t) \propto \exp\left(L_o (E y_{t-1} + L_h h_t + L_z z_t)\right)$
+# maps the previous word, the state and the attended vector to the embedding size before $L_o$ maps that
+# to the vocabulary.
+
+# %% tags=["solution-only"]
+BOTTLENECK = 64  # b: the width of the narrow layer
+deep_in, vocab_size = decoder.output_probs.W.get_value().shape  # (H + C, V)
+direct = sum(p.get_value().size for p in decoder.output_probs.get_params())
+assert (deep_in, direct) == (LSTM_SIZE + FEATURES, deep_in * vocab_size + vocab_size)
+print(
+    f"the output layer holds {direct:,} of the decoder's "
+    f"{sum(w.get_value().size for w in weights):,} trainable weights"
+)
+
+
+def output_layer_parameters(inputs, vocab_size, bottleneck=BOTTLENECK):
+    # (direct inputs -> V layer, inputs -> b -> V bottleneck): weights and biases
+    direct = inputs * vocab_size + vocab_size
+    through = inputs * bottleneck + bottleneck + bottleneck * vocab_size + vocab_size
+    return direct, through
+
+
+for where, hidden, channels, words in (
+    ("this notebook's decoder", LSTM_SIZE, FEATURES, vocab_size),
+    ("a COCO-sized decoder", 1024, 512, 10_000),
+):
+    n_direct, n_through = output_layer_parameters(hidden + channels, words)
+    print(
+        f"{where} (H + C = {hidden} + {channels}, V = {words}): {n_direct:,} "
+        f"parameters direct, {n_through:,} through the bottleneck"
+    )
+
+# %% [markdown]
+# ```{solution-end}
+# ```
 
 # %% [markdown]
 # ## Summary
