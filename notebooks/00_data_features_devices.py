@@ -588,19 +588,63 @@ metrics
 # %% [markdown]
 # ## Exercises
 #
+# The first exercise asks for code. It is followed by a collapsed solution cell (open it only once you have
+# tried), a **check** cell that tests your function on tiny made-up inputs in well under a second, and a cell that
+# uses it on this chapter's data. To work on it yourself, generate a student copy of this notebook, in which the
+# solution is replaced by a stub that raises `NotImplementedError`, and open it in Jupyter:
+#
+# ```bash
+# python scripts/make_exercises.py --student notebooks/00_data_features_devices.ipynb --output ~/00_student.ipynb
+# ```
+#
+# Any path outside `notebooks/` will do (the copy is yours, not part of the book). In the copy, fill the stub and
+# run the check cell below it until it prints `OK`; the check fails on the untouched stub, and the cell after it
+# that uses your function runs once it passes.
+#
 # ```{exercise}
 # :label: ex00-ambiguity
 #
-# Which test captions fit the most images? Use `helpers.metrics.matching_images(splits["test_A"])` to find the
-# ten captions with the most matches and print them. What do they have in common?
+# Which test captions fit the most images? `metrics.matching_images(splits["test_A"])` (after
+# `from helpers import metrics`) gives, for every caption, the list of the images it fits. Write `most_ambiguous(matches, n)`, the indices of the `n` captions
+# with the most matching images, most first (ties in caption order). The cell after the check prints the ten
+# captions of `test_A` it finds. What do they have in common?
 # ```
-#
+
+
+# %% tags=["hide-input"]
+def most_ambiguous(matches, n=10):
+    """Indices of the `n` captions with the most matching images, most first.
+
+    matches: a list of lists (the images each caption fits) -> a list of n ints."""
+    ### BEGIN SOLUTION: sort the captions by their number of matches, most first
+    order = np.argsort([-len(m) for m in matches], kind="stable")
+    return [int(k) for k in order[:n]]
+    ### END SOLUTION
+
+
+# %% tags=["check"]
+toy_matches = [[0], [0, 1, 2], [], [1, 2], [3, 4]]
+assert list(most_ambiguous(toy_matches, 1)) == [1], "caption 1 fits three images"
+assert list(most_ambiguous(toy_matches, 3)) == [1, 3, 4], "most first, ties in order"
+assert len(most_ambiguous(toy_matches, 5)) == 5, "n captions"
+print("most_ambiguous: OK")
+
+# %% tags=["uses-exercises"]
+from helpers import metrics  # the module, from here on (the dict above is recorded)
+
+if DATASET == "embedded":
+    test_matches = metrics.matching_images(splits["test_A"])
+    for k in most_ambiguous(test_matches, 10):
+        print(f"{len(test_matches[k]):3d} images: {splits['test_A'].captions[k]}")
+
+# %% [markdown]
 # ```{solution} ex00-ambiguity
 # :class: dropdown
 #
-# `m = helpers.metrics.matching_images(splits["test_A"]); order = np.argsort([-len(x) for x in m])[:10]`, then
-# print `splits["test_A"].captions[k]` and `len(m[k])` for `k` in `order`. They are short list captions that
-# name one common object and nothing else ("there is a dog"), which every scene holding just that object fits.
+# The printed captions are short ones that name a single object and nothing else, often several phrasings
+# ("a ...", "an image of a ...") of the same meaning: every scene that holds that object, whatever else it
+# holds, fits them. The count on each line is how many test images a perfect search engine could not tell
+# apart for that caption; the oracle ceilings above are built from exactly these counts.
 # ```
 #
 # ```{exercise}

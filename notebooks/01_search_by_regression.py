@@ -1629,6 +1629,19 @@ display(Markdown("\n".join(conclusions)))
 # %% [markdown]
 # ## Exercises
 #
+# One exercise, the ranking loss, asks for a function. It is followed by a collapsed solution cell (open it only
+# once you have tried) and a **check** cell that tests your function on tiny made-up inputs in well under a
+# second. To work on it yourself, generate a student copy of this notebook, in which the solution is replaced by
+# a stub that raises `NotImplementedError`, and open it in Jupyter:
+#
+# ```bash
+# python scripts/make_exercises.py --student notebooks/01_search_by_regression.ipynb --output ~/01_student.ipynb
+# ```
+#
+# Any path outside `notebooks/` will do (the copy is yours, not part of the book). In the copy, fill the stub and
+# run the check cell below it until it prints `OK`; the check fails on the untouched stub. The other exercises
+# re-run parts of the chapter with other settings or queries.
+#
 # ```{exercise}
 # :label: ex-01-mindf
 #
@@ -1676,28 +1689,60 @@ display(Markdown("\n".join(conclusions)))
 # ```{exercise}
 # :label: ex-01-ranking
 #
-# Replace regression by a ranking loss: for a batch of captions with predictions $\hat y_i$ and image vectors
-# $y_i$, use the hinge loss of VSE {cite}`faghri2018vse` on cosine similarities $s_{ij} = \cos(\hat y_i, y_j)$,
-# $\sum_i \sum_{j \ne i} \max(0,\, m - s_{ii} + s_{ij})$ with margin $m = 0.2$. Add it to `LOSSES` and train the best
-# variant with it. Does Recall@5 improve over the cosine regression loss?
+# Replace regression by a ranking loss. Write `hinge_loss(pred, target, margin)`, the hinge loss of VSE
+# {cite}`faghri2018vse` on cosine similarities $s_{ij} = \cos(\hat y_i, y_j)$ between the predictions $\hat y_i$
+# of a batch of $B$ captions and their image vectors $y_j$:
+# $\frac{1}{B} \sum_i \sum_{j \ne i} \max(0,\, m - s_{ii} + s_{ij})$, with margin $m = 0.2$ by default. Then add
+# it to `LOSSES` and train the best variant with it (as long as one run of the table above). Does Recall@5 improve
+# over the cosine regression loss?
 # ```
-#
+
+
+# %% tags=["hide-input"]
+def hinge_loss(pred, target, margin=0.2):
+    """VSE's hinge loss on the cosine similarities of a batch (the other images of
+    the batch are the negatives).
+
+    pred (B, D), target (B, D) float -> a scalar tensor."""
+    ### BEGIN SOLUTION: the summed hinge over the negatives, averaged over the batch
+    unit_pred = nn.functional.normalize(pred, dim=1)
+    s = unit_pred @ nn.functional.normalize(target, dim=1).T  # (B, B): s[i, j]
+    pos = s.diag()[:, None]  # (B, 1): each caption with its own image
+    cost = (margin - pos + s).clamp(min=0)
+    cost = cost.fill_diagonal_(0)  # its own image is not a negative
+    return cost.sum(1).mean()
+    ### END SOLUTION
+
+
+# %% tags=["check"]
+toy_target = torch.eye(2)  # two orthogonal image vectors
+assert hinge_loss(torch.eye(2), toy_target).item() == 0, "no violation, no loss"
+toy_pred = torch.tensor([[1.0, 0.0], [2.0, 0.0]], requires_grad=True)
+# caption 1 points at image 0: cost 0.2 - 0 + 1 = 1.2, averaged over two captions
+loss = hinge_loss(toy_pred, toy_target)
+assert loss.shape == (), f"a scalar, not {tuple(loss.shape)}"
+assert abs(loss.item() - 0.6) < 1e-6, loss.item()
+assert abs(hinge_loss(toy_pred, toy_target, margin=0.0).item() - 0.5) < 1e-6, "margin"
+assert abs(hinge_loss(5 * toy_pred, toy_target).item() - 0.6) < 1e-6, "cosine: no scale"
+loss.backward()
+assert toy_pred.grad.abs().sum() > 0, "the loss must pass gradients to the predictions"
+print("hinge_loss: OK")
+
+# %% [markdown]
 # ```{solution} ex-01-ranking
 # :class: dropdown
 #
-#     def hinge_loss(pred, target, margin=0.2):
-#         s = nn.functional.normalize(pred, dim=1) @ nn.functional.normalize(target, dim=1).T
-#         pos = s.diag()[:, None]
-#         cost = (margin - pos + s).clamp(min=0)
-#         cost.fill_diagonal_(0)  # (two captions of the same image in a batch count as negatives; rare)
-#         return cost.sum(1).mean()
+# Training takes as long as one run of the table above, so the book leaves it to you:
 #
 #     LOSSES["hinge"] = hinge_loss
 #     spec = dict(RUNS[BEST], loss="hinge", name="hinge")
 #     run = dict(spec, **train(spec, P[LANGUAGE]))
 #
-# The ranking loss only asks the right image to be closer than the others, not to reproduce its vector, and
-# usually ranks better than the regression losses after the same number of epochs; rank with the cosine distance.
+# then rank its test predictions with the cosine distance, as for the cosine loss. Two captions of the same
+# image in one batch count as negatives of each other; with a few thousand images that is rare. The ranking
+# loss only asks the right image to be closer than the others in the batch, not to reproduce its vector, which
+# is all a search needs. VSE++ {cite}`faghri2018vse` goes one step further and keeps only the hardest negative
+# of each caption (`cost.max(1).values` instead of the sum); try it too.
 # ```
 #
 # ```{exercise}

@@ -1505,69 +1505,198 @@ print(f"notebook run time so far: {time.perf_counter() - T_START:.0f} s")
 # %% [markdown]
 # ## Exercises
 #
+# Two of the exercises ask for a function. Each of those is followed by a collapsed solution cell (open it only
+# once you have tried), a **check** cell that tests the function on tiny made-up inputs in well under a second,
+# and a cell that uses it on this chapter's models. To work on them yourself, generate a student copy of this
+# notebook, in which every solution is replaced by a stub that raises `NotImplementedError`, and open it in
+# Jupyter:
+#
+# ```bash
+# python scripts/make_exercises.py --student notebooks/03_show_and_tell.ipynb --output ~/03_student.ipynb
+# ```
+#
+# Any path outside `notebooks/` will do (the copy is yours, not part of the book). In the copy, fill each stub
+# and run the check cell below it until it prints `OK`; the check fails on the untouched stub, and the cell after
+# it that uses your function runs once it passes. The other exercises re-run parts of the chapter with other
+# settings, or change a model.
+#
 # ```{exercise} Length normalization
 # :label: ex-03-length
 #
-# Decode the test images with beam size 5 and `length_penalty` in `(0, 0.5, 1, 2)`. Plot the mean caption length
-# and BLEU-4 against $\alpha$. Why does a larger $\alpha$ give longer captions, and why is there a sweet spot?
+# Write `length_normalized(log_prob, lengths, alpha)`, the ranking key of beam search above: the summed
+# log-probability of each caption divided by its length to the power $\alpha$ (tensors of any shape, the same
+# shape back). The cell after the check uses it to re-rank the final beams of the beam search of width
+# `max(BEAM_SIZES)` (run with $\alpha = 0$) for $\alpha$ in `(0, 0.5, 1, 2)`, and prints the mean caption length
+# and BLEU-4 of the captions it picks. Why does a larger $\alpha$ give longer captions, and why is there a sweet
+# spot?
 # ```
-#
+
+
+# %% tags=["hide-input"]
+def length_normalized(log_prob, lengths, alpha):
+    """log_prob / lengths ** alpha, element by element (same-shape tensors; a length
+    of 0 counts as 1): the ranking key of a length-normalized beam search."""
+    ### BEGIN SOLUTION: divide by the length to the power alpha
+    return log_prob / lengths.clamp(min=1).float() ** alpha
+    ### END SOLUTION
+
+
+# %% tags=["check"]
+toy_logp = torch.tensor([[-2.0, -3.5]])  # two hypotheses: a short and a long one
+toy_len = torch.tensor([[2, 5]])
+for alpha, winner in ((0, 0), (0.5, 0), (1, 1), (2, 1)):
+    key = length_normalized(toy_logp, toy_len, alpha)
+    assert key.shape == toy_logp.shape, key.shape
+    assert int(key.argmax()) == winner, (alpha, key)
+assert torch.allclose(length_normalized(toy_logp, toy_len, 1), toy_logp / toy_len)
+print("length_normalized: OK")
+
+# %% tags=["uses-exercises"]
+K = max(BEAM_SIZES)
+beams = runs[(CHOSEN, f"beam {K}")]["decoded"]  # every beam, alpha = 0
+length_rows = {}
+for alpha in (0, 0.5, 1, 2):
+    words = []
+    for d in beams:
+        pick = length_normalized(d.log_prob, d.lengths, alpha).argmax(1)  # (B,)
+        chosen = d.tokens[torch.arange(len(pick), device=pick.device), pick]
+        words += decoding.ids_to_tokens(chosen, vocab)
+    length_rows[f"re-ranked, α={alpha}"] = {
+        "mean length": np.mean([len(w) for w in words]),
+        "BLEU-4": helpers.bleu(refs["test"], words)["bleu4"],
+    }
+for label in (f"beam {K}", f"beam {K}, α=1"):  # decoded with the penalty in the search
+    sc = runs[(CHOSEN, label)]["scores"]
+    length_rows[f"searched, {label}"] = {
+        "mean length": sc["mean length"],
+        "BLEU-4": sc["bleu4"],
+    }
+ref_length = np.mean([len(r) for rs in refs["test"] for r in rs])
+print(f"mean length of the test references: {ref_length:.2f} words")
+pd.DataFrame.from_dict(length_rows, orient="index").round(3)
+
+# %% [markdown]
 # ````{solution} ex-03-length
 # :class: dropdown
 #
-# ```python
-# alphas = [0, 0.5, 1, 2]
-# res = []
-# for a in alphas:
-#     words = to_words(decode(models[CHOSEN], F_test, beam_size=5, length_penalty=a))
-#     res.append((np.mean([len(w) for w in words]), helpers.bleu(refs["test"], words)["bleu4"]))
-# print(pd.DataFrame(res, index=alphas, columns=["mean length", "BLEU-4"]))
-# ```
-#
 # Each extra word multiplies the probability by a number below one, so raw log-probabilities favour short
-# captions; dividing by $|S|^\alpha$ removes that penalty, and for $\alpha > 1$ it rewards length. BLEU's
-# brevity penalty punishes captions shorter than the references and its precisions punish padding words, so
-# the best $\alpha$ sits where the generated length matches the references' length.
+# captions; dividing by $|S|^\alpha$ removes that penalty, and for $\alpha > 1$ it rewards length. The table
+# shows the mean length growing with $\alpha$, from below the references' mean length (printed above it) to
+# above it. BLEU's brevity penalty punishes captions shorter than the references, so BLEU-4 rises while the
+# captions grow towards the references' length; past it the penalty is gone and the extra words can only cost
+# n-gram precision, so BLEU-4 stops rising (and falls once the padding words dominate): the sweet spot is where
+# the generated length matches the references'. Re-ranking only chooses among the beams that a search with
+# $\alpha = 0$ kept; the last two rows decode with the penalty inside the search, as
+# `decode(models[CHOSEN], F_test, beam_size=K, length_penalty=a)` does for any `a` (one beam search of the
+# test images each, the time in the `seconds` column of the decoding table).
 # ````
 #
 # ```{exercise} Sampling instead of searching
 # :label: ex-03-sampling
 #
-# Write a `sample_decode(step, state, batch_size, temperature)` that draws each next word from
-# $\mathrm{softmax}(\log p / T)$ instead of taking the best one (use `torch.multinomial`). Compare the
-# diversity (distinct captions over the test set) and BLEU-4 of $T = 0.5, 1$ with greedy search.
+# Write `sample_decode(step, state, batch_size, temperature)` that, like greedy search, starts every caption
+# with `<start>` and feeds each generated word back, but draws each next word from $\mathrm{softmax}(\log p / T)$
+# instead of taking the best one (use `torch.multinomial` with a seeded `torch.Generator`), never draws `<pad>`
+# or `<start>`, and writes `<pad>` after a caption's `<end>`. It returns the (B, T) int64 tokens. The cell after
+# the check compares the diversity (distinct captions over the test set) and BLEU-4 of $T = 0.5$ and $T = 1$
+# with greedy search.
 # ```
-#
+
+
+# %% tags=["hide-input"]
+@torch.no_grad()
+def sample_decode(
+    step,
+    state,
+    batch_size,
+    temperature=1.0,
+    max_len=MAX_LEN,
+    start_id=1,
+    end_id=2,
+    pad_id=0,
+    seed=0,
+    device="cpu",
+):
+    """Ancestral sampling: `step(tokens (B,), state) -> (log_probs (B, V), state)`;
+    returns the (B, T) int64 tokens, T <= max_len, <end> included, then pads."""
+    ### BEGIN SOLUTION: draw each next word from softmax(log p / T)
+    g = torch.Generator().manual_seed(seed)  # on the CPU: the same draws on any device
+    tok = torch.full((batch_size,), start_id, dtype=torch.int64, device=device)
+    done = torch.zeros(batch_size, dtype=torch.bool, device=device)
+    out = []
+    for _ in range(max_len):
+        logp, state = step(tok, state)
+        logp = logp.float().clone()
+        logp[:, [pad_id, start_id]] = -float("inf")  # never generate these
+        probs = torch.softmax(logp / temperature, -1).cpu()
+        tok = torch.multinomial(probs, 1, generator=g).squeeze(1).to(device)
+        tok = torch.where(done, torch.full_like(tok, pad_id), tok)  # pads after <end>
+        out.append(tok)
+        done |= tok == end_id
+        if bool(done.all()):
+            break
+    return torch.stack(out, 1)
+    ### END SOLUTION
+
+
+# %% tags=["check"]
+# <pad>=0, <start>=1, <end>=2, two words 3 and 4; the same distribution at every step
+toy_logits = torch.tensor([5.0, 10.0, 1.0, 3.0, 0.0])
+
+
+def toy_step(tokens, state):
+    return torch.log_softmax(toy_logits.expand(len(tokens), -1), -1), state
+
+
+cold = sample_decode(toy_step, None, 8, temperature=0.01, max_len=4)
+assert cold.dtype == torch.int64 and cold.shape == (8, 4), (cold.dtype, cold.shape)
+assert (cold == 3).all(), "a temperature near 0 is greedy search (never <pad>, <start>)"
+hot = sample_decode(toy_step, None, 300, temperature=1.0, max_len=6)
+assert set(hot.unique().tolist()) <= {0, 2, 3, 4}, "never <start>"
+assert (hot == 2).any(dim=1).any() and (hot == 4).any(), (
+    "T = 1 draws the rarer words too"
+)
+ended = (hot == 2).cumsum(1)  # > 0 from a caption's <end> on
+assert ((hot == 0) == ((ended > 0) & (hot != 2))).all(), "pads exactly after <end>"
+assert torch.equal(hot, sample_decode(toy_step, None, 300, 1.0, 6)), (
+    "seeded: repeatable"
+)
+print("sample_decode: OK")
+
+# %% tags=["uses-exercises"]
+m = models[CHOSEN].eval()
+sampling_rows = {}
+for label in ("greedy", 0.5, 1.0):
+    if label == "greedy":
+        words = runs[(CHOSEN, "greedy")]["words"]
+    else:
+        tokens = sample_decode(
+            m.step,
+            m.init_state(F_test),
+            len(F_test),
+            label,
+            start_id=vocab.start,
+            end_id=vocab.end,
+            pad_id=vocab.pad,
+            seed=SEED,
+            device=F_test.device,
+        )
+        words = decoding.ids_to_tokens(tokens, vocab)
+    sampling_rows[f"T={label}" if label != "greedy" else label] = {
+        "distinct captions": len({" ".join(w) for w in words}),
+        "BLEU-4": helpers.bleu(refs["test"], words)["bleu4"],
+    }
+pd.DataFrame.from_dict(sampling_rows, orient="index").round(3)
+
+# %% [markdown]
 # ````{solution} ex-03-sampling
 # :class: dropdown
 #
-# ```python
-# @torch.no_grad()
-# def sample_decode(step, state, batch_size, temperature=1.0, max_len=MAX_LEN, seed=0):
-#     g = torch.Generator(device=device).manual_seed(seed)
-#     tok = torch.full((batch_size,), vocab.start, device=device)
-#     done = torch.zeros(batch_size, dtype=torch.bool, device=device)
-#     out = []
-#     for _ in range(max_len):
-#         logp, state = step(tok, state)
-#         logp[:, [vocab.pad, vocab.start]] = -float("inf")  # never generate these
-#         tok = torch.multinomial(torch.softmax(logp / temperature, -1), 1, generator=g).squeeze(1)
-#         tok = torch.where(done, torch.zeros_like(tok), tok)  # pads after <end>
-#         out.append(tok)
-#         done |= tok == vocab.end
-#         if done.all():
-#             break
-#     return torch.stack(out, 1)
-#
-#
-# m = models[CHOSEN]
-# for T in (0.5, 1.0):
-#     words = decoding.ids_to_tokens(sample_decode(m.step, m.init_state(F_test), len(F_test), T), vocab)
-#     print(T, len({" ".join(w) for w in words}), helpers.bleu(refs["test"], words)["bleu4"])
-# ```
-#
-# Sampling writes more varied captions (more distinct sentences) but fewer of the most typical phrasings,
-# so BLEU falls as the temperature rises: BLEU rewards the expected caption, not a varied one.
+# The table compares the number of distinct captions and BLEU-4 of greedy search and of sampling at the two
+# temperatures. Sampling writes more varied captions (more distinct sentences) but fewer of the most typical
+# phrasings, so BLEU falls as the temperature rises: BLEU rewards the expected caption, not a varied one. A
+# temperature below one sharpens the distribution towards greedy search; as $T \to 0$ sampling *is* greedy
+# search, which is what the check tests.
 # ````
 #
 # ```{exercise} A stronger retrieval baseline
