@@ -81,7 +81,7 @@ import pandas as pd
 import torch
 
 import helpers
-from helpers import datasets, embedded, features, plots, scenes, widgets
+from helpers import datasets, embedded, features, metrics, plots, scenes, widgets
 
 helpers.seed_everything(SEED)
 device = helpers.pick_device(DEVICE)
@@ -552,7 +552,7 @@ plt.close("all")
 
 # %%
 if DATASET == "embedded":
-    metrics = {
+    recorded = {
         "n_atlas_sprites": len(sprites),
         "n_train_images": len(splits["train"]),
         "n_test_images": sum(len(splits[s]) for s in ("test_A", "test_B", "test_C")),
@@ -562,28 +562,28 @@ if DATASET == "embedded":
         "oracle_recall@5_test_A": oracle["test_A"]["recall@5"],
     }
 else:  # a real dataset: what was found
-    metrics = {
+    recorded = {
         "n_atlas_sprites": len(sprites),
         "n_train_images": len(splits["train"]),
         "n_test_images": sum(len(splits[s]) for s in TESTS),
         "feature_dim": feature_dim,
     }
-helpers.record("00_data_features_devices", metrics)
+helpers.record("00_data_features_devices", recorded)
 if DATASET == "embedded":
-    assert metrics["n_test_images"] == 3000 and len(splits["test_A"].captions) == 5000
+    assert recorded["n_test_images"] == 3000 and len(splits["test_A"].captions) == 5000
     assert (
-        metrics["n_atlas_sprites"] >= 200
-        and metrics["n_classes_unseen"] >= 20
+        recorded["n_atlas_sprites"] >= 200
+        and recorded["n_classes_unseen"] >= 20
         and feature_dim == 1280
     )
 else:
-    assert metrics["n_train_images"] > 0 and metrics["n_test_images"] > 0, (
+    assert recorded["n_train_images"] > 0 and recorded["n_test_images"] > 0, (
         "a split without images"
     )
     assert all(np.isfinite(f["pooled"]).all() for f in feats.values()), (
         "a feature vector is not finite"
     )
-metrics
+recorded
 
 # %% [markdown]
 # ## Exercises
@@ -604,8 +604,8 @@ metrics
 # ```{exercise}
 # :label: ex00-ambiguity
 #
-# Which test captions fit the most images? `metrics.matching_images(splits["test_A"])` (after
-# `from helpers import metrics`) gives, for every caption, the list of the images it fits. Write `most_ambiguous(matches, n)`, the indices of the `n` captions
+# Which test captions fit the most images? `metrics.matching_images(splits["test_A"])` gives, for every
+# caption, the list of the images it fits. Write `most_ambiguous(matches, n)`, the indices of the `n` captions
 # with the most matching images, most first (ties in caption order). The cell after the check prints the ten
 # captions of `test_A` it finds. What do they have in common?
 # ```
@@ -630,8 +630,6 @@ assert len(most_ambiguous(toy_matches, 5)) == 5, "n captions"
 print("most_ambiguous: OK")
 
 # %% tags=["uses-exercises"]
-from helpers import metrics  # the module, from here on (the dict above is recorded)
-
 if DATASET == "embedded":
     test_matches = metrics.matching_images(splits["test_A"])
     for k in most_ambiguous(test_matches, 10):

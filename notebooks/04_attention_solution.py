@@ -1564,7 +1564,7 @@ print("written to", results.record("04_attention_solution", metrics))
 # bottleneck also speeds up the largest matrix product of every step. With no nonlinearity between them, the
 # two layers are one linear map of rank at most $b$: the bottleneck is a low-rank output layer.
 
-# %% tags=["solution-only"]
+# %% tags=["solution-only", "uses-exercises"]
 BOTTLENECK = 64  # b: the width of nn.Linear(H + C, 64)
 vocab_size, deep_in = model.out.weight.shape  # (V, H + C)
 direct = sum(p.numel() for p in model.out.parameters())

@@ -1233,7 +1233,7 @@ show_word(1, next((t for t, _ in grammar.object_mentions(test_words[1], LANGUAGE
 # maps the previous word, the state and the attended vector to the embedding size before $L_o$ maps that
 # to the vocabulary.
 
-# %% tags=["solution-only"]
+# %% tags=["solution-only", "uses-exercises"]
 BOTTLENECK = 64  # b: the width of the narrow layer
 deep_in, vocab_size = decoder.output_probs.W.get_value().shape  # (H + C, V)
 direct = sum(p.get_value().size for p in decoder.output_probs.get_params())
