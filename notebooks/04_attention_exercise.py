@@ -1603,6 +1603,72 @@ print("written to", results.record("04_attention_solution", metrics))
 # ```
 
 # %% [markdown]
+# ```{exercise}
+# :label: att-adaptive-softmax-exercise
+# **A cheaper softmax for a large vocabulary** (the seminar's last trick: a hierarchical softmax or byte
+# pair encodings). Every training position of the decoder computes a score for each of the $V$ words, and
+# the deep output `self.out` holds $(H + C) V$ weights. Replace `self.out` and `masked_cross_entropy` by
+# torch's `nn.AdaptiveLogSoftmaxWithLoss(H + C, V, cutoffs)`, the adaptive softmax of Grave et al.
+# {cite}`grave2017efficient`. In what order must the word ids be, what becomes of the padding, and how do
+# greedy decoding and beam search get their log-probabilities? Then measure, for this notebook's vocabulary
+# and for a COCO-sized one of 10,000 words with Zipf-like frequencies (cutoffs `[1000, 4000]`), the
+# parameters of the output layer and the time of its forward and backward pass on one batch of $B \times T$
+# positions, with the full softmax and with the adaptive one.
+# ```
+#
+# ```{solution-start} att-adaptive-softmax-exercise
+# :class: dropdown
+# ```
+#
+# The adaptive softmax splits the vocabulary, **sorted by frequency**, at the cutoffs: the head (the most
+# frequent words, plus one entry per tail cluster) is a full softmax over the whole input; each tail cluster
+# has its own small softmax, computed from a projection of the input to $d / 4$, $d / 16$, ... dimensions
+# (`div_value = 4`), and only for the positions whose target falls in it. A word's probability is that of
+# its cluster in the head times its probability inside the cluster. Since most tokens are frequent words,
+# most positions stop at the head. It is a two-level version of the hierarchical softmax of Morin and
+# Bengio {cite}`morin2005hierarchical`, whose binary tree over the words needs about $\log_2 V$ decisions
+# per word, shaped for fast matrix products rather than for the fewest operations.
+#
+# - **Order.** `helpers.Vocabulary.build` already sorts the words by count, after the four specials
+#   `<pad> <start> <end> <unk>`; `<end>` ends every caption and `<start>` and `<pad>` are never targets, so
+#   with a head of more than four words this order works as it is.
+# - **Padding.** The layer has no `ignore_index`: keep the real positions, `keep = targets != vocab.pad`,
+#   and call `self.out(x[keep], targets[keep]).loss`, with `x` the `(B, T, H + C)` inputs of the old output
+#   layer (`step` returns them instead of logits). That loss is the mean of $-\log p$ over the real tokens,
+#   as `masked_cross_entropy` computes it.
+# - **Decoding.** `self.out.log_prob(x)` gives the `(B, V)` log-probabilities of all the words (the greedy
+#   and beam decoders can take them in place of logits: a log-softmax leaves them unchanged), and
+#   `self.out.predict(x)` the most probable word, without the full `(B, V)` matrix when the head decides.
+#
+# In the solution notebook ({doc}`04_attention_solution`) the cell that follows checks that the adaptive
+# log-probabilities sum to one over the vocabulary, counts the parameters and the multiply-adds per position
+# (the head for every position, a tail cluster for the positions whose target is in it), and times a
+# training step of the output layer alone on the CPU, for as many positions as a typical training batch
+# (the batches group captions of similar length), with the notebook's real targets for its own vocabulary
+# and with targets drawn from a Zipf law ($p(r) \propto 1 / r$ for the word of rank $r$) for the
+# COCO-sized one.
+# What it shows:
+#
+# - On the COCO-sized vocabulary most targets fall in the head, the tail clusters are small matrices, and
+#   the adaptive layer has several times fewer parameters and multiply-adds: its training step is several
+#   times faster, which is the point of the method {cite}`grave2017efficient`.
+# - On the scenes' small vocabulary the counts fall too, and on a CPU the layer's step is usually faster
+#   as well, but the layer is small to begin with: the time it saves is a small part of what one training
+#   batch of the decoder took above (the cell prints both when the training ran on the CPU; the times are
+#   noisy on a shared machine). The adaptive softmax buys little here, and it has a price: the tail words,
+#   whose clusters see a projection of the input to a quarter or a sixteenth of its dimensions, are
+#   predicted from less.
+#
+# The other route is to change the units rather than the softmax: **subword units** such as byte pair
+# encoding {cite}`sennrich2016neural` build the vocabulary from frequent pieces of words, so a few
+# thousand reusable units cover every word, rare and unseen ones included, and no word becomes `<unk>`
+# (the price is longer sequences: a word may take several steps of the decoder).
+
+# %% [markdown]
+# ```{solution-end}
+# ```
+
+# %% [markdown]
 # ## Summary
 #
 # - Soft attention replaces the one image vector of Show and Tell by a grid of local features and, before

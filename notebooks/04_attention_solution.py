@@ -1707,6 +1707,173 @@ for name, s_ in (
 # ```
 
 # %% [markdown]
+# ```{exercise}
+# :label: att-adaptive-softmax
+#
+# **A cheaper softmax for a large vocabulary** (the seminar's last trick: a hierarchical softmax or byte
+# pair encodings). Every training position of the decoder computes a score for each of the $V$ words, and
+# the deep output `self.out` holds $(H + C) V$ weights. Replace `self.out` and `masked_cross_entropy` by
+# torch's `nn.AdaptiveLogSoftmaxWithLoss(H + C, V, cutoffs)`, the adaptive softmax of Grave et al.
+# {cite}`grave2017efficient`. In what order must the word ids be, what becomes of the padding, and how do
+# greedy decoding and beam search get their log-probabilities? Then measure, for this notebook's vocabulary
+# and for a COCO-sized one of 10,000 words with Zipf-like frequencies (cutoffs `[1000, 4000]`), the
+# parameters of the output layer and the time of its forward and backward pass on one batch of $B \times T$
+# positions, with the full softmax and with the adaptive one.
+# ```
+#
+# ```{solution-start} att-adaptive-softmax
+# :class: dropdown
+# ```
+#
+# The adaptive softmax splits the vocabulary, **sorted by frequency**, at the cutoffs: the head (the most
+# frequent words, plus one entry per tail cluster) is a full softmax over the whole input; each tail cluster
+# has its own small softmax, computed from a projection of the input to $d / 4$, $d / 16$, ... dimensions
+# (`div_value = 4`), and only for the positions whose target falls in it. A word's probability is that of
+# its cluster in the head times its probability inside the cluster. Since most tokens are frequent words,
+# most positions stop at the head. It is a two-level version of the hierarchical softmax of Morin and
+# Bengio {cite}`morin2005hierarchical`, whose binary tree over the words needs about $\log_2 V$ decisions
+# per word, shaped for fast matrix products rather than for the fewest operations.
+#
+# - **Order.** `helpers.Vocabulary.build` already sorts the words by count, after the four specials
+#   `<pad> <start> <end> <unk>`; `<end>` ends every caption and `<start>` and `<pad>` are never targets, so
+#   with a head of more than four words this order works as it is.
+# - **Padding.** The layer has no `ignore_index`: keep the real positions, `keep = targets != vocab.pad`,
+#   and call `self.out(x[keep], targets[keep]).loss`, with `x` the `(B, T, H + C)` inputs of the old output
+#   layer (`step` returns them instead of logits). That loss is the mean of $-\log p$ over the real tokens,
+#   as `masked_cross_entropy` computes it.
+# - **Decoding.** `self.out.log_prob(x)` gives the `(B, V)` log-probabilities of all the words (the greedy
+#   and beam decoders can take them in place of logits: a log-softmax leaves them unchanged), and
+#   `self.out.predict(x)` the most probable word, without the full `(B, V)` matrix when the head decides.
+#
+# In the solution notebook ({doc}`04_attention_solution`) the cell that follows checks that the adaptive
+# log-probabilities sum to one over the vocabulary, counts the parameters and the multiply-adds per position
+# (the head for every position, a tail cluster for the positions whose target is in it), and times a
+# training step of the output layer alone on the CPU, for as many positions as a typical training batch
+# (the batches group captions of similar length), with the notebook's real targets for its own vocabulary
+# and with targets drawn from a Zipf law ($p(r) \propto 1 / r$ for the word of rank $r$) for the
+# COCO-sized one.
+# What it shows:
+#
+# - On the COCO-sized vocabulary most targets fall in the head, the tail clusters are small matrices, and
+#   the adaptive layer has several times fewer parameters and multiply-adds: its training step is several
+#   times faster, which is the point of the method {cite}`grave2017efficient`.
+# - On the scenes' small vocabulary the counts fall too, and on a CPU the layer's step is usually faster
+#   as well, but the layer is small to begin with: the time it saves is a small part of what one training
+#   batch of the decoder took above (the cell prints both when the training ran on the CPU; the times are
+#   noisy on a shared machine). The adaptive softmax buys little here, and it has a price: the tail words,
+#   whose clusters see a projection of the input to a quarter or a sixteenth of its dimensions, are
+#   predicted from less.
+#
+# The other route is to change the units rather than the softmax: **subword units** such as byte pair
+# encoding {cite}`sennrich2016neural` build the vocabulary from frequent pieces of words, so a few
+# thousand reusable units cover every word, rare and unseen ones included, and no word becomes `<unk>`
+# (the price is longer sequences: a word may take several steps of the decoder).
+
+# %% tags=["solution-only"]
+# this notebook's vocabulary: the head's words, then the first tail's end
+ADAPTIVE_CUTOFFS = [20, 80]
+COCO_CUTOFFS = [1000, 4000]  # a COCO-sized vocabulary of 10,000 words
+TIMING_SECONDS = 0.3  # at least this long (and 3 steps) per layer, after a warm-up step
+
+
+def output_step_seconds(layer, inputs, targets):
+    # median seconds of forward + backward through one output layer and its loss
+    def one_step():
+        layer.zero_grad(set_to_none=True)
+        inputs.grad = None
+        if isinstance(layer, nn.AdaptiveLogSoftmaxWithLoss):
+            loss = layer(inputs, targets).loss
+        else:
+            loss = nn.functional.cross_entropy(layer(inputs), targets)
+        loss.backward()
+
+    one_step()  # warm-up: allocations
+    times, started = [], time.perf_counter()
+    while len(times) < 3 or time.perf_counter() - started < TIMING_SECONDS:
+        t0 = time.perf_counter()
+        one_step()
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times))
+
+
+def multiply_adds(layer, targets):
+    # per position: the head for all, a tail cluster for the positions in it
+    if isinstance(layer, nn.Linear):
+        return layer.in_features * layer.out_features
+    total = layer.in_features * layer.head_size
+    for i, tail in enumerate(layer.tail):
+        low, high = layer.cutoffs[i], layer.cutoffs[i + 1]
+        share = ((targets >= low) & (targets < high)).float().mean().item()
+        total += share * (tail[0].weight.numel() + tail[1].weight.numel())
+    return total
+
+
+# A typical batch: B captions of similar length (the batches are bucketed by length),
+# padded to the longest, and T = that length - 1 targets each
+by_length = np.sort(lengths)
+cuts = range(BATCH_SIZE, len(by_length), BATCH_SIZE)
+steps_per_batch = [c.max() - 1 for c in np.split(by_length, cuts)]
+positions = BATCH_SIZE * round(float(np.mean(steps_per_batch)))
+real_targets = torch.cat([torch.as_tensor(ids[1:]) for ids in train_ids])[:positions]
+ranks = torch.arange(1, 10_001, dtype=torch.float64)
+torch.manual_seed(SEED)
+zipf_targets = torch.multinomial(1 / ranks, positions, replacement=True)
+for where, words, targets, cutoffs in (
+    ("this notebook's vocabulary", len(vocab), real_targets, ADAPTIVE_CUTOFFS),
+    ("a COCO-sized vocabulary (Zipf)", 10_000, zipf_targets, COCO_CUTOFFS),
+):
+    d = HIDDEN_SIZE + C
+    inputs = torch.randn(positions, d, requires_grad=True)  # (B x T, H + C)
+    full = nn.Linear(d, words)
+    adaptive = nn.AdaptiveLogSoftmaxWithLoss(d, words, cutoffs, div_value=4.0)
+    with torch.no_grad():
+        total = adaptive.log_prob(inputs[:256]).exp().sum(1)  # (256,) over the V words
+    assert torch.allclose(total, torch.ones_like(total), atol=1e-4), where
+    in_head = (targets < cutoffs[0]).float().mean().item()
+    print(
+        f"{where}: V = {words}, {positions} positions, "
+        f"{in_head:.0%} of the targets in the head of {cutoffs[0]} words, "
+        "adaptive log-probabilities sum to 1"
+    )
+    seconds = {}
+    for name, layer in (("full softmax", full), ("adaptive", adaptive)):
+        n_params = sum(p.numel() for p in layer.parameters())
+        seconds[name] = output_step_seconds(layer, inputs, targets)
+        print(
+            f"  {name:12s}: {n_params:9,} parameters, "
+            f"{multiply_adds(layer, targets):9,.0f} multiply-adds per position, "
+            f"{1000 * seconds[name]:6.1f} ms per training step"
+        )
+    assert sum(p.numel() for p in adaptive.parameters()) < full.weight.numel(), where
+    assert multiply_adds(adaptive, targets) < multiply_adds(full, targets), where
+    print(
+        f"  the adaptive step takes {seconds['adaptive'] / seconds['full softmax']:.2f}"
+        " of the full one's time"
+    )
+    if words == len(vocab):
+        small_seconds = seconds
+# the COCO-sized layer: at least twice as fast (measured: several times)
+assert seconds["adaptive"] < 0.5 * seconds["full softmax"], "COCO-sized: no speed-up"
+if device.type == "cpu":  # the scenes' saving against a training batch of the decoder
+    n_batches = len(
+        batching.CaptionBatches(
+            train.caption_image, train_ids, batch_size=BATCH_SIZE, pad_id=vocab.pad
+        )
+    )
+    per_batch = train_seconds / (EPOCHS * n_batches)  # validation included
+    saved = small_seconds["full softmax"] - small_seconds["adaptive"]
+    print(
+        f"this notebook's vocabulary: the adaptive layer saves {1000 * saved:.1f} ms "
+        f"of the {1000 * per_batch:.0f} ms that one training batch of the attention "
+        f"decoder took ({saved / per_batch:.0%})"
+    )
+    assert saved < 0.25 * per_batch, "the small vocabulary's saving is not small"
+
+# %% [markdown]
+# ```{solution-end}
+# ```
+
+# %% [markdown]
 # ## Summary
 #
 # - Soft attention replaces the one image vector of Show and Tell by a grid of local features and, before
