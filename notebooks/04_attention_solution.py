@@ -1890,7 +1890,9 @@ if device.type == "cpu":  # the scenes' saving against a training batch of the d
 #   ({ref}`the bottleneck exercise <att-bottleneck>`), and so are other attention functions, the dot product,
 #   scaled {cite}`vaswani2017attention` or not, and the bilinear score {cite}`luong2015effective`
 #   ({ref}`the attention functions exercise <att-scores>`; the Theano edition has the bilinear score too,
-#   {ref}`the cheaper score exercise <theano-att-dot>`).
+#   {ref}`the cheaper score exercise <theano-att-dot>`). For a large vocabulary, an adaptive softmax
+#   {cite}`grave2017efficient` or subword units {cite}`sennrich2016neural` make the output layer cheaper
+#   ({ref}`the adaptive softmax exercise <att-adaptive-softmax>`, with its measured times).
 # - The maps are not decoration: without any supervision of *where*, the attention peak of an object word
 #   falls in that object's box far more often than uniform attention would (the rates printed in the
 #   evaluation, and per object size in its table).
