@@ -268,7 +268,7 @@ print([" ".join(vocab.decode(row[row >= 0])) for row in example])
 # ready-made. Shapes, with a batch of $B$ images: features `(B, L, C)`, projected features `(B, L, A)`,
 # projected state `(B, A)`, scores and weights `(B, L)`, context `(B, C)`. The last line is the "deep
 # output" of Show, Attend and Tell {cite}`xu2015show`: the next-word layer reads the context $z_t$ as well as
-# the LSTM output $h_t$ (see {ref}`att-deep-output-exercise`).
+# the LSTM output $h_t$ (see {ref}`deep output <att-deep-output-exercise>`).
 #
 # The seven exercises below are the pieces of this step, plus the loss, the sampling and the initial state.
 # Each check cell runs your function on small fixed inputs and compares shapes, normalization and numbers
@@ -978,7 +978,7 @@ for k, tau in enumerate((0, 0.5, 1.0, 2.0)):
 # them with the scene truth (object precision and recall, counts, relations). Three references frame the
 # numbers:
 #
-# - **the decoder without attention** ({ref}`att-deep-output-exercise`): the same class with every position weighted
+# - **the decoder without attention** ({ref}`described with the decoder <att-deep-output-exercise>`): the same class with every position weighted
 #   $1/L$, so that its context is the mean of the grid, the pooled image, at every step. It is trained next,
 #   with the same features, captions, epochs, optimizer, schedule and scheduled sampling as the attention
 #   decoder (the function `train_decoder` above), and decoded the same way. It is *not* chapter 3's
