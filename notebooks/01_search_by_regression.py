@@ -1582,7 +1582,10 @@ if HAS_TRUTH:
             )
             + "but the margin is bounded by the targets: "
             "a global-average-pooled CNN vector keeps *what* is in the image "
-            "far better than *where*, "
+            "far better than *where* (chapter 03's probe measures it: "
+            "a linear read-out of left/right from the pooled vector does no better "
+            "than always guessing the majority; from a 2x2 grid of the same map "
+            "it does far better), "
             "so the two orders often point at almost the same image vector. "
             "Seed 000 guessed that its MLPs beat its GRU "
             "because COCO's captions carry little information in word order; "
