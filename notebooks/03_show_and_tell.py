@@ -1748,20 +1748,42 @@ pd.DataFrame.from_dict(sampling_rows, orient="index").round(3)
 # :label: ex-03-image
 #
 # Vinyals et al. feed the image only once and report that feeding it at *every* step made results worse
-# (the network could exploit noise in the image and overfit). Add a fourth variant that concatenates the image
-# embedding to every word embedding (the LSTM input size doubles) and compare its validation curves and
-# test scores with the three variants above.
+# (the network could exploit noise in the image and overfit). Write `image_at_every_step(words, v)`, the LSTM
+# input of such a variant: the word embeddings `words` (B, T, E) with the image embedding `v` (B, E)
+# concatenated to every step, (B, T, 2E). Then, as a longer project, add a fourth variant built on it (the
+# LSTM input size doubles) and compare its validation curves and test scores with the three variants above.
 # ```
-#
+
+
+# %% tags=["hide-input"]
+def image_at_every_step(words, v):
+    """[word; image] at every step: words (B, T, E), v (B, E) floats -> (B, T, 2E)."""
+    ### BEGIN SOLUTION: repeat v along the time axis, then concatenate on the last axis
+    return torch.cat([words, v[:, None].expand(-1, words.shape[1], -1)], dim=2)
+    ### END SOLUTION
+
+
+# %% tags=["check"]
+toy_words = torch.arange(24.0).reshape(2, 3, 4)  # B = 2 captions, T = 3 steps, E = 4
+toy_v = -torch.arange(8.0).reshape(2, 4) - 1  # one image embedding per caption
+toy_input = image_at_every_step(toy_words, toy_v)
+assert toy_input.shape == (2, 3, 8), toy_input.shape
+assert torch.equal(toy_input[..., :4], toy_words), "the words come first, unchanged"
+assert torch.equal(toy_input[..., 4:], toy_v[:, None].expand(2, 3, 4)), (
+    "each caption's own image at every step"
+)
+print("image_at_every_step: OK")
+
+# %% [markdown]
 # ```{solution} ex-03-image
 # :class: dropdown
 #
-# In `forward`, use `torch.cat([words, v[:, None].expand(-1, words.shape[1], -1)], 2)` as the LSTM input
-# and build the LSTM with `2 * embed_dim` inputs; in `init_state` return the image embedding in the state
-# dictionary (`state["v"]`, so that beam search reorders it with `h` and `c`), and in `step` concatenate it
-# to the word embedding. The image now reaches every step directly, so expect the objects to be learnt at
-# least as fast as with the initial-state variant; watch the gap between training and validation loss for
-# the overfitting Vinyals et al. describe, and compare over a few seeds before drawing conclusions.
+# In `forward`, use `image_at_every_step(words, v)` as the LSTM input and build the LSTM with `2 * embed_dim`
+# inputs; in `init_state` return the image embedding in the state dictionary (`state["v"]`, so that beam search
+# reorders it with `h` and `c`), and in `step` concatenate it to the word embedding (the same function with
+# T = 1). The image now reaches every step directly, so expect the objects to be learnt at least as fast as
+# with the initial-state variant; watch the gap between training and validation loss for the overfitting
+# Vinyals et al. describe, and compare over a few seeds before drawing conclusions.
 # ```
 
 # %% [markdown]

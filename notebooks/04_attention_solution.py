@@ -1769,7 +1769,7 @@ for name, s_ in (
 # thousand reusable units cover every word, rare and unseen ones included, and no word becomes `<unk>`
 # (the price is longer sequences: a word may take several steps of the decoder).
 
-# %% tags=["solution-only"]
+# %% tags=["solution-only", "uses-exercises"]
 # this notebook's vocabulary: the head's words, then the first tail's end
 ADAPTIVE_CUTOFFS = [20, 80]
 COCO_CUTOFFS = [1000, 4000]  # a COCO-sized vocabulary of 10,000 words

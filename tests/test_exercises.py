@@ -248,7 +248,7 @@ MIN_PAIRS = {
     "00_data_features_devices": 1,  # most_ambiguous
     "01_search_by_regression": 1,  # hinge_loss
     "02_devise_zero_shot": 3,  # soft_probs, hinge_first_violation, SeedScaled
-    "03_show_and_tell": 2,  # length_normalized, sample_decode
+    "03_show_and_tell": 3,  # length_normalized, sample_decode, image_at_every_step
 }
 
 
