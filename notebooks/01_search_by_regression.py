@@ -1716,7 +1716,9 @@ if DATASET == "embedded":
             assert worst_gap >= 0, (
                 f"a model beats the oracle on {s}: the evaluation is wrong"
             )
-    if WV_TABLE is not None:  # both sets of word vectors search far better than chance
+    # both sets of word vectors search far better than chance, at the chapter's schedule
+    # (EPOCHS = 8; a shorter run, such as the live test's, is only required to finish)
+    if WV_TABLE is not None and EPOCHS >= 8:
         for (model, vectors), row in WV_TABLE.iterrows():
             floor = (20 if model.startswith("GRU") else 2) * CHANCE["recall@5"]
             assert row["recall@5"] >= floor, (
