@@ -221,8 +221,13 @@ def write_student(source: Path, output: Path) -> Path:
     source, output = source.resolve(), output.expanduser().resolve()
     if output.parent == NOTEBOOKS or output == source:
         raise ExerciseError(f"{output}: write the student copy outside notebooks/ (the book would pick it up)")
-    nb = nbformat.read(source, as_version=4)
-    nbformat.validate(nb)
+    try:
+        nb = nbformat.read(source, as_version=4)
+        nbformat.validate(nb)
+    except (OSError, nbformat.reader.NotJSONError, nbformat.ValidationError) as err:
+        raise ExerciseError(
+            f"{source}: not a readable notebook ({type(err).__name__}); pass a chapter .ipynb"
+        ) from None
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(render(make_student(nb, source.name)), encoding="utf-8")
     return output

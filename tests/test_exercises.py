@@ -382,3 +382,10 @@ def test_student_copy(tmp_path, capsys):
     assert not (ROOT / "notebooks" / "x.ipynb").exists()
     with pytest.raises(SystemExit):
         gen.main(["--student", str(chapter)])  # no --output
+    # A missing file or one that is not a notebook: one line on stderr, exit 2, nothing written.
+    capsys.readouterr()
+    for bad in (tmp_path / "missing.ipynb", ROOT / "README.md"):
+        assert gen.main(["--student", str(bad), "--output", str(tmp_path / "bad.ipynb")]) == 2
+        err = capsys.readouterr().err.strip()
+        assert "not a readable notebook" in err and len(err.splitlines()) == 1, err
+    assert not (tmp_path / "bad.ipynb").exists()
