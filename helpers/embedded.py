@@ -48,8 +48,9 @@ SCENE_SPLITS = ("train", "val", "test_A", "test_B", "test_C")
 class Config:
     """What the embedded dataset is made of; changing any field changes the dataset (its `fingerprint`).
 
-    `image_size` is the side of every image in pixels. The folder and the data's names carry only VERSION and
-    `seed` (`dataset_root`, `dataset_name`): Configs with the same seed share, and rebuild, one folder.
+    `image_size` is the side of every image in pixels. The folder and the data's names carry VERSION, `seed`
+    and, for a Config whose other fields differ from the defaults, a tag of those fields (`dataset_root`,
+    `dataset_name`), so two such Configs never share a folder or a feature cache.
     """
 
     seed: int = 0
@@ -76,14 +77,26 @@ class Config:
         }
 
 
+def _tag(config: Config) -> str:
+    """'<VERSION>-s<seed>', plus '-c' and 8 hex digits of the fields other than `seed` when they differ from
+    the defaults (the book's own scenes keep their short name)."""
+    fields = {k: v for k, v in asdict(config).items() if k != "seed"}
+    if fields == {k: v for k, v in asdict(Config()).items() if k != "seed"}:
+        return f"{VERSION}-s{config.seed}"
+    digest = hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:8]
+    return f"{VERSION}-s{config.seed}-c{digest}"
+
+
 def dataset_root(config: Config = Config()) -> Path:
-    """The embedded dataset's folder for `config`: `cache_dir("embedded")/<VERSION>-s<seed>` (not built here)."""
-    return cache_dir("embedded") / f"{VERSION}-s{config.seed}"
+    """The embedded dataset's folder for `config`: `cache_dir("embedded")/<VERSION>-s<seed>[-c<tag>]` (not built
+    here; the tag only for a Config with other fields than the defaults)."""
+    return cache_dir("embedded") / _tag(config)
 
 
 def dataset_name(config: Config = Config()) -> str:
-    """'embedded-<VERSION>-s<seed>': the prefix of the loaded data's `name` (and so of its feature cache keys)."""
-    return f"embedded-{VERSION}-s{config.seed}"
+    """'embedded-<VERSION>-s<seed>[-c<tag>]': the prefix of the loaded data's `name` (and so of its feature cache
+    keys); the same tag as `dataset_root`."""
+    return f"embedded-{_tag(config)}"
 
 
 def class_split(config: Config = Config()) -> tuple:

@@ -100,3 +100,17 @@ def test_bad_names_get_clear_errors(cache):
         load_captions("test_D", config=TINY)
     with pytest.raises(ValueError, match="language"):
         load_captions("train", "fr", config=TINY)
+
+
+def test_configs_with_the_same_seed_do_not_share_a_folder_or_a_feature_cache(cache):
+    bigger = embedded.Config(**{**TINY.__dict__, "image_size": 96})
+    assert embedded.dataset_root(TINY) != embedded.dataset_root(bigger)
+    assert embedded.dataset_name(TINY) != embedded.dataset_name(bigger)
+    assert embedded.dataset_name() == f"embedded-{embedded.VERSION}-s0"  # the book's scenes keep their name
+    assert embedded.dataset_root(embedded.Config(seed=3)).name == f"{embedded.VERSION}-s3"
+    small, large = (embedded.build(c, progress=False, features=False) for c in (TINY, bigger))
+    assert embedded.verify(small, TINY) == [] and embedded.verify(large, bigger) == []
+    a, b = (load_captions("val", config=c) for c in (TINY, bigger))
+    assert a.name != b.name and a.files == b.files  # same file names: only the name keeps the caches apart
+    fa, fb = image_features(a, progress=False), image_features(b, progress=False)
+    assert not np.array_equal(fa["pooled"], fb["pooled"])
