@@ -58,7 +58,7 @@ def cider(references: list, hypotheses: list) -> float:
     """
     from pycocoevalcap.cider.cider import Cider
 
-    check_bleu_inputs(references, hypotheses)
+    check_bleu_inputs(references, hypotheses, metric="CIDEr")
     gts = {i: [" ".join(r) for r in refs] for i, refs in enumerate(references)}
     res = {i: [" ".join(h)] for i, h in enumerate(hypotheses)}
     return float(Cider().compute_score(gts, res)[0])

@@ -276,14 +276,14 @@ def _is_tokens(x) -> bool:
     return isinstance(x, (list, tuple)) and all(isinstance(t, str) for t in x)
 
 
-def check_bleu_inputs(references: list, hypotheses: list) -> None:
+def check_bleu_inputs(references: list, hypotheses: list, metric: str = "BLEU") -> None:
     """Raise a clear error unless the inputs are nested as nltk's `corpus_bleu` expects.
 
     references: N images x R references x tokens (str); hypotheses: N x tokens. nltk accepts a string where a
     token list belongs and silently scores characters, and a missing level scores every word as a reference
     of characters (nltk/nltk#1285); both give numbers that look plausible, so they are refused here.
     Raises TypeError for wrong types or nesting, ValueError for mismatched lengths or an image without
-    references.
+    references; the messages name `metric` (e.g. "CIDEr" when `cider` checks its inputs).
 
     Taught in: notebooks/03_show_and_tell.ipynb § How good is that? Baselines and a ceiling
     """
@@ -294,13 +294,13 @@ def check_bleu_inputs(references: list, hypotheses: list) -> None:
         or not isinstance(hypotheses, (list, tuple))
     ):
         raise TypeError(
-            "bleu(references, hypotheses) takes lists: references[i] = list of reference token lists "
+            f"{metric.lower()}(references, hypotheses) takes lists: references[i] = list of reference token lists "
             "of image i, hypotheses[i] = the generated token list of image i"
         )
     if len(references) != len(hypotheses):
         raise ValueError(f"{len(references)} reference sets but {len(hypotheses)} hypotheses")
     if not hypotheses:
-        raise ValueError("no hypotheses to score: BLEU needs at least one image")
+        raise ValueError(f"no hypotheses to score: {metric} needs at least one image")
     for i, h in enumerate(hypotheses):
         if isinstance(h, (list, tuple)) and any(isinstance(t, str) and not t.strip() for t in h):
             raise TypeError(
@@ -309,7 +309,7 @@ def check_bleu_inputs(references: list, hypotheses: list) -> None:
             )
         if isinstance(h, str):
             raise TypeError(
-                f"hypotheses[{i}] is a string ({h[:40]!r}); BLEU needs token lists: use helpers.tokenize(caption)"
+                f"hypotheses[{i}] is a string ({h[:40]!r}); {metric} needs token lists: use helpers.tokenize(caption)"
             )
         if _is_tokens(h) and any(any(ch.isspace() for ch in t.strip()) for t in h):
             raise TypeError(
@@ -332,7 +332,7 @@ def check_bleu_inputs(references: list, hypotheses: list) -> None:
         if _is_tokens(refs) and any(any(ch.isspace() for ch in t.strip()) for t in refs):
             j = next(j for j, t in enumerate(refs) if any(ch.isspace() for ch in t.strip()))
             raise TypeError(
-                f"references[{i}][{j}] is a string with spaces ({refs[j][:40]!r}); BLEU needs token "
+                f"references[{i}][{j}] is a string with spaces ({refs[j][:40]!r}); {metric} needs token "
                 f"lists: use helpers.tokenize(caption)"
             )
         if _is_tokens(refs):
@@ -348,7 +348,7 @@ def check_bleu_inputs(references: list, hypotheses: list) -> None:
                 )
             if isinstance(r, str):
                 raise TypeError(
-                    f"references[{i}][{j}] is a string ({r[:40]!r}); BLEU needs token lists: "
+                    f"references[{i}][{j}] is a string ({r[:40]!r}); {metric} needs token lists: "
                     f"use helpers.tokenize(caption)"
                 )
             if not _is_tokens(r):

@@ -323,7 +323,7 @@ def test_cider_rewards_consensus_and_refuses_strings():
     scores = [caption_metrics.cider(refs, h) for h in (good, vague, unrelated)]
     assert scores[0] > scores[1] > scores[2] == 0.0  # no shared n-gram scores exactly 0
     assert scores[0] > 1.0  # scaled by 10: a caption equal to a reference is well above 1
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="string .*; CIDEr needs token lists"):  # names CIDEr, not BLEU
         caption_metrics.cider(refs, ["a red dog", "two cats", "a car"])
     with pytest.raises(ValueError):
         caption_metrics.cider(refs, good[:2])
