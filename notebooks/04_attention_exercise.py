@@ -1491,6 +1491,7 @@ print("written to", results.record("04_attention_solution", metrics))
 #
 # ```{exercise}
 # :label: att-doubly-stochastic-exercise
+#
 # **Doubly stochastic attention.** Show, Attend and Tell {cite}`xu2015show` adds
 # $\lambda \sum_i \left(1 - \sum_t \alpha_{t,i}\right)^2$ to the loss, so that over a caption every position
 # receives about as much attention in total. Write it for the `(B, T, L)` weights returned by `model(...)`
@@ -1513,6 +1514,7 @@ print("written to", results.record("04_attention_solution", metrics))
 #
 # ```{exercise}
 # :label: att-look-ahead-exercise
+#
 # **Does it look before it speaks?** Compute the attention-in-box rate with the map of the step *before* each
 # object word (the step that produced "a" in "a cat"), and with the step after. Which is highest, and why
 # could the decoder know where to look one word early?
@@ -1530,6 +1532,7 @@ print("written to", results.record("04_attention_solution", metrics))
 #
 # ```{exercise}
 # :label: att-bottleneck-exercise
+#
 # **A bottleneck before the vocabulary** (the seminar's third trick). The deep output `self.out` maps the LSTM
 # state and the context, $[h_t; z_t]$ of size $H + C$, straight to the $V$ words of the vocabulary. Replace it by
 # `nn.Sequential(nn.Linear(H + C, 64), nn.Linear(64, V))`. How many parameters does it save here, and for a
@@ -1556,6 +1559,7 @@ print("written to", results.record("04_attention_solution", metrics))
 # %% [markdown]
 # ```{exercise}
 # :label: att-scores-exercise
+#
 # **Other attention functions.** The additive score of Exercise 1 is one way to compare an image cell with
 # the decoder state; there are cheaper ones. Write three more, each returning scores of shape `(B, L)`:
 #
@@ -1606,6 +1610,7 @@ print("written to", results.record("04_attention_solution", metrics))
 # %% [markdown]
 # ```{exercise}
 # :label: att-adaptive-softmax-exercise
+#
 # **A cheaper softmax for a large vocabulary** (the seminar's last trick: a hierarchical softmax or byte
 # pair encodings). Every training position of the decoder computes a score for each of the $V$ words, and
 # the deep output `self.out` holds $(H + C) V$ weights. Replace `self.out` and `masked_cross_entropy` by

@@ -1098,6 +1098,7 @@ show_word(1, next((t for t, _ in grammar.object_mentions(test_words[1], LANGUAGE
 #
 # ```{exercise}
 # :label: theano-att-init-exercise
+#
 # **Initialize the LSTM from the image** (the seed's first trick). Instead of zeros, start the decoder from
 # $c_0 = \tanh(W_c \bar f)$ and $h_0 = \tanh(W_h \bar f)$ where $\bar f$ is the mean of the position vectors.
 # Where in `unroll` and `generate_captions` does this go, and does the validation loss after `EPOCHS` epochs
@@ -1119,6 +1120,7 @@ show_word(1, next((t for t, _ in grammar.object_mentions(test_words[1], LANGUAGE
 #
 # ```{exercise}
 # :label: theano-att-dot-exercise
+#
 # **A cheaper score.** Replace the additive score by a bilinear one, $e_{t,p} = f_p^\top W h_{t-1}$
 # (Luong et al.'s "general" score {cite}`luong2015effective`). Which layers of `attention_probs` go away?
 # Compare compile time, step time and validation loss.
@@ -1136,6 +1138,7 @@ show_word(1, next((t for t, _ in grammar.object_mentions(test_words[1], LANGUAGE
 #
 # ```{exercise}
 # :label: theano-att-scan-exercise
+#
 # **Scan instead of the loop.** Write `unroll` with `theano.scan` (the step function receives `sentences.T`
 # rows and the two states, and returns the new states and the probabilities). Measure the compile time with an
 # empty compile cache (`THEANO_FLAGS=base_compiledir=/tmp/empty`) and the time per training step. Why can scan
@@ -1155,6 +1158,7 @@ show_word(1, next((t for t, _ in grammar.object_mentions(test_words[1], LANGUAGE
 #
 # ```{exercise}
 # :label: theano-att-temperature-exercise
+#
 # **Temperature and truth.** Generate captions for the validation images at each temperature of
 # `(0, 0.5, 1, 1.5)` and compute BLEU-4 and the scene-truth scores (object precision and recall) for each.
 # Which temperature would you use to describe an image, and which to generate varied training data?
@@ -1179,6 +1183,7 @@ show_word(1, next((t for t, _ in grammar.object_mentions(test_words[1], LANGUAGE
 # %% [markdown]
 # ```{exercise}
 # :label: theano-att-bottleneck-exercise
+#
 # **A bottleneck before the vocabulary** (the seed's third trick). The last layer of the step,
 # `output_probs`, maps the LSTM output and the attended vector, $[h_t; z_t]$ of size $H + C$, straight to the
 # $V$ words of the vocabulary. Put a narrow layer in between:

@@ -143,7 +143,7 @@ def rename_labels(text: str, labels: list[str]) -> str:
         new = label + EXERCISE_SUFFIX
         esc = re.escape(label)
         text = re.sub(rf"^\({esc}\)=", f"({new})=", text, flags=re.MULTILINE)
-        text = re.sub(rf"^(\s*:label:\s*){esc}\s*$", rf"\g<1>{new}", text, flags=re.MULTILINE)
+        text = re.sub(rf"^([ \t]*:label:[ \t]*){esc}[ \t]*$", rf"\g<1>{new}", text, flags=re.MULTILINE)
         # {solution} label, {ref}`label`, {ref}`text <label>`, {numref}, [text](#label)
         text = re.sub(rf"(\{{solution-start\}}|\{{solution\}})(\s+){esc}(?=\s|$)", rf"\g<1>\g<2>{new}", text)
         text = re.sub(rf"(\{{(?:ref|numref|prf:ref)\}}`(?:[^`<]*<)?){esc}(?=>?`)", rf"\g<1>{new}", text)

@@ -153,6 +153,13 @@ def test_generator_on_a_toy_notebook():
     assert gen.render(gen.make_exercise(nb)) == gen.render(gen.make_exercise(_toy_notebook()))
 
 
+def test_label_renaming_keeps_the_lines_around_it():
+    text = "```{exercise}\n:label: q\n\nAsk.\n```\n\n```{solution} q\n:class: dropdown\n\nAnswer.\n```"
+    renamed = gen.rename_labels(text, ["q"])
+    assert renamed == text.replace(":label: q", ":label: q-exercise").replace("{solution} q", "{solution} q-exercise")
+    assert ":label: q-exercise\n\nAsk." in renamed  # the blank line after the option stays (MyST needs it)
+
+
 @pytest.mark.parametrize(
     "source, message",
     [
