@@ -219,7 +219,7 @@ def make_student(chapter_nb, source_name: str) -> nbformat.NotebookNode:
 def write_student(source: Path, output: Path) -> Path:
     """Write the student copy of the chapter notebook `source` to `output` (refused under notebooks/)."""
     source, output = source.resolve(), output.expanduser().resolve()
-    if output.parent == NOTEBOOKS or output == source:
+    if output.is_relative_to(NOTEBOOKS) or output == source:
         raise ExerciseError(f"{output}: write the student copy outside notebooks/ (the book would pick it up)")
     try:
         nb = nbformat.read(source, as_version=4)

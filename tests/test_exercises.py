@@ -387,6 +387,9 @@ def test_student_copy(tmp_path, capsys):
     # Not under notebooks/ (the book and the tests would pick it up), and not over the chapter itself.
     assert gen.main(["--student", str(chapter), "--output", str(ROOT / "notebooks" / "x.ipynb")]) == 2
     assert not (ROOT / "notebooks" / "x.ipynb").exists()
+    below = ROOT / "notebooks" / "mine" / "x.ipynb"  # nor in a folder below it
+    assert gen.main(["--student", str(chapter), "--output", str(below)]) == 2
+    assert not below.parent.exists()
     with pytest.raises(SystemExit):
         gen.main(["--student", str(chapter)])  # no --output
     # A missing file or one that is not a notebook: one line on stderr, exit 2, nothing written.
