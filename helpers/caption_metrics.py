@@ -17,6 +17,7 @@ attention looked at the right object, and the nearest-neighbour caption baseline
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 
 import numpy as np
@@ -47,21 +48,94 @@ __all__ = [
 def cider(references: list, hypotheses: list) -> float:
     """CIDEr-D of generated token lists: consensus with the references, n-grams weighted by tf-idf.
 
-    Vedantam et al. 2015, with the COCO caption server's implementation (`pycocoevalcap`: n-grams 1-4, a
-    Gaussian length penalty, clipped counts, the document frequencies taken from this set's references, and
-    scaled by 10, so scores run from 0 to about 10 and are not bounded by 1 like BLEU). Inputs as for `bleu`:
-    `references[i]` the reference token lists of image i, `hypotheses[i]` its tokens; tokens are joined with
-    spaces (our tokenizer stands in for the server's PTB tokenizer, which needs Java). Returns a float.
-    Raises TypeError / ValueError for inputs that are not nested as above (`check_bleu_inputs`).
+    Vedantam et al. 2015, as the COCO caption server computes it (`pycocoevalcap`'s `CiderScorer`: n-grams
+    1-4, a Gaussian length penalty, clipped counts, the document frequencies taken from this set's
+    references, and scaled by 10, so scores run from 0 to about 10 and are not bounded by 1 like BLEU).
+    Inputs as for `bleu`: `references[i]` the reference token lists of image i, `hypotheses[i]` its tokens;
+    tokens are joined with spaces (our tokenizer stands in for the server's PTB tokenizer, which needs Java).
+    Returns a float, equal to `pycocoevalcap.cider.Cider().compute_score` (tests/test_captioning.py checks
+    it). The references' side (document frequencies, tf-idf vectors, norms) depends on the references
+    only, so it is computed once per set of references and kept for the next call (the last
+    `_CIDER_CACHE_SIZE` sets): a chapter that scores several systems, or leave-one-out references, against
+    the same captions pays for it once. Raises TypeError / ValueError for inputs that are not nested as
+    above (`check_bleu_inputs`).
 
     Taught in: notebooks/03_show_and_tell.ipynb § How good is that? Baselines and a ceiling
     """
-    from pycocoevalcap.cider.cider import Cider
-
     check_bleu_inputs(references, hypotheses)
-    gts = {i: [" ".join(r) for r in refs] for i, refs in enumerate(references)}
-    res = {i: [" ".join(h)] for i, h in enumerate(hypotheses)}
-    return float(Cider().compute_score(gts, res)[0])
+    key = tuple(tuple(" ".join(r) for r in refs) for refs in references)
+    side = _CIDER_REFERENCES.pop(key, None) or _CiderReferences(key)
+    _CIDER_REFERENCES[key] = side  # most recently used last
+    while len(_CIDER_REFERENCES) > _CIDER_CACHE_SIZE:
+        _CIDER_REFERENCES.pop(next(iter(_CIDER_REFERENCES)))
+    return side.score([" ".join(h) for h in hypotheses])
+
+
+#: How many sets of references `cider` keeps prepared (chapter 3 uses six: all five, and five leave-one-out).
+_CIDER_CACHE_SIZE = 8
+_CIDER_REFERENCES: dict = {}
+
+
+class _CiderReferences:
+    """The references' side of pycocoevalcap's CiderScorer (n = 4, sigma = 6), computed once.
+
+    The same operations in the same order as `pycocoevalcap.cider.cider_scorer.CiderScorer.compute_cider`,
+    so the scores are the same floats; the reference vectors and each n-gram's idf weight are computed once
+    instead of for every hypothesis, and the sums run on Python floats instead of NumPy scalars.
+    """
+
+    N, SIGMA = 4, 6.0
+
+    def __init__(self, references: tuple):
+        from pycocoevalcap.cider.cider_scorer import precook
+
+        self.precook = precook
+        crefs = [[precook(r, self.N) for r in refs] for refs in references]
+        df: dict = {}
+        for refs in crefs:
+            for ngram in {ngram for ref in refs for ngram in ref}:
+                df[ngram] = df.get(ngram, 0.0) + 1
+        self.ref_len = np.log(float(len(crefs)))
+        # tf-idf weight of one occurrence: log(number of images) - log(document frequency)
+        self.weight = {ngram: float(self.ref_len - np.log(max(1.0, d))) for ngram, d in df.items()}
+        self.unseen = float(self.ref_len - np.log(1.0))  # an n-gram no reference has
+        self.refs = [[self._vec(ref) for ref in refs] for refs in crefs]
+
+    def _vec(self, counts: dict) -> tuple:
+        """n-gram counts -> (tf-idf dicts per n, their norms, the count of bigrams): `counts2vec`."""
+        vec = [{} for _ in range(self.N)]
+        norm = [0.0] * self.N
+        length = 0
+        for ngram, term_freq in counts.items():
+            n = len(ngram) - 1
+            value = float(term_freq) * self.weight.get(ngram, self.unseen)
+            vec[n][ngram] = value
+            norm[n] += pow(value, 2)
+            if n == 1:
+                length += term_freq
+        return vec, [math.sqrt(x) for x in norm], length
+
+    def score(self, hypotheses: list) -> float:
+        if len(hypotheses) != len(self.refs):
+            raise ValueError(f"{len(hypotheses)} hypotheses for {len(self.refs)} images")
+        penalty = 2 * self.SIGMA**2
+        scores = []
+        for text, refs in zip(hypotheses, self.refs):
+            vec, norm, length = self._vec(self.precook(text, self.N))
+            score = [0.0] * self.N
+            for vec_ref, norm_ref, length_ref in refs:
+                delta = float(length - length_ref)
+                gauss = np.e ** (-(delta**2) / penalty)
+                for n in range(self.N):
+                    ref_n, val = vec_ref[n], 0.0
+                    for ngram, value in vec[n].items():
+                        r = ref_n.get(ngram, 0.0)
+                        val += min(value, r) * r  # clipped to the reference's weight
+                    if norm[n] != 0 and norm_ref[n] != 0:
+                        val /= norm[n] * norm_ref[n]
+                    score[n] += val * gauss
+            scores.append(np.mean(np.array(score)) / len(refs) * 10.0)
+        return float(np.mean(np.array(scores)))
 
 
 def human_ceiling(references: list) -> dict:

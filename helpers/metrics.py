@@ -359,17 +359,83 @@ def bleu(references: list, hypotheses: list) -> dict:
     """BLEU-1..4 (nltk `corpus_bleu`, smoothing method 1; Papineni et al. 2002) for token lists.
 
     `references[i]` is the list of reference token lists of image i, `hypotheses[i]` its generated tokens.
-    One `corpus_bleu` call with the four weight vectors counts the n-grams once for all four scores.
+    The four scores are those of one `corpus_bleu(references, hypotheses, weights=BLEU_WEIGHTS,
+    smoothing_function=SmoothingFunction().method1)` call, the same floats (tests/test_metrics.py checks
+    it); the references' side (each n-gram's largest count in any reference of its image, the reference
+    lengths) is computed once per set of references and kept for the next call (the last
+    `_BLEU_CACHE_SIZE` sets), so scoring several systems against the same references pays for it once.
     Returns {'bleu1': float, ..., 'bleu4': float} in [0, 1]. Raises TypeError / ValueError for inputs that
     are not nested as above (`check_bleu_inputs`).
 
     Taught in: notebooks/03_show_and_tell.ipynb § How good is that? Baselines and a ceiling
     """
-    from nltk.translate.bleu_score import SmoothingFunction, corpus_bleu
-
     check_bleu_inputs(references, hypotheses)
-    scores = corpus_bleu(references, hypotheses, weights=BLEU_WEIGHTS, smoothing_function=SmoothingFunction().method1)
-    return {f"bleu{n}": float(v) for n, v in enumerate(scores, start=1)}
+    key = tuple(tuple(tuple(r) for r in refs) for refs in references)
+    side = _BLEU_REFERENCES.pop(key, None) or _BleuReferences(key)
+    _BLEU_REFERENCES[key] = side  # most recently used last
+    while len(_BLEU_REFERENCES) > _BLEU_CACHE_SIZE:
+        _BLEU_REFERENCES.pop(next(iter(_BLEU_REFERENCES)))
+    return side.score(hypotheses)
+
+
+#: How many sets of references `bleu` keeps prepared (chapter 3 uses six: all five, and five leave-one-out).
+_BLEU_CACHE_SIZE = 8
+_BLEU_REFERENCES: dict = {}
+
+
+def _ngram_counts(tokens, n: int) -> dict:
+    counts: dict = {}
+    for i in range(len(tokens) - n + 1):
+        gram = tuple(tokens[i : i + n])
+        counts[gram] = counts.get(gram, 0) + 1
+    return counts
+
+
+class _BleuReferences:
+    """nltk's `corpus_bleu` (4-grams, smoothing method 1) with the references' side computed once.
+
+    `modified_precision` clips each hypothesis n-gram count to its largest count in any one reference, and
+    `closest_ref_length` picks the reference length closest to the hypothesis (the shorter on a tie): both
+    read the references only through the per-image table of largest counts and the list of lengths kept here.
+    The sums are integers and the last steps (brevity penalty, smoothing, the weighted sum of logarithms with
+    `math.fsum`) are nltk's, so the scores are the same floats.
+    """
+
+    def __init__(self, references: tuple):
+        self.max_counts, self.lengths = [], []
+        for refs in references:
+            table: dict = {}
+            for ref in refs:
+                for n in range(1, 5):
+                    for gram, c in _ngram_counts(ref, n).items():
+                        if c > table.get(gram, 0):
+                            table[gram] = c
+            self.max_counts.append(table)
+            self.lengths.append([len(r) for r in refs])
+
+    def score(self, hypotheses: list) -> dict:
+        import math
+
+        from nltk.translate.bleu_score import brevity_penalty
+
+        numerators, denominators = [0] * 4, [0] * 4
+        hyp_lengths = ref_lengths = 0
+        for hyp, table, lengths in zip(hypotheses, self.max_counts, self.lengths):
+            for n in range(1, 5):
+                counts = _ngram_counts(hyp, n)
+                numerators[n - 1] += sum(min(c, table.get(g, 0)) for g, c in counts.items())
+                denominators[n - 1] += max(1, sum(counts.values()))
+            hyp_lengths += len(hyp)
+            ref_lengths += min(lengths, key=lambda r: (abs(r - len(hyp)), r))
+        if numerators[0] == 0:
+            return {f"bleu{n}": 0.0 for n in range(1, 5)}
+        bp = brevity_penalty(ref_lengths, hyp_lengths)
+        # smoothing method 1: epsilon = 0.1 counts where an order has no match
+        p_n = [num / den if num else (num + 0.1) / den for num, den in zip(numerators, denominators)]
+        return {
+            f"bleu{k}": float(bp * math.exp(math.fsum(w * math.log(p) for w, p in zip(weights, p_n) if p > 0)))
+            for k, weights in enumerate(BLEU_WEIGHTS, start=1)
+        }
 
 
 __all__ = [

@@ -329,6 +329,27 @@ def test_cider_rewards_consensus_and_refuses_strings():
         caption_metrics.cider(refs, good[:2])
 
 
+def test_cider_equals_pycocoevalcap_and_reuses_the_references():
+    from pycocoevalcap.cider.cider import Cider
+
+    rng = np.random.default_rng(0)
+    words = ["a", "red", "dog", "cat", "two", "cats", "on", "the", "grass", "tree", "by", "blue", "car"]
+
+    def sentence():
+        return [str(w) for w in rng.choice(words, size=rng.integers(1, 9))]
+
+    refs = [[sentence() for _ in range(int(rng.integers(2, 6)))] for _ in range(40)]
+    for _ in range(3):  # the second and third calls reuse the prepared references
+        hyps = [sentence() for _ in refs]
+        gts = {i: [" ".join(r) for r in rr] for i, rr in enumerate(refs)}
+        res = {i: [" ".join(h)] for i, h in enumerate(hyps)}
+        assert caption_metrics.cider(refs, hyps) == float(Cider().compute_score(gts, res)[0])
+    assert len(caption_metrics._CIDER_REFERENCES) <= caption_metrics._CIDER_CACHE_SIZE
+    for k in range(caption_metrics._CIDER_CACHE_SIZE + 2):  # other reference sets push the oldest out
+        caption_metrics.cider([r + [["extra", str(k)]] for r in refs], hyps)
+    assert len(caption_metrics._CIDER_REFERENCES) == caption_metrics._CIDER_CACHE_SIZE
+
+
 def test_caption_grid_puts_each_text_under_its_image():
     import matplotlib
 

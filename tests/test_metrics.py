@@ -53,3 +53,26 @@ def test_mismatched_lengths_are_refused():
         M.ranks(np.zeros((3, 2)), np.zeros((4, 2)), [0, 1])
     with pytest.raises(ValueError, match="metric"):
         M.distances(np.zeros((1, 2)), np.zeros((1, 2)), "manhattan")
+
+
+def test_bleu_equals_nltk_corpus_bleu_and_reuses_the_references():
+    from nltk.translate.bleu_score import SmoothingFunction, corpus_bleu
+
+    rng = np.random.default_rng(0)
+    words = ["a", "red", "dog", "cat", "two", "cats", "on", "the", "grass", "tree", "by"]
+
+    def sentence(low=1):
+        return [str(w) for w in rng.choice(words, size=rng.integers(low, 10))]
+
+    refs = [[sentence() for _ in range(int(rng.integers(1, 6)))] for _ in range(50)]
+    for trial in range(4):  # later calls reuse the prepared references
+        hyps = [sentence() for _ in refs]
+        if trial == 1:
+            hyps[0], hyps[1] = [], ["a"]  # an empty hypothesis, one shorter than every n-gram order
+        if trial == 2:
+            hyps = [["zebra"] for _ in refs]  # no unigram matches: all four scores are 0
+        expected = corpus_bleu(refs, hyps, weights=M.BLEU_WEIGHTS, smoothing_function=SmoothingFunction().method1)
+        assert list(M.bleu(refs, hyps).values()) == [float(x) for x in expected]
+    for k in range(M._BLEU_CACHE_SIZE + 2):  # other reference sets push the oldest out
+        M.bleu([r + [["extra", str(k)]] for r in refs], hyps)
+    assert len(M._BLEU_REFERENCES) == M._BLEU_CACHE_SIZE
