@@ -1875,7 +1875,10 @@ if device.type == "cpu":  # the scenes' saving against a training batch of the d
         f"of the {1000 * per_batch:.0f} ms that one training batch of the attention "
         f"decoder took ({saved / per_batch:.0%})"
     )
-    assert saved < 0.25 * per_batch, "the small vocabulary's saving is not small"
+    if (
+        DATASET == "embedded"
+    ):  # the text's claim: the scenes' vocabulary, a small saving
+        assert saved < 0.25 * per_batch, "the small vocabulary's saving is not small"
 
 # %% [markdown]
 # ```{solution-end}
