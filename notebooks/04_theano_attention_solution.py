@@ -662,7 +662,10 @@ print(
 # `g++`, each module that is not yet in its cache: with an empty cache, many small modules (the cell below
 # prints how many, and how long it took). They are kept in the book's cache folder (`.cache/theano`), and the
 # next run only optimizes the graph. `COMPILE_MODE`, set at the top, leaves out Theano's in-place rewrites,
-# which would add more modules to compile and not make this model faster.
+# which would add more modules to compile and not make this model faster. And `helpers.theano_compat` sets
+# the Theano flag `gcc__cxxflags=-g0`: Theano calls `g++` with `-g`, which writes debug symbols into every
+# module for a debugger to read; `-g0` after it leaves them out, so each module compiles faster and the
+# compiled code is the same.
 #
 # As in the seed, the functions take the **image features first and the sentences second**.
 

@@ -18,6 +18,7 @@ def test_flags_defaults():
     assert got["blas__ldflags"] == ""
     assert got["floatX"] == "float32"
     assert got["base_compiledir"] == str(cache_dir("theano"))
+    assert got["gcc__cxxflags"] == "-g0"  # no debug symbols: faster g++ (Theano passes -g before it)
 
 
 def test_flags_keep_what_the_user_set():
