@@ -973,12 +973,12 @@ nn_caps, nn_idx = caption_metrics.nearest_neighbour_captions(
     image_feats["test"], image_feats["train"], train_caps, lang=LANGUAGE
 )
 baselines["nearest neighbour"] = [helpers.tokenize(c, LANGUAGE) for c in nn_caps]
+scored = {}  # the models' captions, already scored in the decoding table above
 for image_as in sorted(models, key=lambda a: a != CHOSEN):  # the chosen variant first
-    if image_as == CHOSEN:
-        baselines[f"{names[image_as]}, greedy"] = runs[(image_as, "greedy")]["words"]
-    baselines[f"{names[image_as]}, beam {BEAM_SIZE}"] = runs[
-        (image_as, f"beam {BEAM_SIZE}")
-    ]["words"]
+    for label in ["greedy"] * (image_as == CHOSEN) + [f"beam {BEAM_SIZE}"]:
+        name = f"{names[image_as]}, {label}"
+        baselines[name] = runs[(image_as, label)]["words"]
+        scored[name] = runs[(image_as, label)]["scores"]
 
 n_ref = min(len(r) for r in refs["test"])
 leave_one_out = [[r[:j] + r[j + 1 :] for r in refs["test"]] for j in range(n_ref)]
@@ -986,8 +986,12 @@ rows = {}
 for name, hyp in widgets.progress(
     baselines.items(), total=len(baselines), desc="scoring", leave=False
 ):
-    s = caption_metrics.evaluate_captions(
-        hyp, data["test"], LANGUAGE, references=refs["test"]
+    s = (
+        dict(scored[name])
+        if name in scored
+        else caption_metrics.evaluate_captions(
+            hyp, data["test"], LANGUAGE, references=refs["test"]
+        )
     )
     s["bleu4 vs 4 refs"] = np.mean(
         [helpers.bleu(lo, hyp)["bleu4"] for lo in leave_one_out]
