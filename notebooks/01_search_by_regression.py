@@ -1924,23 +1924,39 @@ display(Markdown("\n".join(conclusions)))
 # many features do you get, how many object names come back, and what happens to Recall@5?
 # ```
 #
-# ```{solution} ex-01-mindf
+# ````{solution} ex-01-mindf
 # :class: dropdown
 #
-# Change the `TFIDF` cell and train only the variant you need:
+# Change the `TFIDF` setting and train only the variant you need (the grid's second row):
 #
-#     TFIDF["min_df"] = 2
-#     tfidf2 = fit_tfidf(LANGUAGE, data["train"].captions)
-#     print(len(tfidf2.get_feature_names_out()))
-#     P2 = prepare(LANGUAGE, data, tokens, tfidf2, kv)
-#     run2 = dict(EXPERIMENTS[1], lang=LANGUAGE, **train(EXPERIMENTS[1], P2))
-#     y = predict(run2["net"], P2["inputs"]["tfidf"]["test_A"])
-#     print(helpers.retrieval_metrics(helpers.ranks(y, feats["test_A"], data["test_A"].caption_image)))
-#
-# Many more n-grams survive (thousands instead of hundreds), every object name becomes a feature and Recall@5
-# rises: the rare objects become searchable. The MLP's first layer grows with the number of features, so training
-# is slower.
+# ```python
+# TFIDF["min_df"] = 2
+# tfidf2 = fit_tfidf(LANGUAGE, data["train"].captions)
+# terms2 = set(tfidf2.get_feature_names_out())
+# lost2 = [
+#     w
+#     for w in names.values()
+#     if not all(t in terms2 for t in helpers.tokenize(w, LANGUAGE))
+# ]
+# print(f"features: {len(terms)} -> {len(terms2)}")
+# print(f"object names lost: {len(lost)} -> {len(lost2)}")
+# P2 = prepare(LANGUAGE, data, tokens, tfidf2, kv)
+# spec = EXPERIMENTS[1]  # tf-idf + MLP, MSE, Adam
+# run2 = dict(spec, lang=LANGUAGE, **train(spec, P2))
+# for min_df, net, prep in (
+#     (0.01, RUNS[spec["name"]]["net"], P[LANGUAGE]),
+#     (2, run2["net"], P2),
+# ):
+#     y = predict(net, prep["inputs"]["tfidf"]["test_A"])
+#     r = helpers.ranks(y, feats["test_A"], data["test_A"].caption_image)
+#     r5 = helpers.retrieval_metrics(r)["recall@5"]
+#     print(f"min_df = {min_df}: test_A Recall@5 {r5:.3f}")
 # ```
+#
+# Many more n-grams survive, every object name comes back as a feature and, at the chapter's schedule, Recall@5
+# rises: the rare objects become searchable. The MLP's first layer grows with the number of features, so
+# training is slower.
+# ````
 #
 # ```{exercise}
 # :label: ex-01-synonyms
@@ -1949,16 +1965,18 @@ display(Markdown("\n".join(conclusions)))
 # close GloVe neighbour, e.g. *"a kitten"* or *"a puppy and a hat"*. What does each model return, and why?
 # ```
 #
-# ```{solution} ex-01-synonyms
+# ````{solution} ex-01-synonyms
 # :class: dropdown
 #
-#     for name in (SHOWN["best tf-idf"], SHOWN[f"best {WV} centroid"]):
-#         on_query("a kitten", run=RUNS[name])
+# ```python
+# for name in (SHOWN["best tf-idf"], SHOWN[f"best {WV} centroid"]):
+#     on_query("a kitten", run=RUNS[name])
+# ```
 #
 # tf-idf has no feature for *kitten*: the query has no known word and `on_query` says so. The centroid of
 # *"a kitten"* is GloVe's vector for *kitten* (and *a*), which lies near *cat*, so the model returns cat images
 # although it never saw the word. Pretrained word vectors transfer knowledge from the text they were trained on.
-# ```
+# ````
 #
 # ```{exercise}
 # :label: ex-01-ranking
@@ -2003,29 +2021,40 @@ assert toy_pred.grad.abs().sum() > 0, "the loss must pass gradients to the predi
 print("hinge_loss: OK")
 
 # %% [markdown]
-# ```{solution} ex-01-ranking
+# ````{solution} ex-01-ranking
 # :class: dropdown
 #
-# Training takes as long as one run of the table above, so the book leaves it to you:
+# Training takes as long as one run of the table above, so the book leaves it to you: train the best variant
+# with the new loss, then rank its test predictions with the cosine distance, as for the cosine loss.
 #
-#     LOSSES["hinge"] = hinge_loss
-#     spec = dict(RUNS[BEST], loss="hinge", name="hinge")
-#     run = dict(spec, **train(spec, P[LANGUAGE]))
-#
-# then rank its test predictions with the cosine distance, as for the cosine loss. Two captions of the same
-# image in one batch count as negatives of each other; with a few thousand images that is rare. The ranking
-# loss only asks the right image to be closer than the others in the batch, not to reproduce its vector, which
-# is all a search needs. VSE++ {cite}`faghri2018vse` goes one step further and keeps only the hardest negative
-# of each caption (`cost.max(1).values` instead of the sum); try it too.
+# ```python
+# LOSSES["hinge"] = hinge_loss
+# spec = dict(RUNS[BEST], loss="hinge", name="hinge", distance="cosine")
+# run = dict(spec, **train(spec, P[LANGUAGE]))
+# for r in (RUNS[BEST], run):
+#     y = predict(r["net"], P[LANGUAGE]["inputs"][r["descriptor"]]["test_A"])
+#     targets = data["test_A"].caption_image
+#     found = helpers.ranks(y, feats["test_A"], targets, r["distance"])
+#     r5 = helpers.retrieval_metrics(found)["recall@5"]
+#     print(f"{r['loss']} loss: test_A Recall@5 {r5:.3f}")
 # ```
+#
+# At the chapter's schedule the ranking loss finds the right image among the first five clearly more often than
+# the regression it replaces (compare the two lines the code prints). Two captions of the same image in one
+# batch count as negatives of each other; with a few thousand images that is rare. The ranking loss only asks
+# the right image to be closer than the others in the batch, not to reproduce its vector, which is all a search
+# needs. VSE++ {cite}`faghri2018vse` goes one step further and keeps only the hardest negative of each caption
+# (`cost.max(1).values` instead of the sum); try it too.
+# ````
 #
 # ```{exercise}
 # :label: ex-01-seed-scale
 #
 # Section 4 trains the seed's own configuration (tf-idf, SGD, MSE) at its sizes when `SEED_SCALE = True`. With a
-# GPU (`DEVICE = "cuda"`), give the other models the seed's sizes too: `HIDDEN = 4096`, `EPOCHS = 20`, and a GRU
-# of 2,048 units. Does the bigger MLP help on this data once Adam trains it? Compare the training and validation
-# curves: where does overfitting start?
+# GPU (`DEVICE = "cuda"`), give the other models the seed's sizes too: `HIDDEN = 4096`, `EPOCHS = 20` and a GRU
+# of 2,048 units, `GRU_HIDDEN = 2048` (with papermill: `-p HIDDEN 4096 -p EPOCHS 20 -p GRU_HIDDEN 2048`). Does
+# the bigger MLP help on this data once Adam trains it? Compare the training and validation curves: where does
+# overfitting start?
 # ```
 #
 # ```{solution} ex-01-seed-scale

@@ -1262,11 +1262,12 @@ plt.show()
 # %% [markdown]
 # ## 9. Quality floors and the results file
 #
-# The cell below fails the notebook (and the tests) if learning breaks: zero-shot hit@5 must stay far above chance
-# with either candidate set (ConSE's too), and the DeViSE head must still recognize seen classes. The hinge rank head is the
-# chapter's DeViSE model (chosen before looking at unseen classes, because it is the paper's loss); its numbers go
-# into `results/02_devise_zero_shot.json`, with the search scores of section 6 (the head chosen there) and the
-# photo test of section 7 (recorded, not asserted: it measures the domain gap).
+# The cell below fails the notebook (and the tests) if learning breaks: zero-shot hit@5 must stay far above
+# chance with either candidate set (ConSE's too), and the DeViSE head must still recognize seen classes (with
+# the chapter's widths, most of them; a narrower head, as in the first exercise, far more than chance). The
+# hinge rank head is the chapter's DeViSE model (chosen before looking at unseen classes, because it is the
+# paper's loss); its numbers go into `results/02_devise_zero_shot.json`, with the search scores of section 6
+# (the head chosen there) and the photo test of section 7 (recorded, not asserted: it measures the domain gap).
 
 # %%
 main = table["DeViSE, hinge rank loss"]
@@ -1322,7 +1323,10 @@ if DATASET == "embedded":
     assert (
         headline["conse_zeroshot_hit@5_unseen"] >= 2 * headline["chance_hit@5_unseen"]
     ), headline
-    assert headline["seen_accuracy"] >= 0.8, headline
+    # the chapter's head; a narrower one, such as the seed's `HIDDEN = (100, 50)` of the
+    # exercises, recognizes fewer seen classes: it only has to stay far above chance
+    seen_floor = 0.8 if tuple(HIDDEN) == (512, 256) else 20 / len(seen_idx)
+    assert headline["seen_accuracy"] >= seen_floor, headline
     if DEMO_WORD is None:  # the rule's word: most of its images are of its category
         assert headline["demo_word_category_precision@10"] >= 0.6, headline
         assert (

@@ -1171,16 +1171,20 @@ show_word(1, next((t for t, _ in grammar.object_mentions(test_words[1], LANGUAGE
 # :class: dropdown
 #
 # ```python
+# keys = ("bleu4", "object_precision", "object_recall")
 # for T_ in (0, 0.5, 1, 1.5):
 #     tokens, _ = generate_captions(val_codes, T_)
-#     scores = caption_metrics.evaluate_captions(caption_words(tokens), val, LANGUAGE)
-#     print(T_, {k: round(scores[k], 3) for k in ("bleu4", "object_precision", "object_recall")})
+#     words = caption_words(tokens)
+#     scores = caption_metrics.evaluate_captions(words, val, LANGUAGE)
+#     distinct = len({tuple(w) for w in words})
+#     shown = {k: round(scores[k], 3) for k in keys}
+#     print(f"T = {T_}: {distinct} distinct captions", shown)
 # ```
 #
 # `caption_words` turns the generated ids into word lists, and `evaluate_captions` scores them against the
 # validation references and scenes, as the evaluation above does for `test_A`. Precision and BLEU fall as the
-# temperature rises (more words the image does not support), while the captions get more varied: greedy (or a
-# low temperature) to describe, a temperature near 1 for variety.
+# temperature rises (more words the image does not support), while the captions get more varied (more distinct
+# captions): greedy (or a low temperature) to describe, a temperature near 1 for variety.
 # ````
 
 # %% [markdown]
