@@ -115,6 +115,11 @@ def tags(cell) -> set:
     return set(cell.get("metadata", {}).get("tags", []))
 
 
+def _closes(line: str, fence: str) -> bool:
+    """Whether `line` closes a block opened by `fence` (the same character, at least as many times)."""
+    return re.fullmatch(rf"\s*{re.escape(fence[0])}{{{len(fence)},}}\s*", line) is not None
+
+
 def directives(markdown: str):
     """(name, argument, body, rest) of each top-level MyST directive of a markdown cell, in order; `rest` is
     the markdown after the directive's closing fence."""
@@ -125,7 +130,7 @@ def directives(markdown: str):
             i += 1
             continue
         fence, body, j = m["fence"], [], i + 1
-        while j < len(lines) and not re.fullmatch(rf"\s*{re.escape(fence[0])}{{{len(fence)},}}\s*", lines[j]):
+        while j < len(lines) and not _closes(lines[j], fence):
             body.append(lines[j])
             j += 1
         yield m["name"], m["arg"], "\n".join(body), "\n".join(lines[j + 1 :])
@@ -142,7 +147,7 @@ def code_in(text: str) -> tuple[list, list]:
         m = FENCE_RE.match(line)
         if m:
             fence, info, body, j = m["fence"], m["info"].lower(), [], i + 1
-            while j < len(lines) and not re.fullmatch(rf"\s*{re.escape(fence[0])}{{{len(fence)},}}\s*", lines[j]):
+            while j < len(lines) and not _closes(lines[j], fence):
                 body.append(lines[j][len(m["indent"]) :])
                 j += 1
             if info in PYTHON:
@@ -241,13 +246,15 @@ def settings_in(text: str) -> dict:
 
 
 def exercise_text(cells, label: str) -> str:
-    for cell in cells:
-        if cell["cell_type"] == "markdown":
-            for name, _, body, _ in directives(cell["source"]):
-                m = LABEL_RE.search(body)
-                if name == "exercise" and m and m["label"] == label:
-                    return body
-    return ""
+    """The text of the exercise labelled `label` ('' if there is none)."""
+    index = exercise_cells(cells).get(label)
+    if index is None:
+        return ""
+    return next(
+        body
+        for name, _, body, _ in directives(cells[index]["source"])
+        if name == "exercise" and (m := LABEL_RE.search(body)) and m["label"] == label
+    )
 
 
 def _code(source: str) -> str:

@@ -19,6 +19,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from tests.solutions import tags
+
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "scripts" / "make_exercises.py"
 
@@ -34,10 +36,6 @@ def _load_generator():
 gen = _load_generator()
 SOLUTIONS = sorted((ROOT / "notebooks").glob("*_solution.ipynb"))
 IDS = [p.stem for p in SOLUTIONS]
-
-
-def tags(cell) -> set:
-    return set(cell.metadata.get("tags", []))
 
 
 # ------------------------------------------------------------------------------------------- drift
