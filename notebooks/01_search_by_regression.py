@@ -103,6 +103,9 @@ TENSORBOARD = False
 SEED_SCALE = False
 TOP_K = 5  # images shown per query
 THREADS = 2  # CPU threads for torch (the book's machines have 2 cores)
+# CPU threads while a GRU trains: its small steps ran faster on one thread than on
+# two, with the same results (book/performance.md, "Threads on a 2-core machine")
+GRU_THREADS = 1
 
 # %%
 import json
@@ -583,6 +586,7 @@ def train(
     """Train one variant; returns the trained network ("net"), its history per epoch and
     its training time. `hidden`: the MLP's hidden units."""
     helpers.seed_everything(SEED)
+    torch.set_num_threads(GRU_THREADS if spec["model"] == "GRU" else THREADS)
     inputs = prep["inputs"][spec["descriptor"]]
     lang_feats = FEATS[prep["lang"]]
     if spec["model"] == "MLP":
@@ -646,6 +650,7 @@ def train(
         log.scalar("loss/train", hist["train loss"][-1], epoch)
         log.scalar("loss/val", hist["val loss"][-1], epoch)
     log.close()
+    torch.set_num_threads(THREADS)
     return {"net": model, "history": hist, "seconds": time.perf_counter() - t}
 
 
@@ -1267,6 +1272,7 @@ def train_contrastive(lang: str, epochs: int = CONTRAST_EPOCHS) -> dict:
     """Train the contrastive model on `lang`'s training captions; returns the net,
     the validation Recall@5 per epoch and the training time."""
     helpers.seed_everything(SEED)
+    torch.set_num_threads(GRU_THREADS)
     inputs = P[lang]["inputs"]["sequence"]
     model = ContrastiveSearch(P[lang]["table"], D).to(device)
     params = [p for p in model.parameters() if p.requires_grad]
@@ -1300,6 +1306,7 @@ def train_contrastive(lang: str, epochs: int = CONTRAST_EPOCHS) -> dict:
         )
         hist["val R@5 (cosine)"].append(helpers.retrieval_metrics(r)["recall@5"])
     seconds = time.perf_counter() - t
+    torch.set_num_threads(THREADS)
     return {"net": model, "history": hist, "seconds": seconds}
 
 
