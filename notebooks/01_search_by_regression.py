@@ -1216,8 +1216,8 @@ plt.show()
 # barely learned in these few epochs (VSE++ warms it up on a pretrained encoder); and, in Spanish, batches of
 # 128, a 512-dimensional joint space, a GRU of 256 units, 10 epochs instead of 8 (each within one point of
 # validation Recall@5, none above) and a hidden layer of 1,024 units on the image side (clearly worse). At
-# search time the query is encoded once and the images, projected once, are ranked by the cosine distance in the joint space, with the
-# same evaluation as every model above.
+# search time the query is encoded once and the images, projected once, are ranked by the cosine distance in the
+# joint space, with the same evaluation as every model above.
 
 # %%
 CONTRAST_DIM = 256  # size of the joint space
