@@ -23,7 +23,7 @@ _HOMES = {
         "test_sets",
     ],
     "embedded": ["Config", "build", "class_split", "ensure"],
-    "device": ["cpu_count", "limit_threads", "num_workers", "pick_device", "seed_everything"],
+    "device": ["cpu_count", "limit_threads", "num_workers", "pick_device", "seed_everything", "torch_threads"],
     "formats": ["CaptionData", "ClassData", "DatasetFormatError"],
     "caption_metrics": ["attention_in_box", "box_cell_fraction", "semantic_scores"],
     "metrics": ["bleu", "chance_metrics", "oracle_metrics", "ranks", "retrieval_metrics"],

@@ -1,7 +1,9 @@
-"""Device choice, seeding and DataLoader workers."""
+"""Device choice, seeding, thread counts and DataLoader workers."""
 
+import contextlib
 import os
 import random
+from collections.abc import Iterator
 
 import numpy as np
 import torch
@@ -99,6 +101,28 @@ def limit_threads() -> int:
     if torch.get_num_threads() > n:
         torch.set_num_threads(n)
     return torch.get_num_threads()
+
+
+@contextlib.contextmanager
+def torch_threads(n: int) -> Iterator[int]:
+    """Run a block on `n` torch CPU threads (at most `cpu_count()`), then restore the previous count, also when
+    the block raises. Yields the count in use (an int >= 1).
+
+    Chapter 01 trains its GRUs on one thread and the rest on two: a GRU's many small steps gain less from a
+    second thread than they lose waiting for it (`benchmarks/bench_threads.py`, book/performance.md "Threads
+    on a 2-core machine"). The count changes results only through the order of parallel sums (float rounding).
+    Raises ValueError if `n` is not an int >= 1.
+
+    Taught in: notebooks/01_search_by_regression.ipynb § 4. Training
+    """
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"torch_threads needs a whole number of threads >= 1, not {n!r}")
+    before = torch.get_num_threads()
+    torch.set_num_threads(min(n, cpu_count()))
+    try:
+        yield torch.get_num_threads()
+    finally:
+        torch.set_num_threads(before)
 
 
 def num_workers(max_workers: int = 4) -> int:

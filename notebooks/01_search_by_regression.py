@@ -552,6 +552,11 @@ print(GRURegressor(P[LANGUAGE]["table"], D))
 # than its own (seed 000 sorted the 1,000 images in a Python loop for each of the 5,000 captions; both give
 # identical ranks, ties broken by image index).
 #
+# A GRU trains on `GRU_THREADS` (one) CPU thread and every other model on `THREADS` (two): a GRU's many small
+# steps gain less from a second thread than they lose waiting for it ({doc}`../book/performance`, "Threads on a
+# 2-core machine"). `helpers.torch_threads` sets the count for the training loop and restores it afterwards, also
+# when training stops with an error or an interrupt.
+#
 # ### Watching training in TensorBoard
 #
 # Set `TENSORBOARD = True` to log every run the way seed 000 did with tensorboardX, through
@@ -586,7 +591,6 @@ def train(
     """Train one variant; returns the trained network ("net"), its history per epoch and
     its training time. `hidden`: the MLP's hidden units."""
     helpers.seed_everything(SEED)
-    torch.set_num_threads(GRU_THREADS if spec["model"] == "GRU" else THREADS)
     inputs = prep["inputs"][spec["descriptor"]]
     lang_feats = FEATS[prep["lang"]]
     if spec["model"] == "MLP":
@@ -620,37 +624,40 @@ def train(
         "val R@5 (cosine)": [],
         "batch loss": [],
     }
-    t = time.perf_counter()
-    for epoch in widgets.progress(range(epochs), desc=spec["name"], leave=False):
-        model.train()
-        order = torch.randperm(len(captions), generator=gen)
-        total = 0.0
-        for s in range(0, len(order), batch_size):
-            idx = order[s : s + batch_size]
-            pred = model(*(x[idx].to(device) for x in inputs["train"]))
-            loss = loss_fn(pred, y_train[captions[idx]].to(device))
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            total += loss.item() * len(idx)
-            hist["batch loss"].append(loss.item())
-        pred_val = predict(model, inputs["val"])
-        hist["train loss"].append(total / len(order))
-        hist["val loss"].append(
-            float(loss_fn(torch.from_numpy(pred_val), y_val[val_targets]))
-        )
-        for metric, label in (("l2", "L2"), ("cosine", "cosine")):
-            r = helpers.ranks(pred_val, lang_feats["val"], val_targets, metric=metric)
-            m = helpers.retrieval_metrics(r)
-            hist[f"val R@5 ({label})"].append(m["recall@5"])
-            if metric == "l2":  # what seed 000 logged
-                for key in ("recall@5", "mrr", "mean_rank"):
-                    log.scalar(f"val/{key}", m[key], epoch)
-                log.histogram("val/ranks", r, epoch)
-        log.scalar("loss/train", hist["train loss"][-1], epoch)
-        log.scalar("loss/val", hist["val loss"][-1], epoch)
-    log.close()
-    torch.set_num_threads(THREADS)
+    threads = GRU_THREADS if spec["model"] == "GRU" else THREADS
+    with helpers.torch_threads(threads):  # restored after the block, even on error
+        t = time.perf_counter()
+        for epoch in widgets.progress(range(epochs), desc=spec["name"], leave=False):
+            model.train()
+            order = torch.randperm(len(captions), generator=gen)
+            total = 0.0
+            for s in range(0, len(order), batch_size):
+                idx = order[s : s + batch_size]
+                pred = model(*(x[idx].to(device) for x in inputs["train"]))
+                loss = loss_fn(pred, y_train[captions[idx]].to(device))
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                total += loss.item() * len(idx)
+                hist["batch loss"].append(loss.item())
+            pred_val = predict(model, inputs["val"])
+            hist["train loss"].append(total / len(order))
+            hist["val loss"].append(
+                float(loss_fn(torch.from_numpy(pred_val), y_val[val_targets]))
+            )
+            for metric, label in (("l2", "L2"), ("cosine", "cosine")):
+                r = helpers.ranks(
+                    pred_val, lang_feats["val"], val_targets, metric=metric
+                )
+                m = helpers.retrieval_metrics(r)
+                hist[f"val R@5 ({label})"].append(m["recall@5"])
+                if metric == "l2":  # what seed 000 logged
+                    for key in ("recall@5", "mrr", "mean_rank"):
+                        log.scalar(f"val/{key}", m[key], epoch)
+                    log.histogram("val/ranks", r, epoch)
+            log.scalar("loss/train", hist["train loss"][-1], epoch)
+            log.scalar("loss/val", hist["val loss"][-1], epoch)
+        log.close()
     return {"net": model, "history": hist, "seconds": time.perf_counter() - t}
 
 
@@ -1272,7 +1279,6 @@ def train_contrastive(lang: str, epochs: int = CONTRAST_EPOCHS) -> dict:
     """Train the contrastive model on `lang`'s training captions; returns the net,
     the validation Recall@5 per epoch and the training time."""
     helpers.seed_everything(SEED)
-    torch.set_num_threads(GRU_THREADS)
     inputs = P[lang]["inputs"]["sequence"]
     model = ContrastiveSearch(P[lang]["table"], D).to(device)
     params = [p for p in model.parameters() if p.requires_grad]
@@ -1283,30 +1289,32 @@ def train_contrastive(lang: str, epochs: int = CONTRAST_EPOCHS) -> dict:
     schedule = torch.optim.lr_scheduler.OneCycleLR(opt, CONTRAST_LR, total_steps=steps)
     gen = torch.Generator().manual_seed(SEED)
     hist = {"val R@5 (cosine)": [], "batch loss": []}
-    t = time.perf_counter()
-    for _ in widgets.progress(range(epochs), desc=f"contrastive {lang}", leave=False):
-        model.train()
-        order = torch.randperm(len(captions), generator=gen)
-        for s in range(0, len(order), BATCH_SIZE):
-            idx = order[s : s + BATCH_SIZE]
-            img = captions[idx].to(device)  # (B,)
-            t_emb = model(*(x[idx].to(device) for x in inputs["train"]))  # (B, E)
-            v_emb = model.encode_images(y_train[captions[idx]].to(device))  # (B, E)
-            loss = info_nce(t_emb, v_emb, img, model.log_scale)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            schedule.step()
-            hist["batch loss"].append(loss.item())
-        r = helpers.ranks(
-            predict(model, inputs["val"]),
-            image_embeddings(model, FEATS[lang]["val"]),
-            DATA[lang]["val"].caption_image,
-            metric="cosine",
-        )
-        hist["val R@5 (cosine)"].append(helpers.retrieval_metrics(r)["recall@5"])
+    with helpers.torch_threads(GRU_THREADS):
+        t = time.perf_counter()
+        for _ in widgets.progress(
+            range(epochs), desc=f"contrastive {lang}", leave=False
+        ):
+            model.train()
+            order = torch.randperm(len(captions), generator=gen)
+            for s in range(0, len(order), BATCH_SIZE):
+                idx = order[s : s + BATCH_SIZE]
+                img = captions[idx].to(device)  # (B,)
+                t_emb = model(*(x[idx].to(device) for x in inputs["train"]))  # (B, E)
+                v_emb = model.encode_images(y_train[captions[idx]].to(device))  # (B, E)
+                loss = info_nce(t_emb, v_emb, img, model.log_scale)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                schedule.step()
+                hist["batch loss"].append(loss.item())
+            r = helpers.ranks(
+                predict(model, inputs["val"]),
+                image_embeddings(model, FEATS[lang]["val"]),
+                DATA[lang]["val"].caption_image,
+                metric="cosine",
+            )
+            hist["val R@5 (cosine)"].append(helpers.retrieval_metrics(r)["recall@5"])
     seconds = time.perf_counter() - t
-    torch.set_num_threads(THREADS)
     return {"net": model, "history": hist, "seconds": seconds}
 
 

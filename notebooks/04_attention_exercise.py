@@ -86,6 +86,9 @@ EMBEDDING_SIZE = 64
 # scheduled sampling: the share of input words replaced by the decoder's own
 # previous guess, rising linearly from 0 (first epoch) to this (last epoch)
 SCHEDULED_SAMPLING = 0.25
+# CPU threads while a decoder trains: its small LSTM steps ran faster on one thread
+# than on two, with the same losses (book/performance.md, "Threads on a 2-core machine")
+LSTM_THREADS = 1
 # your own photo to caption (section "Caption your own image"): a path;
 # None: a photo that ships with matplotlib
 MY_IMAGE = None
@@ -765,33 +768,36 @@ def train_decoder(decoder, name):
         optimizer, max_lr=4e-3, total_steps=EPOCHS * len(train_batches), pct_start=0.15
     )
     history = {"train loss": [], "validation loss": []}
-    started = time.perf_counter()
-    for epoch in range(EPOCHS):
-        decoder.train()
-        total = 0.0
-        # scheduled sampling: 0 in the first epoch, SCHEDULED_SAMPLING in the last
-        own_words = SCHEDULED_SAMPLING * epoch / max(1, EPOCHS - 1)
-        for batch in widgets.progress(
-            train_batches, desc=f"{name}: epoch {epoch + 1}/{EPOCHS}", leave=False
-        ):
-            loss = batch_loss(decoder, batch, train_feats, own_words)
-            optimizer.zero_grad()
-            loss.backward()
-            nn.utils.clip_grad_norm_(decoder.parameters(), 5.0)
-            optimizer.step()
-            schedule.step()
-            total += loss.item()
-        decoder.eval()
-        with torch.no_grad():
-            val_loss = np.mean(
-                [batch_loss(decoder, b, val_feats).item() for b in val_batches]
+    # one thread while training, restored after the block (also on an error)
+    with helpers.torch_threads(LSTM_THREADS):
+        started = time.perf_counter()
+        for epoch in range(EPOCHS):
+            decoder.train()
+            total = 0.0
+            # scheduled sampling: 0 in the first epoch, SCHEDULED_SAMPLING in the last
+            own_words = SCHEDULED_SAMPLING * epoch / max(1, EPOCHS - 1)
+            for batch in widgets.progress(
+                train_batches, desc=f"{name}: epoch {epoch + 1}/{EPOCHS}", leave=False
+            ):
+                loss = batch_loss(decoder, batch, train_feats, own_words)
+                optimizer.zero_grad()
+                loss.backward()
+                nn.utils.clip_grad_norm_(decoder.parameters(), 5.0)
+                optimizer.step()
+                schedule.step()
+                total += loss.item()
+            decoder.eval()
+            with torch.no_grad():
+                val_loss = np.mean(
+                    [batch_loss(decoder, b, val_feats).item() for b in val_batches]
+                )
+            history["train loss"].append(total / len(train_batches))
+            history["validation loss"].append(float(val_loss))
+            print(
+                f"{name}, epoch {epoch + 1}: "
+                f"train loss {history['train loss'][-1]:.3f}, "
+                f"validation loss {val_loss:.3f}"
             )
-        history["train loss"].append(total / len(train_batches))
-        history["validation loss"].append(float(val_loss))
-        print(
-            f"{name}, epoch {epoch + 1}: train loss {history['train loss'][-1]:.3f}, "
-            f"validation loss {val_loss:.3f}"
-        )
     return history, time.perf_counter() - started
 
 

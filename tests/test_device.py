@@ -42,6 +42,35 @@ def test_cpu_count_and_limit_threads_follow_loky_max_cpu_count(monkeypatch, valu
         torch.set_num_threads(before)
 
 
+def test_torch_threads_sets_then_restores_the_count_even_when_the_block_raises(monkeypatch):
+    """The block runs on the asked count (capped at cpu_count()); the previous count comes back after it."""
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        with D.torch_threads(1) as n:
+            assert n == 1 == torch.get_num_threads()
+        assert torch.get_num_threads() == 2
+        with pytest.raises(RuntimeError, match="inside"):
+            with D.torch_threads(1):
+                raise RuntimeError("inside")
+        assert torch.get_num_threads() == 2
+        monkeypatch.setenv("LOKY_MAX_CPU_COUNT", "1")  # a 1-core quota caps a request for 8
+        with D.torch_threads(8) as n:
+            assert n == 1 == torch.get_num_threads()
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, "2", True, None])
+def test_torch_threads_refuses_a_count_that_is_not_a_whole_number_of_threads(bad):
+    before = torch.get_num_threads()
+    with pytest.raises(ValueError, match="whole number of threads"):
+        with D.torch_threads(bad):
+            pass
+    assert torch.get_num_threads() == before
+
+
 def test_seed_everything_repeats():
     D.seed_everything(3)
     a = torch.rand(4)
