@@ -31,11 +31,14 @@ from PIL import Image
 
 from .array_cache import _load_npz, cache_key, cached_arrays, save_npz_atomic  # noqa: F401 (re-exported)
 from .device import num_workers
+from .folding import fold_batch_norm
 from .paths import cache_dir
 from .progress import progress as progress_bar
 
 CHUNK = 1024  # images per cache chunk: the unit of resumption
 MAP_CHANNELS = 128  # spatial maps keep at most this many channels (what the attention chapters use)
+# the version of the extraction, part of each feature file's key: 2 = batch normalization folded (helpers.folding)
+FEATURES_VERSION = 2
 
 BACKBONES = {
     # name: (default input size, mean, std)
@@ -66,6 +69,7 @@ class Backbone(torch.nn.Module):
         else:
             self.net = load_resnet152()
         self.net.eval().requires_grad_(False)
+        fold_batch_norm(self.net)
 
     @torch.inference_mode()
     def forward(self, x: torch.Tensor):
@@ -316,7 +320,7 @@ def cached_features(
     if not data.name:
         raise ValueError("the dataset has no name to key its feature cache with")
     size = size or BACKBONES[backbone][0]
-    key = cache_key(data.name, backbone, size, data.files)
+    key = cache_key(data.name, backbone, size, data.files, FEATURES_VERSION)
     path = cache_dir("features") / f"{key}.npz"
     files = list(map(str, data.files))
     if path.is_file():
