@@ -4,7 +4,7 @@ loaded: EfficientNet-Lite0's forward pass on the book's image size, on this mach
 Both networks run in one process, alternating, on the same (64, 3, 128, 128) float32 batch (the feature cache's
 batch); prints the median and best seconds of each, and the largest difference of their pooled (64, 1280) and
 map (64, 112, 8, 8) outputs. Results: book/performance.md, "Batch normalization folded".
-Usage: python benchmarks/bench_folding.py [--repeat 8]
+Usage: python benchmarks/bench_folding.py [--repeat 10]
 """
 
 import argparse
@@ -14,7 +14,7 @@ import time
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--repeat", type=int, default=8, help="timed passes of each network")
+    parser.add_argument("--repeat", type=int, default=10, help="timed passes of each network")
     args = parser.parse_args(argv)
 
     import torch

@@ -1,6 +1,7 @@
 """Device choice, seeding, thread counts and DataLoader workers."""
 
 import contextlib
+import operator
 import os
 import random
 from collections.abc import Iterator
@@ -111,14 +112,18 @@ def torch_threads(n: int) -> Iterator[int]:
     Chapter 01 trains its GRUs on one thread and the rest on two: a GRU's many small steps gain less from a
     second thread than they lose waiting for it (`benchmarks/bench_threads.py`, book/performance.md "Threads
     on a 2-core machine"). The count changes results only through the order of parallel sums (float rounding).
-    Raises ValueError if `n` is not an int >= 1.
+    Raises ValueError if `n` is not an int (or NumPy integer) >= 1.
 
     Taught in: notebooks/01_search_by_regression.ipynb § 4. Training
     """
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+    try:
+        count = operator.index(n)  # an int or a NumPy integer; not a float, a string or a bool
+    except TypeError:
+        count = 0
+    if isinstance(n, bool) or count < 1:
         raise ValueError(f"torch_threads needs a whole number of threads >= 1, not {n!r}")
     before = torch.get_num_threads()
-    torch.set_num_threads(min(n, cpu_count()))
+    torch.set_num_threads(min(count, cpu_count()))
     try:
         yield torch.get_num_threads()
     finally:

@@ -17,8 +17,9 @@ Scale (issue "real data"): images are decoded and resized in a `torch.utils.data
 `CHUNK` images, so an interrupted run resumes where it stopped; maps are stored in float16 with at most
 `MAP_CHANNELS` channels (ResNet-152's 2048 are projected onto their first 128 principal components, fitted
 on the first chunk), so 123,287 COCO images need about 1.5 GB of maps instead of 23 GB.
-Features are cached as `.npz` files keyed by dataset, split, backbone and resolution; `cached_arrays` caches
-any other named arrays the same way. `embed_photos` gives the pooled features of images held in memory.
+Features are cached as `.npz` files keyed by dataset, split, backbone, resolution and `FEATURES_VERSION`
+(files of an older version stay in the cache folder until it is cleaned); `cached_arrays` caches any other named
+arrays the same way. `embed_photos` gives the pooled features of images held in memory.
 """
 
 from __future__ import annotations

@@ -20,7 +20,10 @@ def fold_batch_norm(net: torch.nn.Module) -> int:
     EfficientNet-Lite0's features), and each activation map is read once less: EfficientNet-Lite0's forward
     pass took 12-14 % less time on 2 CPU cores (`benchmarks/bench_folding.py`; book/performance.md, "Batch
     normalization folded").
-    A BatchNorm without running statistics (it normalizes with each batch's) is left as it is.
+    A BatchNorm without running statistics (it normalizes with each batch's), or whose channel count is not
+    the conv's output's, is left as it is. The pairing trusts that a network registers each conv just before
+    the BatchNorm applied to its output (true of timm's EfficientNets and torchvision's ResNets, which the
+    tests fold and compare with the unfolded network).
     Raises RuntimeError for a network in training mode, whose batch statistics are not constants.
 
     Used in: notebooks/00_data_features_devices.ipynb § What a pretrained CNN sees
@@ -33,8 +36,8 @@ def fold_batch_norm(net: torch.nn.Module) -> int:
         for (_, conv), (bn_name, bn) in zip(children, children[1:]):
             if not (isinstance(conv, torch.nn.Conv2d) and isinstance(bn, torch.nn.BatchNorm2d)):
                 continue
-            if bn.running_mean is None:
-                continue
+            if bn.running_mean is None or conv.out_channels != bn.num_features:
+                continue  # no running statistics (it normalizes each batch), or not this conv's output
             conv.weight, conv.bias = fuse_conv_bn_weights(
                 conv.weight, conv.bias, bn.running_mean, bn.running_var, bn.eps, bn.weight, bn.bias
             )

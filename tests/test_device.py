@@ -4,6 +4,7 @@ import math
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -48,6 +49,9 @@ def test_torch_threads_sets_then_restores_the_count_even_when_the_block_raises(m
     try:
         torch.set_num_threads(2)
         with D.torch_threads(1) as n:
+            assert n == 1 == torch.get_num_threads()
+        assert torch.get_num_threads() == 2
+        with D.torch_threads(np.int64(1)) as n:  # a NumPy integer is a whole number too
             assert n == 1 == torch.get_num_threads()
         assert torch.get_num_threads() == 2
         with pytest.raises(RuntimeError, match="inside"):

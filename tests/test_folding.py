@@ -64,3 +64,40 @@ def test_a_batch_norm_without_running_statistics_is_left_alone():
     net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 1), torch.nn.BatchNorm2d(4, track_running_stats=False)).eval()
     assert fold_batch_norm(net) == 0
     assert isinstance(net[1], torch.nn.BatchNorm2d)
+
+
+def _randomize_statistics(net):
+    g = torch.Generator().manual_seed(0)
+    for m in net.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.copy_(torch.rand(m.num_features, generator=g) - 0.5)
+            m.running_var.copy_(torch.rand(m.num_features, generator=g) + 0.5)
+    return net.eval()
+
+
+@pytest.mark.parametrize("build", ["timm tf_efficientnet_lite0", "torchvision resnet50"])
+def test_the_book_s_backbone_layouts_fold_completely_and_keep_their_outputs(build):
+    """Every BatchNorm of timm's EfficientNet-Lite0 (Conv2dSame, BatchNormAct2d) and of torchvision's ResNet
+    bottlenecks (ResNet-152's block, with downsample branches) follows its conv: all are folded, same outputs."""
+    torch.manual_seed(0)
+    if build.startswith("timm"):
+        net = _import_timm().create_model("tf_efficientnet_lite0", pretrained=False)
+    else:
+        import torchvision
+
+        net = torchvision.models.resnet50(weights=None)
+    net = _randomize_statistics(net).requires_grad_(False)
+    x = torch.randn(2, 3, 64, 64)  # (B, 3, S, S)
+    with torch.no_grad():
+        expected = net(x)  # (B, 1000) logits
+        n_bn = sum(isinstance(m, torch.nn.BatchNorm2d) for m in net.modules())
+        assert fold_batch_norm(net) == n_bn > 40
+        assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in net.modules())
+        assert torch.allclose(net(x), expected, rtol=1e-4, atol=1e-4)
+
+
+def test_a_batch_norm_of_another_width_is_not_folded_into_the_conv_before_it():
+    """A BatchNorm registered after a conv but with another channel count cannot be that conv's: left alone."""
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 1), torch.nn.BatchNorm2d(3)).eval()
+    assert fold_batch_norm(net) == 0
+    assert isinstance(net[1], torch.nn.BatchNorm2d)
