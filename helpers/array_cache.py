@@ -49,14 +49,14 @@ def cached_arrays(name: str, key_parts, compute) -> dict:
     return out
 
 
-def cache_key(name: str, backbone: str, size: int, files: list, version: int = 1) -> str:
+def cache_key(name: str, backbone: str, size: int, files: list, version: int) -> str:
     """A short key naming a feature file: dataset version and split (`name`), backbone, resolution, file list,
     and the version of the extraction code (`version`, bumped when the same images give other numbers).
 
     `size` is the input side in pixels. The key is `<name, '/' -> '_'>-<backbone>-<size>-<12 hex digits>`, the
-    hex digits a sha256 of the parts (version 1 hashes the first four only, as before versions existed).
+    hex digits a sha256 of all five parts.
     """
-    parts = [name, backbone, size, list(map(str, files))] + ([version] if version != 1 else [])
+    parts = [name, backbone, size, list(map(str, files)), version]
     h = hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:12]
     return f"{name.replace('/', '_')}-{backbone}-{size}-{h}"
 
