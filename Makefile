@@ -26,7 +26,7 @@ export SEEING_SAYING_STATIC := 1
 OMP_WAIT_POLICY ?= PASSIVE
 export OMP_WAIT_POLICY
 
-.PHONY: help venv data lab test lint sync test-real book bench test-book test-live chromium clean environment.yml
+.PHONY: help venv data lab test lint sync test-real book bench seeds test-book test-live chromium clean environment.yml
 
 help:
 	@echo "make book       set up .venv, build the data, build the HTML book in $(HTML) (fails on any error)"
@@ -38,6 +38,7 @@ help:
 	@echo "make test-book  build the book (reusing cached executions) and check it in headless Chromium"
 	@echo "make test-live  run chapters 00, 01, 02 and 04 in JupyterLab in headless Chromium and use every widget"
 	@echo "make bench      execute every notebook cold and warm; write the times into book/performance.md"
+	@echo "make seeds      run chapters 01-04 again with SEED = 1 and 2; write the metrics' spread into book/performance.md"
 	@echo "make venv       create/update .venv from requirements.txt (re-runs when requirements.txt changes)"
 	@echo "make data       build the embedded dataset and features (python -m helpers build)"
 	@echo "make environment.yml  rewrite environment.yml from requirements.txt (after adding a pin)"
@@ -150,6 +151,10 @@ test-live: venv data chromium
 # --- benchmark: every notebook cold (empty cache) and warm --------------------------------------------
 bench: venv
 	$(PY) scripts/bench.py --write book/performance.md
+
+# --- the same chapters with other seeds: how far the seed alone moves each metric (about 25 min) ---------
+seeds: venv data
+	$(PY) scripts/seed_spread.py --seeds 1 2 --write book/performance.md
 
 # environment.yml mirrors requirements.txt (tests/test_env.py checks): regenerate it after changing a pin.
 environment.yml:

@@ -1405,16 +1405,19 @@ else:
 # %% [markdown]
 # ## Quality floors and recorded results
 #
-# These assertions fail the notebook (and the book's tests) if learning breaks. The recorded numbers are
-# those of the reported variant (the one with the best validation BLEU-4, printed after training and again
-# below), decoded with `BEAM_SIZE` beams where it says "beam"; the semantic scores are those of the beam
-# captions. The BLEU-4 of all three variants is recorded too.
+# These assertions fail the notebook (and the book's tests) if learning breaks; the numbers are recorded
+# before them, so that a failing run still leaves its numbers. The floors sit below what every seed that
+# `make seeds` tried reaches ({doc}`../book/performance`, "How far the seed alone moves the metrics"), so they
+# catch broken learning, not the luck of a seed. The recorded numbers are those of the reported variant (the
+# one with the best validation BLEU-4, printed after training and again below), decoded with `BEAM_SIZE`
+# beams where it says "beam"; the semantic scores are those of the beam captions. The BLEU-4 of all three
+# variants is recorded too.
 
 # %%
-# Floors: well below what the CPU run reaches (see the tables, and the scores this
-# cell prints), so they catch broken learning, not noise.
+# Floors: below what the CPU runs with seeds 0, 1 and 2 reach (see the tables, and the
+# scores this cell prints), so they catch broken learning, not noise.
 FLOOR_BLEU4, FLOOR_OBJECT_RECALL, FLOOR_OBJECT_PRECISION = 0.30, 0.33, 0.45
-FLOOR_CIDER = 1.35  # CIDEr-D of the beam captions (not bounded by 1)
+FLOOR_CIDER = 1.1  # CIDEr-D of the beam captions (not bounded by 1)
 best = runs[(CHOSEN, f"beam {BEAM_SIZE}")]["scores"]
 headline = {
     "bleu4_greedy": runs[(CHOSEN, "greedy")]["scores"]["bleu4"],
@@ -1466,6 +1469,8 @@ if probe:
     )
 print(f"reported model: {names[CHOSEN]}, beam {BEAM_SIZE}")
 print(pd.Series(headline).round(4).to_string())
+# recorded first, so that a run that fails a check below still leaves its numbers
+helpers.record("03_show_and_tell", headline)
 
 if DATASET == "embedded":
     assert headline["bleu4_beam"] > FLOOR_BLEU4, (
@@ -1509,7 +1514,6 @@ else:
     for key, value in headline.items():
         if key.startswith("bleu"):
             assert 0.0 <= value <= 1.0, f"{key} = {value} is not a BLEU score in [0, 1]"
-helpers.record("03_show_and_tell", headline)
 print(f"notebook run time so far: {time.perf_counter() - T_START:.0f} s")
 
 # %% [markdown]

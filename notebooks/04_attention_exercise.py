@@ -1122,7 +1122,8 @@ if test.scenes is not None:
 # relations is a noisy number: re-run with `SCHEDULED_SAMPLING = 0` (the same notebook) and see whether the
 # order of the two decoders on relations holds. Beam search, which prefers the most common phrasings,
 # states more relations still and gets a smaller share right.
-# The floors cell below asserts each of these comparisons, so the text cannot silently go stale.
+# The floors cell below asserts each of these comparisons on the run this page shows (`SEED = 0`), so the
+# text cannot silently go stale; the performance page says on how many other seeds each one holds.
 
 # %% [markdown]
 # **Where it looked.** For every word of a generated caption that names an object of the scene ("cat" in
@@ -1134,6 +1135,11 @@ if test.scenes is not None:
 # decoder to look at the objects: only the words were supervised. The decoder without attention has no row
 # here: its map is the same $1/L$ everywhere, so it has no peak, and the uniform rate is what a random pick
 # among its tied cells would score.
+#
+# Of the numbers in this chapter, this rate depends most on the training run itself: trained with another
+# `SEED`, the same decoder on the same data can look at the named object far less often, with BLEU-4 about
+# the same ({doc}`../book/performance`, "How far the seed alone moves the metrics"). Where a decoder looks is
+# a by-product of learning to predict words: nothing in the loss pins the map to the object the word names.
 
 # %% tags=["uses-exercises", "skip-execution", "nbval-skip"]
 records = []
@@ -1370,15 +1376,17 @@ for image, k, title in (
 # %% [markdown]
 # ## Quality floors and recorded results
 #
-# The run fails here if learning broke: BLEU-4 and attention-in-box must clear floors well below what this
-# configuration reaches (and attention-in-box must beat the uniform rate by a wide margin). On the scenes,
-# on the CPU (where the fixed seeds make the run repeat exactly), it also asserts each comparison the
-# evaluation's prose makes between the attention decoder, the decoder without attention and the nearest
-# neighbour: if a change of the notebook turns one around, the run stops here and the prose must change
-# with it. On real data,
-# where one epoch on a sample says little about quality, it checks what holds for any correct run: finite
-# losses, a validation loss below the untrained decoder's, BLEU within [0, 1]. The headline
-# numbers go to `results/04_attention_solution.json`.
+# The headline numbers go to `results/04_attention_solution.json` first, so that a run that fails a check
+# still leaves them. The run fails here if learning broke: BLEU-4 and attention-in-box must clear floors well
+# below what this configuration reaches with any of the seeds `make seeds` tried (and attention-in-box must
+# beat the uniform rate by a wide margin). Attention-in-box depends on the seed far more than BLEU-4 does
+# ({doc}`../book/performance`, "How far the seed alone moves the metrics"). On the scenes, on the CPU (where the fixed seeds make the run repeat exactly), with
+# `SEED = 0`, the run the prose describes, it also asserts each comparison the evaluation's prose makes
+# between the attention decoder, the decoder without attention and the nearest neighbour: if a change of
+# the notebook turns one around, the run stops here and the prose must change with it. With another seed it
+# prints which comparisons hold. On real data, where one epoch on a sample says little about quality, it
+# checks what holds for any correct run: finite losses, a validation loss below the untrained decoder's,
+# BLEU within [0, 1].
 
 # %% tags=["uses-exercises", "skip-execution", "nbval-skip"]
 metrics = {
@@ -1411,8 +1419,11 @@ metrics = {
     k: v for k, v in metrics.items() if np.isfinite(v)
 }  # no scene truth (real data): no attention-in-box
 print({k: round(v, 4) if isinstance(v, float) else v for k, v in metrics.items()})
-# a margin below what this configuration reaches (the values are printed above)
-BLEU4_FLOOR, IN_BOX_FLOOR = 0.33, 0.65
+# recorded first, so that a run that fails a check below still leaves its numbers
+print("written to", results.record("04_attention_solution", metrics))
+# a margin below what this configuration reaches with seeds 0, 1 and 2 (the values are
+# printed above); attention-in-box moves with the seed far more than BLEU-4
+BLEU4_FLOOR, IN_BOX_FLOOR = 0.33, 0.30
 if DATASET == "embedded" and EPOCHS >= 6:  # the floors hold at this schedule
     assert metrics["bleu4"] >= BLEU4_FLOOR, (
         f"BLEU-4 {metrics['bleu4']:.3f} is below the floor {BLEU4_FLOOR}"
@@ -1455,8 +1466,15 @@ if DATASET == "embedded" and EPOCHS >= 6 and device.type == "cpu":
         ),
     }
     wrong = [claim for claim, holds in claims.items() if not holds]
-    assert not wrong, f"the evaluation's prose no longer holds: {wrong}"
-    print(f"the {len(claims)} comparisons of the evaluation's prose hold")
+    # the prose describes the run with SEED = 0; another seed may turn a close one
+    # around (the performance page's seeds table), so there it is only reported
+    if SEED == 0:
+        assert not wrong, f"the evaluation's prose no longer holds: {wrong}"
+    print(
+        f"{len(claims) - len(wrong)} of the {len(claims)} comparisons of the "
+        f"evaluation's prose hold with SEED = {SEED}"
+        + (f"; not: {wrong}" if wrong else "")
+    )
 if (
     DATASET != "embedded"
 ):  # real data, even one epoch of a sample: what holds for any correct run
@@ -1493,7 +1511,6 @@ if (
     )
     bleus = [scores["bleu1"], scores["bleu4"], rows["attention, beam 3"]["bleu4"]]
     assert all(0 <= b <= 1 for b in bleus), f"BLEU outside [0, 1]: {bleus}"
-print("written to", results.record("04_attention_solution", metrics))
 
 # %% [markdown]
 # ## Further exercises

@@ -169,9 +169,19 @@ def device_label(device: str) -> tuple[str, str]:
 
 
 def run_notebook(
-    stem: str, device: str, outdir: Path, env: dict, limit_s: int = 900, parameters: dict | None = None
+    stem: str,
+    device: str,
+    outdir: Path,
+    env: dict,
+    limit_s: int = 900,
+    parameters: dict | None = None,
+    allow_errors: bool = False,
 ) -> float:
     """Execute one notebook in a subprocess (so the environment applies); wall seconds.
+
+    The executed notebook is written to ``outdir / f"{stem}.out.ipynb"``. With ``allow_errors`` (nbclient's
+    option) a cell that raises does not stop the run: its error is kept in the output notebook and the next
+    cells run (``scripts/seed_spread.py`` reads what such a run recorded).
 
     papermill writes the `DEVICE` parameter into the notebook (its `parameters` cell mechanism); nbclient, the
     executor Jupyter Book uses, runs it with the book's per-cell timeout. (`papermill.execute_notebook` itself
@@ -185,8 +195,8 @@ def run_notebook(
         "nb = parameterize_notebook(load_notebook_node(sys.argv[1]), "
         "{'DEVICE': sys.argv[3], **json.loads(sys.argv[5])}, "
         "kernel_name='python3', language='python'); "
-        "NotebookClient(nb, timeout=600, kernel_name='python3', resources={'metadata': {'path': sys.argv[4]}})"
-        ".execute(); nbformat.write(nb, sys.argv[2])"
+        "NotebookClient(nb, timeout=600, kernel_name='python3', allow_errors=sys.argv[6] == '1', "
+        "resources={'metadata': {'path': sys.argv[4]}}).execute(); nbformat.write(nb, sys.argv[2])"
     )
     src = ROOT / "notebooks" / f"{stem}.ipynb"
     start = time.perf_counter()
@@ -201,6 +211,7 @@ def run_notebook(
                 device,
                 str(src.parent),
                 json.dumps(parameters or {}),
+                "1" if allow_errors else "0",
             ],
             env=env,
             cwd=ROOT,
