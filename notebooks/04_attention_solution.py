@@ -1393,13 +1393,13 @@ for image, k, title in (
 # still leaves them. The run fails here if learning broke: BLEU-4 and attention-in-box must clear floors well
 # below what this configuration reaches with any of the seeds `make seeds` tried (and attention-in-box must
 # beat the uniform rate by a wide margin). Attention-in-box depends on the seed far more than BLEU-4 does
-# ({doc}`../book/performance`, "How far the seed alone moves the metrics"). On the scenes, on the CPU (where the fixed seeds make the run repeat exactly), with
-# `SEED = 0`, the run the prose describes, it also asserts each comparison the evaluation's prose makes
-# between the attention decoder, the decoder without attention and the nearest neighbour: if a change of
-# the notebook turns one around, the run stops here and the prose must change with it. With another seed it
-# prints which comparisons hold. On real data, where one epoch on a sample says little about quality, it
-# checks what holds for any correct run: finite losses, a validation loss below the untrained decoder's,
-# BLEU within [0, 1].
+# ({doc}`../book/performance`, "How far the seed alone moves the metrics"). On the scenes, on the CPU (where
+# the fixed seeds make the run repeat exactly), with `SEED = 0`, the run the prose describes, it also asserts
+# each comparison the evaluation's prose makes between the attention decoder, the decoder without attention
+# and the nearest neighbour: if a change of the notebook turns one around, the run stops here and the prose
+# must change with it. With another seed it prints which comparisons hold. On real data, where one epoch on
+# a sample says little about quality, it checks what holds for any correct run: finite losses, a validation
+# loss below the untrained decoder's, BLEU within [0, 1].
 
 # %% tags=["uses-exercises"]
 metrics = {
