@@ -205,10 +205,11 @@ def main(argv=None) -> int:
                 for stem in args.only or NOTEBOOKS:
                     run = run_seed(stem, seed, Path(tmp))
                     data["seeds"].setdefault(str(seed), {})[stem] = run
+                    data["date"] = dt.date.today().isoformat()
+                    # after every run, so that a later run that stops the script loses only itself
+                    SEEDS_JSON.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
                     note = f", error: {run['error']}" if run["error"] else ""
                     print(f"seeds: {stem} SEED={seed} {run['seconds']:.0f} s{note}", flush=True)
-        data["date"] = dt.date.today().isoformat()
-        SEEDS_JSON.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
     seed0 = json.loads(bench.BENCH_JSON.read_text()).get("quality", {}) if bench.BENCH_JSON.exists() else {}
     body = render(data["seeds"], seed0)
     if args.write:
