@@ -152,7 +152,7 @@ test-live: venv data chromium
 bench: venv
 	$(PY) scripts/bench.py --write book/performance.md
 
-# --- the same chapters with other seeds: how far the seed alone moves each metric (about 25 min) ---------
+# --- the same chapters with other seeds: how far the seed alone moves each metric (about 30 min) ---------
 seeds: venv data
 	$(PY) scripts/seed_spread.py --seeds 1 2 --write book/performance.md
 

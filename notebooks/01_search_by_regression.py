@@ -38,7 +38,7 @@
 # **Prerequisites.** Chapter 0 (the scenes, the pretrained features, devices); Python, NumPy, a first PyTorch
 # training loop.
 #
-# **Run time.** About three and a half minutes on 2 CPU cores for the whole notebook, as measured by `make bench` (see
+# **Run time.** About four minutes on 2 CPU cores for the whole notebook, as measured by `make bench` (see
 # {doc}`../book/performance`); the first run also trains FastText word vectors on the Spanish and on the English
 # captions, cached afterwards. The image features come from the cache chapter 0 fills (built on first use if
 # missing). `SEED_SCALE = True` adds seed 000's own configuration at its own scale (section 4), many minutes more

@@ -38,7 +38,7 @@
 # **Prerequisites**: chapter 0 (the data and the frozen features) and chapter 1 (regressing between text and image
 # spaces). PyTorch basics (`nn.Module`, an optimizer step).
 #
-# **Run time**: under a minute on 2 CPU cores once the feature cache of chapter 0 exists, as measured by
+# **Run time**: about a minute on 2 CPU cores once the feature cache of chapter 0 exists, as measured by
 # `make bench` (see {doc}`../book/performance`); no GPU needed: only a small head is trained on cached features.
 
 # %% [markdown]

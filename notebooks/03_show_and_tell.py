@@ -38,7 +38,7 @@
 #
 # **Prerequisites**: chapter 0 (data and features); PyTorch modules and optimizers; what an LSTM computes.
 #
-# **Run time**: about two minutes on 2 CPU cores once the features are cached by `make data`, as
+# **Run time**: about three minutes on 2 CPU cores once the features are cached by `make data`, as
 # measured by `make bench` (see {doc}`../book/performance`).
 
 # %% tags=["remove-cell"]

@@ -305,7 +305,10 @@ plt.show()
 # $$
 #
 # the "deep output" of Show, Attend and Tell {cite}`xu2015show`: the word that names an object gets a direct
-# path from what the decoder is looking at.
+# path from what the decoder is looking at. This is Show, Attend and Tell's order, the seminar's. The PyTorch
+# edition scores the positions with the state *after* the LSTM step instead, and feeds the LSTM the pooled
+# image (the order of Lu et al. {cite}`lu2017knowing`); its section
+# {ref}`which state chooses where to look <att-query-order>` says why.
 #
 # **Lasagne 0.1 is small.** It has `InputLayer`, `DenseLayer`, `EmbeddingLayer`, `ConcatLayer`,
 # `ReshapeLayer`, `DimshuffleLayer`, `NonlinearityLayer`, and not much more: the seed also used agentnet's

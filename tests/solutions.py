@@ -89,6 +89,7 @@ RUNS = (
 DESCRIBED_ONLY = {
     "att-doubly-stochastic": "a new loss term and a training run: the solution gives the two expressions",
     "att-look-ahead": "a variation of the chapter's attention-in-box loop, described by the index to shift",
+    "att-xu-order": "the decoder's step in the other order and three training runs: the solution gives each line",
     "theano-att-init": "new layers in the Theano graph and a recompile: the solution names each change",
     "theano-att-dot": "a new score layer in the Theano graph and a recompile: the solution gives the layers",
     "theano-att-scan": "unroll rewritten with theano.scan and timed with an empty compile cache",
