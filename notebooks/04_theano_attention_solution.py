@@ -21,8 +21,8 @@
 # the attended feature vector {cite}`xu2015show,bahdanau2015neural`. Here the decoder is built with
 # **Lasagne** layers and compiled by **Theano** {cite}`dieleman2015lasagne,theano2016`: you describe the whole
 # computation as a symbolic graph, Theano optimizes it, writes C code for it, compiles it with `g++`, and
-# only then does a single number get computed. The chapter {doc}`04_attention_exercise` builds the same model
-# in PyTorch; the page {doc}`../book/theano_vs_pytorch` puts the two side by side.
+# only then does a single number get computed. The chapter {doc}`04_attention_exercise` builds nearly the
+# same model in PyTorch; the page {doc}`../book/theano_vs_pytorch` puts the two side by side.
 #
 # **Learning goals**
 #
