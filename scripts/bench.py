@@ -261,9 +261,16 @@ def render(data: dict) -> dict[str, str]:
         for kind in ("cold", "warm"):
             totals.append(fmt_seconds(sum(t.get(kind) or 0 for t in r["times"].values())))
     rows.append("| **all** | " + " | ".join(f"**{t}**" for t in totals) + " |")
-    meta = [
-        f"- {r['label']}: measured {r['date']} with Python {r['python']}, torch {r['torch']}." for r in runs.values()
-    ]
+    meta = []
+    for r in runs.values():
+        meta.append(f"- {r['label']}: measured {r['date']} with Python {r['python']}, torch {r['torch']}.")
+        by_date: dict[str, list[str]] = {}  # rows a later `--only` run measured again, by its date
+        dates = r.get("dates", {})
+        for stem in ["data", *stems, *sorted(set(dates) - {"data", *stems})]:  # the table's order
+            if stem in dates:
+                by_date.setdefault(dates[stem], []).append("data build" if stem == "data" else stem)
+        for date, stems_then in sorted(by_date.items()):
+            meta.append(f"  - measured again on {date} (`--only`): {', '.join(stems_then)}.")
     times = "\n".join([head, rule, *rows, "", *meta]) if runs else "Not measured yet: run `make bench`."
     # Intro: time per chapter on a first (cold) run, what a reader sees the first time through.
     intro_rows = ["| Chapter | " + " | ".join(r["label"] for r in runs.values()) + " |", "|---|" + "---:|" * len(runs)]
@@ -296,6 +303,28 @@ def render(data: dict) -> dict[str, str]:
         head_rows.append(f"| {stem} | {what} | {mine[key]:.3f} | {ref_name} | {ref:.3f} | {ratio} | {cold} |")
     headlines = "\n".join(head_rows) if len(head_rows) > 2 else "Not measured yet: run `make bench`."
     return {"times": times, "intro": intro, "quality": quality, "headlines": headlines}
+
+
+def merge_run(data: dict, key: str, run: dict, partial: bool) -> None:
+    """Put ``run`` (one device's times) into ``data["runs"][key]``, in place.
+
+    A full run replaces the device's entry. A partial run (``--only``) replaces only the rows it measured
+    and, when its date is not the entry's, records each such row's own date under ``"dates"`` (the times
+    table names them), so that a table mixing two days says which rows come from which.
+    """
+    kept = data.setdefault("runs", {}).get(key)
+    if not partial or kept is None:
+        data["runs"][key] = run
+        return
+    kept["times"].update(run["times"])
+    dates = kept.setdefault("dates", {})  # a row's own date, where it is not the run's
+    for stem in run["times"]:
+        if run["date"] == kept["date"]:
+            dates.pop(stem, None)
+        else:
+            dates[stem] = run["date"]
+    if not dates:
+        del kept["dates"]
 
 
 def main(argv=None) -> int:
@@ -354,10 +383,7 @@ def main(argv=None) -> int:
             print(json.dumps({"run": run, "quality": quality}, indent=1))
             print(render({"runs": {key: run}, "quality": quality})["times"])
             return 0
-        if args.only and key in data["runs"]:
-            data["runs"][key]["times"].update(run["times"])
-        else:
-            data["runs"][key] = run
+        merge_run(data, key, run, partial=bool(args.only))
         data.setdefault("quality", {}).update(quality)
         BENCH_JSON.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
     blocks = render(data)

@@ -207,7 +207,7 @@ def render(seeds: dict, seed0: dict) -> str:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2], help="seeds other than 0 (default: 1 2)")
-    parser.add_argument("--only", nargs="+", choices=NOTEBOOKS, help="these notebooks only (default: all five)")
+    parser.add_argument("--only", nargs="+", choices=NOTEBOOKS, help="these notebooks only (default: all, in order)")
     parser.add_argument("--write", type=Path, help="the page whose seeds block to fill (book/performance.md)")
     parser.add_argument("--render-only", action="store_true", help="run nothing: render book/seeds.json again")
     args = parser.parse_args(argv)
