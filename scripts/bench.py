@@ -270,7 +270,8 @@ def render(data: dict) -> dict[str, str]:
             if stem in dates:
                 by_date.setdefault(dates[stem], []).append("data build" if stem == "data" else stem)
         for date, stems_then in sorted(by_date.items()):
-            meta.append(f"  - measured again on {date} (`--only`): {', '.join(stems_then)}.")
+            versions = f", {r['versions'][date]}" if date in r.get("versions", {}) else ""
+            meta.append(f"  - measured again on {date} (`--only`{versions}): {', '.join(stems_then)}.")
     times = "\n".join([head, rule, *rows, "", *meta]) if runs else "Not measured yet: run `make bench`."
     # Intro: time per chapter on a first (cold) run, what a reader sees the first time through.
     intro_rows = ["| Chapter | " + " | ".join(r["label"] for r in runs.values()) + " |", "|---|" + "---:|" * len(runs)]
@@ -310,7 +311,8 @@ def merge_run(data: dict, key: str, run: dict, partial: bool) -> None:
 
     A full run replaces the device's entry. A partial run (``--only``) replaces only the rows it measured
     and, when its date is not the entry's, records each such row's own date under ``"dates"`` (the times
-    table names them), so that a table mixing two days says which rows come from which.
+    table names them), so that a table mixing two days says which rows come from which; a Python or torch
+    version that differs from the entry's is kept for that date under ``"versions"``.
     """
     kept = data.setdefault("runs", {}).get(key)
     if not partial or kept is None:
@@ -323,8 +325,14 @@ def merge_run(data: dict, key: str, run: dict, partial: bool) -> None:
             dates.pop(stem, None)
         else:
             dates[stem] = run["date"]
-    if not dates:
-        del kept["dates"]
+    versions = kept.setdefault("versions", {})  # a later day's Python and torch, where they differ
+    if (run["python"], run["torch"]) != (kept["python"], kept["torch"]) and run["date"] != kept["date"]:
+        versions[run["date"]] = f"Python {run['python']}, torch {run['torch']}"
+    for date in set(versions) - set(dates.values()):
+        del versions[date]
+    for field in ("dates", "versions"):
+        if not kept[field]:
+            del kept[field]
 
 
 def main(argv=None) -> int:

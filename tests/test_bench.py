@@ -64,3 +64,20 @@ def test_first_partial_run_of_a_device_becomes_its_entry():
     run = _run("2026-12-02", {STEM: {"cold": 70.0, "warm": 65.0}})
     bench.merge_run(data, "cuda", run, partial=True)
     assert data["runs"]["cuda"] == run
+
+
+def test_two_partial_runs_on_two_later_days_keep_their_own_dates_and_versions():
+    data = _full()
+    bench.merge_run(data, "cpu", _run("2026-12-02", {STEM: {"cold": 70.0}}), partial=True)
+    later = dict(_run("2026-12-03", {OTHER: {"cold": 200.0}}), torch="2.15.0")
+    bench.merge_run(data, "cpu", later, partial=True)
+    kept = data["runs"]["cpu"]
+    assert kept["dates"] == {STEM: "2026-12-02", OTHER: "2026-12-03"}
+    assert kept["versions"] == {"2026-12-03": "Python 3.11.7, torch 2.15.0"}
+    times = bench.render(data)["times"]
+    assert f"measured again on 2026-12-02 (`--only`): {STEM}." in times
+    assert f"measured again on 2026-12-03 (`--only`, Python 3.11.7, torch 2.15.0): {OTHER}." in times
+    # The row of the later day measured again on the first partial run's day: its versions go with it.
+    bench.merge_run(data, "cpu", _run("2026-12-02", {OTHER: {"cold": 195.0}}), partial=True)
+    assert kept["dates"] == {STEM: "2026-12-02", OTHER: "2026-12-02"}
+    assert "versions" not in kept
