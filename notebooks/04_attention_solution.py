@@ -656,11 +656,11 @@ print("init_state: OK")
 # notebook run these cells once all the checks pass (the book does not execute them on the exercise page;
 # the solution page shows their output).
 #
-# `start` computes what does not change during a caption: the projected features $W_a a_i + b$ and the
-# initial state ({ref}`att-ex-init-state`). `step` is one word: the LSTM step (4) on the pooled image and the
-# previous word, then, from the new state, the scores (1), weights (2) and context (3), then the logits of the
-# next word. `forward` runs `step` over a batch of teacher-forced captions and also
-# returns the attention weights of every step, shape `(B, T, L)`.
+# `start` computes what does not change during a caption: the projected features $W_a a_i + b$, the pooled
+# image $\bar a$ and the initial state ({ref}`att-ex-init-state`). `step` is one word: the LSTM step (4) on
+# the pooled image and the previous word, then, from the new state, the scores (1), weights (2) and context
+# (3), then the logits of the next word. `forward` runs `step` over a batch of teacher-forced captions and
+# also returns the attention weights of every step, shape `(B, T, L)`.
 #
 # (att-deep-output)=
 # **Deep output.** The next-word layer `out` reads $[h_t; z_t]$, the LSTM output *and* the context computed
@@ -706,15 +706,18 @@ class AttentionDecoder(nn.Module):
         self.out = nn.Linear(hidden_size + feature_size, vocab_size)
 
     def start(self, features):
-        # features (B, L, C) -> decoder state (h, c, features, projected features)
+        # features (B, L, C) -> decoder state: what a step changes, (h, c), and what
+        # stays the same for the whole caption (features, projection, pooled image)
         h, c = init_state(features, self.init_h, self.init_c)  # (B, H), (B, H)
-        return h, c, features, self.feature_proj(features)  # ..., (B, L, A)
+        projected = self.feature_proj(features)  # (B, L, A)
+        pooled = features.mean(dim=1)  # (B, C), the mean of the grid
+        return h, c, features, projected, pooled
 
     def step(self, tokens, state):
         # previous words (B,) -> logits of the next word (B, V), new state,
         # attention weights (B, L); the new state h_t chooses where to look (Lu et al.)
-        h, c, features, features_proj = state  # (B, H), (B, H), (B, L, C), (B, L, A)
-        pooled = features.mean(dim=1)  # (B, C), the mean of the grid
+        # h, c (B, H); features (B, L, C), features_proj (B, L, A), pooled (B, C)
+        h, c, features, features_proj, pooled = state
         h, c = lstm_step(pooled, self.embed(tokens), (h, c), self.cell)  # (B, H) x 2
         if self.uniform_attention:  # no attention: the same 1/L weight everywhere
             alpha = features.new_full(features.shape[:2], 1 / features.shape[1])
@@ -724,7 +727,7 @@ class AttentionDecoder(nn.Module):
             )  # (B, L), rows sum to 1
         context = context_vector(alpha, features)  # (B, C)
         logits = self.out(self.dropout(torch.cat([h, context], dim=-1)))  # (B, V)
-        return logits, (h, c, features, features_proj), alpha
+        return logits, (h, c, features, features_proj, pooled), alpha
 
     def forward(self, features, inputs, own_words=0.0):
         # teacher forcing: inputs (B, T) = <start> w1 ... -> logits (B, T, V),
