@@ -319,16 +319,17 @@ def merge_run(data: dict, key: str, run: dict, partial: bool) -> None:
         data["runs"][key] = run
         return
     kept["times"].update(run["times"])
+    same_day = run["date"] == kept["date"]
     dates = kept.setdefault("dates", {})  # a row's own date, where it is not the run's
     for stem in run["times"]:
-        if run["date"] == kept["date"]:
+        if same_day:
             dates.pop(stem, None)
         else:
             dates[stem] = run["date"]
     versions = kept.setdefault("versions", {})  # a later day's Python and torch, where they differ
-    if (run["python"], run["torch"]) != (kept["python"], kept["torch"]) and run["date"] != kept["date"]:
+    if (run["python"], run["torch"]) != (kept["python"], kept["torch"]):
         versions[run["date"]] = f"Python {run['python']}, torch {run['torch']}"
-    for date in set(versions) - set(dates.values()):
+    for date in set(versions) - set(dates.values()):  # no row of that day left (or the run's own day)
         del versions[date]
     for field in ("dates", "versions"):
         if not kept[field]:
