@@ -696,9 +696,9 @@ class AttentionDecoder(nn.Module):
         # features (B, L, C) -> decoder state: what a step changes, (h, c), and what
         # stays the same for the whole caption (features, projection, pooled image)
         h, c = init_state(features, self.init_h, self.init_c)  # (B, H), (B, H)
-        projected = self.feature_proj(features)  # (B, L, A)
+        features_proj = self.feature_proj(features)  # (B, L, A)
         pooled = features.mean(dim=1)  # (B, C), the mean of the grid
-        return h, c, features, projected, pooled
+        return h, c, features, features_proj, pooled
 
     def step(self, tokens, state):
         # previous words (B,) -> logits of the next word (B, V), new state,
