@@ -1217,7 +1217,7 @@ plt.show()
 # 300,000 for the 1,280-d features) and only the few thousand training images to fit, so it can learn their
 # feature vectors by heart instead of what the captions say about them. During training, dropout
 # {cite}`srivastava2014dropout` zeroes a random share `CONTRAST_IMG_DROPOUT` of each image's features (and scales
-# the rest up to keep the sum); at search time every feature is used. It is the same remedy, at the same rate
+# the rest up to keep the expected sum); at search time every feature is used. It is the same remedy, at the same rate
 # (`0.2`), as the MLP regressor's dropout in section 3. On the validation captions it raised Recall@5 in both
 # languages; the rates `0.3` and `0.5` were within half a point of `0.2`.
 #
