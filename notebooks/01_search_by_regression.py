@@ -38,11 +38,11 @@
 # **Prerequisites.** Chapter 0 (the scenes, the pretrained features, devices); Python, NumPy, a first PyTorch
 # training loop.
 #
-# **Run time.** Four to six minutes on 2 CPU cores for the whole notebook, as measured by `make bench` on two
-# days when the same machine ran at different speeds (see {doc}`../book/performance`); the first run also trains FastText word vectors on the Spanish and on the English
-# captions, cached afterwards. The image features come from the cache chapter 0 fills (built on first use if
-# missing). `SEED_SCALE = True` adds seed 000's own configuration at its own scale (section 4), many minutes more
-# on a CPU.
+# **Run time.** Four to six minutes on 2 CPU cores for the whole notebook, as measured by `make bench` on two days
+# when the same machine ran at different speeds (see {doc}`../book/performance`); the first run also trains
+# FastText word vectors on the Spanish and on the English captions, cached afterwards. The image features come from
+# the cache chapter 0 fills (built on first use if missing). `SEED_SCALE = True` adds seed 000's own configuration
+# at its own scale (section 4), many minutes more on a CPU.
 
 # %% [markdown]
 # ## Parameters
@@ -1214,11 +1214,11 @@ plt.show()
 # (`5e-3`, `1e-2`, `2e-2`), the highest gave the best validation Recall@5 in both languages.
 #
 # And one thing is added: dropout on the image side. The map $W_v$ has $D \times$ `CONTRAST_DIM` weights (over
-# 300,000 for the 1,280-d features) and only the few thousand training images to fit, so it can learn their
-# feature vectors by heart instead of what the captions say about them. During training, dropout
+# 300,000 for the 1,280-d features) and only the few thousand training images to fit, so it can learn their feature
+# vectors by heart instead of what the captions say about them. During training, dropout
 # {cite}`srivastava2014dropout` zeroes a random share `CONTRAST_IMG_DROPOUT` of each image's features (and scales
-# the rest up to keep the expected sum); at search time every feature is used. It is the same remedy, at the same rate
-# (`0.2`), as the MLP regressor's dropout in section 3. On the validation captions it raised Recall@5 in both
+# the rest up to keep the expected sum); at search time every feature is used. It is the same remedy, at the same
+# rate (`0.2`), as the MLP regressor's dropout in section 3. On the validation captions it raised Recall@5 in both
 # languages; the rates `0.3` and `0.5` were within half a point of `0.2`.
 #
 # The temperature sets how sharply the softmax singles out the hardest negatives of the batch. CLIP learns it,
