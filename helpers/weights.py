@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from ._errors import DownloadError
+from ._errors import ChecksumError, DownloadError
 from ._resumable import _short
 from ._stamps import _Locked
 from .registry import get_dataset
@@ -81,10 +81,32 @@ def fetch_torchvision_weights(name: str, progress: bool = True) -> Path:
 def torchvision_model(name: str, progress: bool = True):
     """A torchvision model with its ImageNet weights ('resnet152', 'vgg16', 'vgg16_bn'), in eval mode.
 
-    Fetches the weights first (`fetch_torchvision_weights`: DownloadError when that fails).
+    Fetches the weights first (`fetch_torchvision_weights`: DownloadError when that fails), then reads them with
+    `torch.load(weights_only=True)`: torchvision's own loader unpickles a file already in its cache, so a crafted
+    `.pth` placed there would run code. ChecksumError (one line: delete the file, fetch again) when the file holds
+    anything but tensors or does not fit the network.
     """
+    import pickle
+
+    import torch
     import torchvision.models as tvm
 
-    fetch_torchvision_weights(name, progress)
+    path = fetch_torchvision_weights(name, progress)
     func, _, _ = get_dataset(name).torchvision
-    return getattr(tvm, func)(weights=torchvision_weights(name)).eval()
+    model = getattr(tvm, func)(weights=None)
+    try:
+        model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError, KeyError) as e:
+        raise ChecksumError(
+            f"{path} is not {name}'s weight file (it {_why(e)}): delete it and run `python -m helpers fetch {name}`"
+        ) from None
+    return model.eval()
+
+
+def _why(e: Exception) -> str:
+    """Why a weight file failed to load, in a few words."""
+    import pickle
+
+    if isinstance(e, pickle.UnpicklingError):
+        return "holds Python objects, not only tensors, and was not unpickled"
+    return f"does not load: {type(e).__name__}: {_short(e)}"

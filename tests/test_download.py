@@ -572,3 +572,53 @@ def test_the_registry_is_data_that_a_normal_install_ships():
     project = tomllib.loads((registry.REGISTRY_FILE.parents[1] / "pyproject.toml").read_text())
     patterns = project["tool"]["setuptools"]["package-data"]["helpers"]
     assert any(fnmatch.fnmatch("registry.toml", p) for p in patterns), patterns
+
+
+# ------------------------------------------------------------------ torchvision weights: never unpickled
+class _Payload:  # unpickling this would create the marker file
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (Path.touch, (Path(self.marker),))
+
+
+def test_torchvision_model_does_not_unpickle_a_crafted_weight_file(tmp_path, monkeypatch):
+    import torch
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    path = dl.torchvision_weights_path("resnet152")
+    path.parent.mkdir(parents=True)
+    marker = tmp_path / "payload-ran"
+    torch.save({"conv1.weight": _Payload(marker)}, path)  # the right name, in torch's cache
+    with pytest.raises(dl.ChecksumError, match="holds Python objects") as e:
+        dl.torchvision_model("resnet152", progress=False)
+    assert not marker.exists()
+    assert "\n" not in str(e.value) and "helpers fetch resnet152" in str(e.value)
+
+
+def test_torchvision_model_refuses_tensors_of_another_network(tmp_path, monkeypatch):
+    import torch
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    path = dl.torchvision_weights_path("resnet152")
+    path.parent.mkdir(parents=True)
+    torch.save({"fc.weight": torch.zeros(3, 3)}, path)
+    with pytest.raises(dl.ChecksumError, match="does not load"):
+        dl.torchvision_model("resnet152", progress=False)
+
+
+@pytest.mark.slow
+def test_torchvision_model_loads_a_plain_state_dict(tmp_path, monkeypatch):
+    import torch
+    import torchvision
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    path = dl.torchvision_weights_path("resnet152")
+    path.parent.mkdir(parents=True)
+    torch.manual_seed(1)
+    state = torchvision.models.resnet152().state_dict()
+    torch.save(state, path)
+    model = dl.torchvision_model("resnet152", progress=False)
+    assert not model.training
+    assert torch.equal(model.state_dict()["fc.weight"], state["fc.weight"])
