@@ -31,16 +31,28 @@ from .formats import DatasetFormatError, DatasetWarning
 _DAMAGED = (EOFError, OSError, zlib.error, lzma.LZMAError)
 
 
+_MAGIC = {b"\x1f\x8b": gzip.open, b"BZh": bz2.open, b"\xfd7zXZ\x00": lzma.open}
+
+
 def open_binary(path: Path):
-    """The file opened for reading bytes, through gzip / bz2 / xz when its suffix says so."""
+    """The file opened for reading bytes, through gzip / bz2 / xz when its first bytes (else its suffix) say so.
+
+    Raises DatasetFormatError for a zip archive (it holds files, not one stream: unzip it first).
+    """
     path = Path(path)
-    return {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}.get(path.suffix, open)(path, "rb")
+    with open(path, "rb") as f:
+        start = f.read(6)
+    if start.startswith(b"PK\x03\x04"):
+        raise DatasetFormatError(f"{path} is a zip archive: unzip it and give the word-vector file inside")
+    opener = next((o for m, o in _MAGIC.items() if start.startswith(m)), None)
+    return (opener or {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}.get(path.suffix, open))(path, "rb")
 
 
 def _is_number(field: bytes) -> bool:
+    """A decimal number as NumPy's parser reads it (Python's `float` also takes `1_0`, NumPy does not)."""
     try:
         float(field)
-        return True
+        return b"_" not in field
     except ValueError:
         return False
 
@@ -61,7 +73,7 @@ def vectors_header(path: Path):
     except _DAMAGED as e:
         raise DatasetFormatError(f"{path}:1: the compressed file is damaged or truncated ({e})") from None
     first = first.removeprefix(b"\xef\xbb\xbf")  # a UTF-8 byte-order mark some editors add
-    parts = first.strip().split(b" ")
+    parts = first.split()  # 'count dim', separated by a space (or a tab, which gensim accepts too)
     if not first.strip():
         raise DatasetFormatError(f"{path}:1: a blank first line: not a word-vector file")
     if len(parts) == 2 and all(p.isdigit() for p in parts):

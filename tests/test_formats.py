@@ -419,3 +419,35 @@ def test_inspect_the_embedded_dataset(capsys):
     assert code == 0 and s["captions"] == n_en
     code, s, _ = run_inspect(capsys, "tiny-imagenet", root / "classes")
     assert code == 0 and s["classes"] > 100 and s["splits"]["val"]["images_missing"] == 0
+
+
+def test_vector_files_are_recognised_by_their_bytes_not_only_their_name(tmp_path):
+    import bz2
+    import gzip
+    import lzma
+    import zipfile
+
+    rng = np.random.default_rng(1)
+    expected = rng.standard_normal((6, 5))
+    text = vec_text(WORDS, 5).encode()
+    for name, pack in (("gz.vec", gzip.compress), ("bz.vec", bz2.compress), ("xz.txt", lzma.compress)):
+        p = tmp_path / name  # compressed, but the name does not say so (a download saved without .gz)
+        p.write_bytes(pack(text))
+        words, m, info = read_text_vectors(p)
+        assert words == WORDS and np.allclose(m, expected, atol=1e-4) and info["header"] == [6, 5]
+        assert scan_vectors(p)["vectors"] == 6
+    z = tmp_path / "crawl.vec"
+    with zipfile.ZipFile(z, "w") as f:
+        f.writestr("crawl.vec", text)
+    with pytest.raises(DatasetFormatError, match="zip archive: unzip it"):
+        read_text_vectors(z)
+
+
+def test_vector_header_with_a_tab_and_numbers_that_numpy_rejects(tmp_path):
+    body = vec_text(WORDS, 5).split("\n", 1)[1]
+    words, m, info = read_text_vectors(write(tmp_path / "t.vec", "6\t5\n" + body))  # gensim reads it too
+    assert words == WORDS and info["header"] == [6, 5]
+    # Python's float() takes '1_0'; NumPy's parser does not: the row is named, not "a row does not parse"
+    bad = write(tmp_path / "u.vec", "2 3\na 1 2 3\nb 1_0 5 6\n")
+    with pytest.raises(DatasetFormatError, match=r"u.vec:3: b'1_0' is not a number"):
+        read_text_vectors(bad)
