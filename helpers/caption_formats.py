@@ -21,7 +21,9 @@ from .formats_core import (
     DatasetFormatError,
     _expect,
     _expect_key,
+    _expect_scene,
     _read_json_object,
+    check_file_name,
     clean_caption,
     has_words,
     read_image_list,
@@ -48,14 +50,9 @@ def write_coco_captions(
         {"id": i + 1, "file_name": f, "width": size[0], "height": size[1], **(extra_images[i] if extra_images else {})}
         for i, f in enumerate(files)
     ]
+    more = extra_annotations or [{}] * len(captions)
     anns = [
-        {
-            "id": k + 1,
-            "image_id": int(caption_image[k]) + 1,
-            "caption": c,
-            **(extra_annotations[k] if extra_annotations else {}),
-        }
-        for k, c in enumerate(captions)
+        {"id": k + 1, "image_id": int(caption_image[k]) + 1, "caption": c, **more[k]} for k, c in enumerate(captions)
     ]
     doc = {"info": info or {}, "licenses": [], "images": images, "annotations": anns}
     write_text_atomic(path, json.dumps(doc, ensure_ascii=False, separators=(",", ":")))
@@ -64,7 +61,8 @@ def write_coco_captions(
 def read_coco_captions(path: Path, image_dir: Path | None = None, lang: str = "en") -> CaptionData:
     """Read a COCO captions JSON (`captions_train2014.json` or ours): images in id order, captions stripped.
     `caption_image` (C,) int64; captions without a word are counted in `dropped`. DatasetFormatError: a damaged or
-    malformed file (file and JSON path), two images with one id, a caption of an unknown image."""
+    malformed file (file and JSON path: e.g. a `file_name` that is empty, absolute, with '..' or a folder, a
+    malformed `scene`), two images with one id, a caption of an unknown image, no images or no usable caption."""
     doc = _read_json_object(path, ("images", "annotations"), "a COCO captions file")
     _expect(path, "images", doc["images"], list, "a list of images")
     _expect(path, "annotations", doc["annotations"], list, "a list of annotations")
@@ -72,11 +70,16 @@ def read_coco_captions(path: Path, image_dir: Path | None = None, lang: str = "e
         _expect(path, f"images[{i}]", im, dict, "an image object")
         _expect_key(path, f"images[{i}]", im, "id", int, "an integer image id")
         _expect_key(path, f"images[{i}]", im, "file_name", str, "a file name")
+        check_file_name(im["file_name"], f"{path}: at images[{i}].file_name")
+        if "scene" in im or "scene" in doc["images"][0]:
+            _expect_scene(path, f"images[{i}]", im)
     for i, a in enumerate(doc["annotations"]):
         _expect(path, f"annotations[{i}]", a, dict, "an annotation object")
         _expect_key(path, f"annotations[{i}]", a, "id", int, "an integer annotation id")
         _expect_key(path, f"annotations[{i}]", a, "image_id", int, "the integer id of an image")
         _expect_key(path, f"annotations[{i}]", a, "caption", (str, type(None)), "a caption string")
+    if not doc["images"]:
+        raise DatasetFormatError(f"{path}: at images: no images (an empty list): a damaged or unfinished file?")
     images = sorted(doc["images"], key=lambda im: im["id"])
     index = {im["id"]: i for i, im in enumerate(images)}
     if len(index) != len(images):
@@ -93,9 +96,11 @@ def read_coco_captions(path: Path, image_dir: Path | None = None, lang: str = "e
         captions.append(text)
         owner.append(index[a["image_id"]])
         meanings.append(a.get("meaning"))
+    if not captions:
+        raise DatasetFormatError(f"{path} has no captions: its {len(doc['annotations']):,} are empty or without a word")
     image_dir = Path(image_dir) if image_dir else Path(path).parent
     scenes = None
-    if images and "scene" in images[0]:
+    if "scene" in images[0]:  # checked above: every image has one
         from .scenes import scene_from_json
 
         scenes = [scene_from_json(im["scene"]) for im in images]
@@ -120,8 +125,6 @@ FLICKR8K_SPLITS = {
     "dev": "Flickr_8k.devImages.txt",
     "test": "Flickr_8k.testImages.txt",
 }
-
-
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 
 
@@ -139,7 +142,8 @@ def read_flickr8k_tokens(path: Path, dropped: dict | None = None, oddities: dict
     """`Flickr8k.token.txt` ('1000268201_693b08cb0e.jpg#0<TAB>A child in a pink dress ...') -> {image: [captions]}.
 
     Captions keep the order of their `#k` index; images keep the order of the file. Any number of captions
-    per image is accepted (a few real images have 6). A line that is not `name#k<TAB>caption` is an error.
+    per image is accepted (a few real images have 6). A line that is not `name#k<TAB>caption`, or whose name
+    is not a file inside the dataset's folder (`check_file_name`), is a DatasetFormatError (file and line).
     Captions without a word are left out; `dropped`, if given, counts them per image ({image: count}).
     Groups whose name is not an image file name (`.jpg.1`) are left out and counted in `oddities`.
     """
@@ -151,7 +155,7 @@ def read_flickr8k_tokens(path: Path, dropped: dict | None = None, oddities: dict
         name, hash_, k = key.strip().rpartition("#")
         if not hash_ or not name or not k.strip().isdigit():
             raise DatasetFormatError(f"{path}:{lineno}: expected 'image.jpg#k<TAB>caption', got {ln[:80]!r}")
-        if _no_image_name(name, oddities):
+        if _no_image_name(check_file_name(name, f"{path}:{lineno}"), oddities):
             continue
         caption = clean_caption(caption)
         if has_words(caption):
@@ -168,7 +172,7 @@ def read_flickr8k_csv(path: Path, dropped: dict | None = None, oddities: dict | 
 
     Read with the csv module: a caption may hold commas and quotes. Captions without a word are left out
     (`dropped` counts them per image, as in `read_flickr8k_tokens`). Another header, or a row without an
-    image name, raises `DatasetFormatError` (file and line).
+    image name or whose name leaves the folder, raises `DatasetFormatError` (file and line).
     """
     import csv
     import io
@@ -182,9 +186,7 @@ def read_flickr8k_csv(path: Path, dropped: dict | None = None, oddities: dict | 
         if not any(f.strip() for f in row):
             continue
         name = row[0].strip()
-        if not name:
-            raise DatasetFormatError(f"{path}:{reader.line_num}: a caption without an image name")
-        if _no_image_name(name, oddities):
+        if _no_image_name(check_file_name(name, f"{path}:{reader.line_num}"), oddities):
             continue
         caption = clean_caption(",".join(row[1:])) if len(row) > 1 else ""
         if has_words(caption):
@@ -198,24 +200,39 @@ def read_flickr8k_csv(path: Path, dropped: dict | None = None, oddities: dict | 
     return out
 
 
+def read_split_lists(lists: dict, shared: dict | None = None) -> dict:
+    """{split: image names} of the split files `lists` ({split: path}; `read_image_list`). DatasetFormatError for
+    a missing or malformed file, or a 'train' image also in another list (train/test leakage: names both files and
+    the image); an image in two other lists (val and test) is counted in `shared` ({image: (file, file)})."""
+    groups, first = {s: read_image_list(p) for s, p in lists.items()}, {}
+    for split, names in groups.items():
+        for name in names:
+            if first.setdefault(name, split) != split and "train" in (split, first[name]):
+                raise DatasetFormatError(
+                    f"{lists[first[name]]} and {lists[split]} both list {name}: a training image in another split "
+                    "(train/test leakage); keep it in one"
+                )
+            if first[name] != split and shared is not None:
+                shared[name] = (lists[first[name]], lists[split])
+    return groups
+
+
 def read_flickr8k(text_dir: Path, image_dir: Path | None = None, split: str = "train") -> CaptionData:
     """Flickr8k as distributed: the text folder (`Flickr8k.token.txt`, `Flickr_8k.*Images.txt`) -> CaptionData.
 
     `split`: 'train' (6,000 images), 'val' or 'dev' (1,000), 'test' (1,000), or 'all' (the three splits).
-    An image of the split file without captions is an error. `image_dir` defaults to the text folder.
-    Raises ValueError for another split, DatasetFormatError for a missing or malformed file.
+    `image_dir` defaults to the text folder. Raises ValueError for another split, DatasetFormatError for a missing
+    or malformed file, an image of the split without captions, a train image in another split (`read_split_lists`).
     """
     text_dir = Path(text_dir)
     dropped = {}
     tokens = read_flickr8k_tokens(text_dir / FLICKR8K_TOKENS, dropped)
-    if split == "all":
-        names = list(
-            dict.fromkeys(n for s in ("train", "val", "test") for n in read_image_list(text_dir / FLICKR8K_SPLITS[s]))
-        )
-    elif split in FLICKR8K_SPLITS:
-        names = read_image_list(text_dir / FLICKR8K_SPLITS[split])
-    else:
+    if split not in (*FLICKR8K_SPLITS, "all"):
         raise ValueError(f"unknown Flickr8k split {split!r}; choose 'train', 'val' (or 'dev'), 'test' or 'all'")
+    needed = ("train", "val", "test") if split == "all" else ({"dev": "val"}.get(split, split),)
+    lists = {s: text_dir / FLICKR8K_SPLITS[s] for s in ("train", "val", "test")}
+    groups = read_split_lists({s: p for s, p in lists.items() if s in needed or p.is_file()})
+    names = list(dict.fromkeys(n for s in needed for n in groups[s]))
     captions, owner = [], []
     for i, name in enumerate(names):
         if name not in tokens:
@@ -242,21 +259,12 @@ SEED000_DIM = 2048
 def seed000_files(folder: Path, phase: str) -> dict:
     """The three files of a phase: `<folder>/<phase>/<phase>_*` (the seed's layout) or `<folder>/<phase>_*`."""
     folder = Path(folder)
-    for base in (folder / phase, folder):
-        files = {
-            k: base / f"{phase}_{suffix}"
-            for k, suffix in (
-                ("names", "images_names.txt"),
-                ("vectors", "images_vectors.bin"),
-                ("captions", "captions.txt"),
-            )
-        }
+    kinds = {"names": "images_names.txt", "vectors": "images_vectors.bin", "captions": "captions.txt"}
+    for base in (folder / phase, folder, folder / phase):  # the last: where they are missing from
+        files = {k: base / f"{phase}_{suffix}" for k, suffix in kinds.items()}
         if any(p.exists() for p in files.values()):
             return files
-    return {
-        k: folder / phase / f"{phase}_{s}"
-        for k, s in (("names", "images_names.txt"), ("vectors", "images_vectors.bin"), ("captions", "captions.txt"))
-    }
+    return files
 
 
 def read_seed000_vectors(path: Path, n: int, dim: int = SEED000_DIM) -> np.ndarray:
@@ -289,6 +297,7 @@ def read_seed000(folder: Path, phase: str, dim: int = SEED000_DIM) -> tuple:
     `<phase>_images_names.txt`: one image name a line (the order of the vectors);
     `<phase>_images_vectors.bin`: raw float32 N x dim; `<phase>_captions.txt`: 'image name<TAB>caption'.
     Every caption must name an image of the names file; else, or for a missing file, DatasetFormatError.
+    Empty or wordless captions ('a.jpg<TAB>', 'a.jpg<TAB>.') are dropped and counted in `dropped`.
     """
     files = seed000_files(folder, phase)
     for kind in ("names", "captions", "vectors"):
@@ -303,7 +312,7 @@ def read_seed000(folder: Path, phase: str, dim: int = SEED000_DIM) -> tuple:
     captions, owner = [], []
     dropped = np.zeros(len(names), np.int64)
     for lineno, ln in text_lines(files["captions"]):
-        name, sep, caption = ln.partition("\t")
+        name, sep, caption = (ln, "\t", "") if ln in index else ln.partition("\t")  # 'a.jpg<TAB>': empty caption
         if not sep:
             raise DatasetFormatError(
                 f"{files['captions']}:{lineno}: expected 'image name<TAB>caption', got {ln[:80]!r}"
@@ -339,28 +348,27 @@ def read_karpathy_captions(path: Path, split: str, image_dir: Path | None = None
 
     'train' includes 'restval' (the usual 113,287 COCO training images); 'val', 'test', 'restval' as in
     the file. File names are `<filepath>/<filename>` (e.g. 'val2014/COCO_val2014_000000391895.jpg').
-    `check_only`: validate the file, return None. DatasetFormatError (file, JSON path): malformed, or an empty split.
+    `check_only`: validate the file, return None. DatasetFormatError (file, JSON path): malformed (e.g. a file
+    name that is empty, absolute, with '..' or a folder), or an empty split.
     """
     doc = _read_json_object(path, ("images",), "a Karpathy split file (dataset_coco.json)")
     _expect(path, "images", doc["images"], list, "a list of images")
     for i, im in enumerate(doc["images"]):
         _expect(path, f"images[{i}]", im, dict, "an image object")
-        _expect_key(path, f"images[{i}]", im, "filename", str, "a file name")
+        name = _expect_key(path, f"images[{i}]", im, "filename", str, "a file name")
+        check_file_name(name, f"{path}: at images[{i}].filename")
         _expect_key(path, f"images[{i}]", im, "split", str, "a split name")
-        if "filepath" in im:
-            _expect(path, f"images[{i}].filepath", im["filepath"], (str, type(None)), "a folder name")
+        if im.get("filepath") is not None:
+            folder = _expect(path, f"images[{i}].filepath", im["filepath"], str, "a folder name")
+            check_file_name("/".join(p for p in (folder, name) if p), f"{path}: at images[{i}].filepath")
         for j, sent in enumerate(_expect_key(path, f"images[{i}]", im, "sentences", list, "a list of sentences")):
-            _expect(path, f"images[{i}].sentences[{j}]", sent, dict, "a sentence object")
-            if "raw" not in sent and "tokens" not in sent:
-                raise DatasetFormatError(f"{path}: at images[{i}].sentences[{j}]: no 'raw' or 'tokens' key")
-            if "raw" in sent:
-                _expect(path, f"images[{i}].sentences[{j}].raw", sent["raw"], (str, type(None)), "a caption string")
-            if "tokens" in sent:
-                tokens = _expect(
-                    path, f"images[{i}].sentences[{j}].tokens", sent["tokens"], (list, type(None)), "a list of tokens"
-                )
-                for k, t in enumerate(tokens or []):
-                    _expect(path, f"images[{i}].sentences[{j}].tokens[{k}]", t, str, "a token string")
+            at = f"images[{i}].sentences[{j}]"
+            if "raw" not in _expect(path, at, sent, dict, "a sentence object") and "tokens" not in sent:
+                raise DatasetFormatError(f"{path}: at {at}: no 'raw' or 'tokens' key")
+            _expect(path, f"{at}.raw", sent.get("raw"), (str, type(None)), "a caption string")
+            tokens = _expect(path, f"{at}.tokens", sent.get("tokens"), (list, type(None)), "a list of tokens")
+            for k, t in enumerate(tokens or []):
+                _expect(path, f"{at}.tokens[{k}]", t, str, "a token string")
     if check_only:
         return None
     wanted = {"train": ("train", "restval")}.get(split, (split,))

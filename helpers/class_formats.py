@@ -7,7 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .formats_core import ClassData, DatasetFormatError, text_lines, write_text_atomic
+from .formats_core import ClassData, DatasetFormatError, bad_file_name, check_file_name, text_lines, write_text_atomic
+
+MAX_PIXEL = 65535  # no JPEG is wider or taller (Tiny ImageNet's boxes lie in 0..63, the embedded ones in 0..127)
 
 
 def write_tiny_imagenet_index(root: Path, classes: list, words: dict, train: dict, val: list) -> None:
@@ -32,22 +34,32 @@ def read_tiny_imagenet(root: Path, split: str = "train") -> ClassData:
 
     Returns ClassData: files `train/<wnid>/images/<file>` or `val/images/<file>`, `labels` (N,) int64 into
     `classes`, `boxes` (N, 4) int64 (x0, y0, x1, y1 in pixels). A class without `train/<wnid>/<wnid>_boxes.txt`
-    has no training images (held out). Raises ValueError for another split, DatasetFormatError (file and line)
-    for no wnids.txt, a line without its tab-separated fields or integer box, a val class not in wnids.txt.
+    has no training images (held out). `words.txt` lines are 'wnid<TAB or spaces>name, name'; a class without
+    names there has no `words` entry. Raises ValueError for another split, DatasetFormatError (file and line)
+    for no wnids.txt, a wnid listed twice or that is not a folder name, a line without its tab-separated
+    fields, an image name that leaves the folder, a box that is not 4 integers 0 <= x0 <= x1, 0 <= y0 <= y1
+    <= MAX_PIXEL, a val class not in wnids.txt.
     """
     root = Path(root)
-    if not (root / "wnids.txt").is_file():
+    wnids = root / "wnids.txt"
+    if not wnids.is_file():
         raise DatasetFormatError(f"{root} has no wnids.txt: point at the tiny-imagenet-200 folder")
     if split not in ("train", "val"):
         raise ValueError(f"split must be 'train' or 'val', not {split!r}")
-    classes = [ln for _, ln in text_lines(root / "wnids.txt")]
-    index = {c: i for i, c in enumerate(classes)}
-    words = {}
+    index, lines = {}, {}
+    for lineno, c in text_lines(wnids):
+        if c in index:
+            raise DatasetFormatError(f"{wnids}:{lineno}: {c!r} is listed twice (also line {lines[c]}): list it once")
+        if bad_file_name(c) or "/" in c or "\\" in c:
+            raise DatasetFormatError(f"{wnids}:{lineno}: expected a WordNet id (a folder of train/), got {c!r:.80}")
+        index[c], lines[c] = len(index), lineno
+    classes, words = list(index), {}
     if (root / "words.txt").is_file():
         for _, ln in text_lines(root / "words.txt"):
-            wnid, _, names = ln.partition("\t")
-            if wnid in index:
-                words[wnid] = [w.strip() for w in names.split(",") if w.strip()]
+            wnid, _, names = ln.partition("\t") if "\t" in ln else ln.partition(" ")  # a space for the tab, too
+            names = [w.strip() for w in names.split(",") if w.strip()]
+            if wnid.strip() in index and names:
+                words[wnid.strip()] = names
     files, labels, boxes = [], [], []
     if split == "train":
         for c in classes:
@@ -80,18 +92,24 @@ def read_tiny_imagenet(root: Path, split: str = "train") -> ClassData:
 
 
 def _tiny_fields(path: Path, lineno: int, line: str, n: int, expected: str) -> tuple:
-    """Split a Tiny ImageNet line into its `n - 4` names and 4 integer box coordinates, or raise
-    DatasetFormatError naming the file, the line and what was expected (e.g. spaces instead of tabs)."""
+    """Split a Tiny ImageNet line into its `n - 4` names and 4 integer box coordinates (a box inside the image), or
+    raise DatasetFormatError naming the file, the line and what was expected (e.g. spaces instead of tabs)."""
     parts = line.split("\t")
     if len(parts) != n:
         hint = " (spaces instead of tabs?)" if len(parts) == 1 and len(line.split()) == n else ""
         raise DatasetFormatError(
             f"{path}:{lineno}: expected {n} tab-separated fields ({expected}), got {len(parts)}{hint}: {line[:60]!r}"
         )
+    check_file_name(parts[0], f"{path}:{lineno}")
     try:
         box = [int(v) for v in parts[n - 4 :]]  # whole pixels in the real files; 12.5 or inf is a damaged line
     except ValueError:
         raise DatasetFormatError(
-            f"{path}:{lineno}: expected 4 integer box coordinates, got {parts[n - 4 :]!r}"
+            f"{path}:{lineno}: expected 4 integer box coordinates, got {parts[n - 4 :]!r:.80}"
         ) from None
+    if not (0 <= box[0] <= box[2] <= MAX_PIXEL and 0 <= box[1] <= box[3] <= MAX_PIXEL):
+        raise DatasetFormatError(
+            f"{path}:{lineno}: expected a box x0<TAB>y0<TAB>x1<TAB>y1 with 0 <= x0 <= x1, 0 <= y0 <= y1 "
+            f"(pixels, at most {MAX_PIXEL}), got {' '.join(parts[n - 4 :])[:80]}"
+        )
     return parts[: n - 4], box

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import sys
 import tempfile
 import warnings
 from dataclasses import dataclass, field
@@ -148,6 +149,13 @@ def _read_json(path: Path) -> dict:
         raise DatasetFormatError(
             f"{path}:{e.lineno}: not valid JSON (truncated download?): {e.msg} at column {e.colno}"
         ) from None
+    except ValueError as e:  # an integer of more than sys.get_int_max_str_digits() (4,300) digits
+        m = re.search(rb"\d{%d,}" % (sys.get_int_max_str_digits() + 1), data)
+        where = f"{path}:{data.count(10, 0, m.start()) + 1}" if m else str(path)  # 10: the line end
+        raise DatasetFormatError(
+            f"{where}: a number too long to read ({str(e).split(';')[0]}), which no dataset file has: "
+            "a damaged file? Download it again"
+        ) from None
     except RecursionError:
         raise DatasetFormatError(f"{path}: JSON nested too deeply to be a dataset file") from None
 
@@ -165,16 +173,12 @@ def _read_json_object(path: Path, keys: tuple, what: str) -> dict:
     return doc
 
 
+_JSON_TYPES = {dict: "an object", list: "a list", str: "a string", int: "a number", float: "a number"}
+
+
 def _json_type(value) -> str:
-    return {
-        dict: "an object",
-        list: "a list",
-        str: "a string",
-        int: "a number",
-        float: "a number",
-        bool: "true/false",
-        type(None): "null",
-    }.get(type(value), type(value).__name__)
+    kinds = {**_JSON_TYPES, bool: "true/false", type(None): "null"}
+    return kinds.get(type(value), type(value).__name__)
 
 
 def _expect(path: Path, where: str, value, kind: type | tuple, what: str):
@@ -193,6 +197,20 @@ def _expect_key(path: Path, where: str, obj: dict, key: str, kind, what: str):
             f"{path}: at {where}: no {key!r} key (expected {what}); keys: {', '.join(sorted(map(str, obj)))[:80]}"
         )
     return _expect(path, f"{where}.{key}", obj[key], kind, what)
+
+
+def _expect_scene(path: Path, where: str, im: dict) -> None:
+    """DatasetFormatError (file, JSON path) unless `im['scene']` is {'background': str, 'size': int (optional),
+    'objects': [{'cls': str, 'box': [x0, y0, x1, y1]}]}, as `scenes.scene_to_json` writes it."""
+    scene = _expect_key(path, where, im, "scene", dict, "a scene object (every image has one if the first has)")
+    _expect_key(path, f"{where}.scene", scene, "background", str, "a background name")
+    _expect(path, f"{where}.scene.size", scene.get("size", 128), int, "the canvas size in pixels")
+    for j, o in enumerate(_expect_key(path, f"{where}.scene", scene, "objects", list, "a list of objects")):
+        at = f"{where}.scene.objects[{j}]"
+        _expect_key(path, at, _expect(path, at, o, dict, "an object {'cls', 'box'}"), "cls", str, "a class id")
+        box = _expect_key(path, at, o, "box", list, "a box [x0, y0, x1, y1]")
+        if len(box) != 4 or not all(type(v) in (int, float) for v in box):
+            raise DatasetFormatError(f"{path}: at {at}.box: expected 4 numbers [x0, y0, x1, y1], got {box!r:.60}")
 
 
 # ------------------------------------------------------------------------- messy real text files (added)
@@ -244,12 +262,31 @@ def text_lines(path: Path) -> list:
     return out
 
 
+def bad_file_name(name: str) -> str | None:
+    """Why `name` cannot be a file inside the dataset's folder (empty, absolute, a '..' part, a folder), or None."""
+    parts = re.split(r"[/\\]", name)
+    if not name.strip() or "\0" in name:
+        return "empty" if not name.strip() else "a NUL byte"
+    if name.startswith(("/", "\\")) or re.match(r"[A-Za-z]:[/\\]", name):
+        return "an absolute path"
+    return "'..' leaves the dataset's folder" if ".." in parts else "a folder" if parts[-1] in ("", ".") else None
+
+
+def check_file_name(name: str, where: str) -> str:
+    """`name` if `bad_file_name` finds nothing, else DatasetFormatError '<where>: expected ... got <name> (why)'."""
+    why = bad_file_name(name)
+    if why:
+        raise DatasetFormatError(f"{where}: expected a file name inside the dataset's folder, got {name!r:.80} ({why})")
+    return name
+
+
 def read_image_list(path: Path) -> list:
     """Image names, one a line (Flickr8k split files, seed 000's `<phase>_images_names.txt`), in file order.
 
-    DatasetFormatError for a missing or empty file, or a name listed twice.
+    DatasetFormatError for a missing or empty file, a name listed twice, or one that is not a file name inside
+    the dataset's folder (`check_file_name`: empty, absolute, with '..', ending in '/'; file and line).
     """
-    names = [ln for _, ln in text_lines(path)]
+    names = [check_file_name(ln, f"{path}:{i}") for i, ln in text_lines(path)]
     seen = set()
     dup = [n for n in names if n in seen or seen.add(n)]
     if dup:
@@ -305,17 +342,19 @@ def subset(data, indices, name: str | None = None):
 
 # ----------------------------------------------------------------------------------- image presence
 def missing_images(data) -> list:
-    """Files of a CaptionData / ClassData that are not on disk (one directory listing per folder)."""
+    """Files of a CaptionData / ClassData that are not regular files on disk (one directory listing per folder);
+    a name that leaves the image folder or names a folder (`bad_file_name`) counts as missing."""
     root = data.image_dir
     listing, missing = {}, []
     for f in data.files:
         p = Path(root) / f
         if p.parent not in listing:
             try:
-                listing[p.parent] = set(os.listdir(p.parent))
+                with os.scandir(p.parent) as entries:
+                    listing[p.parent] = {e.name for e in entries if e.is_file()}
             except OSError:
                 listing[p.parent] = set()
-        if p.name not in listing[p.parent]:
+        if bad_file_name(str(f)) or p.name not in listing[p.parent]:
             missing.append(str(f))
     return missing
 

@@ -133,12 +133,19 @@ def _summary(layout: Layout) -> dict:
         spanish = layout.name == "coco-spanish-seed000"
         primary = layout.parts["phases"] if spanish else ("train", "val", "test")
         seen = {}  # image path -> (captions, dropped, absent): the primary splits, each image once
+        phase_of = {}  # image name -> seed 000's first phase listing it: one in two phases is train/test leakage
         for split in [*primary, *layout.parts.get("official", ())]:
             d = read_captions(layout, "train_full" if spanish and split == "train" else split)
             parts[split], missing = _entry(d, layout, problems)
             if spanish:
                 parts[split].update(
                     vectors=int(d.features["pooled"].shape[0]), dimension=int(d.features["pooled"].shape[1])
+                )
+            twice = [f for f in d.files if phase_of.setdefault(f, split) != split] if spanish else []
+            if twice:
+                said.say(
+                    f"coco-spanish at {layout.root}: {len(twice):,} image(s) of phase {split} are also in phase "
+                    f"{phase_of[twice[0]]} (e.g. {twice[0]}): train/test leakage"
                 )
             if split in primary:
                 per = np.bincount(d.caption_image, minlength=len(d.files))

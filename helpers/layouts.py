@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .caption_formats import read_split_lists
 from .formats import (
     CaptionData,
     ClassData,
@@ -30,7 +31,6 @@ from .formats import (
     read_coco_captions,
     read_flickr8k_csv,
     read_flickr8k_tokens,
-    read_image_list,
     read_karpathy_captions,
     read_seed000,
     read_tiny_imagenet,
@@ -95,8 +95,8 @@ def read_captions(layout: Layout, split: str) -> CaptionData:
 
     Splits: 'train', 'val', 'test', 'test_A'..'test_C' (1,000-image chunks of 'test'), COCO's 'restval'
     (Karpathy) and 'train2014' / 'val2014' (official files), Flickr8k's 'all', coco-spanish's 'train_full'.
-    A split the layout lacks, or a file it needs that is missing, raises DatasetFormatError; a layout that
-    is not a caption layout (tiny-imagenet, embedded) ValueError.
+    A split the layout lacks, a file it needs that is missing or malformed, or a Flickr8k training image that a
+    val or test list also names raises DatasetFormatError; a layout that is not a caption layout ValueError.
     """
     if split not in layout.splits:
         raise error(layout, f"no split {split!r} here; this layout has {', '.join(layout.splits)}")
@@ -160,7 +160,13 @@ def _read_flickr8k(layout: Layout, split: str) -> CaptionData:
         for s in needed:
             if not lists[s].is_file():
                 raise error(layout, "a split list is missing", lists[s])
-        groups = {s: read_image_list(lists[s]) for s in needed}
+        shared = {}  # val and test may share images (said); a train image in either is an error
+        groups = read_split_lists({s: p for s, p in lists.items() if s in needed or p.is_file()}, shared)
+        if shared:
+            first, (a, b) = next(iter(shared.items()))
+            said.say(
+                f"flickr8k at {layout.root}: {len(shared):,} image(s) in both {a.name} and {b.name} (e.g. {first})"
+            )
         if kaggle:
             said.say(
                 f"flickr8k at {layout.root}: captions.txt with the official split lists in {lists['train'].parent}"
@@ -210,7 +216,7 @@ def read_classes(layout: Layout, split: str) -> ClassData:
     """One split ('train' / 'val') of a Tiny ImageNet layout as ClassData (images not checked).
 
     Raises ValueError for another layout, DatasetFormatError (one line) for a split the layout lacks, missing
-    val labels, no images listed, or a malformed file.
+    val labels, no images listed, or a malformed file. Classes without names in words.txt are said in one line.
     """
     if layout.name != "tiny-imagenet":
         raise ValueError(f"{layout.name} is not a class layout")
@@ -223,6 +229,12 @@ def read_classes(layout: Layout, split: str) -> ClassData:
     if not len(data.files):
         first = base / "train" / data.classes[0] / f"{data.classes[0]}_boxes.txt" if data.classes else base
         raise error(layout, f"no {split} images are listed", first)
+    nameless = [c for c in data.classes if not data.words.get(c)]
+    if nameless:
+        said.say(
+            f"tiny-imagenet at {layout.root}: {len(nameless)} of {len(data.classes)} classes of wnids.txt have no "
+            f"names in words.txt (e.g. {nameless[0]}): they are shown by their ids"
+        )
     data.name = f"{layout.label}/{split}"
     return data
 

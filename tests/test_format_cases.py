@@ -1,6 +1,7 @@
 """The dataset and word-vector files of ../shared/cases (copied to tests/data), each with its right value
 or error: a DatasetFormatError naming the file, the line or JSON path and what was expected."""
 
+import json
 import re
 from pathlib import Path
 
@@ -208,3 +209,170 @@ def test_word2vec_binary_files_one_reader_for_inspect_and_loaders(tmp_path, monk
         vf.read_text_vectors(bad)
     with pytest.raises(fm.DatasetFormatError):
         load_word_vectors(str(_w(tmp_path / "text.bin", "2 3\nthe 0.1 0.2 0.3\ncat 0.4 0.5 0.6\n")))
+
+
+# ------------------------------------------------------- tester's probes: one kind of fault per test (F2-F10)
+def _tiny(root, wnids="n01\n", words="n01\tgoldfish, Carassius auratus\n", val="val_0.JPEG\tn01\t0\t0\t63\t63\n"):
+    _w(root / "wnids.txt", wnids)
+    _w(root / "words.txt", words)
+    _w(root / "val" / "val_annotations.txt", val)
+    _w(root / "val" / "images" / "val_0.JPEG", b"")
+    return root
+
+
+@pytest.mark.parametrize("box", ["0\t0\t44\t99999999999999999999999", "44\t0\t0\t10", "0\t44\t10\t0", "-5\t0\t10\t10"])
+def test_tiny_imagenet_box_out_of_the_image_names_file_and_line(tmp_path, capsys, box):
+    root = _tiny(tmp_path / "tiny-imagenet-200", val=f"val_0.JPEG\tn01\t{box}\n")
+    with pytest.raises(fm.DatasetFormatError, match=r"val_annotations.txt:1: expected a box .* 0 <= x0 <= x1"):
+        fm.read_tiny_imagenet(root, "val")
+    assert main(["inspect", "tiny-imagenet", str(tmp_path)]) == 1  # no OverflowError traceback
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
+    _w(root / "val" / "val_annotations.txt", "val_0.JPEG\tn01\t5\t0\t5\t63\n")  # a one-pixel box: in the real files
+    assert fm.read_tiny_imagenet(root, "val").boxes.tolist() == [[5, 0, 5, 63]]
+
+
+@pytest.mark.parametrize(
+    "wnids, val, match",
+    [
+        ("n01\nn02\nn01\n", None, r"wnids.txt:3: 'n01' is listed twice \(also line 1\)"),
+        ("../../tmp\n", None, r"wnids.txt:1: expected a WordNet id"),
+        ("n01\n", "../../x.JPEG\tn01\t0\t0\t9\t9\n", r"val_annotations.txt:1: expected a file name inside"),
+    ],
+)
+def test_tiny_imagenet_classes_and_names_that_cannot_be_read(tmp_path, wnids, val, match):
+    root = _tiny(tmp_path, wnids=wnids, **({"val": val} if val else {}))
+    with pytest.raises(fm.DatasetFormatError, match=match):
+        fm.read_tiny_imagenet(root, "val")
+
+
+def test_tiny_imagenet_words_with_spaces_and_classes_without_names(tmp_path):
+    words = "n01 goldfish, Carassius auratus\nn02\nn03  \t great white shark\n"
+    root = _tiny(tmp_path / "tiny-imagenet-200", wnids="n01\nn02\nn03\n", words=words)
+    data = fm.read_tiny_imagenet(root, "val")
+    assert data.words == {"n01": ["goldfish", "Carassius auratus"], "n03": ["great white shark"]}
+    _w(root / "train" / "n01" / "n01_boxes.txt", "n01_0.JPEG\t0\t0\t9\t9\n")
+    _w(root / "train" / "n01" / "images" / "n01_0.JPEG", b"")
+    summary = inspect("tiny-imagenet", tmp_path)
+    assert summary["words"] == 2 and any("1 of 3 classes" in n and "n02" in n for n in summary["notes"])
+
+
+def _coco(tmp_path, images, captions=("A dog.",)):
+    doc = {
+        "images": images,
+        "annotations": [{"id": k + 1, "image_id": 1, "caption": c} for k, c in enumerate(captions)],
+    }
+    return _w(tmp_path / "captions_x.json", json.dumps(doc))
+
+
+@pytest.mark.parametrize(
+    "name", ["", ".", "sub/", "../../../../etc/passwd", "/etc/hostname", "a/../../b.jpg", "C:\\x.jpg"]
+)
+def test_coco_file_names_must_stay_inside_the_image_folder(tmp_path, capsys, name):
+    (tmp_path / "imgs" / "sub").mkdir(parents=True)
+    p = _coco(tmp_path, [{"id": 1, "file_name": name}])
+    with pytest.raises(fm.DatasetFormatError, match=r"captions_x.json: at images\[0\].file_name: expected a file name"):
+        fm.read_coco_captions(p)
+    assert main(["inspect", "coco", str(p), "--images", str(tmp_path / "imgs")]) == 1
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+def test_missing_images_counts_only_regular_files(tmp_path):
+    (tmp_path / "sub").mkdir()
+    _w(tmp_path / "a.jpg", b"")
+    data = fm.CaptionData(tmp_path, ["a.jpg", "sub", "", "../x.jpg"], [], [])
+    assert fm.missing_images(data) == ["sub", "", "../x.jpg"]
+
+
+@pytest.mark.parametrize(
+    "make, match",
+    [
+        (lambda d: fm.read_karpathy_captions(_kp(d, "../a.jpg", "val2014"), "train"), r"at images\[0\].filename"),
+        (lambda d: fm.read_karpathy_captions(_kp(d, "a.jpg", "/etc"), "train"), r"at images\[0\].filepath"),
+        (lambda d: fm.read_flickr8k_tokens(_w(d / "t.txt", "../../x.jpg#0\tA dog.\n")), r"t.txt:1: expected a file"),
+        (lambda d: fm.read_flickr8k_csv(_w(d / "c.txt", "image,caption\n/etc/x.jpg,A dog.\n")), r"c.txt:2: expected"),
+        (lambda d: fm.read_image_list(_w(d / "l.txt", "a.jpg\n../b.jpg\n")), r"l.txt:2: expected a file name"),
+    ],
+)
+def test_other_readers_refuse_names_outside_the_folder(tmp_path, make, match):
+    with pytest.raises(fm.DatasetFormatError, match=match):
+        make(tmp_path)
+
+
+def _kp(folder, filename, filepath):
+    doc = {"images": [{"filepath": filepath, "filename": filename, "split": "train", "sentences": [{"raw": "A dog."}]}]}
+    return _w(folder / "dataset_coco.json", json.dumps(doc))
+
+
+@pytest.mark.parametrize(
+    "images, captions, match",
+    [
+        ([{"id": 1, "file_name": "a.jpg"}], ["", "  ", " . "], r"captions_x.json has no captions"),
+        ([], [], r"captions_x.json: at images: no images"),
+    ],
+)
+def test_coco_without_images_or_usable_captions_is_an_error(tmp_path, capsys, images, captions, match):
+    p = _coco(tmp_path, images, captions)
+    with pytest.raises(fm.DatasetFormatError, match=match):
+        fm.read_coco_captions(p)
+    assert main(["inspect", "coco", str(p)]) == 1 and re.search(match, capsys.readouterr().err)
+
+
+@pytest.mark.parametrize(
+    "scenes, match",
+    [
+        (["garbage"], r"at images\[0\].scene: expected a scene object"),
+        ([{}], r"at images\[0\].scene: no 'background'"),
+        ([{"background": "sky", "objects": [{"cls": "dog", "box": [1, 2]}]}], r"at images\[0\].scene.objects\[0\].box"),
+        ([{"background": "sky", "objects": ["dog"]}], r"at images\[0\].scene.objects\[0\]: expected an object"),
+        ([{"background": "sky", "objects": []}, None], r"at images\[1\]: no 'scene' key"),
+    ],
+)
+def test_coco_scene_truth_of_the_wrong_shape_names_the_json_path(tmp_path, scenes, match):
+    images = [
+        {"id": i + 1, "file_name": f"{i}.jpg", **({} if s is None else {"scene": s})} for i, s in enumerate(scenes)
+    ]
+    with pytest.raises(fm.DatasetFormatError, match=r"captions_x.json: " + match):
+        fm.read_coco_captions(_coco(tmp_path, images))
+
+
+def test_json_with_a_number_too_long_to_read_names_file_and_line(tmp_path, capsys):
+    p = _w(tmp_path / "captions_x.json", '{"images": [\n{"id": ' + "9" * 5000 + ', "file_name": "a.jpg"}]}')
+    with pytest.raises(fm.DatasetFormatError, match=r"captions_x.json:2: a number too long to read"):
+        fm.read_coco_captions(p)
+    assert main(["inspect", "coco", str(p)]) == 1 and "captions_x.json:2" in capsys.readouterr().err
+
+
+def test_seed000_empty_caption_after_the_tab_is_dropped_not_malformed(tmp_path):
+    _w(tmp_path / "train" / "train_images_names.txt", "a.jpg\nb.jpg\n")
+    np.zeros((2, 4), "<f4").tofile(tmp_path / "train" / "train_images_vectors.bin")
+    _w(tmp_path / "train" / "train_captions.txt", "a.jpg\t\nb.jpg\tUn perro.\na.jpg\t.\n")
+    data, _ = fm.read_seed000(tmp_path, "train", dim=4)
+    assert data.captions == ["Un perro."] and data.dropped.tolist() == [2, 0]
+
+
+def test_flickr8k_training_image_in_another_split_is_leakage(tmp_path, capsys):
+    text = tmp_path / "Flickr8k_text"
+    _w(text / "Flickr8k.token.txt", "".join(f"{n}.jpg#0\tA dog.\n" for n in "abc"))
+    _w(text / "Flickr_8k.trainImages.txt", "a.jpg\nb.jpg\n")
+    _w(text / "Flickr_8k.devImages.txt", "b.jpg\n")
+    _w(text / "Flickr_8k.testImages.txt", "c.jpg\n")
+    for n in "abc":
+        _w(tmp_path / "Flicker8k_Dataset" / f"{n}.jpg", b"")
+    with pytest.raises(fm.DatasetFormatError, match=r"trainImages.txt and .*devImages.txt both list b.jpg"):
+        fm.read_flickr8k(text, None, "test")
+    assert main(["inspect", "flickr8k", str(tmp_path)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "both list b.jpg" in err[0] and "leakage" in err[0]
+    _w(text / "Flickr_8k.trainImages.txt", "a.jpg\n")  # val and test sharing an image: said, not an error
+    _w(text / "Flickr_8k.testImages.txt", "b.jpg\nc.jpg\n")
+    summary = inspect("flickr8k", tmp_path)
+    assert any("1 image(s) in both" in n and "b.jpg" in n for n in summary["notes"])
+
+
+def test_seed000_image_in_two_phases_is_said_by_inspect(tmp_path):
+    from tests.test_formats import seed000_phase
+
+    seed000_phase(tmp_path, "train", n=20)
+    seed000_phase(tmp_path, "test_A", n=2)  # the same names as train's first two
+    summary = inspect("coco-spanish", tmp_path)
+    assert any("2 image(s) of phase test_A are also in phase train" in n for n in summary["notes"]), summary["notes"]
