@@ -69,11 +69,19 @@ def human_ceiling(references: list) -> dict:
 
     Averaged over which caption is held out. `references[i]` are the tokenized captions of image i (at least
     2). Note the model is usually scored against all references (one more than here), which favours it
-    slightly. Returns {'bleu1', ..., 'bleu4', 'cider'}. Raises ValueError when an image has fewer than 2
-    references, TypeError as `bleu` for badly nested tokens.
+    slightly. Returns {'bleu1', ..., 'bleu4', 'cider'}. Raises TypeError when `references` is not a list (of
+    lists of token lists), ValueError when it is empty or an image has fewer than 2 references, TypeError as
+    `bleu` for badly nested tokens.
 
     Taught in: notebooks/03_show_and_tell.ipynb § How good is that? Baselines and a ceiling
     """
+    if not isinstance(references, (list, tuple)):
+        raise TypeError(
+            f"human_ceiling takes a list with, per image, the list of its reference token lists, "
+            f"not {type(references).__name__} ({references!r:.60})"
+        )
+    if not references:
+        raise ValueError("no images: the human ceiling needs at least one image with two references or more")
     n = min(len(r) for r in references)
     if n < 2:
         raise ValueError("the ceiling needs at least two references per image")
@@ -93,10 +101,19 @@ def semantic_scores(captions: list, scenes: list, lang: str = "en") -> dict:
     the image's object classes, the share the caption names; count_accuracy: named classes whose stated
     count (1 unless "two ...") is right; relation_accuracy: of the relations stated between objects that
     are present, the share that hold (NaN when none is stated); relations_stated: how many there were.
-    Raises ValueError for a language other than 'en' / 'es'.
+    Raises ValueError for a language other than 'en' / 'es' or when there are not as many captions as scenes;
+    TypeError when `captions` is a string, not a list of caption strings.
 
     Taught in: notebooks/03_show_and_tell.ipynb § How good is that? Baselines and a ceiling
     """
+    if isinstance(captions, (str, bytes)) or isinstance(scenes, (str, bytes)):
+        raise TypeError(
+            f"semantic_scores takes a list of caption strings and a list of scenes, "
+            f"not {type(captions).__name__} and {type(scenes).__name__}"
+        )
+    captions, scenes = list(captions), list(scenes)
+    if len(captions) != len(scenes):
+        raise ValueError(f"{len(captions)} captions but {len(scenes)} scenes: give one caption per scene")
     tp = named = present = counts_ok = rel_ok = rel_n = 0
     for text, scene in zip(captions, scenes):
         p = parse_caption(text, lang)
@@ -149,14 +166,32 @@ def attention_in_box(attention: np.ndarray, box, image_size: int = 128) -> bool:
     """True when the peak of an (H, W) attention map falls inside `box` (x0, y0, x1, y1 in pixels).
 
     The peak is the centre of the most attended cell, mapped onto an `image_size` x `image_size` pixel image.
+    Raises ValueError for a map that is not 2-D or empty, or holds NaN or infinite weights (a diverged model:
+    `argmax` would pick the first NaN, a "peak" that can land in the box), or a box that is not 4 numbers.
 
     Taught in: notebooks/04_attention_solution.ipynb § Evaluation
     """
+    attention = _check_map(attention)
+    if np.shape(box) != (4,):
+        raise ValueError(f"box must be (x0, y0, x1, y1) in pixels, got {box!r:.60}")
     h, w = attention.shape
     r, c = np.unravel_index(int(np.argmax(attention)), attention.shape)
     cx, cy = (c + 0.5) * image_size / w, (r + 0.5) * image_size / h
     x0, y0, x1, y1 = box
     return bool(x0 <= cx < x1 and y0 <= cy < y1)
+
+
+def _check_map(attention) -> np.ndarray:
+    """`attention` as a float array: ValueError unless it is a non-empty (H, W) map of finite weights."""
+    att = np.asarray(attention, dtype=np.float64)
+    if att.ndim != 2 or not att.size:
+        raise ValueError(f"an attention map must be a non-empty (H, W) array, got shape {att.shape}")
+    if not np.isfinite(att).all():
+        raise ValueError(
+            f"attention weights contain NaN or infinite values ({int((~np.isfinite(att)).sum())} of {att.size} "
+            "cells): the model diverged or its input is broken; check the loss curve"
+        )
+    return att
 
 
 def box_cell_fraction(boxes, grid: tuple, image_size: int = 128) -> float:
@@ -183,10 +218,14 @@ def attention_in_boxes(tokens: list, attention, scene, lang: str = "en", image_s
     `attention[t]` is the (H, W) map used to emit `tokens[t]` (a (T, H, W) array or a list of maps);
     `image_size` defaults to `scene.canvas` (pixels). A record is {"position", "word", "cls",
     "hit" (the peak lies in a box of that class), "uniform" (share of cells inside those boxes)}. Words naming
-    an object that is not in the image (a wrong word) are left out: there is no box to look at.
+    an object that is not in the image (a wrong word) are left out: there is no box to look at. Raises
+    TypeError when `tokens` is a string, ValueError as `attention_in_box` for a map of an object word that is
+    not (H, W) or holds NaN / infinite weights.
 
     Taught in: notebooks/04_attention_solution.ipynb § Evaluation
     """
+    if isinstance(tokens, (str, bytes)):
+        raise TypeError(f"tokens must be a list of words, not a string ({tokens!r:.60}): use helpers.tokenize(caption)")
     attention = np.asarray(attention)
     image_size = image_size or scene.canvas
     boxes_of = {}
@@ -213,10 +252,15 @@ def attention_in_boxes(tokens: list, attention, scene, lang: str = "en", image_s
 def summarize_attention_in_box(records: list) -> dict:
     """{"attention_in_box", "attention_in_box_uniform", "object_words"} over records from many captions.
 
-    The two rates are means of the records' "hit" and "uniform"; no records: NaN, NaN and 0.
+    The two rates are means of the records' "hit" and "uniform"; no records: NaN, NaN and 0. Raises ValueError
+    for a record whose "hit" or "uniform" is not a finite number (records of `attention_in_boxes` always are).
 
     Taught in: notebooks/04_attention_solution.ipynb § Evaluation
     """
+    numbers = (bool, int, float, np.number, np.bool_)
+    for i, r in enumerate(records):
+        if not all(isinstance(r[k], numbers) and np.isfinite(r[k]) for k in ("hit", "uniform")):
+            raise ValueError(f"records[{i}] has a non-finite or non-numeric 'hit' / 'uniform': {r!r:.120}")
     if not records:
         return {"attention_in_box": float("nan"), "attention_in_box_uniform": float("nan"), "object_words": 0}
     return {

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from . import scenes as sc
+from ._checks import positive_int as _positive_int
 
 
 def _require_finite(name: str, values) -> None:
@@ -32,15 +33,25 @@ def _require_finite(name: str, values) -> None:
         )
 
 
+def _check_matrices(q, x, qname: str = "queries", xname: str = "items") -> None:
+    """ValueError unless `x` is (N, D) and `q` (Q, D) with the same D (no queries at all passes), both finite."""
+    if x.ndim != 2 or (0 not in tuple(q.shape) and tuple(q.shape[1:]) != tuple(x.shape[1:])):
+        raise ValueError(
+            f"{qname} must be (Q, D) and {xname} (N, D) with the same D: got {qname} of shape "
+            f"{tuple(q.shape)} and {xname} of shape {tuple(x.shape)}"
+        )
+    _require_finite(qname, q)
+    _require_finite(xname, x)
+
+
 # ------------------------------------------------------------------------------------------ retrieval
 def distances(queries, items, metric: str = "l2") -> torch.Tensor:
     """(Q, N) float32 distances of queries (Q, D) to items (N, D): squared L2, or 1 - cosine similarity.
-    ValueError for another `metric`, or NaN / infinite values in the inputs or the distances (overflow).
+    ValueError for another `metric`, inputs that are not matrices of the same width (D), or NaN / infinite
+    values in the inputs or the distances (overflow).
     Used in: notebooks/03_show_and_tell.ipynb § What about real photographs?"""
-    q = torch.as_tensor(queries, dtype=torch.float32)
-    x = torch.as_tensor(items, dtype=torch.float32)
-    _require_finite("queries", q)
-    _require_finite("items", x)
+    q, x = torch.as_tensor(queries, dtype=torch.float32), torch.as_tensor(items, dtype=torch.float32)
+    _check_matrices(q, x)
     if metric == "cosine":
         q = torch.nn.functional.normalize(q, dim=1)
         x = torch.nn.functional.normalize(x, dim=1)
@@ -73,9 +84,10 @@ def ranks(queries, items, targets, metric: str = "l2", chunk: int = 2048, dtype=
     on normalized vectors; either costs one matrix product and two passes over its result.
 
     queries: (Q, D) float; items: (N, D) float; targets: (Q,) int, the index of each query's right item.
-    Returns (Q,) int64 ranks, 1 = best. Raises ValueError on a length mismatch, targets outside 0..N-1, an
-    unknown metric, or NaN / infinite values in `queries` or `items` (NaN distances compare false, which would
-    put every target first); TypeError for targets that are not whole numbers.
+    Returns (Q,) int64 ranks, 1 = best. Raises ValueError on a length mismatch, inputs that are not (Q, D) and
+    (N, D) matrices of the same D, targets outside 0..N-1, an unknown metric, or NaN / infinite values in
+    `queries` or `items` (NaN distances compare false, which would put every target first); TypeError for
+    targets that are not whole numbers.
 
     Taught in: notebooks/01_search_by_regression.ipynb § 4. Training
     """
@@ -94,10 +106,8 @@ def ranks(queries, items, targets, metric: str = "l2", chunk: int = 2048, dtype=
         )
     if metric not in ("l2", "cosine"):
         raise ValueError(f"metric must be 'l2' or 'cosine', not {metric!r}")
-    q = torch.as_tensor(queries, dtype=dtype)
-    x = torch.as_tensor(items, dtype=dtype)
-    _require_finite("queries", q)
-    _require_finite("items", x)
+    q, x = torch.as_tensor(queries, dtype=dtype), torch.as_tensor(items, dtype=dtype)
+    _check_matrices(q, x)
     if metric == "cosine":
         q = torch.nn.functional.normalize(q, dim=1)
         x = torch.nn.functional.normalize(x, dim=1)
@@ -117,7 +127,7 @@ def retrieval_metrics(r, ks=(1, 5, 10)) -> dict:
 
     Returns {'mean_rank', 'median_rank', 'mrr', 'recall@1', 'recall@5', 'recall@10'} (one recall per k of
     `ks`), floats. Raises TypeError for ranks that are not numbers, ValueError when there are none, when one
-    is NaN or infinite, or below 1.
+    is NaN or infinite, or below 1; TypeError / ValueError for a k of `ks` that is not an int >= 1.
 
     Taught in: notebooks/01_search_by_regression.ipynb § 5. Evaluation on test_A, test_B and test_C
     """
@@ -131,21 +141,18 @@ def retrieval_metrics(r, ks=(1, 5, 10)) -> dict:
     if (r < 1).any():
         raise ValueError(f"ranks are 1-based, but the smallest is {r.min():g}")
     out = {"mean_rank": float(r.mean()), "median_rank": float(np.median(r)), "mrr": float((1 / r).mean())}
-    for k in ks:
-        out[f"recall@{k}"] = float((r <= k).mean())
+    out.update({f"recall@{k}": float((r <= _positive_int(k, "each k of ks")).mean()) for k in ks})
     return out
 
 
 def chance_metrics(n_items: int, ks=(1, 5, 10)) -> dict:
-    """What a random ranking of `n_items` scores on average (the keys of `retrieval_metrics`).
+    """What a random ranking of `n_items` scores on average (the keys of `retrieval_metrics`); a k above
+    `n_items` gets recall 1. TypeError / ValueError unless `n_items` and every k of `ks` are ints >= 1.
     Taught in: notebooks/01_search_by_regression.ipynb § 5. Evaluation on test_A, test_B and test_C"""
-    out = {
-        "mean_rank": (n_items + 1) / 2,
-        "median_rank": (n_items + 1) / 2,
-        "mrr": sum(1 / r for r in range(1, n_items + 1)) / n_items,
-    }
-    for k in ks:
-        out[f"recall@{k}"] = min(1.0, k / n_items)
+    n_items = _positive_int(n_items, "n_items")
+    mid, mrr = (n_items + 1) / 2, sum(1 / r for r in range(1, n_items + 1)) / n_items
+    out = {"mean_rank": mid, "median_rank": mid, "mrr": mrr}
+    out.update({f"recall@{k}": min(1.0, _positive_int(k, "each k of ks") / n_items) for k in ks})
     return out
 
 
@@ -162,8 +169,7 @@ def evaluate(predicted: dict, image_feats: dict, targets: dict, metrics=("l2", "
     rows, all_ranks = [], {}
     for split, pred in predicted.items():
         for metric in metrics:
-            r = ranks(pred, image_feats[split], targets[split], metric=metric)
-            all_ranks[(split, metric)] = r
+            all_ranks[(split, metric)] = r = ranks(pred, image_feats[split], targets[split], metric=metric)
             rows.append({"split": split, "distance": metric, **retrieval_metrics(r)})
     return rows, all_ranks
 
@@ -171,12 +177,16 @@ def evaluate(predicted: dict, image_feats: dict, targets: dict, metrics=("l2", "
 def top_k(query: np.ndarray, items: np.ndarray, k: int = 5, metric: str = "cosine") -> tuple:
     """(indices, distances) of the `k` items nearest to one query vector (ties by index).
 
-    `query`: (D,); `items`: (N, D); returns (k,) int64 indices and (k,) float32 distances, nearest first.
-    Raises ValueError for NaN or infinite values in the query or the items, or another `metric` (`distances`).
+    `query`: (D,); `items`: (N, D); returns (k,) int64 indices and (k,) float32 distances, nearest first
+    (all N items when `k` > N). Raises TypeError / ValueError unless `k` is an int >= 1; ValueError for a query
+    that is not (D,), no items, a width other than D, NaN or infinite values, or another `metric` (`distances`).
 
     Taught in: notebooks/01_search_by_regression.ipynb § 6. What a bag of words cannot say
     """
-    d = distances(np.asarray(query, np.float32)[None, :], items, metric)[0].numpy()
+    k, query = _positive_int(k, "k"), np.asarray(query, np.float32)
+    if query.ndim != 1 or not len(items):
+        raise ValueError(f"top_k needs one query (D,) and items (N, D): got {query.shape} and {len(items)} items")
+    d = distances(query[None, :], items, metric)[0].numpy()
     order = np.argsort(d, kind="stable")[:k]
     return order, d[order]
 
@@ -186,22 +196,25 @@ def flat_hits(embeddings, label_vecs, targets, ks=(1, 2, 5, 10)) -> dict:
 
     `embeddings`: (N, D); `label_vecs`: (L, D), the candidate labels; `targets[i]` indexes the rows of
     `label_vecs`. Nearest by cosine. Ties count against the image, by label index, as `ranks` breaks them.
-    Returns {'hit@k': float for each k, 'ranks': (N,) int64 rank of every true label}. Raises as `ranks`.
+    Returns {'hit@k': float for each k, 'ranks': (N,) int64 rank of every true label}. Raises as `ranks`, and
+    ValueError when there is no embedding to score; TypeError / ValueError for a k that is not an int >= 1.
 
     Taught in: notebooks/02_devise_zero_shot.ipynb § 5. Evaluation: zero-shot hit@k
     """
-    r = ranks(
-        np.asarray(embeddings, np.float32), np.asarray(label_vecs, np.float32), np.asarray(targets), metric="cosine"
-    )
-    out = {f"hit@{k}": float((r <= k).mean()) for k in ks}
+    r = ranks(np.asarray(embeddings, np.float32), np.asarray(label_vecs, np.float32), targets, metric="cosine")
+    if not len(r):
+        raise ValueError("no embeddings to score: flat hit@k needs at least one image")
+    out = {f"hit@{k}": float((r <= _positive_int(k, "each k of ks")).mean()) for k in ks}
     out["ranks"] = r
     return out
 
 
 def chance_hits(n_labels: int, ks=(1, 2, 5, 10)) -> dict:
     """What guessing k labels at random among `n_labels` scores: {'hit@k': min(1, k / n_labels)}.
+    TypeError / ValueError unless `n_labels` and every k of `ks` are ints >= 1.
     Taught in: notebooks/02_devise_zero_shot.ipynb § 5. Evaluation: zero-shot hit@k"""
-    return {f"hit@{k}": min(1.0, k / n_labels) for k in ks}
+    n_labels = _positive_int(n_labels, "n_labels")
+    return {f"hit@{k}": min(1.0, _positive_int(k, "each k of ks") / n_labels) for k in ks}
 
 
 def search_precision(image_emb, query_vecs, image_labels, query_labels, k: int = 10) -> np.ndarray:
@@ -209,18 +222,24 @@ def search_precision(image_emb, query_vecs, image_labels, query_labels, k: int =
     `query_labels[i]`. Chance is the share of images of that class in the collection.
 
     `image_emb`: (N, D); `query_vecs`: (Q, D); `image_labels`: (N,); `query_labels`: (Q,). Returns (Q,)
-    float64. Raises ValueError when the embeddings or query vectors hold NaN or infinite values.
+    float64; a `k` above N takes all N images. Raises TypeError / ValueError unless `k` is an int >= 1;
+    ValueError for other shapes (one label per image and per query), no image or no query, or when the
+    embeddings or query vectors hold NaN or infinite values.
 
     Taught in: notebooks/02_devise_zero_shot.ipynb § 6. Search with any word
     """
     from .text import normalize
 
-    _require_finite("image embeddings", np.asarray(image_emb, np.float64))
-    _require_finite("query vectors", np.asarray(query_vecs, np.float64))
-    e = normalize(image_emb)
-    q = normalize(query_vecs)
-    top = np.argsort(-(q @ e.T), axis=1, kind="stable")[:, :k]
-    return (np.asarray(image_labels)[top] == np.asarray(query_labels)[:, None]).mean(1)
+    k, e, q = _positive_int(k, "k"), np.asarray(image_emb, np.float64), np.asarray(query_vecs, np.float64)
+    il, ql = np.asarray(image_labels), np.asarray(query_labels)
+    _check_matrices(q, e, "query vectors", "image embeddings")
+    if not len(e) or not len(q) or il.shape != e.shape[:1] or ql.shape != q.shape[:1]:
+        raise ValueError(
+            f"search_precision needs at least one image and one query, and one label each: got "
+            f"{len(e)} images, {len(q)} queries, image_labels {il.shape}, query_labels {ql.shape}"
+        )
+    top = np.argsort(-(normalize(q) @ normalize(e).T), axis=1, kind="stable")[:, :k]
+    return (il[top] == ql[:, None]).mean(1)
 
 
 # ------------------------------------------------------------------------------------- oracle ceiling
@@ -263,8 +282,7 @@ def oracle_metrics(data, ks=(1, 5, 10)) -> dict:
         "mrr": float((harmonic / m).mean()),
         "mean_matches": float(m.mean()),
     }
-    for k in ks:
-        out[f"recall@{k}"] = float(np.minimum(1.0, k / m).mean())
+    out.update({f"recall@{k}": float(np.minimum(1.0, k / m).mean()) for k in ks})
     return out
 
 
@@ -287,12 +305,7 @@ def check_bleu_inputs(references: list, hypotheses: list, metric: str = "BLEU") 
 
     Taught in: notebooks/03_show_and_tell.ipynb § How good is that? Baselines and a ceiling
     """
-    if (
-        isinstance(references, str)
-        or isinstance(hypotheses, str)
-        or not isinstance(references, (list, tuple))
-        or not isinstance(hypotheses, (list, tuple))
-    ):
+    if not isinstance(references, (list, tuple)) or not isinstance(hypotheses, (list, tuple)):  # a str too
         raise TypeError(
             f"{metric.lower()}(references, hypotheses) takes lists: references[i] = list of reference token lists "
             "of image i, hypotheses[i] = the generated token list of image i"
@@ -372,20 +385,6 @@ def bleu(references: list, hypotheses: list) -> dict:
     return {f"bleu{n}": float(v) for n, v in enumerate(scores, start=1)}
 
 
-__all__ = [
-    "distances",
-    "ranks",
-    "ranks_from_distances",
-    "retrieval_metrics",
-    "chance_metrics",
-    "evaluate",
-    "top_k",
-    "flat_hits",
-    "chance_hits",
-    "search_precision",
-    "matching_images",
-    "oracle_metrics",
-    "BLEU_WEIGHTS",
-    "check_bleu_inputs",
-    "bleu",
-]
+__all__ = ["distances", "ranks", "ranks_from_distances", "retrieval_metrics", "chance_metrics", "evaluate", "top_k"]
+__all__ += ["flat_hits", "chance_hits", "search_precision", "matching_images", "oracle_metrics", "BLEU_WEIGHTS"]
+__all__ += ["check_bleu_inputs", "bleu"]

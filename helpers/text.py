@@ -14,8 +14,10 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 import unicodedata
+import zlib
 from collections import Counter
 from functools import lru_cache
 from pathlib import Path
@@ -23,6 +25,7 @@ from pathlib import Path
 import numpy as np
 from nltk.tokenize import wordpunct_tokenize
 
+from ._checks import positive_int, require_finite
 from .formats import write_text_atomic
 from .paths import cache_dir, stable_key
 
@@ -44,6 +47,15 @@ def _require_text(text, what: str = "text") -> str:
     return unicodedata.normalize("NFC", text)
 
 
+def _listed(items, what: str, of: str = "tokens (str)", nested: bool = False):
+    """`items` (with `nested`, as a list of its items, each checked the same way): TypeError for a string, bytes
+    or anything not iterable where a list belongs, since iterating a string gives its characters."""
+    if isinstance(items, (str, bytes)) or not hasattr(items, "__iter__"):
+        hint = "use helpers.tokenize(text)" if of.startswith("token") else "wrap a single one in a list"
+        raise TypeError(f"{what} must be a list of {of}, not {type(items).__name__} ({items!r:.60}): {hint}")
+    return [_listed(x, f"{what}[{i}]") for i, x in enumerate(items)] if nested else items
+
+
 def tokenize(text: str, lang: str = "en") -> list:
     """Lower-cased word tokens without punctuation.
 
@@ -61,18 +73,19 @@ def tokenize(text: str, lang: str = "en") -> list:
 
 
 def tokenize_all(captions: list, lang: str = "en") -> list:
-    """Token lists of many captions (`tokenize` on each).
+    """Token lists of many captions (`tokenize` on each). Raises TypeError when `captions` is one string (or
+    bytes, or not iterable) instead of a list of strings, and as `tokenize` for an item that is not a string.
 
     Taught in: notebooks/01_search_by_regression.ipynb § 2. Three ways to turn a caption into numbers
     """
-    return [tokenize(c, lang) for c in captions]
+    return [tokenize(c, lang) for c in _listed(captions, "captions", "strings (one per caption)")]
 
 
 class Vocabulary:
     """Words <-> indices. Index 0 is `<pad>`, then `<start>`, `<end>`, `<unk>`, then words by frequency.
 
     ValueError when `words` does not start with those four; `build(token_lists, min_count)` keeps words seen at
-    least `min_count` times (ties in alphabetical order).
+    least `min_count` times (ties in alphabetical order), TypeError when `token_lists` or one of them is a string.
     Taught in: notebooks/03_show_and_tell.ipynb § Words to numbers: a vocabulary with a minimum count
     """
 
@@ -84,7 +97,7 @@ class Vocabulary:
 
     @classmethod
     def build(cls, token_lists, min_count: int = 1) -> Vocabulary:
-        counts = Counter(t for toks in token_lists for t in toks)
+        counts = Counter(t for toks in _listed(token_lists, "token_lists", "token lists", True) for t in toks)
         words = sorted((w for w, c in counts.items() if c >= min_count), key=lambda w: (-counts[w], w))
         return cls([PAD, START, END, UNK] + words)
 
@@ -99,12 +112,10 @@ class Vocabulary:
     def encode(self, tokens: list, add_start_end: bool = True) -> list:
         """Tokens -> ids (`<unk>` for unknown words), with `<start>` and `<end>` around them by default.
 
-        Raises TypeError for a string: encode `helpers.tokenize(text)`, not the text (each character would be
-        a token).
+        Raises TypeError for a string (encode `helpers.tokenize(text)`, not the text: each character would be
+        a token), None or anything else that is not a list of tokens.
         """
-        if isinstance(tokens, str):
-            raise TypeError("encode takes a list of tokens, not a string: use vocab.encode(helpers.tokenize(text))")
-        ids = [self.stoi.get(t, self.unk) for t in tokens]
+        ids = [self.stoi.get(t, self.unk) for t in _listed(tokens, "vocab.encode(tokens): tokens")]
         return [self.start, *ids, self.end] if add_start_end else ids
 
     def decode(self, ids, strip: bool = True) -> list:
@@ -124,8 +135,7 @@ class Vocabulary:
         max_len = max_len or max(map(len, sequences))
         out = np.full((len(sequences), max_len), self.pad if pad_value is None else pad_value, np.int64)
         for i, s in enumerate(sequences):
-            s = s[:max_len]
-            out[i, : len(s)] = s
+            out[i, : len(s[:max_len])] = s[:max_len]
         return out
 
     def save(self, path) -> None:
@@ -181,8 +191,6 @@ def lookup(kv, word: str) -> np.ndarray:
         if key in kv.key_to_index:
             return kv[key]
     word = word.lower()
-    import difflib
-
     close = difflib.get_close_matches(word, kv.index_to_key[:50000], n=5, cutoff=0.75)
     hint = f" Did you mean: {', '.join(close)}?" if close else ""
     raise UnknownWordError(f"'{word}' is not in the word vectors' vocabulary.{hint}")
@@ -200,8 +208,6 @@ def phrase_vector(kv, phrase: str, lang: str = "en") -> np.ndarray:
 
 def stable_hash(text: str) -> int:
     """A hash that does not change between Python processes (unlike `hash`, salted by PYTHONHASHSEED)."""
-    import zlib
-
     return zlib.crc32(text.encode("utf-8"))
 
 
@@ -210,21 +216,13 @@ def train_fasttext(token_lists, dim: int = 50, epochs: int = 10, seed: int = 0, 
 
     One worker thread and a process-independent hash make it deterministic (gensim's docs ask for both).
     Returns `FastTextKeyedVectors` of `dim` floats: any word gets a vector, from its character 3- to 5-grams.
+    Raises TypeError when `token_lists` or one of its items is a string (it would train on characters).
     """
     from gensim.models import FastText
 
-    model = FastText(
-        vector_size=dim,
-        window=5,
-        min_count=min_count,
-        workers=1,
-        seed=seed,
-        sg=1,
-        min_n=3,
-        max_n=5,
-        hashfxn=stable_hash,
-    )
-    sentences = [list(t) for t in token_lists]
+    fixed = {"window": 5, "workers": 1, "sg": 1, "min_n": 3, "max_n": 5, "hashfxn": stable_hash}
+    model = FastText(vector_size=dim, min_count=min_count, seed=seed, **fixed)
+    sentences = [list(t) for t in _listed(token_lists, "token_lists", "token lists", True)]
     model.build_vocab(corpus_iterable=sentences)
     model.train(corpus_iterable=sentences, total_examples=len(sentences), epochs=epochs)
     return model.wv
@@ -234,11 +232,13 @@ def cached_fasttext(token_lists: list, name: str, dim: int = 50, epochs: int = 1
     """`train_fasttext` on `token_lists`, saved once in `cache_dir('wordvectors')` as `.npy` + a word list.
 
     No pickle (`helpers.vectorcache`): gensim's own `.kv` files of earlier versions are removed, never loaded.
+    Raises TypeError when `token_lists` or one of its items is a string, as `train_fasttext`.
 
     Taught in: notebooks/01_search_by_regression.ipynb § 2. Three ways to turn a caption into numbers
     """
     from . import vectorcache
 
+    _listed(token_lists, "token_lists", "token lists", True)
     key = stable_key([name, dim, epochs, seed, len(token_lists), token_lists[:50], token_lists[-50:]])
     stem = cache_dir("wordvectors") / f"fasttext-{name.replace('/', '_')}-{key}"
     kv = vectorcache.load_fasttext(stem)
@@ -265,12 +265,13 @@ def centroids(token_lists: list, kv) -> tuple:
 
     A word counts as known when `kv` can give it a vector (`word in kv`: for GloVe, a word of its vocabulary;
     for FastText, any word, built from its character n-grams). A caption with no known word gets zeros.
+    Raises TypeError when `token_lists` or one of its items is a string (tokenize captions first).
 
     Taught in: notebooks/01_search_by_regression.ipynb § 2. Three ways to turn a caption into numbers
     """
+    token_lists = _listed(token_lists, "token_lists", "token lists", True)
     out = np.zeros((len(token_lists), kv.vector_size), np.float32)
-    known = np.zeros(len(token_lists), bool)
-    cache = {}
+    known, cache = np.zeros(len(token_lists), bool), {}
     for i, toks in enumerate(token_lists):
         vecs = []
         for t in toks:
@@ -289,7 +290,8 @@ class WordTable:
 
     Row 0 is padding (zeros). Words are added on first sight, with their vector from `kv`; words `kv` has no
     vector for are dropped from the sequence (the count of dropped words is kept in `.dropped`). A recurrent
-    encoder reads `table.vectors[ids]`: the word vectors stay fixed, as in seed 000.
+    encoder reads `table.vectors[ids]`: the word vectors stay fixed, as in seed 000. `ids` / `encode` raise
+    TypeError for a string where a token list (or a list of them) belongs.
 
     Taught in: notebooks/01_search_by_regression.ipynb § 2. Three ways to turn a caption into numbers
     """
@@ -307,7 +309,7 @@ class WordTable:
 
     def ids(self, tokens: list) -> list:
         out = []
-        for t in tokens:
+        for t in _listed(tokens, "tokens"):
             if t not in self.index:
                 if t not in self.kv:
                     self.dropped += 1
@@ -321,7 +323,7 @@ class WordTable:
 
     def encode(self, token_lists: list, max_len: int | None = None) -> tuple:
         """(ids (N, L) int64, lengths (N,) int64); L is the longest caption (or `max_len`); empty -> length 0."""
-        seqs = [self.ids(t)[:max_len] if max_len else self.ids(t) for t in token_lists]
+        seqs = [self.ids(t)[: max_len or None] for t in _listed(token_lists, "token_lists", "token lists", True)]
         width = max(1, max((len(s) for s in seqs), default=1))
         ids = np.zeros((len(seqs), width), np.int64)
         for i, s in enumerate(seqs):
@@ -346,12 +348,13 @@ def label_vectors(kv, classes: list, words: dict, names: str = "first", lang: st
     `names="first"` uses the class's first name only, so its other names (synonyms) stay words the model
     never saw as labels; `names="all"` averages every name, as seed 001 did with Tiny ImageNet's `words.txt`.
     A class none of whose words is known gets a row of zeros and is listed in the third value (drop it
-    before training). ValueError for another `names`.
+    before training). ValueError for another `names`; TypeError when `classes` is a string, not a list.
 
     Taught in: notebooks/02_devise_zero_shot.ipynb § 2. The targets: a word vector per label
     """
     if names not in ("first", "all"):
         raise ValueError(f"names must be 'first' or 'all', not {names!r}")
+    _listed(classes, "classes", "class names")
     out = np.zeros((len(classes), kv.vector_size), np.float32)
     texts, missing = [], []
     for i, c in enumerate(classes):
@@ -376,23 +379,19 @@ def nearest_words(kv, vectors, topn: int = 5, restrict: int = 30000, exclude=(),
 
     Words in `exclude` are skipped, and with `alphabetic` so is any token that is not made of letters only
     (numbers, punctuation, phone numbers: GloVe has them all). `vectors`: (dim,) or (Q, dim). Returns one
-    [(word, similarity), ...] per row.
+    [(word, similarity), ...] per row. Raises TypeError / ValueError unless `topn` (and `restrict`, or None for
+    all words) is an int >= 1; ValueError for vectors of another shape or with NaN / infinite values;
+    TypeError when `exclude` is a string, not a list of words.
 
     Taught in: notebooks/02_devise_zero_shot.ipynb § 6. Search with any word
     """
-    words = kv.index_to_key[:restrict]
-    table = normalize(kv.vectors[:restrict])
-    q = normalize(np.atleast_2d(np.asarray(vectors, np.float32)))
-    sims = q @ table.T
-    skip = set(exclude)
-    out = []
-    for row in sims:
-        picked = []
-        for j in np.argsort(-row, kind="stable"):
-            if words[j] in skip or (alphabetic and not words[j].isalpha()):
-                continue
-            picked.append((words[j], float(row[j])))
-            if len(picked) == topn:
-                break
-        out.append(picked)
-    return out
+    topn, restrict = positive_int(topn, "topn"), restrict if restrict is None else positive_int(restrict, "restrict")
+    q = np.atleast_2d(np.asarray(vectors, np.float32))
+    if q.ndim != 2 or q.shape[1] != kv.vector_size:
+        raise ValueError(f"vectors must be (dim,) or (Q, dim) with dim = {kv.vector_size}, got shape {q.shape}")
+    require_finite("query vectors", q)
+    words, skip = kv.index_to_key[:restrict], set(_listed(exclude, "exclude", "words"))
+    sims = normalize(q) @ normalize(kv.vectors[:restrict]).T
+    ok = np.array([w not in skip and (not alphabetic or w.isalpha()) for w in words], bool)
+    orders = [o[ok[o]][:topn] for o in np.argsort(-sims, axis=1, kind="stable")]
+    return [[(words[j], float(row[j])) for j in o] for row, o in zip(sims, orders)]

@@ -21,7 +21,7 @@ HELPERS = Path(__file__).resolve().parents[1] / "helpers"
 LAYERS = [
     # the ground: errors of getting data, where things are kept, the static/live switch and progress bars,
     # devices and threads, safe unpacking, scene truth (the atlas, objects, relations; no torch), folding BN
-    ["_errors", "paths", "progress", "device", "extract", "scene_truth", "_older_names", "folding"],
+    ["_errors", "_checks", "paths", "progress", "device", "extract", "scene_truth", "_older_names", "folding"],
     ["_resumable", "formats_core", "scenes", "theano_compat", "array_cache"],  # resumable HTTP; dataset
     # structures; scenes drawn, rendered and captioned; arrays cached as .npz
     ["_stamps", "caption_formats", "class_formats", "grammar"],  # checksum stamps and locks; the readers of

@@ -53,3 +53,87 @@ def test_mismatched_lengths_are_refused():
         M.ranks(np.zeros((3, 2)), np.zeros((4, 2)), [0, 1])
     with pytest.raises(ValueError, match="metric"):
         M.distances(np.zeros((1, 2)), np.zeros((1, 2)), "manhattan")
+
+
+# ------------------------------------------------------------- inputs a tester found (lengths, k, shapes)
+def test_search_precision_refuses_mismatched_labels_empty_inputs_and_bad_k():
+    e = np.eye(3)
+    with pytest.raises(ValueError, match=r"query_labels \(1,\)"):
+        M.search_precision(e, e, [0, 1, 2], [0])  # one label broadcast over three queries
+    with pytest.raises(ValueError, match=r"image_labels \(2,\)"):
+        M.search_precision(e, e, [0, 1], [0, 1, 2])
+    with pytest.raises(ValueError, match="0 images"):
+        M.search_precision(np.zeros((0, 3)), e, [], [0, 1, 2])
+    with pytest.raises(ValueError, match="0 queries"):
+        M.search_precision(e, np.zeros((0, 3)), [0, 1, 2], [])
+    with pytest.raises(ValueError, match="same D"):
+        M.search_precision(e, np.eye(4), [0, 1, 2], [0, 1, 2, 3])
+    for k in (0, -1):
+        with pytest.raises(ValueError, match="k must be at least 1"):
+            M.search_precision(e, e, [0, 1, 2], [0, 1, 2], k=k)
+    with pytest.raises(TypeError, match="k must be a positive int"):
+        M.search_precision(e, e, [0, 1, 2], [0, 1, 2], k=2.5)
+    # valid uses keep working: numpy integer k and labels, k above the number of images takes them all
+    assert M.search_precision(e, e, np.arange(3), np.arange(3), k=np.int64(1)).tolist() == [1.0, 1.0, 1.0]
+    assert M.search_precision(e, e, [0, 1, 2], [0, 1, 2], k=50) == pytest.approx([1 / 3] * 3)
+
+
+def test_flat_hits_refuse_empty_input_and_bad_k():
+    with pytest.raises(ValueError, match="at least one image"):
+        M.flat_hits(np.zeros((0, 3)), np.eye(3), [])
+    with pytest.raises(ValueError, match="at least 1"):
+        M.flat_hits(np.eye(3), np.eye(3), [0, 1, 2], ks=(0,))
+    assert M.flat_hits(np.eye(3), np.eye(3), np.array([0, 1, 2]), ks=(1,))["hit@1"] == 1.0
+
+
+def test_top_k_needs_a_positive_k_and_one_query():
+    x = np.eye(3)
+    for k in (0, -1):
+        with pytest.raises(ValueError, match="k must be at least 1"):
+            M.top_k(np.ones(3), x, k=k)
+    with pytest.raises(TypeError, match="positive int"):
+        M.top_k(np.ones(3), x, k=1.5)
+    with pytest.raises(ValueError, match="one query"):
+        M.top_k(np.ones((1, 3)), x)
+    with pytest.raises(ValueError, match="0 items"):
+        M.top_k(np.ones(3), np.zeros((0, 3)))
+    idx, d = M.top_k(np.array([1.0, 0, 0]), x, k=10)  # k above N: all N items, as documented
+    assert idx.tolist() == [0, 1, 2] and len(d) == 3
+    assert M.top_k(np.ones(3), x, k=np.int64(2))[0].tolist() == [0, 1]
+
+
+@pytest.mark.parametrize("n", [0, -1])
+def test_chance_values_need_at_least_one_item(n):
+    with pytest.raises(ValueError, match="n_items must be at least 1"):
+        M.chance_metrics(n)
+    with pytest.raises(ValueError, match="n_labels must be at least 1"):
+        M.chance_hits(n)
+
+
+def test_chance_values_check_k_and_accept_numpy_ints():
+    with pytest.raises(ValueError, match="each k of ks"):
+        M.chance_metrics(10, ks=(0,))
+    with pytest.raises(TypeError, match="positive int"):
+        M.chance_hits(10, ks=(1.5,))
+    with pytest.raises(TypeError, match="positive int"):
+        M.chance_metrics(10.0)
+    with pytest.raises(ValueError, match="each k of ks"):
+        M.retrieval_metrics([1, 2], ks=(-1,))
+    assert M.chance_metrics(np.int64(4))["recall@5"] == 1.0  # k above n: recall 1
+    assert M.chance_hits(4, (1, 8)) == {"hit@1": 0.25, "hit@8": 1.0}
+
+
+@pytest.mark.parametrize(
+    "q, x", [((3, 2), (4, 3)), ((3, 2, 2), (4, 2)), ((3, 2), (4, 2, 1)), ((3,), (4, 3)), ((3, 2), (4,))]
+)
+def test_ranks_and_distances_name_both_shapes(q, x):
+    match = rf"queries of shape \({q[0]}.*items of shape \({x[0]}"
+    with pytest.raises(ValueError, match=match):
+        M.ranks(np.zeros(q), np.zeros(x), [0, 1, 2])
+    with pytest.raises(ValueError, match=match):
+        M.distances(np.zeros(q), np.zeros(x))
+
+
+def test_ranks_of_no_queries_are_empty():
+    assert M.ranks(np.zeros((0, 2)), np.eye(2), []).shape == (0,)
+    assert M.ranks([], np.eye(2), []).shape == (0,)

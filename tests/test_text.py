@@ -51,3 +51,91 @@ def test_fasttext_is_deterministic():
     b = helpers.train_fasttext(sents, dim=8, epochs=2)
     assert np.array_equal(a["perro"], b["perro"])
     assert a["perrito"].shape == (8,)  # subword vectors cover unseen words
+
+
+# --------------------------------------------------- a string where a list belongs (read as characters)
+def _letters():
+    from helpers.vectorcache import keyed_vectors
+
+    return keyed_vectors(["a", "d", "o", "g", "dog"], np.eye(5, dtype=np.float32))
+
+
+@pytest.mark.parametrize("bad", ["a dog", b"a dog", None, 3])
+def test_tokenize_all_wants_a_list_of_strings(bad):
+    with pytest.raises(TypeError, match="captions must be a list of strings"):
+        helpers.text.tokenize_all(bad)
+
+
+def test_tokenize_all_still_takes_lists_tuples_and_arrays():
+    want = [["a", "dog"], ["a", "cat"]]
+    for texts in (["a dog", "A cat."], ("a dog", "A cat."), np.array(["a dog", "A cat."])):
+        assert helpers.text.tokenize_all(texts) == want
+    assert helpers.text.tokenize_all([]) == []
+
+
+@pytest.mark.parametrize("bad", [["a dog"], "a dog", [["a"], "dog"], [None]])
+def test_functions_of_token_lists_refuse_strings_in_place_of_lists(bad):
+    T, kv = helpers.text, _letters()
+    calls = [
+        lambda: T.centroids(bad, kv),
+        lambda: T.Vocabulary.build(bad),
+        lambda: T.WordTable(kv).encode(bad),
+        lambda: T.train_fasttext(bad, dim=4, epochs=1),
+    ]
+    for call in calls:
+        with pytest.raises(TypeError, match=r"must be a list of (tokens|token lists)"):
+            call()
+
+
+def test_centroids_of_valid_token_lists_are_unchanged():
+    vecs, known = helpers.text.centroids([["a", "dog"], [], ("zzz",)], _letters())
+    assert known.tolist() == [True, False, False]
+    assert vecs[0].tolist() == [0.5, 0, 0, 0, 0.5] and not vecs[1:].any()
+
+
+@pytest.mark.parametrize("bad", [None, "a dog", 3])
+def test_encode_and_word_table_ids_refuse_what_is_not_a_token_list(bad):
+    vocab = Vocabulary.build([["a", "dog"]])
+    with pytest.raises(TypeError, match="tokenize"):
+        vocab.encode(bad)
+    with pytest.raises(TypeError, match="must be a list of tokens"):
+        helpers.text.WordTable(_letters()).ids(bad)
+    assert vocab.encode(np.array(["a", "cat"])) == [1, 4, 3, 2]
+
+
+def test_label_vectors_and_exclude_refuse_a_string():
+    kv = _letters()
+    with pytest.raises(TypeError, match="classes must be a list"):
+        helpers.text.label_vectors(kv, "dog", {})
+    with pytest.raises(TypeError, match="exclude must be a list"):
+        helpers.text.nearest_words(kv, np.ones(5), exclude="dog")
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_nearest_words_refuse_non_finite_queries(bad):
+    q = np.ones((2, 5))
+    q[1, 2] = bad
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        helpers.text.nearest_words(_letters(), q)
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        helpers.text.nearest_words(_letters(), np.full(5, bad))
+
+
+def test_nearest_words_check_topn_restrict_and_width():
+    kv = _letters()
+    for topn in (0, -2):
+        with pytest.raises(ValueError, match="topn must be at least 1"):
+            helpers.text.nearest_words(kv, np.ones(5), topn=topn)
+    with pytest.raises(TypeError, match="topn must be a positive int"):
+        helpers.text.nearest_words(kv, np.ones(5), topn=1.5)
+    with pytest.raises(ValueError, match="restrict must be at least 1"):
+        helpers.text.nearest_words(kv, np.ones(5), restrict=0)
+    with pytest.raises(ValueError, match=r"dim = 5, got shape \(1, 4\)"):
+        helpers.text.nearest_words(kv, np.ones(4))
+
+
+def test_nearest_words_results_are_as_before():
+    kv = _letters()
+    got = helpers.text.nearest_words(kv, np.eye(5)[[4, 0]], topn=2, exclude=["a"], restrict=None)
+    assert got == [[("dog", 1.0), ("d", 0.0)], [("d", 0.0), ("o", 0.0)]]
+    assert len(helpers.text.nearest_words(kv, np.ones(5), topn=np.int64(9))[0]) == 5  # topn above the words: all
