@@ -40,7 +40,14 @@ def main(argv=None) -> int:
     if args.command == "build":
         from . import embedded
 
-        root = embedded.build(force=args.force, features=not args.no_features)
+        try:
+            root = embedded.build(force=args.force, features=not args.no_features)
+        except OSError as e:  # the cache folder cannot be written: a file in the way, permissions, a full disk
+            print(f"build: {e}; check SEEING_SAYING_CACHE and the space on its disk, then build again", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            print("build: interrupted; the half-built copy was removed, run it again to build", file=sys.stderr)
+            return 130
         print(root)
     elif args.command == "datasets":
         from . import embedded

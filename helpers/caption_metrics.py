@@ -52,13 +52,16 @@ def cider(references: list, hypotheses: list) -> float:
     scaled by 10, so scores run from 0 to about 10 and are not bounded by 1 like BLEU). Inputs as for `bleu`:
     `references[i]` the reference token lists of image i, `hypotheses[i]` its tokens; tokens are joined with
     spaces (our tokenizer stands in for the server's PTB tokenizer, which needs Java). Returns a float.
-    Raises TypeError / ValueError for inputs that are not nested as above (`check_bleu_inputs`).
+    Raises TypeError / ValueError for inputs that are not nested as above (`check_bleu_inputs`), ValueError
+    for fewer than 2 images (one image gives every n-gram the weight 0, so any caption would score 0).
 
     Taught in: notebooks/03_show_and_tell.ipynb § How good is that? Baselines and a ceiling
     """
     from pycocoevalcap.cider.cider import Cider
 
     check_bleu_inputs(references, hypotheses, metric="CIDEr")
+    if len(references) < 2:  # idf = log(images / images with the n-gram) = 0 for every n-gram of one image
+        raise ValueError(f"CIDEr needs at least 2 images (its n-gram weights come from the set), got {len(references)}")
     gts = {i: [" ".join(r) for r in refs] for i, refs in enumerate(references)}
     res = {i: [" ".join(h)] for i, h in enumerate(hypotheses)}
     return float(Cider().compute_score(gts, res)[0])

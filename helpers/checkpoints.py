@@ -86,21 +86,39 @@ def save_checkpoint(directory, model, vocab: Vocabulary, config: dict, format: s
     return directory
 
 
+def _json_object(path: Path, what: str) -> dict:
+    """The JSON object in `path`; ValueError naming the file when it is not JSON or not an object."""
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ValueError(f"{path}: not JSON ({e}); the checkpoint is damaged: save it again") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"{path}: expected a JSON {what}, got {type(value).__name__}; save the checkpoint again")
+    return value
+
+
 def load_checkpoint(directory, build: Callable | None = None, map_location="cpu") -> Checkpoint:
     """Load what `save_checkpoint` wrote (no pickle: safetensors or `torch.load(weights_only=True)`).
 
     With `build(config, vocab) -> nn.Module`, the model is created, loaded strictly and set to eval mode.
-    Raises FileNotFoundError when config.json, vocab.json or the weights file is missing, ValueError when
-    config.json disagrees with vocab.json or names an unknown weights format, and RuntimeError (from
+    Raises FileNotFoundError when config.json, vocab.json or the weights file is missing, ValueError (naming
+    the file) when config.json or vocab.json is not the JSON object it should be, a safetensors file is
+    damaged, config.json disagrees with vocab.json or names an unknown weights format, and RuntimeError (from
     `load_state_dict`) when the built model does not match the weights.
 
     Taught in: notebooks/03_show_and_tell.ipynb § Saving and loading without pickle
     """
     directory = Path(directory)
-    config = json.loads((directory / "config.json").read_text(encoding="utf-8"))
-    vocab = Vocabulary.load(directory / "vocab.json")
+    config = _json_object(directory / "config.json", "object")
+    itos = _json_object(directory / "vocab.json", "object with the list of words 'itos'").get("itos")
+    if not isinstance(itos, list) or not all(isinstance(w, str) for w in itos):
+        raise ValueError(f"{directory / 'vocab.json'}: 'itos' is not a list of words; save the checkpoint again")
+    try:
+        vocab = Vocabulary(itos)
+    except ValueError as e:
+        raise ValueError(f"{directory / 'vocab.json'}: {e}; save the checkpoint again") from None
     if config.get("vocab_size", len(vocab)) != len(vocab):
-        raise ValueError(f"{directory}: config says {config['vocab_size']} words, vocab.json has {len(vocab)}")
+        raise ValueError(f"{directory}: config says {config['vocab_size']!r} words, vocab.json has {len(vocab)}")
     fmt = config.get("weights_format")
     if fmt is None:  # a folder from before config.json named its weights: the newest file is the last save
         present = [f for f, name in _WEIGHTS.items() if (directory / name).is_file()]
@@ -116,7 +134,10 @@ def load_checkpoint(directory, build: Callable | None = None, map_location="cpu"
         from safetensors.torch import load_file
 
         device = str(map_location) if map_location is not None else "cpu"
-        state = load_file(str(path), device=device)
+        try:
+            state = load_file(str(path), device=device)
+        except Exception as e:  # safetensors' SafetensorError: a damaged or truncated file
+            raise ValueError(f"{path}: not a readable safetensors file ({e}); save the checkpoint again") from None
     else:
         state = torch.load(path, map_location=map_location, weights_only=True)
     model = None

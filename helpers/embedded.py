@@ -231,9 +231,9 @@ def verify(root: Path, config: Config = Config(), progress: bool = False) -> lis
     try:
         manifest = json.loads(mf.read_text())
         expected = manifest["files"]
-    except (json.JSONDecodeError, KeyError):
+    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError):  # TypeError: not a JSON object
         return ["manifest.json"]
-    if manifest.get("fingerprint") != fingerprint(config):
+    if not isinstance(expected, dict) or manifest.get("fingerprint") != fingerprint(config):
         return ["manifest.json"]
     files = progress_bar(
         expected.items(),
@@ -251,7 +251,9 @@ def build(config: Config = Config(), progress: bool = True, features: bool = Tru
     """Generate the embedded dataset (and its features) unless a verified copy exists; returns its folder.
 
     Writes into a temporary folder and renames it into place, under a file lock, so two notebooks started
-    at once neither build it twice nor see half of it. A copy that fails its checksums is rebuilt.
+    at once neither build it twice nor see half of it; an error or Ctrl-C removes the temporary folder. A copy
+    that fails its checksums (or a file where its folder belongs) is rebuilt. OSError when the cache folder
+    cannot be written (a file where a folder belongs, no permission, a full disk).
     `force` rebuilds a good copy too; `features` also computes and caches the CNN features of every split.
 
     Taught in: notebooks/00_data_features_devices.ipynb § Building the embedded dataset
@@ -271,25 +273,21 @@ def build(config: Config = Config(), progress: bool = True, features: bool = Tru
         tmp = root.with_name(root.name + ".partial")
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
-        _, _, scene_classes = class_split(config)
-        for split, n in config.split_sizes().items():
-            _render_scene_split(tmp, split, n, scene_classes, config, progress)
-        _render_classes(tmp, config, progress)
-        write_text_atomic(
-            tmp / "manifest.json",
-            json.dumps(
-                {
-                    "version": VERSION,
-                    "fingerprint": fingerprint(config),
-                    "config": asdict(config),
-                    "files": _manifest(tmp),
-                },
-                indent=1,
-            ),
-        )
-        if root.exists():
-            shutil.rmtree(root)
-        tmp.rename(root)
+        try:  # interrupted (Ctrl-C) or failed: nothing half-built stays behind
+            _, _, scene_classes = class_split(config)
+            for split, n in config.split_sizes().items():
+                _render_scene_split(tmp, split, n, scene_classes, config, progress)
+            _render_classes(tmp, config, progress)
+            manifest = {"version": VERSION, "fingerprint": fingerprint(config), "config": asdict(config)}
+            write_text_atomic(tmp / "manifest.json", json.dumps({**manifest, "files": _manifest(tmp)}, indent=1))
+            if root.is_dir() and not root.is_symlink():
+                shutil.rmtree(root)
+            elif root.exists() or root.is_symlink():  # a file or a link where the dataset's folder belongs
+                root.unlink()
+            tmp.rename(root)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
         if progress:
             print(f"built the embedded dataset in {time.perf_counter() - t:.0f} s -> {root}")
     if features:

@@ -351,7 +351,7 @@ def missing_images(data) -> list:
         if p.parent not in listing:
             try:
                 with os.scandir(p.parent) as entries:
-                    listing[p.parent] = {e.name for e in entries if e.is_file()}
+                    listing[p.parent] = {e.name for e in entries if os.path.isfile(e.path)}  # False for loops
             except OSError:
                 listing[p.parent] = set()
         if bad_file_name(str(f)) or p.name not in listing[p.parent]:

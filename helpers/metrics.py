@@ -87,7 +87,7 @@ def ranks(queries, items, targets, metric: str = "l2", chunk: int = 2048, dtype=
     Returns (Q,) int64 ranks, 1 = best. Raises ValueError on a length mismatch, inputs that are not (Q, D) and
     (N, D) matrices of the same D, targets outside 0..N-1, an unknown metric, or NaN / infinite values in
     `queries` or `items` (NaN distances compare false, which would put every target first); TypeError for
-    targets that are not whole numbers.
+    targets that are not whole numbers; TypeError / ValueError for a `chunk` that is not an int >= 1.
 
     Taught in: notebooks/01_search_by_regression.ipynb § 4. Training
     """
@@ -115,7 +115,7 @@ def ranks(queries, items, targets, metric: str = "l2", chunk: int = 2048, dtype=
     else:
         half_sq = 0.5 * (x * x).sum(1, keepdim=True).T
     out = []
-    for s in range(0, len(q), chunk):
+    for s in range(0, len(q), _positive_int(chunk, "chunk")):
         d = torch.addmm(half_sq, q[s : s + chunk], x.T, alpha=-1)  # (chunk, N)
         _require_finite("distances (overflow: values too large for the dtype?)", d)
         out.append(ranks_from_distances(d, targets[s : s + chunk]))

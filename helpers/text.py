@@ -358,7 +358,7 @@ def label_vectors(kv, classes: list, words: dict, names: str = "first", lang: st
     out = np.zeros((len(classes), kv.vector_size), np.float32)
     texts, missing = [], []
     for i, c in enumerate(classes):
-        options = list(words.get(c) or [str(c)])
+        options = list(_listed(words.get(c) or [str(c)], f"words[{c!r}]", "names"))
         chosen = options[:1] if names == "first" else options
         vecs = []
         for phrase in chosen:

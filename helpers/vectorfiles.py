@@ -60,7 +60,7 @@ def _is_number(field: bytes) -> bool:
 def vectors_header(path: Path):
     """(count, dim) from a word2vec/fastText first line 'count dim', or None for GloVe text (no header).
 
-    Raises DatasetFormatError for a missing, empty or damaged file.
+    Raises DatasetFormatError for a missing, empty or damaged file, UTF-16 text or lines that end in CR only.
     """
     path = Path(path)
     if not path.is_file():
@@ -69,10 +69,14 @@ def vectors_header(path: Path):
         raise DatasetFormatError(f"{path} is empty")
     try:
         with open_binary(path) as f:
-            first = f.readline()
+            first = f.readline(1 << 20)  # a first line of a megabyte is no word vector's
     except _DAMAGED as e:
         raise DatasetFormatError(f"{path}:1: the compressed file is damaged or truncated ({e})") from None
     first = first.removeprefix(b"\xef\xbb\xbf")  # a UTF-8 byte-order mark some editors add
+    if first.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in first[:4]:
+        raise DatasetFormatError(f"{path}: UTF-16 text; save it as UTF-8 (iconv -f UTF-16 -t UTF-8) and read that")
+    if b"\r" in first.rstrip(b"\r\n"):
+        raise DatasetFormatError(f"{path}:1: lines end in a carriage return only; convert them (tr '\\r' '\\n')")
     parts = first.split()  # 'count dim', separated by a space (or a tab, which gensim accepts too)
     if not first.strip():
         raise DatasetFormatError(f"{path}:1: a blank first line: not a word-vector file")

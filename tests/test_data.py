@@ -114,3 +114,58 @@ def test_configs_with_the_same_seed_do_not_share_a_folder_or_a_feature_cache(cac
     assert a.name != b.name and a.files == b.files  # same file names: only the name keeps the caches apart
     fa, fb = image_features(a, progress=False), image_features(b, progress=False)
     assert not np.array_equal(fa["pooled"], fb["pooled"])
+
+
+# --------------------------------------------------------- a second round of inputs made by others (build)
+def _no_render(monkeypatch):  # build() without its minutes of rendering: one small file per split
+    def fake_split(tmp, split, *a, **k):
+        (tmp / split).mkdir()
+        (tmp / split / "x.txt").write_text(split)
+
+    monkeypatch.setattr(embedded, "_render_scene_split", fake_split)
+    monkeypatch.setattr(embedded, "_render_classes", lambda *a, **k: None)
+
+
+def test_build_replaces_a_file_where_the_dataset_folder_belongs(cache, monkeypatch):
+    _no_render(monkeypatch)
+    root = embedded.dataset_root()
+    root.parent.mkdir(parents=True, exist_ok=True)
+    root.write_text("not a folder")
+    assert embedded.build(features=False, progress=False) == root
+    assert root.is_dir() and embedded.verify(root) == []
+    assert not root.with_name(root.name + ".partial").exists()
+
+
+def test_an_interrupted_build_leaves_nothing_half_built(cache, monkeypatch):
+    _no_render(monkeypatch)
+
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(embedded, "_render_classes", interrupted)
+    root = embedded.dataset_root()
+    with pytest.raises(KeyboardInterrupt):
+        embedded.build(features=False, progress=False)
+    assert not root.exists() and not root.with_name(root.name + ".partial").exists()
+
+
+@pytest.mark.parametrize("text", ["[1, 2]", '{"files": [1]}', '"files"', "\xff\xfe"])
+def test_a_manifest_of_the_wrong_shape_means_rebuild(cache, text):
+    root = embedded.dataset_root()
+    root.mkdir(parents=True)
+    (root / "manifest.json").write_bytes(text.encode("latin-1"))
+    assert embedded.verify(root) == ["manifest.json"]
+
+
+def test_build_cli_with_a_cache_that_is_a_file_prints_one_line(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "cache").write_text("a file")
+    env = {**os.environ, "SEEING_SAYING_CACHE": str(tmp_path / "cache")}
+    p = subprocess.run(
+        [sys.executable, "-m", "helpers", "build", "--no-features"], capture_output=True, text=True, env=env
+    )
+    assert p.returncode == 2 and "Traceback" not in p.stderr, p.stderr
+    assert p.stderr.startswith("build: ") and len(p.stderr.strip().splitlines()) == 1, p.stderr

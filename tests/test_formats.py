@@ -451,3 +451,34 @@ def test_vector_header_with_a_tab_and_numbers_that_numpy_rejects(tmp_path):
     bad = write(tmp_path / "u.vec", "2 3\na 1 2 3\nb 1_0 5 6\n")
     with pytest.raises(DatasetFormatError, match=r"u.vec:3: b'1_0' is not a number"):
         read_text_vectors(bad)
+
+
+def test_vector_files_in_utf16_or_with_cr_only_line_ends_say_what_to_do(tmp_path):
+    text = vec_text(WORDS, 5)
+    for name, data in (("le.vec", text.encode("utf-16")), ("be.txt", text.encode("utf-16-be"))):
+        with pytest.raises(DatasetFormatError, match="UTF-16 text; save it as UTF-8"):
+            read_text_vectors(write_bytes(tmp_path / name, data))
+    cr = write_bytes(tmp_path / "mac.vec", text.replace("\n", "\r").encode())
+    with pytest.raises(DatasetFormatError, match=r"mac.vec:1: lines end in a carriage return only"):
+        scan_vectors(cr)  # it was read as one GloVe row whose word held the whole file
+
+
+def write_bytes(path, data: bytes):
+    path.write_bytes(data)
+    return path
+
+
+def test_a_symlink_loop_in_an_image_folder_hides_no_other_image(tmp_path):
+    import os
+
+    from helpers.formats_core import missing_images
+
+    (tmp_path / "a.jpg").write_bytes(b"x")
+    (tmp_path / "b.jpg").write_bytes(b"x")
+    os.symlink("loop", tmp_path / "loop")  # ELOOP when followed
+    os.symlink("loop", tmp_path / "c.jpg")
+
+    class Data:
+        image_dir, files = tmp_path, ["a.jpg", "b.jpg", "c.jpg", "d.jpg"]
+
+    assert missing_images(Data()) == ["c.jpg", "d.jpg"]

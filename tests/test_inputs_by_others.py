@@ -228,3 +228,47 @@ def test_vocabulary_encode_refuses_a_string():
     vocab = T.Vocabulary.build([["un", "niño"]])
     with pytest.raises(TypeError, match="tokenize"):
         vocab.encode("un niño")
+
+
+# --------------------------------------------------------------------------- a second round of inputs
+def test_label_vectors_refuse_a_string_of_names():
+    from helpers.vectorcache import keyed_vectors
+
+    kv = keyed_vectors(["cat", "c", "d", "o", "g"], np.eye(5, dtype=np.float32))
+    for names in ("first", "all"):
+        with pytest.raises(TypeError, match=r"words\['n1'\] must be a list of names"):
+            T.label_vectors(kv, ["n1"], {"n1": "cat"}, names=names)  # it was read as the names c, a, t
+    assert T.label_vectors(kv, ["n1"], {"n1": ["cat"]})[1] == ["cat"]
+
+
+def test_cider_needs_two_images():
+    ref = ["a", "cat", "sits"]
+    with pytest.raises(ValueError, match="at least 2 images"):
+        caption_metrics.cider([[ref]], [ref])  # idf = 0 for every n-gram: a perfect caption scored 0.0
+    assert caption_metrics.cider([[ref], [["a", "dog"]]], [ref, ["a", "dog"]]) > 1
+
+
+@pytest.mark.parametrize("chunk, error", [(-1, ValueError), (0, ValueError), (2.5, TypeError)])
+def test_ranks_refuse_a_chunk_that_is_not_a_positive_int(chunk, error):
+    q = np.eye(4, dtype=np.float32)
+    with pytest.raises(error, match="chunk"):
+        M.ranks(q, q, np.arange(4), chunk=chunk)  # chunk=-1 returned no ranks at all
+
+
+@pytest.mark.parametrize(
+    "name, text, match",
+    [
+        ("config.json", "{hidden: 8", "config.json: not JSON"),
+        ("config.json", "[1]", "config.json: expected a JSON object, got list"),
+        ("vocab.json", '["<pad>"]', "vocab.json: expected a JSON object"),
+        ("vocab.json", '{"itos": "abc"}', "vocab.json: 'itos' is not a list of words"),
+        ("vocab.json", '{"itos": ["a"]}', "vocab.json: a Vocabulary starts with"),
+        ("model.safetensors", "garbage", "model.safetensors: not a readable safetensors file"),
+    ],
+)
+def test_a_damaged_checkpoint_names_its_file(tmp_path, name, text, match):
+    vocab = T.Vocabulary(["<pad>", "<start>", "<end>", "<unk>"])
+    folder = checkpoints.save_checkpoint(tmp_path / "ck", torch.nn.Linear(2, 3), vocab, {})
+    (folder / name).write_text(text)
+    with pytest.raises(ValueError, match=match):
+        checkpoints.load_checkpoint(folder)
