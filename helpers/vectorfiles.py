@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ._checks import positive_int
 from .formats import DatasetFormatError, DatasetWarning
 
 _DAMAGED = (EOFError, OSError, zlib.error, lzma.LZMAError)
@@ -219,10 +220,12 @@ def read_binary_vectors(path: Path, limit: int | None = None) -> tuple:
     """word2vec's binary `.bin` format, through gensim's reader -> (words, (n, dim) float32, info).
 
     Damaged, truncated or non-binary files raise DatasetFormatError (gensim's own errors are not shown raw);
-    NaN or infinite values too. Words are NFC-normalized as in text files.
+    NaN or infinite values too. Words are NFC-normalized as in text files. TypeError / ValueError for a `limit`
+    that is not None or an int >= 1.
     """
     from gensim.models import KeyedVectors
 
+    limit = None if limit is None else positive_int(limit, "limit")
     path = Path(path)
     if not path.is_file():
         raise DatasetFormatError(f"{path} is missing")
@@ -266,8 +269,10 @@ def read_text_vectors(path: Path, limit: int | None = None, fmt: str = "auto", c
     row fails), the header's count agrees with the rows (counted to the end even with `limit`), words are
     unique (later duplicates are dropped with a warning, as gensim does). info: {'format', 'vectors',
     'dimension', 'header'}. A `.bin` file is read by `read_binary_vectors`. Raises DatasetFormatError naming
-    the file and the line, ValueError for an unknown `fmt`.
+    the file and the line, ValueError for an unknown `fmt`, TypeError / ValueError for a `limit` that is not
+    None or an int >= 1.
     """
+    limit = None if limit is None else positive_int(limit, "limit")
     if Path(path).suffix == ".bin":
         return read_binary_vectors(path, limit)
     path, header, dim, rows = _setup(path, fmt)

@@ -127,7 +127,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from torch import nn
 
 import helpers
-from helpers import datasets, metrics, plots, results, scenes, text, widgets
+from helpers import datasets, metrics, plots, realdata, results, scenes, text, widgets
 
 if LANGUAGE not in ("en", "es"):
     raise ValueError(f"LANGUAGE must be 'en' or 'es', not {LANGUAGE!r}")
@@ -321,11 +321,9 @@ def word_vectors(lang: str, train_tokens: list):
         return text.cached_fasttext(
             train_tokens, f"{DATA[lang]['train'].name}-{lang}", dim=50, seed=SEED
         ), "FastText"
-    from gensim.models import KeyedVectors
-
-    return KeyedVectors.load_word2vec_format(
-        choice, limit=100_000
-    ), "vectors"  # seed 000 kept the first 100k words
+    # a .vec / GloVe / .bin file, read by the book's one reader (as in chapter 02):
+    # seed 000 kept the first 100k words
+    return realdata.load_word_vectors(choice, limit=100_000), "vectors"
 
 
 t = time.perf_counter()

@@ -482,3 +482,11 @@ def test_a_symlink_loop_in_an_image_folder_hides_no_other_image(tmp_path):
         image_dir, files = tmp_path, ["a.jpg", "b.jpg", "c.jpg", "d.jpg"]
 
     assert missing_images(Data()) == ["c.jpg", "d.jpg"]
+
+
+@pytest.mark.parametrize("limit, error", [(-1, ValueError), (0, ValueError), ("2", TypeError), (2.5, TypeError)])
+def test_vector_limit_must_be_a_positive_int(tmp_path, limit, error):
+    p = write(tmp_path / "a.vec", vec_text(WORDS, 5))
+    with pytest.raises(error, match="limit"):
+        read_text_vectors(p, limit=limit)  # -1 said "has no vectors", "2" gave a raw comparison error
+    assert read_text_vectors(p, limit=np.int64(2))[0] == WORDS[:2]
