@@ -22,6 +22,7 @@ from collections import Counter
 import numpy as np
 import torch
 
+from ._checks import require_finite
 from ._older_names import alias_module
 from .batching import references_per_image
 from .grammar import object_mentions, parse_caption
@@ -189,11 +190,7 @@ def _check_map(attention) -> np.ndarray:
     att = np.asarray(attention, dtype=np.float64)
     if att.ndim != 2 or not att.size:
         raise ValueError(f"an attention map must be a non-empty (H, W) array, got shape {att.shape}")
-    if not np.isfinite(att).all():
-        raise ValueError(
-            f"attention weights contain NaN or infinite values ({int((~np.isfinite(att)).sum())} of {att.size} "
-            "cells): the model diverged or its input is broken; check the loss curve"
-        )
+    require_finite("attention weights", att)  # rows of the map
     return att
 
 
