@@ -14,11 +14,24 @@ def positive_int(value, name: str) -> int:
     return int(value)
 
 
-def require_finite(name: str, values: np.ndarray) -> None:
-    """ValueError when a NumPy array of rows holds NaN or +-inf: a diverged model must never score well."""
-    bad = ~np.isfinite(np.asarray(values, dtype=np.float64)).reshape(len(values), -1).all(1)
-    if bad.any():
-        raise ValueError(
-            f"{name} contain NaN or infinite values ({int(bad.sum()):,} of {len(bad):,} rows, first row "
-            f"{int(np.flatnonzero(bad)[0])}): the model diverged or its input is broken; check the loss curve"
-        )
+def require_finite(name: str, values) -> None:
+    """ValueError when `values` (rows: an array, a list or a torch tensor, checked on its own device without a
+    copy) holds NaN or +-inf: a diverged model must never score well. The message counts the bad rows."""
+    finite = values.isfinite() if hasattr(values, "isfinite") else np.isfinite(np.asarray(values, dtype=np.float64))
+    if finite.all():
+        return
+    bad = ~finite.reshape(len(finite) if finite.ndim else 1, -1).all(1)  # (rows,) bool
+    raise ValueError(
+        f"{name} contain NaN or infinite values ({int(bad.sum()):,} of {len(bad):,} rows, first row "
+        f"{int(bad.nonzero()[0][0])}): the model diverged or its input is broken; check the loss curve and "
+        "lower the learning rate"
+    )
+
+
+def listed(items, what: str, of: str = "tokens (str)", nested: bool = False):
+    """`items` (with `nested`, as a list of its items, each checked the same way): TypeError for a string, bytes
+    or anything not iterable where a list belongs, since iterating a string gives its characters."""
+    if isinstance(items, (str, bytes)) or not hasattr(items, "__iter__"):
+        hint = "use helpers.tokenize(text)" if of.startswith("token") else "wrap a single one in a list"
+        raise TypeError(f"{what} must be a list of {of}, not {type(items).__name__} ({items!r:.60}): {hint}")
+    return [listed(x, f"{what}[{i}]") for i, x in enumerate(items)] if nested else items

@@ -260,11 +260,8 @@ def seed000_files(folder: Path, phase: str) -> dict:
     """The three files of a phase: `<folder>/<phase>/<phase>_*` (the seed's layout) or `<folder>/<phase>_*`."""
     folder = Path(folder)
     kinds = {"names": "images_names.txt", "vectors": "images_vectors.bin", "captions": "captions.txt"}
-    for base in (folder / phase, folder, folder / phase):  # the last: where they are missing from
-        files = {k: base / f"{phase}_{suffix}" for k, suffix in kinds.items()}
-        if any(p.exists() for p in files.values()):
-            return files
-    return files
+    layouts = [{k: base / f"{phase}_{suffix}" for k, suffix in kinds.items()} for base in (folder / phase, folder)]
+    return next((files for files in layouts if any(p.exists() for p in files.values())), layouts[0])  # [0]: missing
 
 
 def read_seed000_vectors(path: Path, n: int, dim: int = SEED000_DIM) -> np.ndarray:

@@ -22,7 +22,7 @@ from collections import Counter
 import numpy as np
 import torch
 
-from ._checks import require_finite
+from ._checks import listed, require_finite
 from ._older_names import alias_module
 from .batching import references_per_image
 from .grammar import object_mentions, parse_caption
@@ -110,12 +110,7 @@ def semantic_scores(captions: list, scenes: list, lang: str = "en") -> dict:
 
     Taught in: notebooks/03_show_and_tell.ipynb § How good is that? Baselines and a ceiling
     """
-    if isinstance(captions, (str, bytes)) or isinstance(scenes, (str, bytes)):
-        raise TypeError(
-            f"semantic_scores takes a list of caption strings and a list of scenes, "
-            f"not {type(captions).__name__} and {type(scenes).__name__}"
-        )
-    captions, scenes = list(captions), list(scenes)
+    captions, scenes = list(listed(captions, "captions", "caption strings")), list(listed(scenes, "scenes", "scenes"))
     if len(captions) != len(scenes):
         raise ValueError(f"{len(captions)} captions but {len(scenes)} scenes: give one caption per scene")
     tp = named = present = counts_ok = rel_ok = rel_n = 0
@@ -224,8 +219,7 @@ def attention_in_boxes(tokens: list, attention, scene, lang: str = "en", image_s
 
     Taught in: notebooks/04_attention_solution.ipynb § Evaluation
     """
-    if isinstance(tokens, (str, bytes)):
-        raise TypeError(f"tokens must be a list of words, not a string ({tokens!r:.60}): use helpers.tokenize(caption)")
+    listed(tokens, "tokens", "tokens (words)")  # a string would be read letter by letter
     attention = np.asarray(attention)
     image_size = image_size or scene.canvas
     boxes_of = {}

@@ -38,7 +38,7 @@ def read_tiny_imagenet(root: Path, split: str = "train") -> ClassData:
     names there has no `words` entry. Raises ValueError for another split, DatasetFormatError (file and line)
     for no wnids.txt, a wnid listed twice or that is not a folder name, a line without its tab-separated
     fields, an image name that leaves the folder, a box that is not 4 integers 0 <= x0 <= x1, 0 <= y0 <= y1
-    <= MAX_PIXEL, a val class not in wnids.txt.
+    <= MAX_PIXEL, a val class not in wnids.txt, an image listed twice.
     """
     root = Path(root)
     wnids = root / "wnids.txt"
@@ -60,7 +60,7 @@ def read_tiny_imagenet(root: Path, split: str = "train") -> ClassData:
             names = [w.strip() for w in names.split(",") if w.strip()]
             if wnid.strip() in index and names:
                 words[wnid.strip()] = names
-    files, labels, boxes = [], [], []
+    files, labels, boxes, seen = [], [], [], {}  # seen: {file: where it was first listed}
     if split == "train":
         for c in classes:
             box_file = root / "train" / c / f"{c}_boxes.txt"
@@ -68,7 +68,7 @@ def read_tiny_imagenet(root: Path, split: str = "train") -> ClassData:
                 continue  # a class without training images (held out)
             for lineno, ln in text_lines(box_file):
                 name, box = _tiny_fields(box_file, lineno, ln, 5, "file<TAB>x0<TAB>y0<TAB>x1<TAB>y1")
-                files.append(f"train/{c}/images/{name[0]}")
+                files.append(_once(f"train/{c}/images/{name[0]}", seen, f"{box_file}:{lineno}"))
                 labels.append(index[c])
                 boxes.append(box)
     else:
@@ -77,7 +77,7 @@ def read_tiny_imagenet(root: Path, split: str = "train") -> ClassData:
             (name, wnid), box = _tiny_fields(ann, lineno, ln, 6, "file<TAB>wnid<TAB>x0<TAB>y0<TAB>x1<TAB>y1")
             if wnid not in index:
                 raise DatasetFormatError(f"{ann}:{lineno}: names class {wnid!r}, which is not in wnids.txt")
-            files.append(f"val/images/{name}")
+            files.append(_once(f"val/images/{name}", seen, f"{ann}:{lineno}"))
             labels.append(index[wnid])
             boxes.append(box)
     return ClassData(
@@ -89,6 +89,13 @@ def read_tiny_imagenet(root: Path, split: str = "train") -> ClassData:
         np.array(boxes, np.int64).reshape(-1, 4),
         f"tiny-imagenet/{split}",
     )
+
+
+def _once(file: str, seen: dict, where: str) -> str:
+    """`file`, recorded in `seen`; DatasetFormatError if it was listed before (it would count, and weigh, twice)."""
+    if seen.setdefault(file, where) != where:
+        raise DatasetFormatError(f"{where}: {file} is listed twice (also {seen[file]}): list each image once")
+    return file
 
 
 def _tiny_fields(path: Path, lineno: int, line: str, n: int, expected: str) -> tuple:

@@ -91,10 +91,11 @@ def _rel(path, root: Path) -> str:
 
 
 def _find(folder: Path, filename: str, depth: int = 3) -> Path | None:
-    """The first `filename` at most `depth` folders below `folder` (shallowest first), or None."""
+    """The first file `filename` at most `depth` folders below `folder` (shallowest first), or None; a folder of
+    that name is not a hit (a token file unzipped as a folder is missing, not a raw IsADirectoryError later)."""
     folder = Path(folder)
     for d in range(depth + 1):
-        hits = sorted(folder.glob("/".join(["*"] * d + [filename])))
+        hits = sorted(p for p in folder.glob("/".join(["*"] * d + [filename])) if p.is_file())
         if hits:
             return hits[0]
     return None

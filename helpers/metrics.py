@@ -18,19 +18,7 @@ import torch
 
 from . import scenes as sc
 from ._checks import positive_int as _positive_int
-
-
-def _require_finite(name: str, values) -> None:
-    """Raise ValueError when `values` holds NaN or +-inf: a diverged model must never score a good rank."""
-    arr = values if isinstance(values, torch.Tensor) else torch.as_tensor(np.asarray(values, dtype=np.float64))
-    bad = ~torch.isfinite(arr)
-    if bad.any():
-        rows = torch.nonzero(bad.reshape(len(arr), -1).any(1) if arr.ndim else bad.reshape(1)).flatten()
-        raise ValueError(
-            f"{name} contain NaN or infinite values ({len(rows):,} of {max(len(arr), 1):,} rows, "
-            f"first row {int(rows[0])}): the model diverged or its input is broken; check the "
-            f"loss curve and lower the learning rate"
-        )
+from ._checks import require_finite as _require_finite
 
 
 def _check_matrices(q, x, qname: str = "queries", xname: str = "items") -> None:
@@ -300,8 +288,9 @@ def check_bleu_inputs(references: list, hypotheses: list, metric: str = "BLEU") 
     references: N images x R references x tokens (str); hypotheses: N x tokens. nltk accepts a string where a
     token list belongs and silently scores characters, and a missing level scores every word as a reference
     of characters (nltk/nltk#1285); both give numbers that look plausible, so they are refused here.
-    Raises TypeError for wrong types or nesting, ValueError for mismatched lengths or an image without
-    references; the messages name `metric` (e.g. "CIDEr" when `cider` checks its inputs).
+    Raises TypeError for wrong types or nesting, ValueError for mismatched lengths, an image without
+    references or a reference without tokens; the messages name `metric` (e.g. "CIDEr" when `cider` checks
+    its inputs).
 
     Taught in: notebooks/03_show_and_tell.ipynb § How good is that? Baselines and a ceiling
     """
@@ -366,6 +355,8 @@ def check_bleu_inputs(references: list, hypotheses: list, metric: str = "BLEU") 
                 )
             if not _is_tokens(r):
                 raise TypeError(f"references[{i}][{j}] must be a list of tokens (str)")
+            if not r:  # an empty hypothesis is a model's answer; an empty reference is broken data
+                raise ValueError(f"references[{i}][{j}] has no tokens: drop reference captions without words")
 
 
 def bleu(references: list, hypotheses: list) -> dict:

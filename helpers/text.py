@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 from nltk.tokenize import wordpunct_tokenize
 
+from ._checks import listed as _listed
 from ._checks import positive_int, require_finite
 from .formats import write_text_atomic
 from .paths import cache_dir, stable_key
@@ -45,15 +46,6 @@ def _require_text(text, what: str = "text") -> str:
     if not isinstance(text, str):
         raise TypeError(f"{what} must be a string, not {type(text).__name__} ({text!r:.60})")
     return unicodedata.normalize("NFC", text)
-
-
-def _listed(items, what: str, of: str = "tokens (str)", nested: bool = False):
-    """`items` (with `nested`, as a list of its items, each checked the same way): TypeError for a string, bytes
-    or anything not iterable where a list belongs, since iterating a string gives its characters."""
-    if isinstance(items, (str, bytes)) or not hasattr(items, "__iter__"):
-        hint = "use helpers.tokenize(text)" if of.startswith("token") else "wrap a single one in a list"
-        raise TypeError(f"{what} must be a list of {of}, not {type(items).__name__} ({items!r:.60}): {hint}")
-    return [_listed(x, f"{what}[{i}]") for i, x in enumerate(items)] if nested else items
 
 
 def tokenize(text: str, lang: str = "en") -> list:

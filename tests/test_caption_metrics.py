@@ -57,7 +57,7 @@ def test_attention_in_boxes_refuses_nan_maps_and_a_string_caption():
     maps[1] = np.nan  # the map that emits "dog"
     with pytest.raises(ValueError, match="NaN or infinite"):
         caption_metrics.attention_in_boxes(["a", "dog", "."], maps, _scene())
-    with pytest.raises(TypeError, match="list of words"):
+    with pytest.raises(TypeError, match="must be a list of tokens.*helpers.tokenize"):
         caption_metrics.attention_in_boxes("a dog", maps, _scene())
     maps[1] = 0.0
     maps[1, 0, 0] = 1.0

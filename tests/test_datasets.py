@@ -402,6 +402,22 @@ def test_inspect_gives_one_line_never_a_traceback(tmp_path, capsys):
     assert out.returncode == 1 and "Traceback" not in out.stderr and "no 'filename' key" in out.stderr
 
 
+def test_a_folder_where_a_layout_file_belongs_is_a_missing_file(tmp_path):
+    """A folder named like the file (an archive unzipped in place) read as a file raised IsADirectoryError."""
+    for dataset, loader, name in (
+        ("flickr8k", helpers.load_captions, "Flickr8k_text/Flickr8k.token.txt"),
+        ("flickr8k", helpers.load_captions, "captions.txt"),
+        ("coco", helpers.load_captions, "dataset_coco.json"),
+        ("tiny-imagenet", helpers.load_classes, "wnids.txt"),
+    ):
+        root = tmp_path / dataset / name.replace("/", "_")
+        (root / name).mkdir(parents=True)
+        args = ("train", "en", dataset) if loader is helpers.load_captions else ("train", dataset)
+        with pytest.raises(DatasetFormatError) as e:
+            loader(*args, data_dir=root)
+        assert "first missing file" in one_line(e), (name, e.value)
+
+
 # --------------------------------------------------------------------------- the door: embedded, names
 def test_embedded_through_the_same_door(tmp_path, capsys):
     from tests.test_data import TINY

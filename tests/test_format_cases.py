@@ -237,12 +237,24 @@ def test_tiny_imagenet_box_out_of_the_image_names_file_and_line(tmp_path, capsys
         ("n01\nn02\nn01\n", None, r"wnids.txt:3: 'n01' is listed twice \(also line 1\)"),
         ("../../tmp\n", None, r"wnids.txt:1: expected a WordNet id"),
         ("n01\n", "../../x.JPEG\tn01\t0\t0\t9\t9\n", r"val_annotations.txt:1: expected a file name inside"),
+        (
+            "n01\nn02\n",
+            "v.JPEG\tn01\t0\t0\t9\t9\nw.JPEG\tn02\t0\t0\t9\t9\nv.JPEG\tn02\t0\t0\t9\t9\n",
+            r"val_annotations.txt:3: val/images/v.JPEG is listed twice \(also .*val_annotations.txt:1\)",
+        ),
     ],
 )
 def test_tiny_imagenet_classes_and_names_that_cannot_be_read(tmp_path, wnids, val, match):
     root = _tiny(tmp_path, wnids=wnids, **({"val": val} if val else {}))
     with pytest.raises(fm.DatasetFormatError, match=match):
         fm.read_tiny_imagenet(root, "val")
+
+
+def test_tiny_imagenet_training_image_listed_twice_in_its_boxes_file(tmp_path):
+    root = _tiny(tmp_path, wnids="n01\n")
+    _w(root / "train" / "n01" / "n01_boxes.txt", "n01_0.JPEG\t0\t0\t9\t9\nn01_0.JPEG\t1\t1\t9\t9\n")
+    with pytest.raises(fm.DatasetFormatError, match=r"n01_boxes.txt:2: train/n01/images/n01_0.JPEG is listed twice"):
+        fm.read_tiny_imagenet(root, "train")
 
 
 def test_tiny_imagenet_words_with_spaces_and_classes_without_names(tmp_path):

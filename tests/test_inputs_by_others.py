@@ -241,6 +241,12 @@ def test_label_vectors_refuse_a_string_of_names():
     assert T.label_vectors(kv, ["n1"], {"n1": ["cat"]})[1] == ["cat"]
 
 
+def test_bleu_refuses_an_empty_reference_but_scores_an_empty_hypothesis():
+    with pytest.raises(ValueError, match=r"references\[0\]\[1\] has no tokens"):
+        M.bleu([[["a", "dog"], []]], [["a", "dog"]])
+    assert M.bleu([[["a", "dog"]]], [[]])["bleu4"] == 0.0  # the model said nothing: it scores 0
+
+
 def test_cider_needs_two_images():
     ref = ["a", "cat", "sits"]
     with pytest.raises(ValueError, match="at least 2 images"):
