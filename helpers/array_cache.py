@@ -19,9 +19,13 @@ from .paths import cache_dir, new_file_mode, stable_key
 def save_npz_atomic(path: Path, **arrays) -> None:
     """np.savez of `arrays` ({name: np.ndarray}) to a temporary file, then rename: a crash never leaves half a file.
 
-    Errors while writing (OSError: a full disk) propagate after the temporary file is removed.
+    Errors while writing (OSError: a full disk) propagate after the temporary file is removed. TypeError for an
+    array of Python objects: np.savez would pickle it, and nothing reads a pickle back from the cache.
     """
     path = Path(path)
+    for k, v in arrays.items():
+        if np.asarray(v).dtype.hasobject:
+            raise TypeError(f"{path.name}: array {k!r} holds Python objects; cache numbers or strings (no pickle)")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".npz")
     os.close(fd)
@@ -39,7 +43,8 @@ def cached_arrays(name: str, key_parts, compute) -> dict:
     on later calls. Put everything the arrays depend on (dataset, split, language, settings) in `key_parts`.
 
     Returns {name: np.ndarray} (each value of `compute()` through `np.asarray`; read back without pickle). A cache
-    file that does not load is recomputed, with one printed line.
+    file that does not load is recomputed, with one printed line. TypeError (`save_npz_atomic`) for arrays of
+    Python objects.
     """
     path = cache_dir("arrays") / f"{name}-{stable_key(key_parts)}.npz"
     out = _load_npz(path) if path.is_file() else None  # unreadable: recompute
@@ -49,14 +54,28 @@ def cached_arrays(name: str, key_parts, compute) -> dict:
     return out
 
 
-def cache_key(name: str, backbone: str, size: int, files: list, version: int) -> str:
+def file_stamps(paths: list) -> list:
+    """[size in bytes, modification time in ns] of each file ([-1, -1] for one that cannot be read): what `make`
+    and `rsync` compare, so a file rewritten under the same name gets another key."""
+    out = []
+    for p in paths:
+        try:
+            st = os.stat(p)
+            out.append([st.st_size, st.st_mtime_ns])
+        except OSError:
+            out.append([-1, -1])
+    return out
+
+
+def cache_key(name: str, backbone: str, size: int, files: list, version: int, stamps: list = ()) -> str:
     """A short key naming a feature file: dataset version and split (`name`), backbone, resolution, file list,
-    and the version of the extraction code (`version`, bumped when the same images give other numbers).
+    the version of the extraction code (`version`, bumped when the same images give other numbers) and the
+    files' `file_stamps`.
 
     `size` is the input side in pixels. The key is `<name, '/' -> '_'>-<backbone>-<size>-<12 hex digits>`, the
-    hex digits a sha256 of all five parts.
+    hex digits a sha256 of all six parts.
     """
-    parts = [name, backbone, size, list(map(str, files)), version]
+    parts = [name, backbone, size, list(map(str, files)), version, list(stamps)]
     h = hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:12]
     return f"{name.replace('/', '_')}-{backbone}-{size}-{h}"
 

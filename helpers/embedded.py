@@ -199,11 +199,15 @@ def _render_classes(root: Path, config: Config, progress: bool) -> None:
     write_tiny_imagenet_index(root / "classes", classes, words, train, val)
 
 
+GENERATORS = ("embedded.py", "scenes.py", "scene_truth.py", "grammar.py")  # the code that draws and captions
+
+
 def fingerprint(config: Config = Config()) -> str:
-    """What the dataset is made from (a sha256, 64 hex digits): the atlas bytes, the configuration, the version."""
+    """What the dataset is made from (a sha256, 64 hex digits): the atlas bytes, the configuration, the version
+    and the source of the modules that draw and caption the scenes (`GENERATORS`: an edit rebuilds the data)."""
     h = hashlib.sha256(f"{VERSION}{json.dumps(asdict(config), sort_keys=True)}".encode())
-    for name in ("atlas.json", "atlas.png"):
-        h.update((sc.ASSETS / name).read_bytes())
+    for path in [sc.ASSETS / "atlas.json", sc.ASSETS / "atlas.png", *(Path(__file__).with_name(m) for m in GENERATORS)]:
+        h.update(path.read_bytes())
     return h.hexdigest()
 
 

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .array_cache import _load_npz, cache_key, cached_arrays, save_npz_atomic  # noqa: F401 (re-exported)
+from .array_cache import _load_npz, cache_key, cached_arrays, file_stamps, save_npz_atomic  # noqa: F401 (re-exported)
 from .device import num_workers
 from .folding import fold_batch_norm
 from .paths import cache_dir
@@ -143,11 +143,10 @@ def load_resnet152() -> torch.nn.Module:
     """torchvision's ResNet-152 (IMAGENET1K_V2) from the weight file in torch's cache; never downloads.
 
     Raises MissingWeightsError with one line that says how to get the file (`python -m helpers fetch
-    resnet152` once online, or copying it by hand) when it is not there.
+    resnet152` once online, or copying it by hand) when it is not there; ChecksumError (one line) for a damaged
+    or crafted file (read as `helpers.weights.torchvision_model` reads it: tensors only).
     """
-    import torchvision
-
-    from .download import torchvision_weights_path
+    from .weights import torchvision_model, torchvision_weights_path
 
     path = torchvision_weights_path("resnet152")
     if not path.is_file():
@@ -155,9 +154,7 @@ def load_resnet152() -> torch.nn.Module:
             f"ResNet-152 weights are not in {path.parent}: run `python -m helpers fetch resnet152` once online "
             f'(230 MB), or copy {path.name} there; BACKBONE = "efficientnet_lite0" needs no download'
         )
-    net = torchvision.models.resnet152()
-    net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
-    return net
+    return torchvision_model("resnet152", progress=False)
 
 
 def imagenet_categories() -> list:
@@ -315,15 +312,23 @@ def cached_features(
     `data.name` (e.g. "embedded-v1-s0/train") names the dataset version and split. Returns the dict of
     `extract` plus 'files': (N,) str. Extraction writes one `.npz` per CHUNK images into `<key>.parts/`, so an
     interrupted run resumes at the first missing chunk; the chunks are then joined into `<key>.npz`
-    (atomically) and removed. A cache file that does not load or does not match is recomputed. Raises
-    ValueError for data without a name, and as `extract`.
+    (atomically) and removed, under a file lock (one process extracts, another waits and reads). The key holds
+    each image file's size and modification time, so images repainted under the same names are extracted again.
+    A cache file that does not load or does not match is recomputed. Raises ValueError for data without a name,
+    and as `extract`.
     """
     if not data.name:
         raise ValueError("the dataset has no name to key its feature cache with")
-    size = size or BACKBONES[backbone][0]
-    key = cache_key(data.name, backbone, size, data.files, FEATURES_VERSION)
+    from filelock import FileLock
+
+    size, paths = size or BACKBONES[backbone][0], data.paths()
+    key = cache_key(data.name, backbone, size, data.files, FEATURES_VERSION, file_stamps(paths))
     path = cache_dir("features") / f"{key}.npz"
-    files = list(map(str, data.files))
+    with FileLock(f"{path}.lock"):  # two processes extracting the same features would share `<key>.parts/`
+        return _cached_features(path, list(map(str, data.files)), paths, backbone, size, device, with_maps, progress)
+
+
+def _cached_features(path, files: list, paths: list, backbone, size, device, with_maps, progress) -> dict:
     if path.is_file():
         out = _load_npz(path)
         if out is not None and list(out["files"]) == files and (not with_maps or "map" in out):
@@ -338,7 +343,7 @@ def cached_features(
     t = time.perf_counter()
     parts = path.with_suffix(".parts")
     parts.mkdir(exist_ok=True)
-    paths, model, projection, chunks = data.paths(), None, None, []
+    model, projection, chunks = None, None, []
     n_chunks = (len(paths) + CHUNK - 1) // CHUNK
     for c in range(n_chunks):
         part = parts / f"{c:05d}-{'maps' if with_maps else 'pooled'}.npz"

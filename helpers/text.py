@@ -224,14 +224,17 @@ def cached_fasttext(token_lists: list, name: str, dim: int = 50, epochs: int = 1
     """`train_fasttext` on `token_lists`, saved once in `cache_dir('wordvectors')` as `.npy` + a word list.
 
     No pickle (`helpers.vectorcache`): gensim's own `.kv` files of earlier versions are removed, never loaded.
-    Raises TypeError when `token_lists` or one of its items is a string, as `train_fasttext`.
+    The cache key hashes the whole corpus (every token list), the settings and gensim's version. Raises
+    TypeError when `token_lists` or one of its items is a string, as `train_fasttext`.
 
     Taught in: notebooks/01_search_by_regression.ipynb § 2. Three ways to turn a caption into numbers
     """
+    from importlib.metadata import version
+
     from . import vectorcache
 
-    _listed(token_lists, "token_lists", "token lists", True)
-    key = stable_key([name, dim, epochs, seed, len(token_lists), token_lists[:50], token_lists[-50:]])
+    corpus = _listed(token_lists, "token_lists", "token lists", True)  # every caption: another corpus, other vectors
+    key = stable_key([name, dim, epochs, seed, version("gensim"), corpus])
     stem = cache_dir("wordvectors") / f"fasttext-{name.replace('/', '_')}-{key}"
     kv = vectorcache.load_fasttext(stem)
     if kv is not None:

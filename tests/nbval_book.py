@@ -17,8 +17,8 @@ not compared, because the notebooks assert their own quality floors in code. Thi
   ``cache`` mode then finds it ("Using cached notebook") and does not execute the notebook again. The cache
   key is jupyter-cache's hash of the code cells, so any edit to a code cell makes the book execute that
   notebook afresh; and ``tests/book_cache.py`` empties the cache first when ``helpers/`` or
-  ``requirements.txt`` changed since the runs it holds. A run restricted with ``-k`` or ``--deselect`` stores
-  nothing (it is not a whole execution).
+  ``requirements.txt`` changed since the runs it holds. A run during which they changed is not stored, nor is
+  a run restricted with ``-k`` or ``--deselect`` (it is not a whole execution).
 * Wall seconds per notebook go to ``--notebook-times`` (default ``_build/notebook_times.json``).
 """
 
@@ -31,6 +31,13 @@ from pathlib import Path
 import nbformat
 import pytest
 from nbval.plugin import IPyNbCell
+
+_NOT_STORED = []  # lines for the summary: runs not stored because the code changed under them
+
+
+def pytest_terminal_summary(terminalreporter):
+    for line in _NOT_STORED:
+        terminalreporter.write_line(line)
 
 
 def pytest_addoption(parser):
@@ -49,7 +56,10 @@ def _run(nbfile) -> dict:
     """This notebook's run so far, kept on nbval's collector node."""
     run = getattr(nbfile, "_book_run", None)
     if run is None:
+        from tests.book_cache import inputs_digest  # the code this run imports: compared again before storing
+
         run = nbfile._book_run = {"started": time.perf_counter(), "failed": None, "count": 0, "done": 0}
+        run["digest"] = inputs_digest()
     return run
 
 
@@ -102,8 +112,11 @@ def pytest_runtest_teardown(item, nextitem):
         from jupyter_cache import get_cache
         from jupyter_cache.base import CacheBundleIn
 
-        from tests.book_cache import ensure_fresh
+        from tests.book_cache import ensure_fresh, inputs_digest
 
+        if inputs_digest() != run["digest"]:  # edited while it ran: its outputs are the old code's
+            _NOT_STORED.append(f"{nbfile.path.name}: not stored in the book's cache: helpers/ changed while it ran")
+            return
         ensure_fresh(Path(cache_path))  # runs made with older helpers/ must not sit beside this one
 
         # Same URI as Jupyter Book uses, so `jcache notebook list` shows one entry per notebook.

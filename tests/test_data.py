@@ -169,3 +169,15 @@ def test_build_cli_with_a_cache_that_is_a_file_prints_one_line(tmp_path):
     )
     assert p.returncode == 2 and "Traceback" not in p.stderr, p.stderr
     assert p.stderr.startswith("build: ") and len(p.stderr.strip().splitlines()) == 1, p.stderr
+
+
+def test_fingerprint_follows_the_code_that_draws_and_captions_the_scenes(monkeypatch):
+    """An edit of the drawing code makes the cached dataset stale (rebuilt), as an edit of the atlas does."""
+    from pathlib import Path
+
+    before, real = embedded.fingerprint(), Path.read_bytes
+    for module in embedded.GENERATORS:
+        monkeypatch.setattr(Path, "read_bytes", lambda self, m=module: real(self) + b"#" * (self.name == m))
+        assert embedded.fingerprint() != before, module
+    monkeypatch.undo()
+    assert embedded.fingerprint() == before

@@ -108,6 +108,53 @@ def test_chunked_cache_resumes_after_an_interruption(tmp_path, monkeypatch):
     assert np.allclose(out["pooled"], whole["pooled"])
 
 
+def _toy_cache(tmp_path, monkeypatch, n=3):
+    monkeypatch.setenv("SEEING_SAYING_CACHE", str(tmp_path / "cache"))
+    names = _photos(tmp_path / "img", n)
+    monkeypatch.setattr(F_, "Backbone", lambda name: TinyNet(8))
+    real_extract, calls = F_.extract, []
+
+    def counted(paths, *a, **k):
+        calls.append(len(paths))
+        return real_extract(paths, *a, **{**k, "workers": 0})
+
+    monkeypatch.setattr(F_, "extract", counted)
+    return ClassData(tmp_path / "img", ["x"], {}, names, np.zeros(n, np.int64), name="toy/train"), calls
+
+
+def test_images_repainted_under_the_same_names_are_extracted_again(tmp_path, monkeypatch):
+    data, calls = _toy_cache(tmp_path, monkeypatch)
+    red = F_.cached_features(data, size=32, progress=False)["pooled"]
+    assert np.array_equal(F_.cached_features(data, size=32, progress=False)["pooled"], red) and calls == [3]
+    for name in data.files:  # same names, other pixels
+        Image.new("RGB", (300, 200), (0, 0, 255)).save(tmp_path / "img" / name, "JPEG")
+    blue = F_.cached_features(data, size=32, progress=False)["pooled"]
+    assert calls == [3, 3] and not np.allclose(blue, red)
+
+
+def test_two_processes_asking_for_the_same_features_extract_them_once(tmp_path, monkeypatch):
+    """The second waits for the first's file lock and reads its result (two extractions raced on `.parts/`)."""
+    import threading
+    import time
+
+    data, calls = _toy_cache(tmp_path, monkeypatch)
+    counted, entered = F_.extract, threading.Event()
+
+    def slow(*a, **k):
+        entered.set()
+        time.sleep(1.0)  # the other caller arrives while this one extracts
+        return counted(*a, **k)
+
+    monkeypatch.setattr(F_, "extract", slow)
+    out = {}
+    first = threading.Thread(target=lambda: out.setdefault("a", F_.cached_features(data, size=32, progress=False)))
+    first.start()
+    entered.wait(30)
+    out["b"] = F_.cached_features(data, size=32, progress=False)
+    first.join(30)
+    assert calls == [3] and np.array_equal(out["a"]["pooled"], out["b"]["pooled"])
+
+
 def test_resnet152_without_weights_offline_says_how_to_get_them(tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))

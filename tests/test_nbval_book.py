@@ -101,3 +101,20 @@ def test_a_partial_run_is_not_cached(tmp_path):
         not (tmp_path / "cache").exists()
         or not __import__("jupyter_cache").get_cache(str(tmp_path / "cache")).list_cache_records()
     )
+
+
+@pytest.mark.slow
+def test_a_run_during_which_helpers_changed_is_not_cached(tmp_path):
+    """Its outputs come from the code before the edit; stored under the new code's stamp, the book would show them."""
+    edit = ROOT / "helpers" / ".edited-during-a-test-run"
+    good = notebook(tmp_path / "good.ipynb", "x = 1", f"open({str(edit)!r}, 'w').close()  # an author's edit")
+    try:
+        result = run_plugin(tmp_path, good)
+    finally:
+        edit.unlink(missing_ok=True)
+    out = result.stdout + result.stderr
+    assert result.returncode == 0 and "2 passed" in out and "helpers/ changed while it ran" in out, out
+    assert (
+        not (tmp_path / "cache").exists()
+        or not __import__("jupyter_cache").get_cache(str(tmp_path / "cache")).list_cache_records()
+    )

@@ -12,6 +12,7 @@ import json
 import os
 import pickle
 import stat
+from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
@@ -112,7 +113,7 @@ def test_crafted_kv_beside_a_vector_file_never_runs(cache, tmp_path, monkeypatch
 
 def test_crafted_fasttext_kv_never_runs(cache, monkeypatch):
     sents = [["un", "gato", "a", "la", "izquierda", "de", "un", "oso"], ["una", "foto", "de", "un", "gato"]] * 20
-    key = paths.stable_key(["toy/es", 8, 2, 0, len(sents), sents[:50], sents[-50:]])
+    key = paths.stable_key(["toy/es", 8, 2, 0, version("gensim"), sents])
     marker = cache / "EXECUTED"
     plant_kv(cache / "wordvectors" / f"fasttext-toy_es-{key}.kv", marker, dim=8)
     kv1 = text.cached_fasttext(sents, "toy/es", dim=8, epochs=2)
@@ -124,6 +125,23 @@ def test_crafted_fasttext_kv_never_runs(cache, monkeypatch):
     assert type(kv2) is type(kv1) and kv2.index_to_key == kv1.index_to_key
     for word in ("gato", "gatos", "perro"):  # in the vocabulary, and two from character n-grams only
         np.testing.assert_array_equal(kv1[word], kv2[word])
+
+
+def test_fasttext_cache_is_keyed_by_the_whole_corpus(cache):
+    """Same length, same first and last 50 captions, another middle: another corpus, so other vectors."""
+    head, tail = [["a", "cat", "sits"]] * 50, [["a", "dog", "runs"]] * 50
+    kv_a = text.cached_fasttext(head + [["zebra", "giraffe"]] * 20 + tail, "probe", dim=8, epochs=1)
+    kv_b = text.cached_fasttext(head + [["volcano", "eruption"]] * 20 + tail, "probe", dim=8, epochs=1)
+    assert "zebra" in kv_a.key_to_index and "volcano" in kv_b.key_to_index and "zebra" not in kv_b.key_to_index
+
+
+def test_cached_arrays_refuse_python_objects_instead_of_pickling_them(cache):
+    from helpers.array_cache import cached_arrays
+
+    with pytest.raises(TypeError, match="'x' holds Python objects"):
+        cached_arrays("objects", ["k"], lambda: {"x": np.array([{"a": 1}, None], dtype=object)})
+    assert not list((cache / "arrays").glob("*.npz"))
+    assert cached_arrays("numbers", ["k"], lambda: {"x": np.arange(3)})["x"].tolist() == [0, 1, 2]
 
 
 def test_words_round_trip_exactly(cache):
