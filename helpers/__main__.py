@@ -12,6 +12,13 @@ def _one_line_warnings() -> None:
     warnings.formatwarning = lambda message, category, filename, lineno, line=None: f"warning: {message}\n"
 
 
+def _said(e: OSError) -> str:
+    """An OSError in one line; a permission error says how to use a cache of one's own (a shared, read-only one)."""
+    if isinstance(e, PermissionError):
+        return f"{e}; the cache folder is not yours to write: set SEEING_SAYING_CACHE to a folder you can write"
+    return str(e)
+
+
 def main(argv=None) -> int:
     _one_line_warnings()
     parser = argparse.ArgumentParser(prog="python -m helpers", description=__doc__)
@@ -57,7 +64,7 @@ def main(argv=None) -> int:
             found = {name: status(name) for name in REGISTRY}  # first: a cache path that is a file -> CacheError
             root = embedded.dataset_root()
         except OSError as e:
-            print(f"datasets: {e}", file=sys.stderr)
+            print(f"datasets: {_said(e)}", file=sys.stderr)
             return 2
         state = "present" if root.exists() and not embedded.verify(root) else "absent (python -m helpers build)"
         out = {
@@ -78,7 +85,7 @@ def main(argv=None) -> int:
             )
         except (ChecksumError, ArchiveError, UnknownDatasetError, KeyError, OSError) as e:
             # OSError: DownloadError, CacheError, DiskFullError (disk full while unpacking), permissions
-            print(f"fetch {args.name}: {e}", file=sys.stderr)
+            print(f"fetch {args.name}: {_said(e) if isinstance(e, OSError) else e}", file=sys.stderr)
             return 2
         except KeyboardInterrupt:  # what was kept is in the line fetch printed
             print(f"fetch {args.name}: interrupted", file=sys.stderr)

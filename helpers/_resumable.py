@@ -7,7 +7,16 @@ size. Anything else (no or a malformed Content-Range, the wrong start or total, 
 and downloads from byte 0 (one line says so); a 200 (the whole file) restarts from zero too. Wrong bytes are
 never appended. `size_confirmed` tells whether the source declared the whole size (Content-Length, or the
 total of a Content-Range) and exactly that many bytes arrived: only then may a file with no known checksum
-have its sha256 pinned.
+have its sha256 pinned. A 416 `bytes */N` confirms a length, not content: it ends a download only when a
+checksum will check the `.part`, else the `.part` is downloaded again from zero.
+
+Nothing is written outside the cache: a `.part` that is a symbolic link is removed, never followed (one line
+says so), one that is a folder or another non-file is refused (`CacheError`, one line); the `.part` is opened
+with O_NOFOLLOW and handed over as a hard link of the link-free path. Every request says
+`Accept-Encoding: identity`: the file is stored as sent, so an answer with another Content-Encoding (a server
+compressing on the fly) is refused before a byte is written, except `gzip` for a `.gz`/`.tgz` file (a server
+labelling the compressed file it stores). A body longer than the registered (or declared) size is cut off at
+that size, the `.part` removed. `mask` hides the password of a URL (`http://user:***@host/`) in what is shown.
 """
 
 from __future__ import annotations
@@ -15,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import stat
 import sys
 from pathlib import Path
 
@@ -24,6 +34,8 @@ TIMEOUT = (15, 60)  # seconds: connect, read (between two chunks)
 CHUNK = 1 << 20
 _RANGE = re.compile(r"\s*bytes\s+(\d+)-(\d+)/(\d+|\*)\s*$", re.I)
 _UNSATISFIED = re.compile(r"\s*bytes\s+\*/(\d+)\s*$", re.I)
+_PASSWORD = re.compile(r"(?<=://)([^/@\s:]*):[^/@\s]*@")
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)  # a fifo fails at once, never blocks
 
 
 class _Incomplete(OSError):
@@ -40,6 +52,57 @@ def _checksum_error(msg: str) -> Exception:
     return ChecksumError(msg)
 
 
+def mask(text: str) -> str:
+    """`text` with the password of every URL in it hidden: `http://user:pass@host/` -> `http://user:***@host/`."""
+    return _PASSWORD.sub(r"\1:***@", str(text))
+
+
+def part_size(part: Path) -> int:
+    """Bytes in the `.part` file `part` (0: none). A symbolic link is removed, never followed (one line says so);
+    raises CacheError (one line) when it is a folder or another non-file (fifo, socket, device)."""
+    try:
+        st = os.lstat(part)
+    except FileNotFoundError:
+        return 0
+    if stat.S_ISLNK(st.st_mode):
+        os.unlink(part)
+        _note(f"{part} was a symbolic link (not a download of ours): removed it, never followed")
+        return 0
+    if not stat.S_ISREG(st.st_mode):
+        from ._errors import CacheError
+
+        what = "a folder" if stat.S_ISDIR(st.st_mode) else "not a regular file (a fifo, socket or device)"
+        raise CacheError(f"{part} is {what}, not a partial download: move it away (or delete it) and fetch again")
+    return st.st_size
+
+
+def _open_nofollow(path: Path, flags: int, mode: int = 0o600) -> int:
+    """os.open that never follows a symbolic link and accepts a regular file only (else OSError, fd closed)."""
+    fd = os.open(path, flags | _NOFOLLOW, mode)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise OSError(f"{path} is not a regular file: move it away and fetch again")
+    os.set_blocking(fd, True)
+    return fd
+
+
+def mirror_sources(value: str, subs: list, env: str = "SEEING_SAYING_MIRROR") -> tuple:
+    """`(sources, why)`: what a mirror `value` (a folder, `file://` folder or http(s) base URL) offers for the
+    relative paths `subs`, and, when it is set but offers nothing, why in one line (credentials masked)."""
+    value = value.strip()
+    if not value:
+        return [], ""
+    if value.startswith(("http://", "https://")):
+        return [value.rstrip("/") + "/" + sub for sub in subs], ""
+    if re.match(r"[A-Za-z][A-Za-z0-9+.-]*://", value) and not value.startswith("file://"):
+        return [], f"{env}={mask(value)} is not used: a mirror is a folder or an http(s):// URL"
+    folder = Path(value.removeprefix("file://")).expanduser()
+    if not folder.is_dir():
+        return [], f"{env}={value} is not used: {folder} is {'a file' if folder.exists() else 'missing'}, not a folder"
+    found = [str(folder / sub) for sub in subs if (folder / sub).is_file()]
+    return found, "" if found else f"{env}={value}: the folder holds none of {', '.join(subs)}"
+
+
 def content_range(value) -> tuple | None:
     """`(first, last, total or None)` of a `Content-Range: bytes first-last/total` header; None if absent or invalid."""
     m = _RANGE.match(value or "")
@@ -51,11 +114,12 @@ def content_range(value) -> tuple | None:
     return first, last, total
 
 
-def _hashers(path: Path | None = None) -> dict:
-    """{'sha256': ..., 'md5': ...} hash objects, fed with the bytes of `path` if given (one read for both)."""
+def _hashers(path: Path | None = None, follow: bool = True) -> dict:
+    """{'sha256': ..., 'md5': ...} hash objects, fed with the bytes of `path` if given (one read for both);
+    `follow=False`: a symbolic link or a non-file at `path` is never read (OSError)."""
     hashers = {"sha256": hashlib.sha256(), "md5": hashlib.md5(usedforsecurity=False)}
-    if path is not None and path.exists():
-        with open(path, "rb") as f:
+    if path is not None and (path.exists() or not follow):
+        with open(path, "rb") if follow else os.fdopen(_open_nofollow(path, os.O_RDONLY), "rb") as f:
             while block := f.read(CHUNK):
                 for h in hashers.values():
                     h.update(block)
@@ -71,32 +135,43 @@ class ResumableDownloader:
     is handed over as a hard link, so it still holds the whole download while pooch hashes it: Ctrl-C
     during that hash keeps it (the caller removes it once the file is in place). `size` is in bytes.
 
-    A call raises ChecksumError when the size or the MD5 is not the expected one (the `.part` is removed),
-    OSError when the connection ends before the declared size (the `.part` is kept for resuming) or for a 206
-    answer that does not start at the byte asked for, `requests.HTTPError` for an HTTP error status, and
-    FileNotFoundError for a local source (`file://` or a path) that does not exist.
+    `checked`: a sha256 checks the file afterwards (pooch), so a 416 may end a download of unknown size.
+
+    A call raises ChecksumError when the size or the MD5 is not the expected one, or the body runs past the
+    expected size (the `.part` is removed), OSError when the connection ends before the declared size (the
+    `.part` is kept for resuming), for a 206 answer that does not start at the byte asked for or an answer
+    with a Content-Encoding (nothing written), CacheError for a `.part` that is a folder or another non-file,
+    `requests.HTTPError` for an HTTP error status, and FileNotFoundError for a local source (`file://` or a
+    path) that does not exist.
     """
 
     def __init__(
-        self, part: Path, size: int | None = None, md5: str | None = None, progress: bool = True, timeout=TIMEOUT
+        self,
+        part: Path,
+        size: int | None = None,
+        md5: str | None = None,
+        progress: bool = True,
+        timeout=TIMEOUT,
+        checked: bool = False,
     ):
         self.part, self.size, self.md5, self.progress, self.timeout = Path(part), size, md5, progress, timeout
+        self.checked = checked or bool(md5)  # a checksum will check the content of the .part
         self.sha256 = None
         self.size_confirmed = False  # the source declared the whole size and exactly that many bytes arrived
         self.resumed_from = 0  # bytes of an earlier `.part` this download continued (0: it started afresh)
 
     def __call__(self, url, output_file, pooch=None):
-        have = self.part.stat().st_size if self.part.exists() else 0
+        have = part_size(self.part)
         if self.size is not None and have > self.size:
             self.part.unlink()  # longer than the file can be: a stale part of something else
         if self.size is not None and have == self.size:
-            hashers = _hashers(self.part)  # complete from an earlier run; only verification was missing
+            hashers = _hashers(self.part, follow=False)  # complete from an earlier run; only verification was missing
             self.resumed_from = have
         elif url.startswith(("http://", "https://")):
             hashers = self._http(url)
         else:
             hashers = self._copy(url)
-        got = self.part.stat().st_size
+        got = os.lstat(self.part).st_size
         if self.size is not None and got != self.size:
             self.part.unlink()
             raise _checksum_error(f"got {got:,} bytes, expected {self.size:,}")
@@ -107,7 +182,7 @@ class ResumableDownloader:
         self.sha256 = hashers["sha256"].hexdigest()
         try:  # pooch's temporary file becomes a second name of the .part
             os.unlink(output_file)
-            os.link(self.part, output_file)
+            os.link(self.part, output_file, follow_symlinks=False)
         except OSError:  # a file system without hard links: hand the .part itself over
             os.replace(self.part, output_file)
 
@@ -128,6 +203,8 @@ class ResumableDownloader:
 
     def _resume_refused(self, r, start: int) -> str | None:
         """Why the answer to `Range: bytes=start-` cannot be appended to the `.part` (None: it can)."""
+        if r.status_code == 416 and _UNSATISFIED.match(r.headers.get("Content-Range") or ""):
+            return "the server says it is complete (HTTP 416), which confirms its length, not its content"
         if r.status_code == 416:
             return "the server cannot continue it (HTTP 416)"
         if r.status_code != 206:
@@ -149,7 +226,11 @@ class ResumableDownloader:
         """A 416 whose `Content-Range: bytes */total` says the `.part` already holds the whole file."""
         m = _UNSATISFIED.match(r.headers.get("Content-Range") or "")
         return (
-            r.status_code == 416 and m is not None and int(m[1]) == start and (self.size is None or self.size == start)
+            r.status_code == 416
+            and m is not None
+            and int(m[1]) == start
+            and (self.size is None or self.size == start)
+            and self.checked  # a length is no proof of content: without a checksum, download it again
         )
 
     def _http(self, url):
@@ -159,32 +240,33 @@ class ResumableDownloader:
             return requests.get(
                 url,
                 stream=True,
-                headers={"Range": f"bytes={start}-"} if start else {},
+                headers={"Accept-Encoding": "identity", **({"Range": f"bytes={start}-"} if start else {})},
                 timeout=self.timeout,
                 allow_redirects=True,
             )
 
-        start = self.part.stat().st_size if self.part.exists() else 0
+        start = part_size(self.part)
         r = get(start)
         try:
             if start and self._complete(r, start):
                 self.resumed_from, self.size_confirmed = start, True
-                return _hashers(self.part)
+                return _hashers(self.part, follow=False)
             why = self._resume_refused(r, start) if start else None
             if why:
-                _note(f"{url}: {why}; discarded {self.part.name} ({start:,} bytes) and started again from zero")
+                _note(f"{mask(url)}: {why}; discarded {self.part.name} ({start:,} bytes) and started again from zero")
                 r.close()
                 self.part.unlink(missing_ok=True)
                 start = 0
                 r = get(0)
             r.raise_for_status()
+            self._check_encoding(r, url)
             if start and r.status_code != 206:
-                _note(f"{url}: the server does not resume downloads; starting {self.part.name} again from zero")
+                _note(f"{mask(url)}: the server does not resume downloads; starting {self.part.name} again from zero")
                 start = 0
             cr = content_range(r.headers.get("Content-Range")) if r.status_code == 206 else None
             if r.status_code == 206 and (cr is None or cr[0] != start):  # a partial answer nobody asked for
                 raise OSError(
-                    f"{url}: HTTP 206 with Content-Range {r.headers.get('Content-Range')!r} to a request "
+                    f"{mask(url)}: HTTP 206 with Content-Range {r.headers.get('Content-Range')!r} to a request "
                     f"for byte {start:,} on"
                 )
             length = r.headers.get("Content-Length")
@@ -197,7 +279,8 @@ class ResumableDownloader:
             self.resumed_from = start
             # raw bytes, as the server stores them: a '.gz' sent with 'Content-Encoding: gzip' stays compressed
             blocks = r.raw.stream(1 << 16, decode_content=False)
-            hashers, written = self._write(blocks, start, total, self.part.name.removesuffix(".part"))
+            limit = self.size if self.size is not None else total if declared else None
+            hashers, written = self._write(blocks, start, total, self.part.name.removesuffix(".part"), limit)
             if total is not None and written < total:
                 raise _Incomplete(
                     f"the connection ended after {written:,} of {total:,} bytes "
@@ -208,6 +291,16 @@ class ResumableDownloader:
         finally:
             r.close()
 
+    def _check_encoding(self, r, url) -> None:
+        """OSError (nothing written) for an answer compressed on the way: the file is stored as sent."""
+        enc = (r.headers.get("Content-Encoding") or "identity").strip().lower()
+        stored_gz = enc in ("gzip", "x-gzip") and self.part.name.removesuffix(".part").endswith((".gz", ".tgz"))
+        if enc not in ("", "identity") and not stored_gz:
+            raise OSError(
+                f"{mask(url)}: the server sent {self.part.name.removesuffix('.part')} compressed on the way "
+                f"(Content-Encoding: {enc}) although asked for it as stored; refused, nothing kept"
+            )
+
     def _copy(self, src):
         src = Path(src.removeprefix("file://"))
         if not src.is_file():
@@ -215,13 +308,22 @@ class ResumableDownloader:
         with open(src, "rb") as fin:
             return self._write(iter(lambda: fin.read(CHUNK), b""), 0, src.stat().st_size, src.name)[0]
 
-    def _write(self, blocks, start: int, total: int | None, desc: str) -> tuple:
+    def _write(self, blocks, start: int, total: int | None, desc: str, limit: int | None = None) -> tuple:
         """Write `blocks` into the `.part` (appended after its first `start` bytes; 0: a new file), hashing
-        them with a progress bar; returns (hashers of the whole `.part`, its size in bytes)."""
-        hashers, written = _hashers(self.part if start else None), start
-        with open(self.part, "ab" if start else "wb") as f, self._bar(total, start, desc) as bar:
+        them with a progress bar; returns (hashers of the whole `.part`, its size in bytes). A `.part` that
+        would pass `limit` bytes is removed (ChecksumError) before the extra bytes are written."""
+        hashers, written = _hashers(self.part if start else None, follow=False), start
+        flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if start else os.O_TRUNC)
+        with os.fdopen(_open_nofollow(self.part, flags), "ab") as f, self._bar(total, start, desc) as bar:
             os.fchmod(f.fileno(), new_file_mode())
             for block in blocks:
+                if limit is not None and written + len(block) > limit:
+                    f.close()
+                    self.part.unlink(missing_ok=True)
+                    got = written + len(block)
+                    raise _checksum_error(
+                        f"got {got:,} bytes, expected {limit:,} (the source sends more; nothing kept)"
+                    )
                 f.write(block)
                 for h in hashers.values():
                     h.update(block)
@@ -230,6 +332,18 @@ class ResumableDownloader:
             f.flush()
             os.fsync(f.fileno())
         return hashers, written
+
+
+def _kept(target: Path, part: Path, res) -> str:
+    """What an interrupted download left, in words (read from the disk, so it is what is there)."""
+    if target.is_file():
+        return f"{target.name} is in place; the next fetch checks it"
+    if not part.is_file() or part.is_symlink():
+        return f"nothing of {res.filename} was kept"
+    n = os.lstat(part).st_size
+    if res.size is not None and n == res.size:
+        return f"kept the complete download {part} ({n:,} bytes): the next fetch checks it without downloading it again"
+    return f"kept the partial download {part} ({n:,} bytes): the next fetch resumes it"
 
 
 def _short(e: Exception) -> str:

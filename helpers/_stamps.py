@@ -115,7 +115,8 @@ def _lock(path: Path):
 
 
 class _Locked:
-    """Hold `<target>.lock`; say so when another process holds it (a second notebook waits, then reuses)."""
+    """Hold `<target>.lock`; say so when another process holds it (a second notebook waits, then reuses).
+    A lock file that is a symbolic link is removed first, never followed."""
 
     def __init__(self, target: Path):
         self.lock, self.target = _lock(target), target
@@ -123,6 +124,9 @@ class _Locked:
     def __enter__(self):
         from filelock import Timeout
 
+        lock = Path(self.lock.lock_file)
+        if lock.is_symlink():  # filelock would open, truncate and chmod the link's target: never follow it
+            lock.unlink()
         try:
             self.lock.acquire(timeout=0.2)
         except Timeout:

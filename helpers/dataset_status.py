@@ -1,4 +1,5 @@
-"""What of a dataset is in the cache: `status(name)`, from file sizes and stamps only (nothing is hashed).
+"""What of a dataset is in the cache: `status(name)`, from file sizes and stamps (only a torchvision weight file
+without a stamp is hashed, once: `weights.weights_problem`).
 
 `helpers.download` re-exports `status`; `python -m helpers datasets` prints it for every dataset.
 """
@@ -6,35 +7,41 @@
 from __future__ import annotations
 
 from ._stamps import _load_stamp, _stamp_is_fresh
-from .extract import MARKER
+from .extract import MARKER, recorded_sha256
 from .registry import _blocked, dataset_dir, get_dataset, manual_instructions
-from .weights import torchvision_weights_path
+from .weights import torchvision_weights_path, weights_problem
 
 
 def status(name: str) -> dict:
-    """What of a dataset is in the cache, from file sizes and stamps only (nothing is hashed).
+    """What of a dataset is in the cache, from file sizes and stamps (a torchvision weight file without a stamp
+    is hashed once, to check the sha256 prefix in its name).
 
     Returns {'title', 'kind', 'path', 'status', 'files': {file: state}, 'download', 'license', 'citation'} (and
-    'manual' for a manual dataset); for torchvision weights {'title', 'kind', 'path', 'license', 'status'}.
-    Raises UnknownDatasetError for a name that is not in the registry.
+    'manual' for a manual dataset); for torchvision weights {'title', 'kind', 'path', 'license', 'status'}, the
+    status 'present', 'absent (...)' or 'damaged: <what to do>'.
+    Raises UnknownDatasetError for a name that is not in the registry, RegistryError when the registry file
+    cannot be used.
     """
     ds = get_dataset(name)
     if ds.torchvision:
         path = torchvision_weights_path(ds.name)
-        present = path is not None and path.is_file()
+        problem = weights_problem(ds.name)
         return {
             "title": ds.title,
             "kind": ds.kind,
             "path": str(path),
             "license": ds.license,
-            "status": "present" if present else "absent (python -m helpers fetch " + ds.name + ")",
+            "status": "present" if not problem else problem if problem.startswith("absent") else f"damaged: {problem}",
         }
     folder = dataset_dir(ds.name, create=False)
     files = {}
     for res in ds.resources:
         target = folder / res.relpath
         part = target.with_name(target.name + ".part")
-        if res.extract and (folder / res.extract / MARKER).is_file():
+        old = recorded_sha256(folder / res.extract) if res.extract and res.sha256 else None
+        if old and old != res.sha256.lower():  # a registry of a newer release than the unpacked files
+            files[res.relpath] = f"stale: {res.extract}/ was unpacked from another release (fetch says what to do)"
+        elif res.extract and (folder / res.extract / MARKER).is_file():
             files[res.relpath] = "unpacked"
         elif target.is_file():
             stamp, problem = _load_stamp(target)

@@ -26,8 +26,9 @@ Interruptions: Ctrl-C keeps only what its one line says (the `.part`, complete o
 temporary files live in `.<file>.downloading/` and half-unpacked folders are `.<folder>.unpacking-<pid>`,
 both removed by the next fetch under the file's lock after a kill -9.
 
-Instructors: `python -m helpers fetch NAME` ahead of class; `SEEING_SAYING_MIRROR` (a folder or a base
-URL holding the files, flat or in `<name>/` subfolders) is tried before the original hosts.
+Instructors: `python -m helpers fetch NAME` ahead of class; `SEEING_SAYING_MIRROR` (a folder, `file://`
+folder or base URL holding the files, flat or in `<name>/` subfolders) is tried before the original hosts; one
+line says why a value that cannot be used is skipped. Passwords in URLs are shown masked (`user:***@`).
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ import shutil
 from pathlib import Path
 
 from ._errors import CacheError, ChecksumError, DownloadError, UnknownDatasetError  # noqa: F401 (re-exported)
-from ._resumable import CHUNK, TIMEOUT, ResumableDownloader, _note, _short  # noqa: F401 (re-exported)
+from ._resumable import CHUNK, TIMEOUT, ResumableDownloader, _kept, _note, _short, mask, mirror_sources, part_size  # noqa: F401
 from ._stamps import (
     _current_stamp,
     _hash_file,
@@ -54,6 +55,7 @@ from .extract import (
     DiskFullError,
     UnsafeArchiveError,
     archive_kind,
+    recorded_sha256,
     remove_stale_unpacking,
     safe_extract,
 )
@@ -63,7 +65,6 @@ from .registry import (  # noqa: F401
     Dataset,
     Resource,
     _blocked,
-    _candidate_urls,
     _describe,
     _mkdirs,
     dataset_dir,
@@ -132,6 +133,8 @@ def _staging(target: Path) -> Path:
 
 def _tidy(target: Path) -> None:
     """Under the file's lock: remove what a killed fetch left (pooch's temporaries, a stamp's temporary file)."""
+    if _staging(target).is_symlink() or not _staging(target).is_dir():
+        _staging(target).unlink(missing_ok=True)  # a link is removed, never followed
     shutil.rmtree(_staging(target), ignore_errors=True)
     for tmp in target.parent.glob(f".{_stamp_path(target).name}.*.tmp"):
         tmp.unlink(missing_ok=True)
@@ -144,7 +147,7 @@ def _retrieve(url: str, want: str | None, target: Path, downloader: ResumableDow
     staging, log = _staging(target), pooch.get_logger()
     level = log.level
     log.setLevel("WARNING")  # its lines would name the staging folder; ours names the file
-    _note(f"Downloading {url} to {target}")
+    _note(f"Downloading {mask(url)} to {target}")
     try:
         got = pooch.retrieve(
             url,
@@ -161,18 +164,6 @@ def _retrieve(url: str, want: str | None, target: Path, downloader: ResumableDow
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def _kept(target: Path, part: Path, res: Resource) -> str:
-    """What an interrupted download left, in words (read from the disk, so it is what is there)."""
-    if target.is_file():
-        return f"{target.name} is in place; the next fetch checks it"
-    if not part.is_file():
-        return f"nothing of {res.filename} was kept"
-    n = part.stat().st_size
-    if res.size is not None and n == res.size:
-        return f"kept the complete download {part} ({n:,} bytes): the next fetch checks it without downloading it again"
-    return f"kept the partial download {part} ({n:,} bytes): the next fetch resumes it"
-
-
 def fetch_file(name: str, filename: str | None = None, progress: bool = True) -> Path:
     """Download (if needed) and verify one file of a registry dataset; returns its path in the cache.
 
@@ -181,8 +172,9 @@ def fetch_file(name: str, filename: str | None = None, progress: bool = True) ->
     `DownloadError` names the URLs and what went wrong, the file expected and how to place it by hand.
     A download that resumed a `.part` and then fails its checks is tried once more from zero.
     Also raises UnknownDatasetError (an unknown name), KeyError (a file the dataset does not have), CacheError
-    (a folder or a file where the file or its folder belongs), ChecksumError (a file in place that fails its
-    check), and DownloadError for a manual dataset whose file is missing.
+    (a folder or a file where the file or its folder belongs, a `<file>.part` that is a folder or another
+    non-file), ChecksumError (a file in place that fails its check), and DownloadError for a manual dataset
+    whose file is missing. A `.part` that is a symbolic link is removed, never followed.
     """
     import requests
 
@@ -193,6 +185,7 @@ def fetch_file(name: str, filename: str | None = None, progress: bool = True) ->
     part = target.with_name(target.name + ".part")
     with _Locked(target):
         _tidy(target)
+        part_size(part)  # a symbolic link is removed; a folder or a fifo: CacheError, one line
         if target.exists() or target.is_symlink():
             if not target.is_file():
                 raise CacheError(
@@ -208,10 +201,15 @@ def fetch_file(name: str, filename: str | None = None, progress: bool = True) ->
                 + manual_instructions(ds, res)
             )
         want = res.sha256.lower() if res.sha256 else None
-        errors = []
-        for url in _candidate_urls(ds, res):
+        errors, subs = [], [f"{ds.name}/{res.relpath}", res.relpath, res.filename]
+        mirror, why = mirror_sources(os.environ.get(MIRROR_ENV, ""), subs, MIRROR_ENV)
+        if why:
+            _note(why)
+        for url in dict.fromkeys(mirror + list(res.urls)):
             for again in (False, True):
-                downloader = ResumableDownloader(part, res.size, None if want else res.md5, progress)
+                downloader = ResumableDownloader(
+                    part, res.size, None if want else res.md5, progress, checked=bool(want)
+                )
                 try:
                     _retrieve(url, want, target, downloader)
                 except KeyboardInterrupt:
@@ -219,7 +217,7 @@ def fetch_file(name: str, filename: str | None = None, progress: bool = True) ->
                     raise
                 except ValueError as e:  # ChecksumError (size, md5), pooch's sha256 mismatch; not requests' own
                     if isinstance(e, requests.RequestException):
-                        errors.append(f"{url}\n      -> {_short(e)} ({type(e).__name__})")
+                        errors.append(f"{mask(url)}\n      -> {_short(e)} ({type(e).__name__})")
                         break
                     part.unlink(missing_ok=True)
                     if downloader.resumed_from and not again:
@@ -228,10 +226,10 @@ def fetch_file(name: str, filename: str | None = None, progress: bool = True) ->
                             "bytes kept earlier) failed its check; downloading it again from zero"
                         )
                         continue
-                    errors.append(f"{url}\n      -> wrong file: {str(e).split('. Deleted')[0]}")
+                    errors.append(f"{mask(url)}\n      -> wrong file: {str(e).split('. Deleted')[0]}")
                     break
                 except Exception as e:  # requests / OS errors: offline, dead host, 404, refused, timeout
-                    errors.append(f"{url}\n      -> {_short(e)} ({type(e).__name__})")
+                    errors.append(f"{mask(url)}\n      -> {_short(e)} ({type(e).__name__})")
                     break
                 how, pinned = _how(res, downloader.size_confirmed)
                 _write_stamp(target, downloader.sha256 or want, how, pinned)
@@ -249,14 +247,17 @@ def fetch_file(name: str, filename: str | None = None, progress: bool = True) ->
                 return target
         kept = (
             f"\nPartial download kept: {part} ({part.stat().st_size:,} bytes); the next fetch resumes it."
-            if part.exists()
+            if part.is_file() and not part.is_symlink()
             else ""
         )
         raise DownloadError(
-            f"Could not download {res.filename} for dataset '{ds.name}' ({ds.title}).\nTried:\n  "
-            + "\n  ".join(errors)
-            + f"\nExpected: {_describe(ds, res)}{kept}\n"
-            + manual_instructions(ds, res)
+            mask(
+                f"Could not download {res.filename} for dataset '{ds.name}' ({ds.title}).\nTried:\n  "
+                + "\n  ".join(errors)
+                + (f"\nMirror skipped: {why}" if why else "")
+                + f"\nExpected: {_describe(ds, res)}{kept}\n"
+                + manual_instructions(ds, res)
+            )
         ) from None
 
 
@@ -267,8 +268,8 @@ def fetch(name: str, files=None, extract: bool = True, delete_archives: bool = F
     the archive was deleted to save space. Manual datasets (coco-spanish) are checked, not downloaded.
     `delete_archives` removes each archive once it is unpacked. Raises as `fetch_file` (DownloadError,
     ChecksumError, CacheError, UnknownDatasetError), DownloadError naming the missing files of a manual dataset,
-    CacheError for a folder in the way that `fetch` did not unpack, and as `safe_extract` (ArchiveError,
-    UnsafeArchiveError, DiskFullError).
+    CacheError for a folder in the way that `fetch` did not unpack or one unpacked from another release of the
+    archive than the registry's, and as `safe_extract` (ArchiveError, UnsafeArchiveError, DiskFullError).
     """
     ds = get_dataset(name)
     if ds.torchvision:
@@ -323,6 +324,9 @@ def _ready_to_unpack(ds: Dataset, res: Resource, check: bool = True) -> bool:
     """Under the folder's lock: True if unpacked already; else removes what a killed unpacking left and
     (with `check`) raises `CacheError` when something the book did not unpack stands in the way."""
     dest = dataset_dir(ds.name) / res.extract
+    stale = _stale_unpacked(ds, res)
+    if stale and check:
+        raise CacheError(stale)
     if is_extracted(ds, res):
         return True
     remove_stale_unpacking(dest)
@@ -336,8 +340,23 @@ def _ready_to_unpack(ds: Dataset, res: Resource, check: bool = True) -> bool:
 
 
 def is_extracted(ds: Dataset, res: Resource) -> bool:
-    """True when the archive's folder exists with the marker `safe_extract` writes before renaming it in."""
-    return bool(res.extract) and (dataset_dir(ds.name, create=False) / res.extract / MARKER).is_file()
+    """True when the archive's folder exists with the marker `safe_extract` writes before renaming it in, and
+    the marker does not record another sha256 than the registry's (a folder of an older release)."""
+    marker = dataset_dir(ds.name, create=False) / res.extract / MARKER if res.extract else None
+    return bool(marker) and marker.is_file() and not _stale_unpacked(ds, res)
+
+
+def _stale_unpacked(ds: Dataset, res: Resource) -> str:
+    """One line when the unpacking marker of `res` records another sha256 than the registry's; else ''."""
+    folder = dataset_dir(ds.name, create=False)
+    old = recorded_sha256(folder / res.extract) if res.extract and res.sha256 else None
+    if not old or old == res.sha256.lower():
+        return ""
+    also = f" and {folder / res.relpath}" if (folder / res.relpath).exists() else ""
+    return (
+        f"{folder / res.extract} was unpacked from another release of {res.filename} (sha256 {old[:12]}..., the "
+        f"registry now expects {res.sha256[:12]}...): delete it{also}, then fetch {ds.name} again"
+    )
 
 
 __all__ = [

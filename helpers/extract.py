@@ -199,8 +199,25 @@ def remove_stale_unpacking(dest) -> list:
     """
     stale = sorted(Path(dest).parent.glob(_unpacking(Path(dest)).name + "*"))
     for tmp in stale:
-        shutil.rmtree(tmp, ignore_errors=True)
+        _remove(tmp)
     return stale
+
+
+def _remove(path: Path) -> None:
+    """Remove a folder of ours; a symbolic link (or a file) in its place is unlinked, never followed."""
+    if path.is_symlink() or (path.exists() and not path.is_dir()):
+        path.unlink()
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def recorded_sha256(dest) -> str | None:
+    """The sha256 (lower case) of the archive the marker in the unpacked folder `dest` records; None when there
+    is no such folder or marker, or it records none (an older or damaged marker)."""
+    try:
+        sha = json.loads((Path(dest) / MARKER).read_text(encoding="utf-8")).get("sha256")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return sha.lower() if isinstance(sha, str) else None
 
 
 def safe_extract(archive, dest, progress: bool = True, marker: dict | None = None) -> Path:
@@ -216,10 +233,10 @@ def safe_extract(archive, dest, progress: bool = True, marker: dict | None = Non
     `__MACOSX/` members are skipped. A single compressed file (`x.gz`, not a tar) becomes `dest/x`.
     """
     archive, dest = Path(archive), Path(dest)
-    if dest.exists():
+    if dest.exists() or dest.is_symlink():
         raise FileExistsError(f"{dest} exists already: remove it to unpack {archive.name} again")
     tmp = _unpacking(dest, os.getpid())
-    shutil.rmtree(tmp, ignore_errors=True)
+    _remove(tmp)
     tmp.mkdir(parents=True)
     try:
         kind = archive_kind(archive)
@@ -248,6 +265,7 @@ __all__ = [
     "safe_extract",
     "archive_kind",
     "remove_stale_unpacking",
+    "recorded_sha256",
     "MARKER",
     "ArchiveError",
     "UnsafeArchiveError",

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 from ._errors import CacheError, UnknownDatasetError
@@ -22,6 +23,89 @@ MIRROR_ENV = "SEEING_SAYING_MIRROR"
 REGISTRY_FILE = Path(__file__).with_name("registry.toml")
 
 
+class RegistryError(OSError):
+    """The registry file cannot be used: not valid TOML, an unknown key, a value of the wrong type or form.
+
+    The message is one line: the file, the entry, the field and what was expected. An OSError, like a registry
+    file that cannot be read, so every command of `python -m helpers` reports it in one line.
+    """
+
+
+def _is_hex(n: int):
+    return lambda v: isinstance(v, str) and re.fullmatch(f"[0-9a-fA-F]{{{n}}}", v) is not None
+
+
+def _is_relpath(v) -> bool:  # a path inside the dataset's folder: relative, no '..', no backslash
+    parts = v.split("/") if isinstance(v, str) else []
+    return bool(v) and "\\" not in v and not v.startswith("/") and ".." not in parts and parts != ["."]
+
+
+def _is_format(v) -> bool:  # `manual`: {folder} is its only placeholder
+    try:
+        return isinstance(v, str) and isinstance(v.format(folder=""), str)
+    except (KeyError, IndexError, ValueError):
+        return False
+
+
+_STR = (lambda v: isinstance(v, str), "text")
+# {field: (check, what it must be)}: the keys a [[<name>.files]] entry and a [<name>] table may have
+_FILE_KEYS = {
+    "filename": (lambda v: _is_relpath(v) and "/" not in v, "a file name (no '/', no '..')"),
+    "urls": (
+        lambda v: (
+            isinstance(v, (list, tuple)) and all(isinstance(u, str) and re.fullmatch(r"https?://\S+", u) for u in v)
+        ),
+        "a list of http:// or https:// URLs",
+    ),
+    "sha256": (_is_hex(64), "64 hex digits (no 'sha256:' prefix)"),
+    "size": (lambda v: type(v) is int and v >= 1, "a whole number of bytes >= 1 (or no size)"),
+    "md5": (_is_hex(32), "32 hex digits"),
+    "extract": (_is_relpath, "a folder inside the dataset's folder (relative, no '..')"),
+    "approx": _STR,
+    "checksum_source": _STR,
+    "path": (_is_relpath, "a path inside the dataset's folder (relative, no '..')"),
+}
+_KINDS = ("captions", "classes", "vectors", "features+captions", "weights")
+_ENTRY_KEYS = {
+    "title": _STR,
+    "kind": (lambda v: v in _KINDS, f"one of {', '.join(_KINDS)}"),
+    "license": _STR,
+    "citation": _STR,
+    "bibkey": _STR,
+    "homepage": _STR,
+    "manual": (_is_format, "text whose only placeholder is {folder}"),
+    "notes": _STR,
+    "splits": (lambda v: isinstance(v, (list, tuple)) and all(isinstance(x, str) for x in v), "a list of names"),
+    "torchvision": (
+        lambda v: isinstance(v, (list, tuple)) and len(v) == 3 and all(isinstance(x, str) and x for x in v),
+        "[model function, weights enum, member], e.g. ['resnet152', 'ResNet152_Weights', 'IMAGENET1K_V2']",
+    ),
+}
+
+
+_OPTIONAL = ("sha256", "size", "md5", "extract", "path", "torchvision")  # None: not given
+
+
+def _shown(v) -> str:
+    text = repr(v) if len(repr(v)) <= 80 else repr(v)[:77] + "..."
+    return text + (" (text)" if isinstance(v, str) and v.strip("-+0123456789") == "" else "")
+
+
+def _bad(keys: dict, values: dict) -> str:
+    """'' when every value is what `keys` says it must be, else the first that is not, in words."""
+    for key, value in values.items():
+        if key in keys and not keys[key][0](value):
+            return f"{key} must be {keys[key][1]}, not {_shown(value)}"
+    return ""
+
+
+def _check(obj, keys: dict, where: str) -> None:
+    """RegistryError for the first field of a `Resource` / `Dataset` whose value is not what `keys` says."""
+    given = {f.name: getattr(obj, f.name) for f in fields(obj)}
+    if problem := _bad(keys, {k: v for k, v in given.items() if v is not None or k not in _OPTIONAL}):
+        raise RegistryError(f"{where}: {problem}")
+
+
 @dataclass(frozen=True)
 class Resource:
     """One file of a dataset.
@@ -29,7 +113,8 @@ class Resource:
     `sha256=None` means no checksum has been published or checked yet: the file is checked by `md5` (a
     published MD5, where there is one) and `size` (exact bytes, where known), and its sha256 is pinned on
     first download. `extract` names the folder (inside the dataset's folder) an archive unpacks to.
-    `path` is where the file lives inside the dataset's folder (default: `filename`).
+    `path` is where the file lives inside the dataset's folder (default: `filename`). RegistryError (one line)
+    for a field of the wrong type or form (`_FILE_KEYS` says what each must be).
     """
 
     filename: str
@@ -42,6 +127,14 @@ class Resource:
     checksum_source: str = ""
     path: str | None = None
 
+    def __post_init__(self):
+        """RegistryError (one line) for a field of the wrong type or form; hex digests are kept in lower case."""
+        _check(self, _FILE_KEYS, f"the registry's file {self.filename!r}")
+        object.__setattr__(self, "urls", tuple(self.urls))
+        for algo in ("sha256", "md5"):
+            if getattr(self, algo):
+                object.__setattr__(self, algo, getattr(self, algo).lower())
+
     @property
     def relpath(self) -> str:
         return self.path or self.filename
@@ -52,6 +145,7 @@ class Dataset:
     """A dataset of the registry: its files, where it comes from, and the terms it comes with.
 
     `resource(filename)` is the `Resource` of one of its files (by file name or path); KeyError for another.
+    RegistryError (one line) for a field of the wrong type or form (`_ENTRY_KEYS` says what each must be).
     """
 
     name: str
@@ -67,6 +161,12 @@ class Dataset:
     splits: tuple = ()
     torchvision: tuple | None = None  # (model function, weights enum, member) for torchvision weights
 
+    def __post_init__(self):
+        """RegistryError (one line) for a field of the wrong type or form."""
+        _check(self, _ENTRY_KEYS, f"the registry's entry {self.name!r}")
+        if not all(isinstance(r, Resource) for r in self.resources):
+            raise RegistryError(f"the registry's entry {self.name!r}: resources must be Resource objects")
+
     def resource(self, filename: str) -> Resource:
         for r in self.resources:
             if filename in (r.filename, r.relpath):
@@ -78,19 +178,87 @@ def _tuples(entry: dict) -> dict:
     return {k: tuple(v) if isinstance(v, list) else v for k, v in entry.items()}
 
 
+def _unknown(table: dict, known, where: str) -> None:
+    for key in table:
+        if key not in known:
+            close = difflib.get_close_matches(key, list(known), n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise RegistryError(
+                f"{where}: unknown key {key!r} ({hint}known: {', '.join(known)}); correct it in that file"
+            )
+
+
+def _entry(path: Path, name: str, entry) -> Dataset:
+    """The `Dataset` of one [name] table of a registry file, every key and value checked (RegistryError)."""
+    where = f"{path}: [{name}]"
+    if not isinstance(entry, dict):
+        raise RegistryError(f"{where} must be a table ([{name}] with title, kind, ... and [[{name}.files]])")
+    _unknown(entry, [*_ENTRY_KEYS, "files"], where)
+    missing = [k for k in ("title", "kind", "license", "citation") if not entry.get(k)]
+    files = entry.get("files")
+    if missing or not files:
+        needs = ", ".join(missing or [f"at least one [[{name}.files]] entry"])
+        raise RegistryError(f"{where} needs {needs}; add it to that file")
+    if not (isinstance(files, list) and all(isinstance(r, dict) for r in files)):
+        raise RegistryError(f"{where}: files must be [[{name}.files]] tables, not {_shown(files)}")
+    resources = []
+    for i, r in enumerate(files, 1):
+        spot = f"{where} file {i}" + (f" ({r['filename']})" if isinstance(r.get("filename"), str) else "")
+        _unknown(r, _FILE_KEYS, spot)
+        if "filename" not in r:
+            raise RegistryError(f"{spot} needs a filename; add it to that file")
+        if "sha256" in r and "size" not in r:
+            raise RegistryError(f"{spot}: a sha256 comes with its size (in bytes); add it to that file")
+        if not (r.get("urls") or entry.get("manual")):
+            raise RegistryError(f"{spot} needs urls (or the entry needs 'manual': how to get the file by hand)")
+        if problem := _bad(_FILE_KEYS, r):
+            raise RegistryError(f"{spot}: {problem}; correct it in that file")
+        resources.append(Resource(**_tuples(r)))
+    if problem := _bad(_ENTRY_KEYS, entry):
+        raise RegistryError(f"{where}: {problem}; correct it in that file")
+    return Dataset(name=name, resources=tuple(resources), **_tuples({k: v for k, v in entry.items() if k != "files"}))
+
+
 def load_registry(path: Path = REGISTRY_FILE) -> dict:
-    """{name: `Dataset`} from a registry TOML file (`helpers/registry.toml` by default), in file order."""
-    with open(path, "rb") as f:
-        table = tomllib.load(f)
-    out = {}
-    for name, entry in table.items():
-        entry = dict(entry)
-        files = tuple(Resource(**_tuples(r)) for r in entry.pop("files", ()))
-        out[name] = Dataset(name=name, resources=files, **_tuples(entry))
-    return out
+    """{name: `Dataset`} from a registry TOML file (`helpers/registry.toml` by default), in file order.
+
+    Every table, key and value is checked: RegistryError (one line: the file, the entry, the field, what was
+    expected) for a file that cannot be read or is not valid TOML, an unknown key, a missing title, kind,
+    license, citation or file, or a value of the wrong type or form (sha256: 64 hex digits, md5: 32, size: bytes
+    >= 1, urls: http(s) URLs, paths inside the dataset's folder).
+    """
+    try:
+        with open(path, "rb") as f:
+            table = tomllib.load(f)
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
+        why = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+        raise RegistryError(f"the dataset registry {path} cannot be read: {why}; fix or restore that file") from None
+    return {name: _entry(Path(path), name, entry) for name, entry in table.items()}
 
 
-REGISTRY: dict = load_registry()
+class _Unusable(dict):
+    """REGISTRY when `helpers/registry.toml` cannot be used: every look-up raises its RegistryError, so that
+    `import helpers.download` works and each command says what is wrong in one line, not with a traceback."""
+
+    def __init__(self, error: RegistryError):
+        super().__init__()
+        self.error = str(error)
+
+    def _raise(self, *args, **kwargs):
+        raise RegistryError(self.error)
+
+    __iter__ = __contains__ = __getitem__ = __setitem__ = __len__ = keys = items = values = get = _raise
+
+
+def _registry_or_error(path: Path = REGISTRY_FILE) -> dict:
+    """`load_registry(path)`, or a registry whose every look-up raises the RegistryError it gave."""
+    try:
+        return load_registry(path)
+    except RegistryError as e:
+        return _Unusable(e)
+
+
+REGISTRY: dict = _registry_or_error()
 
 
 def get_dataset(name: str) -> Dataset:
@@ -181,16 +349,3 @@ def manual_instructions(ds: Dataset, res: Resource | None = None) -> str:
         f"then run `python -m helpers fetch {ds.name}{only}` to verify it{' and unpack it' if res.extract else ''}. "
         f"A classroom can also set {MIRROR_ENV} to a folder or URL that holds the files."
     )
-
-
-def _candidate_urls(ds: Dataset, res: Resource) -> list:
-    urls = []
-    mirror = os.environ.get(MIRROR_ENV, "").strip()
-    if mirror:
-        for sub in (f"{ds.name}/{res.relpath}", res.relpath, res.filename):
-            if mirror.startswith(("http://", "https://")):
-                urls.append(mirror.rstrip("/") + "/" + sub)
-            elif (Path(mirror).expanduser() / sub).is_file():
-                urls.append(str(Path(mirror).expanduser() / sub))
-    urls += [u for u in res.urls if u not in urls]
-    return list(dict.fromkeys(urls))

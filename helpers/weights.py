@@ -1,16 +1,21 @@
 """The torchvision weights of the registry ('resnet152', 'vgg16', 'vgg16_bn'): where torchvision keeps them,
-fetching them under the file's lock (torchvision checks the sha256 prefix in the file name), the model."""
+fetching them under the file's lock (torchvision checks the sha256 prefix in the file name), checking a file
+already there against that prefix (`weights_problem`), the model."""
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
 import sys
 from pathlib import Path
 
 from ._errors import ChecksumError, DownloadError
 from ._resumable import _short
-from ._stamps import _Locked
+from ._stamps import _Locked, _read_stamp, _stamp_is_fresh, _write_stamp
 from .registry import get_dataset
+
+_STAMPED_BY = "sha256 prefix in the file name (torchvision)"
 
 
 def torchvision_weights(name: str):
@@ -44,38 +49,77 @@ def torchvision_weights_path(name: str) -> Path:
     return hub / "checkpoints" / ds.resources[0].filename
 
 
-def fetch_torchvision_weights(name: str, progress: bool = True) -> Path:
+def weights_problem(name: str) -> str:
+    """'' when the weight file is there and its sha256 starts with the hex digits in its name (torchvision's
+    `<model>-<hex>.pth`), else what is wrong and what to do, in one line ('absent', damaged, unreadable).
+
+    The file is hashed in chunks once: a file that matches is stamped (`<file>.verified.json`, kept while its size
+    and mtime stay the same). Raises as `torchvision_weights_path`.
+    """
+    path = torchvision_weights_path(name)
+    if not path.is_file():
+        return f"absent (python -m helpers fetch {name})"
+    m = re.search(r"-([0-9a-f]+)\.[^.]+$", path.name)
+    stamp = _read_stamp(path)
+    if not m or (_stamp_is_fresh(path, stamp) and stamp["sha256"].startswith(m[1])):
+        return ""
+    try:
+        with open(path, "rb") as f:
+            sha = hashlib.file_digest(f, "sha256").hexdigest()
+    except OSError as e:
+        return f"{path} cannot be read ({e.strerror or type(e).__name__}): fix its permissions or delete it"
+    if not sha.startswith(m[1]):
+        return (
+            f"{path} is damaged or not torchvision's file (its sha256 starts with {sha[: len(m[1])]}, not the "
+            f"{m[1]} its name says): delete it and run `python -m helpers fetch {name}`"
+        )
+    try:
+        _write_stamp(path, sha, _STAMPED_BY, pinned=False)
+    except OSError:  # a read-only torch cache: it is hashed again next time
+        pass
+    return ""
+
+
+def fetch_torchvision_weights(name: str, progress: bool = True, verify: bool = True) -> Path:
     """Have torchvision download its weights (it checks the sha256 prefix in the file name), under a lock.
 
-    Returns the file's path (nothing is downloaded when it is there). DownloadError (one message: the URL, the
-    reason, where to place the file by hand) when the download fails.
+    Returns the file's path (nothing is downloaded when it is there). The file is checked against the sha256
+    prefix in its name (`weights_problem`; `verify=False` skips that): ChecksumError (one line: delete it, fetch
+    again) when it does not match or cannot be read. DownloadError (one message: the URL, the reason,
+    where to place the file by hand) when the download fails.
     """
-    import torch
-
     path = torchvision_weights_path(name)
     url = get_dataset(name).resources[0].urls[0]
     path.parent.mkdir(parents=True, exist_ok=True)
     with _Locked(path):
-        if path.is_file():
-            return path
-        try:
-            torch.hub.load_state_dict_from_url(
-                url,
-                model_dir=str(path.parent),
-                progress=progress,
-                check_hash=True,
-                map_location="cpu",
-                weights_only=True,
-            )
-        except Exception as e:
-            raise DownloadError(
-                f"Could not download the torchvision weights '{name}'.\nTried:\n  {url}\n      -> "
-                f"{type(e).__name__}: {_short(e)}\nExpected: {path.name} (the 8 hex digits before '.pth' are the "
-                f"start of its sha256; torchvision checks them)\nTo place it by hand: copy {path.name} to\n    {path}\n"
-                "(set TORCH_HOME to move that folder), then run "
-                f"`python -m helpers fetch {name}`."
-            ) from None
+        if not path.is_file():
+            _download(name, url, path, progress)
+        if verify and (problem := weights_problem(name)):  # hashed once, then stamped
+            raise ChecksumError(problem)
     return path
+
+
+def _download(name: str, url: str, path: Path, progress: bool) -> None:
+    """torch.hub downloads `url` into `path`'s folder and checks its sha256 prefix; DownloadError (one message)."""
+    import torch
+
+    try:
+        torch.hub.load_state_dict_from_url(
+            url,
+            model_dir=str(path.parent),
+            progress=progress,
+            check_hash=True,
+            map_location="cpu",
+            weights_only=True,
+        )
+    except Exception as e:
+        raise DownloadError(
+            f"Could not download the torchvision weights '{name}'.\nTried:\n  {url}\n      -> "
+            f"{type(e).__name__}: {_short(e)}\nExpected: {path.name} (the 8 hex digits before '.pth' are the "
+            f"start of its sha256; torchvision checks them)\nTo place it by hand: copy {path.name} to\n    {path}\n"
+            "(set TORCH_HOME to move that folder), then run "
+            f"`python -m helpers fetch {name}`."
+        ) from None
 
 
 def torchvision_model(name: str, progress: bool = True):
@@ -84,14 +128,15 @@ def torchvision_model(name: str, progress: bool = True):
     Fetches the weights first (`fetch_torchvision_weights`: DownloadError when that fails), then reads them with
     `torch.load(weights_only=True)`: torchvision's own loader unpickles a file already in its cache, so a crafted
     `.pth` placed there would run code. ChecksumError (one line: delete the file, fetch again) when the file holds
-    anything but tensors or does not fit the network.
+    anything but tensors or does not fit the network. Tensors that fit but whose file does not match the sha256
+    prefix in its name (other weights) are loaded with a one-line warning (`weights_problem`).
     """
     import pickle
 
     import torch
     import torchvision.models as tvm
 
-    path = fetch_torchvision_weights(name, progress)
+    path = fetch_torchvision_weights(name, progress, verify=False)  # checked below, after the safe load
     func, _, _ = get_dataset(name).torchvision
     model = getattr(tvm, func)(weights=None)
     try:
@@ -100,6 +145,10 @@ def torchvision_model(name: str, progress: bool = True):
         raise ChecksumError(
             f"{path} is not {name}'s weight file (it {_why(e)}): delete it and run `python -m helpers fetch {name}`"
         ) from None
+    if problem := weights_problem(name):
+        import warnings
+
+        warnings.warn(problem, stacklevel=2)
     return model.eval()
 
 

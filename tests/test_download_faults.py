@@ -20,7 +20,7 @@ import pytest
 
 from helpers import download as dl
 from helpers.download import ArchiveError, DownloadError, fetch, fetch_file
-from tests.test_download import cache, make_zip, server, sha256  # noqa: F401 (fixtures)
+from tests.test_download import LocalServer, _Handler, cache, closed_port_url, make_zip, server, sha256  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[1]
 NAME = "t-faults"
@@ -163,12 +163,24 @@ def test_part_of_another_file_is_retried_from_zero(monkeypatch, server, capsys, 
     assert [r["range"] for r in server.requests] == ["bytes=100000-", None]
 
 
-def test_complete_part_of_unknown_size_is_not_downloaded_again(monkeypatch, server):
-    folder = register(monkeypatch, server, "none")
+def test_complete_part_of_unknown_size_is_not_downloaded_again_when_a_checksum_checks_it(monkeypatch, server):
+    folder = register(monkeypatch, server, "md5")
     (folder / "pack.zip.part").write_bytes(PACK)
     assert fetch_file(NAME, progress=False).read_bytes() == PACK
     assert [r["range"] for r in server.requests] == [f"bytes={len(PACK)}-"]  # answered 416 bytes */N
     assert stamp_of(folder)["pinned"] is True
+
+
+@pytest.mark.parametrize("stale", [False, True])
+def test_a_416_confirms_a_length_not_content(monkeypatch, server, capsys, stale):
+    """probe F8: with nothing registered, a stale .part of the server's length was answered 416 bytes */N,
+    taken for complete, and its (garbage) bytes pinned as the dataset."""
+    folder = register(monkeypatch, server, "none")
+    (folder / "pack.zip.part").write_bytes(b"\0" * len(PACK) if stale else PACK)
+    assert fetch_file(NAME, progress=False).read_bytes() == PACK
+    assert [r["range"] for r in server.requests] == [f"bytes={len(PACK)}-", None]
+    assert "confirms its length, not its content" in capsys.readouterr().err
+    assert stamp_of(folder)["sha256"] == sha256(PACK) and stamp_of(folder)["pinned"] is True
 
 
 # ------------------------------------------------------------------------------------ Ctrl-C (in process)
@@ -235,7 +247,8 @@ def test_ctrl_c_during_the_hash_keeps_the_download(monkeypatch, server, capsys, 
         assert f"kept the partial download {part} ({len(PACK):,} bytes): the next fetch resumes it" in err
     assert left(folder) == ["pack.zip.part"] and part.read_bytes() == PACK
     assert (fetch(NAME, progress=False) / "pack" / "a.txt").is_file()
-    assert [r["range"] for r in server.requests][1:] == ([] if check == "sha" else [f"bytes={len(PACK)}-"])
+    # without a checksum, the server's 416 to the complete .part confirms only its length: downloaded again
+    assert [r["range"] for r in server.requests][1:] == ([] if check == "sha" else [f"bytes={len(PACK)}-", None])
 
 
 def test_ctrl_c_during_unpacking_keeps_the_archive_only(monkeypatch, server, capsys):
@@ -525,3 +538,235 @@ def test_written_files_are_group_readable(monkeypatch, server, cache, umask_022)
     }
     unreadable = [str(p) for p in files if not stat.S_IMODE(p.stat().st_mode) & 0o040]
     assert unreadable == []
+
+
+# ----------------------------------------------------------------- nothing followed, nothing written outside
+def _outside(tmp_path: Path) -> Path:
+    """A user's file outside the cache, private (0600)."""
+    victim = tmp_path / "outside" / "notes.txt"
+    victim.parent.mkdir()
+    victim.write_bytes(b"my notes\n")
+    victim.chmod(0o600)
+    return victim
+
+
+@pytest.mark.parametrize("check", ["none", "sha"])
+@pytest.mark.parametrize("dangling", [False, True])
+def test_part_that_is_a_symlink_is_never_followed(monkeypatch, server, tmp_path, capsys, check, dangling):
+    """probe F1 (min_d1.py, d1_part_symlink.py): a .part symlink made fetch append the download to the file it
+    points to (outside the cache), chmod it, pin it and hard-link the cache's file to it; a dangling one made
+    fetch create the file it points to."""
+    folder = register(monkeypatch, server, check)
+    victim = _outside(tmp_path)
+    if dangling:
+        victim.unlink()
+    (folder / "pack.zip.part").symlink_to(victim)
+    path = fetch_file(NAME, progress=False)
+    assert path.read_bytes() == PACK and not path.is_symlink() and path.stat().st_nlink == 1
+    assert [r["range"] for r in server.requests] == [None]  # started from zero, nothing resumed
+    if dangling:
+        assert not victim.exists()
+    else:
+        assert victim.read_bytes() == b"my notes\n" and stat.S_IMODE(victim.stat().st_mode) == 0o600
+    assert "was a symbolic link (not a download of ours): removed it, never followed" in capsys.readouterr().err
+    assert stamp_of(folder)["sha256"] == sha256(PACK)
+    assert left(folder) == ["pack.zip", "pack.zip.verified.json"]
+
+
+def test_lock_file_that_is_a_symlink_is_never_followed(monkeypatch, server, tmp_path):
+    """filelock opens `<file>.lock` with O_TRUNC and fchmods it: through a symlink, a file outside was emptied."""
+    folder = register(monkeypatch, server, "sha")
+    victim = _outside(tmp_path)
+    (folder / "pack.zip.lock").symlink_to(victim)
+    fetch_file(NAME, progress=False)
+    assert victim.read_bytes() == b"my notes\n" and stat.S_IMODE(victim.stat().st_mode) == 0o600
+    assert not (folder / "pack.zip.lock").is_symlink()
+
+
+def test_staging_folder_that_is_a_symlink_is_never_followed(monkeypatch, server, tmp_path):
+    """pooch's temporary file went into the folder a `.pack.zip.downloading` symlink points to."""
+    folder = register(monkeypatch, server, "sha")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (folder / ".pack.zip.downloading").symlink_to(outside, target_is_directory=True)
+    seen, real = [], dl.ResumableDownloader.__call__
+
+    def call(self, *a, **k):
+        real(self, *a, **k)
+        seen.extend(p.name for p in outside.iterdir())  # while pooch still holds its temporary file
+
+    monkeypatch.setattr(dl.ResumableDownloader, "__call__", call)
+    assert fetch_file(NAME, progress=False).read_bytes() == PACK
+    assert seen == [] and list(outside.iterdir()) == []
+
+
+@pytest.mark.parametrize("kind", ["folder", "fifo"])
+def test_part_that_is_a_folder_or_a_fifo_is_one_clear_line(monkeypatch, server, capsys, kind):
+    """probe F12 (d2_part_dir.py): a .part folder gave 'Partial download kept: ...part (4,096 bytes); the next
+    fetch resumes it', which never happened; a .part fifo hung the fetch."""
+    from helpers.__main__ import main
+
+    folder = register(monkeypatch, server, "sha")
+    part = folder / "pack.zip.part"
+    if kind == "folder":
+        part.mkdir()
+        (part / "x").write_text("the user's")
+    else:
+        os.mkfifo(part)
+    what = "a folder" if kind == "folder" else "not a regular file"
+    with pytest.raises(dl.CacheError, match=f"pack.zip.part is {what}.*, not a partial download: move it away") as e:
+        fetch(NAME, progress=False)
+    assert "\n" not in str(e.value) and server.requests == []
+    capsys.readouterr()
+    assert main(["fetch", NAME]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err and "resumes" not in err
+    assert part.is_dir() if kind == "folder" else stat.S_ISFIFO(part.lstat().st_mode)  # never removed
+
+
+# ------------------------------------------------------------------ a server that compresses, or sends too much
+class _EncodingHandler(_Handler):
+    """The server of tests/test_download.py plus the rules 'gzip' ('auto': gzip on the fly when the request
+    accepts it, as servers and CDNs do; 'always': whatever the request says) and 'huge' (the file ten times
+    over, with that Content-Length). It records each request's Accept-Encoding in `encodings`."""
+
+    def do_GET(self):  # noqa: N802 (http.server's name)
+        import gzip
+
+        srv, name = self.server, self.path.lstrip("/")
+        rule, data, accept = srv.rules.get(name, {}), srv.files.get(name), self.headers.get("Accept-Encoding")
+        srv.encodings.append(accept)
+        zipped = rule.get("gzip") == "always" or (rule.get("gzip") == "auto" and "gzip" in (accept or ""))
+        if data is None or not (zipped or rule.get("huge")):
+            return super().do_GET()
+        srv.requests.append({"path": name, "range": self.headers.get("Range")})
+        body = gzip.compress(data, mtime=0) if zipped else data * 10
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        if zipped:
+            self.send_header("Content-Encoding", "gzip")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        try:
+            self.wfile.write(body)
+        except OSError:  # the client stopped reading
+            pass
+
+
+@pytest.fixture
+def server2():
+    with LocalServer() as s:
+        s.httpd.RequestHandlerClass, s.httpd.encodings = _EncodingHandler, []
+        yield s
+
+
+@pytest.mark.parametrize("check", ["none", "sha"])
+def test_asks_for_the_file_as_stored(monkeypatch, server2, check):
+    """probe F2 (min_d3.py, d3_gzip.py): requests sent 'Accept-Encoding: gzip, deflate' and stored the raw body,
+    so a server compressing on the fly got its gzip bytes pinned as the dataset, or the good file blamed."""
+    folder = register(monkeypatch, server2, check)
+    server2.rules["pack.zip"] = {"gzip": "auto"}
+    assert (fetch(NAME, progress=False) / "pack" / "a.txt").read_bytes() == b"hello\n" * 1000
+    assert (folder / "pack.zip").read_bytes() == PACK and stamp_of(folder)["sha256"] == sha256(PACK)
+    assert server2.httpd.encodings == ["identity"]
+
+
+@pytest.mark.parametrize("check", ["none", "sha"])
+def test_an_answer_compressed_anyway_is_refused(monkeypatch, server2, check):
+    folder = register(monkeypatch, server2, check)
+    server2.rules["pack.zip"] = {"gzip": "always"}
+    with pytest.raises(DownloadError, match=r"compressed on the way \(Content-Encoding: gzip\).*refused, nothing"):
+        fetch_file(NAME, progress=False)
+    assert left(folder) == []
+
+
+def test_a_body_longer_than_the_registered_size_is_cut_off(monkeypatch, server2):
+    """probe F13 (d4_misc.py huge): a body ten times the registered size was read to its end (the .part grew
+    to ten times the size) before it was refused."""
+    folder = register(monkeypatch, server2, "sha")
+    server2.rules["pack.zip"] = {"huge": True}
+    sizes = []
+
+    class Bar(_InterruptingBar):
+        def update(self, n):
+            sizes.append((folder / "pack.zip.part").stat().st_size)
+
+    monkeypatch.setattr(dl.ResumableDownloader, "_bar", lambda self, *a, **k: Bar())
+    with pytest.raises(DownloadError, match=f"expected {len(PACK):,} \\(the source sends more; nothing kept\\)") as e:
+        fetch_file(NAME, progress=False)
+    assert max(sizes) <= len(PACK) and left(folder) == []
+    assert "Partial download kept" not in str(e.value)
+
+
+# ------------------------------------------------------------------------------------------------- mirror
+def only_a_mirror_can_serve_it(monkeypatch) -> None:
+    """Point the registry's URL of pack.zip at a closed port."""
+    import dataclasses
+
+    ds = dl.REGISTRY[NAME]
+    res = dataclasses.replace(ds.resources[0], urls=(f"{closed_port_url()}/pack.zip",))
+    monkeypatch.setitem(dl.REGISTRY, NAME, dataclasses.replace(ds, resources=(res,)))
+
+
+@pytest.mark.parametrize("kind", ["a file", "ftp", "missing"])
+def test_a_mirror_that_cannot_be_used_says_why(monkeypatch, server, tmp_path, capsys, kind):
+    """probe F14 (d5_mirror.py): a mirror value that is a file, an ftp:// URL or a missing folder was dropped
+    without a word, and the DownloadError never named it."""
+    register(monkeypatch, server, "sha")
+    only_a_mirror_can_serve_it(monkeypatch)
+    value = {"a file": tmp_path / "mirror.txt", "ftp": "ftp://127.0.0.1/pub", "missing": tmp_path / "nowhere"}[kind]
+    if kind == "a file":
+        value.write_text("x")
+    monkeypatch.setenv(dl.MIRROR_ENV, str(value))
+    with pytest.raises(DownloadError) as e:
+        fetch_file(NAME, progress=False)
+    line = f"SEEING_SAYING_MIRROR={value} is not used: "
+    assert f"\nMirror skipped: {line}" in str(e.value)
+    assert line in capsys.readouterr().err
+
+
+def test_a_file_url_mirror_is_used(monkeypatch, server, tmp_path):
+    folder = register(monkeypatch, server, "sha")
+    only_a_mirror_can_serve_it(monkeypatch)
+    (tmp_path / "mirror" / NAME).mkdir(parents=True)
+    (tmp_path / "mirror" / NAME / "pack.zip").write_bytes(PACK)
+    monkeypatch.setenv(dl.MIRROR_ENV, f"file://{tmp_path / 'mirror'}")
+    assert fetch_file(NAME, progress=False).read_bytes() == PACK and server.requests == []
+    assert left(folder) == ["pack.zip", "pack.zip.verified.json"]
+
+
+def test_mirror_credentials_are_never_printed(monkeypatch, server, capsys):
+    register(monkeypatch, server, "sha")
+    only_a_mirror_can_serve_it(monkeypatch)
+    monkeypatch.setenv(dl.MIRROR_ENV, server.url.replace("http://", "http://alice:s3cret@") + "/mirror")
+    with pytest.raises(DownloadError) as e:
+        fetch_file(NAME, progress=False)
+    err = capsys.readouterr().err
+    assert "s3cret" not in str(e.value) and "s3cret" not in err
+    assert "http://alice:***@127.0.0.1:" in str(e.value) and "Downloading http://alice:***@" in err
+
+
+# ---------------------------------------------------------------------------------- a new release of the file
+def test_folder_unpacked_from_another_release_is_stale(monkeypatch, server, capsys):
+    """probe F7 (d7_stamps.py): after the registry's sha256 of an archive changed, the folder unpacked from the
+    old one was reported unpacked and reused."""
+    import shutil
+
+    from helpers.__main__ import main
+
+    folder = register(monkeypatch, server, "sha")
+    fetch(NAME, progress=False)
+    register(monkeypatch, server, "sha", data=OTHER)  # the registry now wants the second edition
+    ds = dl.REGISTRY[NAME]
+    assert not dl.is_extracted(ds, ds.resources[0])
+    assert dl.status(NAME)["files"]["pack.zip"].startswith("stale: pack/ was unpacked from another release")
+    assert dl.status(NAME)["status"] == "partial"
+    with pytest.raises(dl.CacheError, match="was unpacked from another release of pack.zip") as e:
+        fetch(NAME, progress=False)
+    assert "\n" not in str(e.value) and f"delete it and {folder / 'pack.zip'}, then fetch" in str(e.value)
+    capsys.readouterr()
+    assert main(["fetch", NAME]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
+    shutil.rmtree(folder / "pack")  # as the line says
+    (folder / "pack.zip").unlink()
+    assert (fetch(NAME, progress=False) / "pack" / "a.txt").read_bytes() == b"second edition\n" * 500

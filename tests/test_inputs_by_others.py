@@ -278,3 +278,21 @@ def test_a_damaged_checkpoint_names_its_file(tmp_path, name, text, match):
     (folder / name).write_text(text)
     with pytest.raises(ValueError, match=match):
         checkpoints.load_checkpoint(folder)
+
+
+def test_a_cache_folder_that_is_not_ours_to_write_says_what_to_do(monkeypatch, capsys):
+    """A shared, read-only cache (tested as root, so the refusal is simulated): one line naming the variable."""
+    from helpers import download
+    from helpers.__main__ import main
+
+    def refuse(*a, **k):
+        raise PermissionError(13, "Permission denied", "/srv/shared-cache/embedded")
+
+    monkeypatch.setattr(download, "status", refuse)
+    assert main(["datasets"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "Permission denied" in err[0] and "set SEEING_SAYING_CACHE" in err[0], err
+    monkeypatch.setattr(download, "fetch", refuse)
+    assert main(["fetch", "coco"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "set SEEING_SAYING_CACHE" in err[0], err
