@@ -10,22 +10,21 @@ total of a Content-Range) and exactly that many bytes arrived: only then may a f
 have its sha256 pinned. A 416 `bytes */N` confirms a length, not content: it ends a download only when a
 checksum will check the `.part`, else the `.part` is downloaded again from zero.
 
-Nothing is written outside the cache: a `.part` that is a symbolic link is removed, never followed (one line
-says so), one that is a folder or another non-file is refused (`CacheError`, one line); the `.part` is opened
-with O_NOFOLLOW and handed over as a hard link of the link-free path. Every request says
-`Accept-Encoding: identity`: the file is stored as sent, so an answer with another Content-Encoding (a server
-compressing on the fly) is refused before a byte is written, except `gzip` for a `.gz`/`.tgz` file (a server
-labelling the compressed file it stores). A body longer than the registered (or declared) size is cut off at
-that size, the `.part` removed. `mask` hides the password of a URL (`http://user:***@host/`) in what is shown.
+Nothing is written outside the cache: a `.part` that is a symbolic or hard link is removed, never written
+through; a folder or fifo is refused in one line (`CacheError`). Requests ask for `Accept-Encoding: identity`;
+another encoding is refused before a byte is written (`gzip` on a `.gz` only if it is not gzipped twice). A
+body longer than the registered (or declared) size is cut off. `mask` hides credentials in what is shown.
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 import re
 import stat
 import sys
+import zlib
 from pathlib import Path
 
 from .paths import new_file_mode
@@ -34,7 +33,8 @@ TIMEOUT = (15, 60)  # seconds: connect, read (between two chunks)
 CHUNK = 1 << 20
 _RANGE = re.compile(r"\s*bytes\s+(\d+)-(\d+)/(\d+|\*)\s*$", re.I)
 _UNSATISFIED = re.compile(r"\s*bytes\s+\*/(\d+)\s*$", re.I)
-_PASSWORD = re.compile(r"(?<=://)([^/@\s:]*):[^/@\s]*@")
+_USERINFO = re.compile(r"(?<=://)([^/@\s:]*)(:?)[^/\s]*@")  # up to the last '@' before the path
+_QUERY_VALUE = re.compile(r"(?<=[?&])([^=&#\s]+)=[^&#\s]*")
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)  # a fifo fails at once, never blocks
 
 
@@ -53,20 +53,24 @@ def _checksum_error(msg: str) -> Exception:
 
 
 def mask(text: str) -> str:
-    """`text` with the password of every URL in it hidden: `http://user:pass@host/` -> `http://user:***@host/`."""
-    return _PASSWORD.sub(r"\1:***@", str(text))
+    """`text` with the credentials of every URL in it hidden: `http://user:pass@host/` -> `http://user:***@host/`,
+    a token `http://TOKEN@host/` -> `http://***@host/`, query values `?token=abc` -> `?token=***`."""
+    text = _USERINFO.sub(lambda m: f"{m[1]}:***@" if m[2] else "***@", str(text))
+    return _QUERY_VALUE.sub(r"\1=***", text)
 
 
 def part_size(part: Path) -> int:
-    """Bytes in the `.part` file `part` (0: none). A symbolic link is removed, never followed (one line says so);
+    """Bytes in the `.part` file `part` (0: none). A symbolic or hard link is removed, never followed or written
+    (one line says so);
     raises CacheError (one line) when it is a folder or another non-file (fifo, socket, device)."""
     try:
         st = os.lstat(part)
     except FileNotFoundError:
         return 0
-    if stat.S_ISLNK(st.st_mode):
+    if stat.S_ISLNK(st.st_mode) or (stat.S_ISREG(st.st_mode) and st.st_nlink > 1):  # a hard link: a file elsewhere
         os.unlink(part)
-        _note(f"{part} was a symbolic link (not a download of ours): removed it, never followed")
+        kind = "symbolic" if stat.S_ISLNK(st.st_mode) else "hard"
+        _note(f"{part} was a {kind} link (not a download of ours): removed it, never followed")
         return 0
     if not stat.S_ISREG(st.st_mode):
         from ._errors import CacheError
@@ -77,9 +81,11 @@ def part_size(part: Path) -> int:
 
 
 def _open_nofollow(path: Path, flags: int, mode: int = 0o600) -> int:
-    """os.open that never follows a symbolic link and accepts a regular file only (else OSError, fd closed)."""
+    """os.open that never follows a symbolic link and accepts a regular file only, for writing one without other
+    (hard) links (else OSError, fd closed)."""
     fd = os.open(path, flags | _NOFOLLOW, mode)
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode) or (flags & os.O_WRONLY and st.st_nlink > 1):  # never write into another file
         os.close(fd)
         raise OSError(f"{path} is not a regular file: move it away and fetch again")
     os.set_blocking(fd, True)
@@ -93,6 +99,8 @@ def mirror_sources(value: str, subs: list, env: str = "SEEING_SAYING_MIRROR") ->
     if not value:
         return [], ""
     if value.startswith(("http://", "https://")):
+        if re.search(r"[?#]", value):  # the file's path would land in the query
+            return [], f"{env}={mask(value)} is not used: a mirror URL is a base folder, without '?' or '#'"
         return [value.rstrip("/") + "/" + sub for sub in subs], ""
     if re.match(r"[A-Za-z][A-Za-z0-9+.-]*://", value) and not value.startswith("file://"):
         return [], f"{env}={mask(value)} is not used: a mirror is a folder or an http(s):// URL"
@@ -259,7 +267,7 @@ class ResumableDownloader:
                 start = 0
                 r = get(0)
             r.raise_for_status()
-            self._check_encoding(r, url)
+            labelled_gz = self._check_encoding(r, url)
             if start and r.status_code != 206:
                 _note(f"{mask(url)}: the server does not resume downloads; starting {self.part.name} again from zero")
                 start = 0
@@ -279,6 +287,10 @@ class ResumableDownloader:
             self.resumed_from = start
             # raw bytes, as the server stores them: a '.gz' sent with 'Content-Encoding: gzip' stays compressed
             blocks = r.raw.stream(1 << 16, decode_content=False)
+            if labelled_gz and not start:  # a stored .gz labelled gzip, or gzipped again on the way? Look inside.
+                first = next(blocks, b"")
+                self._refuse_gzip_twice(first, url)
+                blocks = itertools.chain([first], blocks)
             limit = self.size if self.size is not None else total if declared else None
             hashers, written = self._write(blocks, start, total, self.part.name.removesuffix(".part"), limit)
             if total is not None and written < total:
@@ -291,8 +303,9 @@ class ResumableDownloader:
         finally:
             r.close()
 
-    def _check_encoding(self, r, url) -> None:
-        """OSError (nothing written) for an answer compressed on the way: the file is stored as sent."""
+    def _check_encoding(self, r, url) -> bool:
+        """OSError (nothing written) for an answer compressed on the way: the file is stored as sent. True for
+        `Content-Encoding: gzip` on a `.gz`/`.tgz` (a server labelling what it stores, or compressing it again)."""
         enc = (r.headers.get("Content-Encoding") or "identity").strip().lower()
         stored_gz = enc in ("gzip", "x-gzip") and self.part.name.removesuffix(".part").endswith((".gz", ".tgz"))
         if enc not in ("", "identity") and not stored_gz:
@@ -300,20 +313,38 @@ class ResumableDownloader:
                 f"{mask(url)}: the server sent {self.part.name.removesuffix('.part')} compressed on the way "
                 f"(Content-Encoding: {enc}) although asked for it as stored; refused, nothing kept"
             )
+        return stored_gz
+
+    def _refuse_gzip_twice(self, first: bytes, url) -> None:
+        """OSError (nothing written) when one layer of gzip taken off the first bytes leaves gzip again."""
+        try:
+            inner = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(first, 2)
+        except zlib.error:
+            inner = b""
+        if inner[:2] == b"\x1f\x8b":
+            raise OSError(
+                f"{mask(url)}: the server compressed {self.part.name.removesuffix('.part')} again on the way "
+                "(Content-Encoding: gzip over a gzip file) although asked for it as stored; refused, nothing kept"
+            )
 
     def _copy(self, src):
         src = Path(src.removeprefix("file://"))
         if not src.is_file():
             raise FileNotFoundError(f"{src} does not exist")
+        n = src.stat().st_size
+        if self.size is not None and n != self.size:  # a mirror's copy of another size: refused before copying
+            raise _checksum_error(f"got {n:,} bytes, expected {self.size:,} ({src} is another file; nothing copied)")
         with open(src, "rb") as fin:
-            return self._write(iter(lambda: fin.read(CHUNK), b""), 0, src.stat().st_size, src.name)[0]
+            return self._write(iter(lambda: fin.read(CHUNK), b""), 0, n, src.name, n)[0]
 
     def _write(self, blocks, start: int, total: int | None, desc: str, limit: int | None = None) -> tuple:
         """Write `blocks` into the `.part` (appended after its first `start` bytes; 0: a new file), hashing
         them with a progress bar; returns (hashers of the whole `.part`, its size in bytes). A `.part` that
         would pass `limit` bytes is removed (ChecksumError) before the extra bytes are written."""
         hashers, written = _hashers(self.part if start else None, follow=False), start
-        flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if start else os.O_TRUNC)
+        if not start:  # a new file of our own: whatever has the name (a link to a file elsewhere) is unlinked first
+            self.part.unlink(missing_ok=True)
+        flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if start else os.O_EXCL)
         with os.fdopen(_open_nofollow(self.part, flags), "ab") as f, self._bar(total, start, desc) as bar:
             os.fchmod(f.fileno(), new_file_mode())
             for block in blocks:

@@ -12,10 +12,13 @@ replaced, is removed (the pin goes with the file it pinned), never held against 
 from __future__ import annotations
 
 import json
+import os
 import re
+import stat
 from pathlib import Path
 
 from ._resumable import _hashers, _note
+from .paths import file_lock
 
 
 def _hash_file(path: Path) -> dict:
@@ -33,8 +36,14 @@ _STAMP = {"sha256": str, "size": int, "mtime_ns": int, "verified_by": str}
 def _load_stamp(target: Path) -> tuple:
     """`(stamp, problem)`: `({}, "")` when there is none, `({}, why)` when it is unreadable or malformed."""
     path = _stamp_path(target)
-    if not (path.exists() or path.is_symlink()):
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
         return {}, ""
+    except OSError as e:
+        return {}, f"unreadable: {type(e).__name__}"
+    if not stat.S_ISREG(st.st_mode) or st.st_size > 1 << 16:  # a link, fifo, device or something huge: not ours
+        return {}, "not a small regular file (a link, fifo or device?): it is replaced at the next verification"
     try:
         stamp = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as e:  # invalid JSON or UTF-8 are ValueErrors; a folder is an OSError
@@ -109,9 +118,7 @@ def _how(res, confirmed: bool, pinned_before: bool = False) -> tuple:
 
 
 def _lock(path: Path):
-    from filelock import FileLock
-
-    return FileLock(str(path) + ".lock")
+    return file_lock(path)  # a lock file that is a link is removed, never written through
 
 
 class _Locked:
@@ -124,9 +131,7 @@ class _Locked:
     def __enter__(self):
         from filelock import Timeout
 
-        lock = Path(self.lock.lock_file)
-        if lock.is_symlink():  # filelock would open, truncate and chmod the link's target: never follow it
-            lock.unlink()
+        self.lock = _lock(self.target)  # again: a link put there since __init__ is removed too
         try:
             self.lock.acquire(timeout=0.2)
         except Timeout:

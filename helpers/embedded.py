@@ -37,7 +37,7 @@ from .formats import (
     write_text_atomic,
     write_tiny_imagenet_index,
 )
-from .paths import cache_dir
+from .paths import cache_dir, file_lock
 from .progress import progress as progress_bar
 
 VERSION = "v1"
@@ -262,10 +262,8 @@ def build(config: Config = Config(), progress: bool = True, features: bool = Tru
 
     Taught in: notebooks/00_data_features_devices.ipynb § Building the embedded dataset
     """
-    from filelock import FileLock
-
     root = dataset_root(config)
-    with FileLock(str(root) + ".lock"):
+    with file_lock(root):
         if root.exists() and not force:
             bad = verify(root, config, progress)
             if not bad:

@@ -33,7 +33,7 @@ from PIL import Image
 from .array_cache import _load_npz, cache_key, cached_arrays, file_stamps, save_npz_atomic  # noqa: F401 (re-exported)
 from .device import num_workers
 from .folding import fold_batch_norm
-from .paths import cache_dir
+from .paths import cache_dir, file_lock
 from .progress import progress as progress_bar
 
 CHUNK = 1024  # images per cache chunk: the unit of resumption
@@ -319,12 +319,10 @@ def cached_features(
     """
     if not data.name:
         raise ValueError("the dataset has no name to key its feature cache with")
-    from filelock import FileLock
-
     size, paths = size or BACKBONES[backbone][0], data.paths()
     key = cache_key(data.name, backbone, size, data.files, FEATURES_VERSION, file_stamps(paths))
     path = cache_dir("features") / f"{key}.npz"
-    with FileLock(f"{path}.lock"):  # two processes extracting the same features would share `<key>.parts/`
+    with file_lock(path):  # two processes extracting the same features would share `<key>.parts/`
         return _cached_features(path, list(map(str, data.files)), paths, backbone, size, device, with_maps, progress)
 
 

@@ -37,3 +37,18 @@ def cache_dir(*parts: str) -> Path:
 def stable_key(parts) -> str:
     """16 hex digits naming a cache entry: the sha256 of `parts` as JSON (sorted keys; `str` of anything else)."""
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def file_lock(target):
+    """A `filelock.FileLock` on `<target>.lock`. filelock opens that file with O_TRUNC and chmods it, so a lock
+    file that is a symbolic link, or a hard link to a file elsewhere, is removed first (never written through)."""
+    from filelock import FileLock
+
+    lock = Path(f"{target}.lock")
+    try:
+        st = os.lstat(lock)
+        if os.path.islink(lock) or st.st_nlink > 1:
+            lock.unlink()
+    except FileNotFoundError:
+        pass
+    return FileLock(str(lock))

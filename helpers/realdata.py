@@ -34,7 +34,7 @@ from .datasets import (  # noqa: F401
 from .download import dataset_dir, fetch, get_dataset
 from .formats import DatasetFormatError
 from .layouts import SPANISH_VAL, TEST_CHUNK, _find  # noqa: F401 (older names; _find serves _vector_source)
-from .paths import cache_dir
+from .paths import cache_dir, file_lock
 from .vectorcache import keyed_vectors
 from .vectorfiles import read_text_vectors, vectors_header
 
@@ -89,8 +89,6 @@ def load_vectors(
     Raises DatasetFormatError (a missing or malformed file, naming the line), UnknownDatasetError (an unknown
     name), ValueError (a registry entry that is not word vectors, an unknown `fmt`), DownloadError.
     """
-    from filelock import FileLock
-
     if str(path_or_name) == "glove-6b-50d":
         from .text import glove
 
@@ -107,7 +105,7 @@ def load_vectors(
     kv = vectorcache.load_keyed_vectors(native)
     if kv is not None:
         return kv
-    with FileLock(str(native) + ".lock"):
+    with file_lock(native):
         kv = vectorcache.load_keyed_vectors(native)
         if kv is not None:
             return kv

@@ -35,9 +35,8 @@ def _is_hex(n: int):
     return lambda v: isinstance(v, str) and re.fullmatch(f"[0-9a-fA-F]{{{n}}}", v) is not None
 
 
-def _is_relpath(v) -> bool:  # a path inside the dataset's folder: relative, no '..', no backslash
-    parts = v.split("/") if isinstance(v, str) else []
-    return bool(v) and "\\" not in v and not v.startswith("/") and ".." not in parts and parts != ["."]
+def _is_relpath(v) -> bool:  # inside the dataset's folder: relative, no '.', '..' or empty part, no '\\' or control
+    return isinstance(v, str) and all(p.strip(".") for p in v.split("/")) and not re.search(r"[\\\x00-\x1f\x7f]", v)
 
 
 def _is_format(v) -> bool:  # `manual`: {folder} is its only placeholder
@@ -48,22 +47,31 @@ def _is_format(v) -> bool:  # `manual`: {folder} is its only placeholder
 
 
 _STR = (lambda v: isinstance(v, str), "text")
+_NAME = (  # a dataset's name is its folder's name in the cache
+    lambda v: isinstance(v, str) and re.fullmatch(r"[a-z0-9][a-z0-9._-]*", v) is not None,
+    "one folder name: lower-case letters, digits, '.', '_' or '-', starting with a letter or digit",
+)
+_NOPART = "relative, no '.', '..' or empty part, no control characters"
 # {field: (check, what it must be)}: the keys a [[<name>.files]] entry and a [<name>] table may have
 _FILE_KEYS = {
-    "filename": (lambda v: _is_relpath(v) and "/" not in v, "a file name (no '/', no '..')"),
+    "filename": (lambda v: _is_relpath(v) and "/" not in v, "a file name (no '/', no '..', no control characters)"),
     "urls": (
         lambda v: (
-            isinstance(v, (list, tuple)) and all(isinstance(u, str) and re.fullmatch(r"https?://\S+", u) for u in v)
+            isinstance(v, (list, tuple))
+            and all(isinstance(u, str) and re.fullmatch(r"https?://[^\s\x00-\x1f\x7f]+", u) for u in v)
         ),
-        "a list of http:// or https:// URLs",
+        "a list of http:// or https:// URLs (no spaces or control characters)",
     ),
     "sha256": (_is_hex(64), "64 hex digits (no 'sha256:' prefix)"),
-    "size": (lambda v: type(v) is int and v >= 1, "a whole number of bytes >= 1 (or no size)"),
+    "size": (
+        lambda v: type(v) is int and 1 <= v <= 10**12,
+        "a whole number of bytes >= 1 and at most 10**12 (or no size)",
+    ),
     "md5": (_is_hex(32), "32 hex digits"),
-    "extract": (_is_relpath, "a folder inside the dataset's folder (relative, no '..')"),
+    "extract": (_is_relpath, f"a folder inside the dataset's folder ({_NOPART})"),
     "approx": _STR,
     "checksum_source": _STR,
-    "path": (_is_relpath, "a path inside the dataset's folder (relative, no '..')"),
+    "path": (_is_relpath, f"a path inside the dataset's folder ({_NOPART})"),
 }
 _KINDS = ("captions", "classes", "vectors", "features+captions", "weights")
 _ENTRY_KEYS = {
@@ -96,6 +104,21 @@ def _bad(keys: dict, values: dict) -> str:
     for key, value in values.items():
         if key in keys and not keys[key][0](value):
             return f"{key} must be {keys[key][1]}, not {_shown(value)}"
+    return ""
+
+
+def _clash(resources) -> str:
+    """'' when a dataset's files have their own filenames, paths and extract folders, none inside another's."""
+    names = [n for r in resources for n in {r.filename, r.relpath}]
+    if dup := next((n for n in names if names.count(n) > 1), None):
+        return f"filename/path {dup!r} is given to two files; each file needs its own"
+    folders = [r.extract for r in resources if r.extract]
+    for i, e in enumerate(folders):
+        if e in folders[i + 1 :]:
+            return f"extract {e!r} is given to two files; each archive needs a folder of its own"
+        inside = (r.relpath for r in resources if f"{e}/".startswith(f"{r.relpath}/") or r.relpath.startswith(f"{e}/"))
+        if p := next(inside, None):
+            return f"path {p!r} and extract {e!r} overlap (one is or holds the other); give the archive its own folder"
     return ""
 
 
@@ -163,9 +186,11 @@ class Dataset:
 
     def __post_init__(self):
         """RegistryError (one line) for a field of the wrong type or form."""
-        _check(self, _ENTRY_KEYS, f"the registry's entry {self.name!r}")
+        _check(self, {"name": _NAME, **_ENTRY_KEYS}, f"the registry's entry {self.name!r}")
         if not all(isinstance(r, Resource) for r in self.resources):
             raise RegistryError(f"the registry's entry {self.name!r}: resources must be Resource objects")
+        if problem := _clash(self.resources):
+            raise RegistryError(f"the registry's entry {self.name!r}: {problem}")
 
     def resource(self, filename: str) -> Resource:
         for r in self.resources:
@@ -191,6 +216,8 @@ def _unknown(table: dict, known, where: str) -> None:
 def _entry(path: Path, name: str, entry) -> Dataset:
     """The `Dataset` of one [name] table of a registry file, every key and value checked (RegistryError)."""
     where = f"{path}: [{name}]"
+    if not _NAME[0](name):
+        raise RegistryError(f"{path}: [{name!r}]: the name must be {_NAME[1]}; correct it in that file")
     if not isinstance(entry, dict):
         raise RegistryError(f"{where} must be a table ([{name}] with title, kind, ... and [[{name}.files]])")
     _unknown(entry, [*_ENTRY_KEYS, "files"], where)
@@ -203,7 +230,7 @@ def _entry(path: Path, name: str, entry) -> Dataset:
         raise RegistryError(f"{where}: files must be [[{name}.files]] tables, not {_shown(files)}")
     resources = []
     for i, r in enumerate(files, 1):
-        spot = f"{where} file {i}" + (f" ({r['filename']})" if isinstance(r.get("filename"), str) else "")
+        spot = f"{where} file {i}" + (f" ({r['filename']!r})" if isinstance(r.get("filename"), str) else "")
         _unknown(r, _FILE_KEYS, spot)
         if "filename" not in r:
             raise RegistryError(f"{spot} needs a filename; add it to that file")
@@ -214,6 +241,8 @@ def _entry(path: Path, name: str, entry) -> Dataset:
         if problem := _bad(_FILE_KEYS, r):
             raise RegistryError(f"{spot}: {problem}; correct it in that file")
         resources.append(Resource(**_tuples(r)))
+    if problem := _clash(resources):
+        raise RegistryError(f"{where}: {problem}; correct it in that file")
     if problem := _bad(_ENTRY_KEYS, entry):
         raise RegistryError(f"{where}: {problem}; correct it in that file")
     return Dataset(name=name, resources=tuple(resources), **_tuples({k: v for k, v in entry.items() if k != "files"}))
@@ -225,7 +254,8 @@ def load_registry(path: Path = REGISTRY_FILE) -> dict:
     Every table, key and value is checked: RegistryError (one line: the file, the entry, the field, what was
     expected) for a file that cannot be read or is not valid TOML, an unknown key, a missing title, kind,
     license, citation or file, or a value of the wrong type or form (sha256: 64 hex digits, md5: 32, size: bytes
-    >= 1, urls: http(s) URLs, paths inside the dataset's folder).
+    >= 1 and <= 10**12, urls: http(s) URLs, paths inside the dataset's folder, a name that is one folder
+    name, no two files with the same filename, path or extract folder, no file inside an extract folder).
     """
     try:
         with open(path, "rb") as f:

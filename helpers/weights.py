@@ -57,6 +57,8 @@ def weights_problem(name: str) -> str:
     and mtime stay the same). Raises as `torchvision_weights_path`.
     """
     path = torchvision_weights_path(name)
+    if os.path.lexists(path) and not path.is_file():  # a folder, a fifo (torch would block on it), a dead link
+        return f"{path} is not a regular file: move it away and run `python -m helpers fetch {name}`"
     if not path.is_file():
         return f"absent (python -m helpers fetch {name})"
     m = re.search(r"-([0-9a-f]+)\.[^.]+$", path.name)
@@ -92,10 +94,10 @@ def fetch_torchvision_weights(name: str, progress: bool = True, verify: bool = T
     url = get_dataset(name).resources[0].urls[0]
     path.parent.mkdir(parents=True, exist_ok=True)
     with _Locked(path):
-        if not path.is_file():
+        if not os.path.lexists(path):
             _download(name, url, path, progress)
-        if verify and (problem := weights_problem(name)):  # hashed once, then stamped
-            raise ChecksumError(problem)
+        if (verify or not path.is_file()) and (problem := weights_problem(name)):  # hashed once, then stamped
+            raise ChecksumError(problem)  # not a regular file: refused even unverified (torch would block on a fifo)
     return path
 
 

@@ -770,3 +770,117 @@ def test_folder_unpacked_from_another_release_is_stale(monkeypatch, server, caps
     shutil.rmtree(folder / "pack")  # as the line says
     (folder / "pack.zip").unlink()
     assert (fetch(NAME, progress=False) / "pack" / "a.txt").read_bytes() == b"second edition\n" * 500
+
+
+# ------------------------------------------------------------------------ the fourth round (a fresh user's probe)
+class _Deadline:
+    """SIGALRM after `seconds`: a fetch that blocks on a fifo fails the test instead of hanging it."""
+
+    def __init__(self, seconds: int = 20):
+        self.seconds = seconds
+
+    def __enter__(self):
+        def boom(*a):
+            raise TimeoutError("blocked (on a fifo?)")
+
+        self.old = signal.signal(signal.SIGALRM, boom)
+        signal.alarm(self.seconds)
+
+    def __exit__(self, *exc):
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, self.old)
+
+
+@pytest.mark.parametrize("check", ["sha", "none"])
+def test_part_that_is_a_hard_link_is_never_written(monkeypatch, server, tmp_path, capsys, check):
+    """A cache copied with `cp -al` holds hard links: the download was appended to (or truncated into) the
+    user's file elsewhere, and its mode changed."""
+    folder = register(monkeypatch, server, check)
+    victim = _outside(tmp_path)
+    os.link(victim, folder / "pack.zip.part")
+    assert fetch_file(NAME, progress=False).read_bytes() == PACK
+    assert victim.read_bytes() == b"my notes\n" and stat.S_IMODE(victim.stat().st_mode) == 0o600
+    assert "was a hard link (not a download of ours): removed it, never followed" in capsys.readouterr().err
+
+
+def test_a_stamp_that_is_a_fifo_is_replaced_not_read(monkeypatch, server):
+    """Reading a fifo stamp blocked fetch and status forever."""
+    folder = register(monkeypatch, server, "sha")
+    fetch_file(NAME, progress=False)
+    (folder / "pack.zip.verified.json").unlink()
+    os.mkfifo(folder / "pack.zip.verified.json")
+    with _Deadline():
+        assert dl.status(NAME)["files"]["pack.zip"].startswith("present, not verified yet")
+        assert fetch_file(NAME, progress=False).read_bytes() == PACK
+    assert stamp_of(folder)["sha256"] == sha256(PACK)
+
+
+def test_a_weight_file_that_is_a_fifo_is_one_line(monkeypatch, tmp_path):
+    from helpers import weights
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    path = weights.torchvision_weights_path("resnet152")
+    path.parent.mkdir(parents=True)
+    os.mkfifo(path)
+    with _Deadline(), pytest.raises(dl.ChecksumError, match="is not a regular file: move it away") as e:
+        weights.fetch_torchvision_weights("resnet152", progress=False)
+    assert "\n" not in str(e.value)
+    with _Deadline():
+        assert "is not a regular file" in dl.status("resnet152")["status"]
+
+
+def test_a_tgz_gzipped_again_on_the_way_is_refused(monkeypatch, server2):
+    """gzip is accepted for a stored .gz/.tgz (servers label it so), but not a second layer added on the way:
+    with no checksum, the doubly compressed file was pinned and unpacked as one gzipped file."""
+    from tests.test_download import make_tar
+
+    tgz = make_tar({"pk/a.txt": b"hello\n" * 100})
+    server2.files["pk.tgz"] = tgz
+    res = dl.Resource("pk.tgz", (f"{server2.url}/pk.tgz",), extract="pk")
+    monkeypatch.setitem(
+        dl.REGISTRY, "t-tgz", dl.Dataset("t-tgz", "test", "captions", (res,), license="t", citation="t")
+    )
+    server2.rules["pk.tgz"] = {"gzip": "always"}
+    with pytest.raises(DownloadError, match=r"compressed pk.tgz again on the way .*refused, nothing kept"):
+        fetch("t-tgz", progress=False)
+    assert left(dl.dataset_dir("t-tgz")) == []
+    server2.rules.clear()
+    assert (fetch("t-tgz", progress=False) / "pk" / "a.txt").read_bytes() == b"hello\n" * 100
+
+
+@pytest.mark.parametrize(
+    "url, shown",
+    [
+        ("http://ghp_TOKEN@host/x", "http://***@host/x"),
+        ("http://bob:p@ss@host/x", "http://bob:***@host/x"),
+        ("https://host/x?token=SECRET&b=2", "https://host/x?token=***&b=***"),
+        ("https://host/plain.zip", "https://host/plain.zip"),
+    ],
+)
+def test_credentials_in_urls_are_masked(url, shown):
+    assert dl.mask(f"Downloading {url} to /c") == f"Downloading {shown} to /c"
+
+
+def test_a_mirror_url_with_a_query_is_refused(monkeypatch, server):
+    register(monkeypatch, server, "sha")
+    only_a_mirror_can_serve_it(monkeypatch)
+    monkeypatch.setenv(dl.MIRROR_ENV, f"{server.url}/mirror?token=SECRET")
+    with pytest.raises(DownloadError) as e:
+        fetch_file(NAME, progress=False)
+    assert "without '?' or '#'" in str(e.value) and "SECRET" not in str(e.value)
+
+
+def test_a_mirror_copy_of_another_size_is_not_copied(monkeypatch, server, tmp_path):
+    folder = register(monkeypatch, server, "sha")
+    only_a_mirror_can_serve_it(monkeypatch)
+    (tmp_path / "mirror").mkdir()
+    (tmp_path / "mirror" / "pack.zip").write_bytes(PACK * 5)
+    monkeypatch.setenv(dl.MIRROR_ENV, str(tmp_path / "mirror"))
+    written = []
+    real = dl.ResumableDownloader._write
+    monkeypatch.setattr(
+        dl.ResumableDownloader, "_write", lambda self, *a, **k: written.append(1) or real(self, *a, **k)
+    )
+    with pytest.raises(DownloadError, match=f"expected {len(PACK):,} .*is another file; nothing copied"):
+        fetch_file(NAME, progress=False)
+    assert written == [] and left(folder) == []

@@ -1,5 +1,6 @@
 """helpers/features.py at scale: DataLoader extraction, chunked resumable cache, reduced maps, offline weights."""
 
+import os
 import stat
 
 import numpy as np
@@ -153,6 +154,22 @@ def test_two_processes_asking_for_the_same_features_extract_them_once(tmp_path, 
     out["b"] = F_.cached_features(data, size=32, progress=False)
     first.join(30)
     assert calls == [3] and np.array_equal(out["a"]["pooled"], out["b"]["pooled"])
+
+
+@pytest.mark.parametrize("link", ["symbolic", "hard"])
+def test_a_lock_file_that_is_a_link_is_never_written_through(tmp_path, monkeypatch, link):
+    """filelock opens `<key>.npz.lock` with O_TRUNC and chmods it: a link there emptied a file elsewhere."""
+    data, calls = _toy_cache(tmp_path, monkeypatch)
+    victim = tmp_path / "notes.txt"
+    victim.write_text("precious\n")
+    victim.chmod(0o600)
+    key = F_.cache_key(
+        data.name, "efficientnet_lite0", 32, data.files, F_.FEATURES_VERSION, F_.file_stamps(data.paths())
+    )
+    lock = F_.cache_dir("features") / f"{key}.npz.lock"
+    lock.symlink_to(victim) if link == "symbolic" else os.link(victim, lock)
+    F_.cached_features(data, size=32, progress=False)
+    assert victim.read_text() == "precious\n" and stat.S_IMODE(victim.stat().st_mode) == 0o600 and calls == [3]
 
 
 def test_resnet152_without_weights_offline_says_how_to_get_them(tmp_path, monkeypatch):

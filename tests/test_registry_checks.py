@@ -119,6 +119,85 @@ def test_the_command_line_says_an_unusable_registry_in_one_line(tmp_path, monkey
         dl.get_dataset("coco")
 
 
+HEAD = 'title = "t"\nkind = "captions"\nlicense = "t"\ncitation = "t"\n'
+
+
+def one_entry(tmp_path: Path, files, name: str = '"x"') -> Path:
+    """A registry file with one entry `name` (TOML key) whose files are the TOML lines in `files`."""
+    path = tmp_path / "registry.toml"
+    body = "".join(f'[[{name}.files]]\nurls = ["https://example.org/a.zip"]\n{f}\n' for f in files)
+    path.write_text(f"[{name}]\n{HEAD}{body}", encoding="utf-8")
+    return path
+
+
+def one_line_error(path: Path, says: str) -> str:
+    with pytest.raises(OSError) as e:
+        registry.load_registry(path)
+    msg = str(e.value)
+    assert type(e.value).__name__ == "RegistryError" and says in msg, msg
+    assert str(path) in msg and "\n" not in msg
+    return msg
+
+
+@pytest.mark.parametrize(
+    "name", ['"../../escaped"', '"."', '".."', '"a/b"', '"Coco"', '"-x"', '"a\\u0000b"', '"a\\nb"']
+)
+def test_a_dataset_name_must_be_one_folder_name(tmp_path, name):
+    one_line_error(one_entry(tmp_path, ['filename = "a.zip"'], name), "the name must be one folder name")
+    with pytest.raises(OSError, match="name must be one folder name"):
+        registry.Dataset(name.strip('"'), "t", "captions", (registry.Resource("a.zip", ()),), "t", "t")
+    assert {"coco", "coco-spanish", "fasttext-crawl-en", "vgg16_bn"} <= set(registry.load_registry())  # the real ones
+
+
+@pytest.mark.parametrize(
+    "files, says",
+    [
+        (['filename = "a.zip"\nsize = 5', 'filename = "a.zip"\nsize = 7'], "filename/path 'a.zip' is given to two"),
+        (['filename = "a.txt"\npath = "d/t.txt"', 'filename = "b.txt"\npath = "d/t.txt"'], "'d/t.txt' is given to two"),
+        (['filename = "a.txt"', 'filename = "b.txt"\npath = "a.txt"'], "filename/path 'a.txt' is given to two"),
+        (['filename = "a.zip"\nextract = "d"', 'filename = "b.zip"\nextract = "d"'], "extract 'd' is given to two"),
+        (['filename = "a.zip"\nextract = "a.zip"'], "path 'a.zip' and extract 'a.zip' overlap"),
+        (['filename = "a.zip"\nextract = "d"', 'filename = "b.zip"\npath = "d/b.zip"'], "path 'd/b.zip' and extract"),
+        (['filename = "a.zip"\nextract = "b.zip/d"', 'filename = "b.zip"'], "path 'b.zip' and extract 'b.zip/d'"),
+    ],
+)
+def test_two_files_of_an_entry_cannot_share_a_name_or_a_place(tmp_path, files, says):
+    msg = one_line_error(one_entry(tmp_path, files), says)
+    assert "[x]" in msg
+    resources = [registry.Resource(**registry.tomllib.loads(f), urls=()) for f in files]
+    with pytest.raises(OSError, match=says.replace("(", r"\(")):
+        registry.Dataset("x", "t", "captions", tuple(resources), "t", "t")
+
+
+@pytest.mark.parametrize(
+    "line, says",
+    [
+        ('filename = "a\\u0000.zip"', "filename must be a file name"),
+        ('filename = "a\\n.zip"', "filename must be a file name"),
+        ('filename = "a.zip"\npath = "d/a\\t.zip"', "path must be a path inside"),
+        ('filename = "a.zip"\nextract = "d\\u0000"', "extract must be a folder inside"),
+        ('filename = "a.zip"\nurls = ["https://example.org/a\\u0000.zip"]', "urls must be a list of http"),
+        ('filename = "a.zip"\nurls = ["https://example.org/a\\u007f.zip"]', "urls must be a list of http"),
+        ('filename = "a.zip"\nextract = "./."', "extract must be a folder inside"),
+        ('filename = "a.zip"\nextract = "./"', "extract must be a folder inside"),
+        ('filename = "a.zip"\nextract = "d//e"', "extract must be a folder inside"),
+        ('filename = "a.zip"\nextract = "..."', "extract must be a folder inside"),
+        ('filename = "a.zip"\npath = "./a.zip"', "path must be a path inside"),
+        ('filename = "..."', "filename must be a file name"),
+        (
+            'filename = "a.zip"\nsize = 100000000000000000000000',
+            "size must be a whole number of bytes >= 1 and at most",
+        ),
+    ],
+)
+def test_control_characters_dot_parts_and_huge_sizes_are_refused(tmp_path, line, says):
+    path = tmp_path / "registry.toml"
+    path.write_text(f"[x]\n{HEAD}[[x.files]]\n{line}\n" + ("" if "urls" in line else 'urls = ["https://e.org/a"]\n'))
+    assert "[x] file 1" in one_line_error(path, says)
+    with pytest.raises(OSError, match=says):
+        registry.Resource(**{"urls": (), **registry.tomllib.loads(line)})
+
+
 # ------------------------------------------------------------------------------------ torchvision weights
 def test_a_damaged_weight_file_is_not_reported_present(capsys):
     path = weights.torchvision_weights_path("resnet152")
