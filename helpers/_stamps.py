@@ -117,21 +117,17 @@ def _how(res, confirmed: bool, pinned_before: bool = False) -> tuple:
     return "nothing known: size unconfirmed, not pinned", False
 
 
-def _lock(path: Path):
-    return file_lock(path)  # a lock file that is a link is removed, never written through
-
-
 class _Locked:
     """Hold `<target>.lock`; say so when another process holds it (a second notebook waits, then reuses).
-    A lock file that is a symbolic link is removed first, never followed."""
+    A lock file that is a symbolic or hard link is removed first, never written through (`paths.file_lock`)."""
 
     def __init__(self, target: Path):
-        self.lock, self.target = _lock(target), target
+        self.target = target
 
     def __enter__(self):
         from filelock import Timeout
 
-        self.lock = _lock(self.target)  # again: a link put there since __init__ is removed too
+        self.lock = file_lock(self.target)  # built on entry: a link put there just before is removed too
         try:
             self.lock.acquire(timeout=0.2)
         except Timeout:
