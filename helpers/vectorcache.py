@@ -26,6 +26,7 @@ import numpy as np
 from .formats import write_atomic
 
 FORMAT = "seeing-saying word vectors, version 1"
+_BLOCK = 65_536  # rows checked at a time when a cache is loaded
 
 
 def _npy(stem: Path, name: str) -> Path:
@@ -63,7 +64,8 @@ def load(stem: Path, names=("vectors",), meta_keys=()):
     """(words, {name: read-only memory-mapped array}, meta) from the cache `stem`, or None if it is not there.
 
     Nothing is unpickled. A damaged or inconsistent cache (unreadable JSON, missing or mismatched arrays,
-    missing `meta_keys`) also gives None, after one line saying it will be rebuilt.
+    a word listed twice, NaN or infinite values, missing `meta_keys`) also gives None, after one line saying
+    it will be rebuilt.
     """
     stem = Path(stem)
     index = index_path(stem)
@@ -82,6 +84,12 @@ def load(stem: Path, names=("vectors",), meta_keys=()):
             arrays[name] = a
         if len(arrays["vectors"]) != len(words):
             raise ValueError(f"{len(words)} words but {len(arrays['vectors'])} vectors")
+        if len(set(words)) != len(words):  # gensim would silently keep the last row of a repeated word
+            raise ValueError(f"{len(words) - len(set(words))} word(s) listed twice")
+        for name, a in arrays.items():  # in blocks: the arrays stay memory-mapped
+            for s in range(0, len(a), _BLOCK):
+                if not np.isfinite(a[s : s + _BLOCK]).all():
+                    raise ValueError(f"{name}: NaN or infinite values")
         meta = {k: v for k, v in doc.items() if k not in ("format", "words", "shapes")}
         missing = [k for k in meta_keys if not isinstance(meta.get(k), int)]
         if missing:

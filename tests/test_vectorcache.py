@@ -182,6 +182,27 @@ def test_pickled_or_damaged_arrays_are_rebuilt_not_loaded(cache, capsys):
     assert capsys.readouterr().err.count("rebuilding") == 5
 
 
+@pytest.mark.parametrize("fault", ["a word twice", "NaN", "inf"])
+def test_a_cache_from_elsewhere_with_a_repeated_word_or_nan_is_rebuilt(cache, capsys, fault):
+    # a cache folder copied from someone else, or edited: gensim would keep the last row of a repeated word
+    # and a NaN would flow silently into every centroid and score
+    from helpers import vectorcache
+
+    stem = cache / "wordvectors" / "v"
+    vectors = np.eye(3, dtype=np.float32)
+    words = ["a", "b", "a"] if fault == "a word twice" else ["a", "b", "c"]
+    if fault != "a word twice":
+        vectors[1, 2] = np.nan if fault == "NaN" else np.inf
+    vectorcache.save(stem, ["a", "b", "c"], {"vectors": vectors})
+    doc = json.loads(vectorcache.index_path(stem).read_text(encoding="ascii"))
+    vectorcache.index_path(stem).write_text(json.dumps(dict(doc, words=words)), encoding="ascii")
+    assert vectorcache.load(stem) is None and vectorcache.load_keyed_vectors(stem) is None
+    err = capsys.readouterr().err
+    assert err.count("rebuilding") == 2 and ("listed twice" if fault == "a word twice" else "NaN or infinite") in err
+    vectorcache.save(stem, ["a", "b", "c"], {"vectors": np.eye(3, dtype=np.float32)})  # a sound cache loads
+    assert vectorcache.load_keyed_vectors(stem).index_to_key == ["a", "b", "c"]
+
+
 def test_writes_are_atomic_and_group_readable(cache, monkeypatch):
     from helpers import vectorcache
     from helpers.formats import write_text_atomic
