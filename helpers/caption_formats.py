@@ -60,9 +60,9 @@ def write_coco_captions(
 
 def read_coco_captions(path: Path, image_dir: Path | None = None, lang: str = "en") -> CaptionData:
     """Read a COCO captions JSON (`captions_train2014.json` or ours): images in id order, captions stripped.
-    `caption_image` (C,) int64; captions without a word are counted in `dropped`. DatasetFormatError: a damaged or
-    malformed file (file and JSON path: e.g. a `file_name` that is empty, absolute, with '..' or a folder, a
-    malformed `scene`), two images with one id, a caption of an unknown image, no images or no usable caption."""
+    `caption_image` (C,) int64; captions without a word are counted in `dropped`. DatasetFormatError: a damaged
+    or malformed file (file and JSON path: e.g. a `file_name` empty, absolute, with '..' or a folder, a malformed
+    `scene`), two images with one id or file_name, a caption of an unknown image, no images or usable caption."""
     doc = _read_json_object(path, ("images", "annotations"), "a COCO captions file")
     _expect(path, "images", doc["images"], list, "a list of images")
     _expect(path, "annotations", doc["annotations"], list, "a list of annotations")
@@ -81,9 +81,12 @@ def read_coco_captions(path: Path, image_dir: Path | None = None, lang: str = "e
     if not doc["images"]:
         raise DatasetFormatError(f"{path}: at images: no images (an empty list): a damaged or unfinished file?")
     images = sorted(doc["images"], key=lambda im: im["id"])
+    for key in ("id", "file_name"):  # a file listed under two ids would be its own wrong answer in search
+        first: dict = {}
+        if (twice := next((im for im in images if first.setdefault(im[key], im) is not im), None)) is not None:
+            i, j = first[twice[key]]["id"], twice["id"]
+            raise DatasetFormatError(f"{path}: at images: two images share the {key} {twice[key]!r} (ids {i} and {j})")
     index = {im["id"]: i for i, im in enumerate(images)}
-    if len(index) != len(images):
-        raise DatasetFormatError(f"{path}: at images: two images share an id")
     captions, owner, meanings = [], [], []
     dropped = np.zeros(len(images), np.int64)
     for a in sorted(doc["annotations"], key=lambda a: a["id"]):

@@ -193,6 +193,19 @@ def test_coco_captions_and_absent_images(tmp_path):
         check_images(data)
 
 
+@pytest.mark.parametrize("key", ["id", "file_name"])
+def test_coco_two_images_with_one_id_or_one_file_are_refused(tmp_path, key):
+    # one picture under two ids would be its own wrong answer in search (and one id for two pictures, ambiguous)
+    p = tmp_path / "captions_val2014.json"
+    write_coco_captions(p, ["a.jpg", "b.jpg"], ["a cat", "a dog"], [0, 1])
+    doc = json.loads(p.read_text())
+    doc["images"][1][key] = doc["images"][0][key]
+    p.write_text(json.dumps(doc))
+    shared = repr(doc["images"][0][key])
+    with pytest.raises(DatasetFormatError, match=f"two images share the {key} {shared} \\(ids "):
+        read_coco_captions(p)
+
+
 def test_coco_truncated_json(tmp_path):
     p = tmp_path / "captions_val2014.json"
     write_coco_captions(p, ["a.jpg"], ["a cat"], [0])
