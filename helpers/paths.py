@@ -3,6 +3,7 @@
 import hashlib
 import json
 import os
+import stat
 from pathlib import Path
 
 CACHE_ENV = "SEEING_SAYING_CACHE"
@@ -41,13 +42,16 @@ def stable_key(parts) -> str:
 
 def file_lock(target):
     """A `filelock.FileLock` on `<target>.lock`. filelock opens that file with O_TRUNC and chmods it, so a lock
-    file that is a symbolic link, or a hard link to a file elsewhere, is removed first (never written through)."""
+    file that is a symbolic link, or a hard link to a file elsewhere, is removed first (never written through).
+    IsADirectoryError (one line, never removed) when `<target>.lock` is a folder."""
     from filelock import FileLock
 
     lock = Path(f"{target}.lock")
     try:
         st = os.lstat(lock)
-        if os.path.islink(lock) or st.st_nlink > 1:
+        if stat.S_ISDIR(st.st_mode):
+            raise IsADirectoryError(f"{lock} is a folder where a lock file belongs: move it away and try again")
+        if stat.S_ISLNK(st.st_mode) or st.st_nlink > 1:
             lock.unlink()
     except FileNotFoundError:
         pass

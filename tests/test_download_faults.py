@@ -583,6 +583,22 @@ def test_lock_file_that_is_a_symlink_is_never_followed(monkeypatch, server, tmp_
     assert not (folder / "pack.zip.lock").is_symlink()
 
 
+def test_lock_file_that_is_a_folder_is_one_clear_line(monkeypatch, server, capsys):
+    """A `pack.zip.lock` folder (made by hand or by another tool) raised a bare IsADirectoryError from our own
+    unlink: a folder's link count is above one, so it was taken for a hard link."""
+    from helpers.__main__ import main
+
+    folder = register(monkeypatch, server, "sha")
+    (folder / "pack.zip.lock").mkdir()
+    (folder / "pack.zip.lock" / "x").write_text("the user's")
+    with pytest.raises(IsADirectoryError, match="pack.zip.lock is a folder where a lock file belongs: move it away"):
+        fetch(NAME, progress=False)
+    assert main(["fetch", NAME]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err and "lock file belongs" in err
+    assert (folder / "pack.zip.lock" / "x").read_text() == "the user's" and server.requests == []
+
+
 def test_staging_folder_that_is_a_symlink_is_never_followed(monkeypatch, server, tmp_path):
     """pooch's temporary file went into the folder a `.pack.zip.downloading` symlink points to."""
     folder = register(monkeypatch, server, "sha")
