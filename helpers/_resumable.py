@@ -27,7 +27,7 @@ import sys
 import zlib
 from pathlib import Path
 
-from .paths import new_file_mode
+from .paths import local_path, new_file_mode
 
 TIMEOUT = (15, 60)  # seconds: connect, read (between two chunks)
 CHUNK = 1 << 20
@@ -61,8 +61,7 @@ def mask(text: str) -> str:
 
 def part_size(part: Path) -> int:
     """Bytes in the `.part` file `part` (0: none). A symbolic or hard link is removed, never followed or written
-    (one line says so);
-    raises CacheError (one line) when it is a folder or another non-file (fifo, socket, device)."""
+    (one line says so); CacheError (one line) when it is a folder or another non-file (fifo, socket, device)."""
     try:
         st = os.lstat(part)
     except FileNotFoundError:
@@ -104,7 +103,10 @@ def mirror_sources(value: str, subs: list, env: str = "SEEING_SAYING_MIRROR") ->
         return [value.rstrip("/") + "/" + sub for sub in subs], ""
     if re.match(r"[A-Za-z][A-Za-z0-9+.-]*://", value) and not value.startswith("file://"):
         return [], f"{env}={mask(value)} is not used: a mirror is a folder or an http(s):// URL"
-    folder = Path(value.removeprefix("file://")).expanduser()
+    try:
+        folder = local_path(value)
+    except ValueError as e:
+        return [], f"{env}={mask(value)} is not used: {e}"
     if not folder.is_dir():
         return [], f"{env}={value} is not used: {folder} is {'a file' if folder.exists() else 'missing'}, not a folder"
     found = [str(folder / sub) for sub in subs if (folder / sub).is_file()]
@@ -328,7 +330,7 @@ class ResumableDownloader:
             )
 
     def _copy(self, src):
-        src = Path(src.removeprefix("file://"))
+        src = local_path(src)
         if not src.is_file():
             raise FileNotFoundError(f"{src} does not exist")
         n = src.stat().st_size
@@ -351,10 +353,8 @@ class ResumableDownloader:
                 if limit is not None and written + len(block) > limit:
                     f.close()
                     self.part.unlink(missing_ok=True)
-                    got = written + len(block)
-                    raise _checksum_error(
-                        f"got {got:,} bytes, expected {limit:,} (the source sends more; nothing kept)"
-                    )
+                    got, why = written + len(block), "the source sends more; nothing kept"
+                    raise _checksum_error(f"got {got:,} bytes, expected {limit:,} ({why})")
                 f.write(block)
                 for h in hashers.values():
                     h.update(block)

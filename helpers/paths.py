@@ -4,6 +4,8 @@ import hashlib
 import json
 import os
 import stat
+import urllib.parse
+import urllib.request
 from pathlib import Path
 
 CACHE_ENV = "SEEING_SAYING_CACHE"
@@ -33,6 +35,18 @@ def cache_dir(*parts: str) -> Path:
     path = base.joinpath(*parts)
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def local_path(value: str) -> Path:
+    """The path a setting names: a plain path (`~` expanded) or a `file://` URL as RFC 8089 writes it
+    (`file:///srv/mirror`, `file://localhost/srv/mirror`, percent-encoded: `%20` is a space). ValueError for
+    a `file://` URL of another host (`file://server/share`): a mirror is a local folder."""
+    if not value.startswith("file://"):
+        return Path(value).expanduser()
+    url = urllib.parse.urlsplit(value)
+    if url.netloc not in ("", "localhost"):
+        raise ValueError(f"a file:// URL names a local folder (file:///path), not one on {url.netloc!r}")
+    return Path(urllib.request.url2pathname(url.path))
 
 
 def stable_key(parts) -> str:

@@ -751,6 +751,33 @@ def test_a_file_url_mirror_is_used(monkeypatch, server, tmp_path):
     assert left(folder) == ["pack.zip", "pack.zip.verified.json"]
 
 
+@pytest.mark.parametrize("form", ["localhost", "percent-encoded"])
+def test_a_file_url_mirror_as_rfc_8089_writes_it_is_used(monkeypatch, server, tmp_path, form):
+    # `file://localhost/...` and `%20` for a space (what browsers and pathlib's as_uri() write) were taken
+    # literally and reported as a missing folder
+    folder = register(monkeypatch, server, "sha")
+    only_a_mirror_can_serve_it(monkeypatch)
+    mirror = tmp_path / "class mirror"
+    (mirror / NAME).mkdir(parents=True)
+    (mirror / NAME / "pack.zip").write_bytes(PACK)
+    url = mirror.as_uri() if form == "percent-encoded" else f"file://localhost{mirror}"
+    assert "%20" in mirror.as_uri()
+    monkeypatch.setenv(dl.MIRROR_ENV, url)
+    assert fetch_file(NAME, progress=False).read_bytes() == PACK and server.requests == []
+    assert left(folder) == ["pack.zip", "pack.zip.verified.json"]
+
+
+def test_a_file_url_of_another_host_says_a_mirror_is_local(monkeypatch, server, capsys):
+    register(monkeypatch, server, "sha")
+    only_a_mirror_can_serve_it(monkeypatch)
+    monkeypatch.setenv(dl.MIRROR_ENV, "file://fileserver/share/mirror")
+    with pytest.raises(DownloadError):
+        fetch_file(NAME, progress=False)
+    assert "is not used: a file:// URL names a local folder (file:///path), not one on 'fileserver'" in (
+        capsys.readouterr().err
+    )
+
+
 def test_mirror_credentials_are_never_printed(monkeypatch, server, capsys):
     register(monkeypatch, server, "sha")
     only_a_mirror_can_serve_it(monkeypatch)
