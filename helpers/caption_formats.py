@@ -1,12 +1,9 @@
 """Readers and writers of the caption datasets' files, each checked line by line or JSON path by JSON path:
-
-- COCO captions JSON (`captions_*.json`) plus an image folder (the embedded dataset is written in it too);
-- Flickr8k (`Flickr8k.token.txt` or the Kaggle `captions.txt`, and the split files);
-- seed 000's COCO-2014-Spanish phases (names, raw float32 vectors, captions);
-- the Karpathy split JSON (`dataset_coco.json`, `dataset_flickr8k.json`).
-
-Each returns a `CaptionData` or raises `DatasetFormatError` naming the file, the line (or JSON path) and
-what was expected.
+COCO captions JSON (`captions_*.json`, plus an image folder; the embedded dataset is written in it too);
+Flickr8k (`Flickr8k.token.txt` or the Kaggle `captions.txt`, and the split files); seed 000's COCO-2014-Spanish
+phases (names, raw float32 vectors, captions); the Karpathy split JSON (`dataset_coco.json`, `dataset_flickr8k.json`).
+Each returns a `CaptionData` or raises `DatasetFormatError` naming the file, the line (or JSON path) and what
+was expected.
 """
 
 from __future__ import annotations
@@ -81,11 +78,11 @@ def read_coco_captions(path: Path, image_dir: Path | None = None, lang: str = "e
     if not doc["images"]:
         raise DatasetFormatError(f"{path}: at images: no images (an empty list): a damaged or unfinished file?")
     images = sorted(doc["images"], key=lambda im: im["id"])
-    for key in ("id", "file_name"):  # a file listed under two ids would be its own wrong answer in search
-        first: dict = {}
-        if (twice := next((im for im in images if first.setdefault(im[key], im) is not im), None)) is not None:
+    for group, key in (("images", "id"), ("images", "file_name"), ("annotations", "id")):  # each once: a file
+        first: dict = {}  # listed under two ids would be its own wrong answer in search, a caption counted twice
+        if (twice := next((x for x in doc[group] if first.setdefault(x[key], x) is not x), None)) is not None:
             i, j = first[twice[key]]["id"], twice["id"]
-            raise DatasetFormatError(f"{path}: at images: two images share the {key} {twice[key]!r} (ids {i} and {j})")
+            raise DatasetFormatError(f"{path}: at {group}: two share the {key} {twice[key]!r} (ids {i} and {j})")
     index = {im["id"]: i for i, im in enumerate(images)}
     captions, owner, meanings = [], [], []
     dropped = np.zeros(len(images), np.int64)
@@ -156,7 +153,7 @@ def read_flickr8k_tokens(path: Path, dropped: dict | None = None, oddities: dict
         if not sep:  # some copies have a space instead of the tab
             key, sep, caption = ln.partition(" ")
         name, hash_, k = key.strip().rpartition("#")
-        if not hash_ or not name or not k.strip().isdigit():
+        if not hash_ or not name or not (k.strip().isascii() and k.strip().isdigit()):  # not '²', not '٥'
             raise DatasetFormatError(f"{path}:{lineno}: expected 'image.jpg#k<TAB>caption', got {ln[:80]!r}")
         if _no_image_name(check_file_name(name, f"{path}:{lineno}"), oddities):
             continue
@@ -174,30 +171,29 @@ def read_flickr8k_csv(path: Path, dropped: dict | None = None, oddities: dict | 
     """Kaggle's Flickr8k `captions.txt` (CSV, header `image,caption`) -> {image: [captions]} in file order.
 
     Read with the csv module: a caption may hold commas and quotes. Captions without a word are left out
-    (`dropped` counts them per image, as in `read_flickr8k_tokens`). Another header, or a row without an
-    image name or whose name leaves the folder, raises `DatasetFormatError` (file and line).
+    (`dropped` counts them per image, as in `read_flickr8k_tokens`). Another header (a third column too), a row
+    without an image name or whose name leaves the folder, or a field too long for the csv module (131,072
+    characters) raises `DatasetFormatError` (file and line).
     """
     import csv
     import io
 
     reader = csv.reader(io.StringIO(read_text(path), newline=""))
     header = [h.strip().lower() for h in next(reader, [])]
-    if header[:2] != ["image", "caption"]:
+    if header != ["image", "caption"]:  # a third column would be glued onto every caption
         raise DatasetFormatError(f"{path}:1: expected the header 'image,caption', got {','.join(header)[:80]!r}")
     out = {}
-    for row in reader:
-        if not any(f.strip() for f in row):
-            continue
-        name = row[0].strip()
-        if _no_image_name(check_file_name(name, f"{path}:{reader.line_num}"), oddities):
-            continue
-        caption = clean_caption(",".join(row[1:])) if len(row) > 1 else ""
-        if has_words(caption):
-            out.setdefault(name, []).append(caption)
-        else:
-            out.setdefault(name, [])
-            if dropped is not None:
+    try:
+        for row in (r for r in reader if any(f.strip() for f in r)):
+            name = row[0].strip()
+            if _no_image_name(check_file_name(name, f"{path}:{reader.line_num}"), oddities):
+                continue
+            caption = clean_caption(",".join(row[1:])) if len(row) > 1 else ""
+            out.setdefault(name, []).extend([caption] if has_words(caption) else [])
+            if not has_words(caption) and dropped is not None:
                 dropped[name] = dropped.get(name, 0) + 1
+    except csv.Error as e:  # a field over the csv module's limit of 131,072 characters
+        raise DatasetFormatError(f"{path}:{reader.line_num}: {e}: a damaged file?") from None
     if not any(out.values()):
         raise DatasetFormatError(f"{path} has no captions")
     return out
@@ -349,10 +345,12 @@ def read_karpathy_captions(path: Path, split: str, image_dir: Path | None = None
     'train' includes 'restval' (the usual 113,287 COCO training images); 'val', 'test', 'restval' as in
     the file. File names are `<filepath>/<filename>` (e.g. 'val2014/COCO_val2014_000000391895.jpg').
     `check_only`: validate the file, return None. DatasetFormatError (file, JSON path): malformed (e.g. a file
-    name that is empty, absolute, with '..' or a folder), or an empty split.
+    name that is empty, absolute, with '..' or a folder), an image listed twice (in one or two splits), or an
+    empty split.
     """
     doc = _read_json_object(path, ("images",), "a Karpathy split file (dataset_coco.json)")
     _expect(path, "images", doc["images"], list, "a list of images")
+    first: dict = {}  # file name -> the index of its first record
     for i, im in enumerate(doc["images"]):
         _expect(path, f"images[{i}]", im, dict, "an image object")
         name = _expect_key(path, f"images[{i}]", im, "filename", str, "a file name")
@@ -361,6 +359,8 @@ def read_karpathy_captions(path: Path, split: str, image_dir: Path | None = None
         if im.get("filepath") is not None:
             folder = _expect(path, f"images[{i}].filepath", im["filepath"], str, "a folder name")
             check_file_name("/".join(p for p in (folder, name) if p), f"{path}: at images[{i}].filepath")
+        if (j := first.setdefault("/".join(p for p in (im.get("filepath"), name) if p), i)) != i:
+            raise DatasetFormatError(f"{path}: at images[{i}]: {name!r} is also images[{j}]: list each image once")
         for j, sent in enumerate(_expect_key(path, f"images[{i}]", im, "sentences", list, "a list of sentences")):
             at = f"images[{i}].sentences[{j}]"
             if "raw" not in _expect(path, at, sent, dict, "a sentence object") and "tokens" not in sent:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +39,7 @@ def read_tiny_imagenet(root: Path, split: str = "train") -> ClassData:
     names there has no `words` entry. Raises ValueError for another split, DatasetFormatError (file and line)
     for no wnids.txt, a wnid listed twice or that is not a folder name, a line without its tab-separated
     fields, an image name that leaves the folder, a box that is not 4 integers 0 <= x0 <= x1, 0 <= y0 <= y1
-    <= MAX_PIXEL, a val class not in wnids.txt, an image listed twice.
+    <= MAX_PIXEL (ASCII digits), a val class not in wnids.txt, an image listed twice, a boxes file that is a folder.
     """
     root = Path(root)
     wnids = root / "wnids.txt"
@@ -64,8 +65,10 @@ def read_tiny_imagenet(root: Path, split: str = "train") -> ClassData:
     if split == "train":
         for c in classes:
             box_file = root / "train" / c / f"{c}_boxes.txt"
-            if not box_file.is_file():
+            if not box_file.exists() and not box_file.is_symlink():
                 continue  # a class without training images (held out)
+            if not box_file.is_file():  # a folder, a dangling link: not a held-out class
+                raise DatasetFormatError(f"{box_file} is not a readable file: put the class's boxes file back")
             for lineno, ln in text_lines(box_file):
                 name, box = _tiny_fields(box_file, lineno, ln, 5, "file<TAB>x0<TAB>y0<TAB>x1<TAB>y1")
                 files.append(_once(f"train/{c}/images/{name[0]}", seen, f"{box_file}:{lineno}"))
@@ -108,12 +111,9 @@ def _tiny_fields(path: Path, lineno: int, line: str, n: int, expected: str) -> t
             f"{path}:{lineno}: expected {n} tab-separated fields ({expected}), got {len(parts)}{hint}: {line[:60]!r}"
         )
     check_file_name(parts[0], f"{path}:{lineno}")
-    try:
-        box = [int(v) for v in parts[n - 4 :]]  # whole pixels in the real files; 12.5 or inf is a damaged line
-    except ValueError:
-        raise DatasetFormatError(
-            f"{path}:{lineno}: expected 4 integer box coordinates, got {parts[n - 4 :]!r:.80}"
-        ) from None
+    if not all(re.fullmatch(r"-?[0-9]+", v) for v in parts[n - 4 :]):  # 12.5, inf, '4_4', '١', ' 3 ': damaged
+        raise DatasetFormatError(f"{path}:{lineno}: expected 4 integer box coordinates, got {parts[n - 4 :]!r:.80}")
+    box = [int(v) for v in parts[n - 4 :]]  # whole pixels in the real files
     if not (0 <= box[0] <= box[2] <= MAX_PIXEL and 0 <= box[1] <= box[3] <= MAX_PIXEL):
         raise DatasetFormatError(
             f"{path}:{lineno}: expected a box x0<TAB>y0<TAB>x1<TAB>y1 with 0 <= x0 <= x1, 0 <= y0 <= y1 "

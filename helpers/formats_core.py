@@ -6,8 +6,7 @@
   really save them (`read_text`, `text_lines`, `read_image_list`, `clean_caption`);
 - atomic writing (`write_atomic`, `write_text_atomic`), image presence and the summaries `inspect` prints.
 
-The readers of each format are in `helpers.caption_formats` and `helpers.class_formats`; `helpers.formats`
-gathers all of it under one name.
+Each format's readers are in `helpers.caption_formats` and `helpers.class_formats`; `helpers.formats` has it all.
 """
 
 from __future__ import annotations
@@ -263,13 +262,15 @@ def text_lines(path: Path) -> list:
 
 
 def bad_file_name(name: str) -> str | None:
-    """Why `name` cannot be a file inside the dataset's folder (empty, absolute, a '..' part, a folder), or None."""
+    """Why `name` cannot be a file inside the dataset's folder (empty, absolute, '..', a folder, a '.' part) or None."""
     parts = re.split(r"[/\\]", name)
     if not name.strip() or "\0" in name:
         return "empty" if not name.strip() else "a NUL byte"
     if name.startswith(("/", "\\")) or re.match(r"[A-Za-z]:[/\\]", name):
         return "an absolute path"
-    return "'..' leaves the dataset's folder" if ".." in parts else "a folder" if parts[-1] in ("", ".") else None
+    if ".." in parts or parts[-1] in ("", "."):
+        return "'..' leaves the dataset's folder" if ".." in parts else "a folder"
+    return "a '.' or empty part: write 'a/b.jpg', not './a/b.jpg' (one name each)" if {".", ""} & {*parts} else None
 
 
 def check_file_name(name: str, where: str) -> str:

@@ -194,7 +194,9 @@ def _inspect_coco_file(path: Path, images) -> dict:
     del doc
     home = path.parent.parent  # the dataset's folder when the file is in annotations/ (COCO's layout)
     if karpathy:  # file names are '<train2014|val2014>/<file>', relative to the folder that holds those
-        datas = {s: read_karpathy_captions(path, s) for s in dict.fromkeys(im.get("split") for im in imgs)}
+        names = list(dict.fromkeys(im.get("split") for im in imgs))
+        names = [s for s in names if s != "restval" or "train" not in names]  # 'train' holds restval's images too
+        datas = {s: read_karpathy_captions(path, s) for s in names}
         cands, expected = (path.parent, home), path.parent
     else:
         stem = path.stem.removeprefix("captions_").removesuffix("_es").removesuffix("_en")

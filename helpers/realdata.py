@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from . import vectorcache
+from ._checks import positive_int
 from .datasets import (  # noqa: F401
     CAPTION_DATASETS,
     CLASS_DATASETS,
@@ -87,8 +88,10 @@ def load_vectors(
     (`helpers.vectorcache`; gensim's own `.kv` files are pickles and are never loaded); later loads
     memory-map that copy (see benchmarks/bench_vectors.py for the timings). The vectors: (n, dim) float32.
     Raises DatasetFormatError (a missing or malformed file, naming the line), UnknownDatasetError (an unknown
-    name), ValueError (a registry entry that is not word vectors, an unknown `fmt`), DownloadError.
+    name), ValueError (a registry entry that is not word vectors, an unknown `fmt`), DownloadError; TypeError /
+    ValueError for a `limit` that is not None or an int >= 1.
     """
+    limit = None if limit is None else positive_int(limit, "limit")  # before the cache name, which holds it
     if str(path_or_name) == "glove-6b-50d":
         from .text import glove
 

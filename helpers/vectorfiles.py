@@ -216,6 +216,18 @@ def _setup(path: Path, fmt: str) -> tuple:
     return path, header, dim, _Rows(path, dim, spaces_in_words=header is None)
 
 
+def _first_of_each(path: Path, words: list, matrix: np.ndarray, dropped: int = 0) -> tuple:
+    """(words, matrix) with the first row of each word only; one DatasetWarning counts the duplicates left out
+    (`dropped`: those the reader already left out), as gensim does."""
+    if len(set(words)) == len(words) and not dropped:
+        return words, matrix
+    seen: dict = {}
+    keep = [seen.setdefault(w, i) for i, w in enumerate(words) if w not in seen]
+    n = dropped + len(words) - len(keep)
+    warnings.warn(f"{path}: {n} duplicate word(s) ignored (the first one is kept)", DatasetWarning, stacklevel=3)
+    return [words[i] for i in keep], matrix[keep]
+
+
 def read_binary_vectors(path: Path, limit: int | None = None) -> tuple:
     """word2vec's binary `.bin` format, through gensim's reader -> (words, (n, dim) float32, info).
 
@@ -243,8 +255,12 @@ def read_binary_vectors(path: Path, limit: int | None = None) -> tuple:
         raise DatasetFormatError(
             f"{path}: not a readable word2vec binary file ({type(e).__name__}: {str(e)[:80]})"
         ) from None
-    words = [unicodedata.normalize("NFC", w) for w in kv.index_to_key]
-    matrix = np.asarray(kv.vectors, np.float32)
+    filled = [i for i, w in enumerate(kv.index_to_key) if w is not None]  # gensim leaves a repeated word's row empty
+    if not filled:
+        raise DatasetFormatError(f"{path} has no vectors")
+    words = [unicodedata.normalize("NFC", kv.index_to_key[i]) for i in filled]
+    matrix = np.asarray(kv.vectors[filled], np.float32)
+    words, matrix = _first_of_each(path, words, matrix, len(kv.index_to_key) - len(filled))
     if not np.isfinite(matrix).all():
         i = int(np.flatnonzero(~np.isfinite(matrix).all(1))[0])
         raise DatasetFormatError(
@@ -302,18 +318,7 @@ def read_text_vectors(path: Path, limit: int | None = None, fmt: str = "auto", c
             f"file has {n_rows:,} rows (truncated, or a header that disagrees with the rows)"
         )
     matrix = np.concatenate(blocks) if len(blocks) > 1 else blocks[0]
-    if len(set(words)) != len(words):
-        seen, keep = set(), []
-        for i, w in enumerate(words):
-            if w not in seen:
-                seen.add(w)
-                keep.append(i)
-        warnings.warn(
-            f"{path}: {len(words) - len(keep)} duplicate word(s) ignored (the first one is kept)",
-            DatasetWarning,
-            stacklevel=2,
-        )
-        words, matrix = [words[i] for i in keep], matrix[keep]
+    words, matrix = _first_of_each(path, words, matrix)
     return (
         words,
         matrix,

@@ -202,7 +202,7 @@ def test_coco_two_images_with_one_id_or_one_file_are_refused(tmp_path, key):
     doc["images"][1][key] = doc["images"][0][key]
     p.write_text(json.dumps(doc))
     shared = repr(doc["images"][0][key])
-    with pytest.raises(DatasetFormatError, match=f"two images share the {key} {shared} \\(ids "):
+    with pytest.raises(DatasetFormatError, match=f"at images: two share the {key} {shared} \\(ids "):
         read_coco_captions(p)
 
 
