@@ -35,3 +35,33 @@ def listed(items, what: str, of: str = "tokens (str)", nested: bool = False):
         hint = "use helpers.tokenize(text)" if of.startswith("token") else "wrap a single one in a list"
         raise TypeError(f"{what} must be a list of {of}, not {type(items).__name__} ({items!r:.60}): {hint}")
     return [listed(x, f"{what}[{i}]") for i, x in enumerate(items)] if nested else items
+
+
+def require_real(name: str, values) -> None:
+    """TypeError when `values` (an array, a list or a torch tensor) are complex: a float conversion drops the
+    imaginary part. Also TypeError for a generator or anything without a length (materialize it with list())."""
+    if not hasattr(values, "__len__"):
+        raise TypeError(f"{name} must be an array, a tensor or a list, not {type(values).__name__}: use list(...)")
+    if values.is_complex() if hasattr(values, "is_complex") else np.iscomplexobj(values):
+        raise TypeError(f"{name} must be real numbers, not complex: take .real or abs() first if that is meant")
+
+
+def indices(values, name: str, n: int) -> np.ndarray:
+    """`values` (a list, an array or a tensor of ints) as a 1-D integer array: TypeError for a string, floats,
+    bools or other types, ValueError for another shape or an index outside 0..n-1 (negative ones would wrap)."""
+    listed(values, name, "ints")
+    a = np.asarray(values.cpu() if hasattr(values, "cpu") else values)
+    if a.size and a.dtype.kind not in "iu":
+        raise TypeError(f"{name} must be ints, not {a.dtype} ({values!r:.60})")
+    if a.ndim != 1:
+        raise ValueError(f"{name} must be a flat sequence of ints, got shape {a.shape}")
+    if a.size and (a.min() < 0 or a.max() >= n):
+        raise ValueError(f"{name} must be in 0..{n - 1}, got {int(a.min())} to {int(a.max())}")
+    return a
+
+
+def all_str(items, what: str) -> None:
+    """TypeError naming the first item of `items` that is not a str (None, a number...)."""
+    for t in items:
+        if not isinstance(t, str):
+            raise TypeError(f"{what} must be str, got {type(t).__name__} ({t!r:.40})")

@@ -17,12 +17,13 @@ attention looked at the right object, and the nearest-neighbour caption baseline
 
 from __future__ import annotations
 
+import warnings
 from collections import Counter
 
 import numpy as np
 import torch
 
-from ._checks import listed, require_finite
+from ._checks import listed, positive_int, require_finite, require_real
 from ._older_names import alias_module
 from .batching import references_per_image
 from .grammar import object_mentions, parse_caption
@@ -166,13 +167,13 @@ def attention_in_box(attention: np.ndarray, box, image_size: int = 128) -> bool:
 
     The peak is the centre of the most attended cell, mapped onto an `image_size` x `image_size` pixel image.
     Raises ValueError for a map that is not 2-D or empty, or holds NaN or infinite weights (a diverged model:
-    `argmax` would pick the first NaN, a "peak" that can land in the box), or a box that is not 4 numbers.
+    `argmax` would pick the first NaN, a "peak" that can land in the box), a box that is not 4 finite numbers,
+    or an `image_size` that is not a number > 0; TypeError for a box of strings or other non-numbers.
 
     Taught in: notebooks/04_attention_solution.ipynb § Evaluation
     """
-    attention = _check_map(attention)
-    if np.shape(box) != (4,):
-        raise ValueError(f"box must be (x0, y0, x1, y1) in pixels, got {box!r:.60}")
+    attention, image_size = _check_map(attention), _check_size(image_size)
+    _check_boxes(box, single=True)
     h, w = attention.shape
     r, c = np.unravel_index(int(np.argmax(attention)), attention.shape)
     cx, cy = (c + 0.5) * image_size / w, (r + 0.5) * image_size / h
@@ -189,16 +190,46 @@ def _check_map(attention) -> np.ndarray:
     return att
 
 
+def _check_size(image_size):
+    """`image_size` unchanged: ValueError unless it is a finite real number > 0."""
+    real = isinstance(image_size, (int, float, np.integer, np.floating)) and not isinstance(image_size, bool)
+    if not real or not np.isfinite(image_size) or image_size <= 0:
+        raise ValueError(f"image_size must be a number of pixels > 0, got {image_size!r:.40}")
+    return image_size
+
+
+def _check_boxes(boxes, single: bool = False) -> np.ndarray:
+    """`boxes` (one box, or with not `single` a list of them) as an (n, 4) float array: TypeError unless
+    numbers, ValueError unless each is 4 finite numbers (x0, y0, x1, y1)."""
+    with warnings.catch_warnings():  # numpy < 1.24 warns about ragged lists, later ones raise ValueError
+        warnings.simplefilter("error", getattr(np, "VisibleDeprecationWarning", DeprecationWarning))
+        try:
+            b = np.asarray(boxes)
+        except (ValueError, Warning):  # ragged
+            b = np.zeros(5)
+    if b.size and b.dtype.kind not in "iuf":
+        raise TypeError(f"boxes must be numbers (x0, y0, x1, y1) in pixels, got {boxes!r:.60}")
+    one, b = b.ndim == 1, b.astype(np.float64)
+    b = b[None] if one and (b.size or single) else b.reshape(0, 4) if b.ndim == 1 else b
+    if b.ndim != 2 or b.shape[1] != 4 or (single and not one) or not np.isfinite(b).all():
+        raise ValueError(f"a box must be 4 finite numbers (x0, y0, x1, y1) in pixels, got {boxes!r:.60}")
+    return b
+
+
 def box_cell_fraction(boxes, grid: tuple, image_size: int = 128) -> float:
     """Share of grid cells whose centre lies in a box: what a uniformly random attention peak would score.
 
     `boxes` is one box (x0, y0, x1, y1 in pixels) or a list of boxes (the cells inside any of them count);
     `grid` is (H, W), the attention map's shape, over an `image_size`-pixel image. Returns a float in [0, 1].
+    Raises TypeError for boxes that are not numbers; ValueError for a box that is not 4 finite numbers, an
+    `image_size` that is not > 0, or a `grid` that is not two ints >= 1 (TypeError for non-ints).
 
     Taught in: notebooks/04_attention_solution.ipynb § Evaluation
     """
-    boxes = [boxes] if len(boxes) and np.ndim(boxes) == 1 else boxes
-    h, w = grid
+    boxes, image_size = _check_boxes(boxes), _check_size(image_size)
+    if np.shape(grid) != (2,):
+        raise ValueError(f"grid must be (H, W), the attention map's shape, got {grid!r:.40}")
+    h, w = positive_int(grid[0], "grid H"), positive_int(grid[1], "grid W")
     cx = (np.arange(w) + 0.5) * image_size / w
     cy = (np.arange(h) + 0.5) * image_size / h
     inside = np.zeros((h, w), bool)
@@ -247,12 +278,15 @@ def summarize_attention_in_box(records: list) -> dict:
     """{"attention_in_box", "attention_in_box_uniform", "object_words"} over records from many captions.
 
     The two rates are means of the records' "hit" and "uniform"; no records: NaN, NaN and 0. Raises ValueError
-    for a record whose "hit" or "uniform" is not a finite number (records of `attention_in_boxes` always are).
+    for a record whose "hit" or "uniform" is not a finite number (records of `attention_in_boxes` always are);
+    TypeError for a string or a record that is not a dict. Any iterable of records (a generator too) is read once.
 
     Taught in: notebooks/04_attention_solution.ipynb § Evaluation
     """
-    numbers = (bool, int, float, np.number, np.bool_)
+    numbers, records = (bool, int, float, np.number, np.bool_), list(listed(records, "records", "record dicts"))
     for i, r in enumerate(records):
+        if not isinstance(r, dict) or not {"hit", "uniform"} <= r.keys():
+            raise TypeError(f"records[{i}] must be a dict with 'hit' and 'uniform' (attention_in_boxes), got {r!r:.80}")
         if not all(isinstance(r[k], numbers) and np.isfinite(r[k]) for k in ("hit", "uniform")):
             raise ValueError(f"records[{i}] has a non-finite or non-numeric 'hit' / 'uniform': {r!r:.120}")
     if not records:
@@ -302,7 +336,11 @@ def nearest_neighbour_captions(
     (N, D) float; `train_captions[j]` is the list of caption strings of training image j. Among the captions of
     the `k` nearest images (`metric` 'cosine' or 'l2') the consensus caption (most word and word-pair overlap
     with the others) is returned. Returns (Q caption strings, (Q,) int64 index of each query's nearest image).
-    Raises ValueError for another metric or NaN / infinite features (`metrics.distances`).
+    Raises ValueError for another metric or NaN / infinite features (`metrics.distances`), no training image,
+    not one caption list per training image, or a query whose nearest image(s) have no caption; TypeError when
+    `train_captions` or one of its entries is a string (a list of caption strings per image belongs there) or
+    for complex features; TypeError / ValueError unless `k` and `chunk` are ints >= 1. A `k` above the number
+    of training images N uses all N.
 
     The default `k` is the book's one nearest-neighbour baseline (chapters 03 and 04, both editions, call it
     without `k`). It was chosen once, on the validation split of the embedded scenes (pooled
@@ -311,16 +349,23 @@ def nearest_neighbour_captions(
 
     Taught in: notebooks/03_show_and_tell.ipynb § How good is that? Baselines and a ceiling
     """
+    require_real("query_features", query_features), require_real("train_features", train_features)
     x = torch.as_tensor(np.asarray(train_features), dtype=torch.float32)
     q_all = torch.as_tensor(np.asarray(query_features), dtype=torch.float32)
-    neighbours = []
+    caps = listed(train_captions, "train_captions", "caption lists (one list of strings per training image)")
+    caps = [listed(c, f"train_captions[{j}]", "caption strings") for j, c in enumerate(caps)]
+    if not len(x) or len(caps) != len(x):
+        raise ValueError(f"{len(x)} training images but {len(caps)} caption lists: give one list per image (>= 1)")
+    k, chunk, neighbours = min(positive_int(k, "k"), len(x)), positive_int(chunk, "chunk"), []
     for s in range(0, len(q_all), chunk):
         d = distances(q_all[s : s + chunk], x, metric)
         neighbours.append(d.topk(k, dim=1, largest=False).indices)
     nn_idx = torch.cat(neighbours).numpy() if neighbours else np.zeros((0, k), np.int64)
     out = []
-    for row in nn_idx:
-        cands = [c for j in row for c in train_captions[int(j)]]
+    for i, row in enumerate(nn_idx):
+        cands = [c for j in row for c in caps[int(j)]]
+        if not cands:
+            raise ValueError(f"query {i}: its nearest training image(s) {row.tolist()} have no captions: drop those")
         out.append(cands[_consensus([tokenize(c, lang) for c in cands])])
     return out, nn_idx[:, 0]
 

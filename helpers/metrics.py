@@ -19,6 +19,7 @@ import torch
 from . import scenes as sc
 from ._checks import positive_int as _positive_int
 from ._checks import require_finite as _require_finite
+from ._checks import require_real as _require_real
 
 
 def _check_matrices(q, x, qname: str = "queries", xname: str = "items") -> None:
@@ -36,8 +37,9 @@ def _check_matrices(q, x, qname: str = "queries", xname: str = "items") -> None:
 def distances(queries, items, metric: str = "l2") -> torch.Tensor:
     """(Q, N) float32 distances of queries (Q, D) to items (N, D): squared L2, or 1 - cosine similarity.
     ValueError for another `metric`, inputs that are not matrices of the same width (D), or NaN / infinite
-    values in the inputs or the distances (overflow).
+    values in the inputs or the distances (overflow); TypeError for complex inputs or generators.
     Used in: notebooks/03_show_and_tell.ipynb § What about real photographs?"""
+    _require_real("queries", queries), _require_real("items", items)
     q, x = torch.as_tensor(queries, dtype=torch.float32), torch.as_tensor(items, dtype=torch.float32)
     _check_matrices(q, x)
     if metric == "cosine":
@@ -75,11 +77,18 @@ def ranks(queries, items, targets, metric: str = "l2", chunk: int = 2048, dtype=
     Returns (Q,) int64 ranks, 1 = best. Raises ValueError on a length mismatch, inputs that are not (Q, D) and
     (N, D) matrices of the same D, targets outside 0..N-1, an unknown metric, or NaN / infinite values in
     `queries` or `items` (NaN distances compare false, which would put every target first); TypeError for
-    targets that are not whole numbers; TypeError / ValueError for a `chunk` that is not an int >= 1.
+    targets that are not whole numbers, complex inputs, generators, or a `dtype` that is not a torch floating
+    dtype; ValueError for targets that are not (Q,); TypeError / ValueError for a `chunk` that is not an int >= 1.
 
     Taught in: notebooks/01_search_by_regression.ipynb § 4. Training
     """
+    for name, v in (("queries", queries), ("items", items), ("targets", targets)):
+        _require_real(name, v)
+    if not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
+        raise TypeError(f"dtype must be a torch floating dtype such as torch.float32, not {dtype!r}")
     targets = np.asarray(targets)
+    if targets.ndim not in (1, 2) or targets.shape[1:] not in ((), (1,)):
+        raise ValueError(f"targets must be (Q,) item indices, one per query, got shape {targets.shape}")
     if len(queries) != len(targets):
         raise ValueError(f"{len(queries)} queries but {len(targets)} targets")
     if targets.size and not np.issubdtype(targets.dtype, np.integer):
@@ -115,7 +124,8 @@ def retrieval_metrics(r, ks=(1, 5, 10)) -> dict:
 
     Returns {'mean_rank', 'median_rank', 'mrr', 'recall@1', 'recall@5', 'recall@10'} (one recall per k of
     `ks`), floats. Raises TypeError for ranks that are not numbers, ValueError when there are none, when one
-    is NaN or infinite, or below 1; TypeError / ValueError for a k of `ks` that is not an int >= 1.
+    is NaN or infinite, below 1, not a whole number, or when `r` is not flat (Q,); TypeError / ValueError for a k
+    of `ks` that is not an int >= 1.
 
     Taught in: notebooks/01_search_by_regression.ipynb § 5. Evaluation on test_A, test_B and test_C
     """
@@ -126,8 +136,10 @@ def retrieval_metrics(r, ks=(1, 5, 10)) -> dict:
     if r.size == 0:
         raise ValueError("no ranks to summarize")
     _require_finite("ranks", r.reshape(-1))
-    if (r < 1).any():
-        raise ValueError(f"ranks are 1-based, but the smallest is {r.min():g}")
+    if (r < 1).any() or r.ndim != 1 or (r != np.round(r)).any():
+        raise ValueError(
+            f"ranks must be a flat (Q,) array of whole 1-based ranks, got shape {r.shape}, min {r.min():g}"
+        )
     out = {"mean_rank": float(r.mean()), "median_rank": float(np.median(r)), "mrr": float((1 / r).mean())}
     out.update({f"recall@{k}": float((r <= _positive_int(k, "each k of ks")).mean()) for k in ks})
     return out

@@ -309,14 +309,15 @@ def get_dataset(name: str) -> Dataset:
 def _blocked(path: Path) -> CacheError:
     """The error for a path whose folder cannot be made: the first file that stands where a folder belongs."""
     path = Path(path)
-    blocker = next((p for p in (path, *path.parents) if p.exists() and not p.is_dir()), path)
+    blocker = next((p for p in (path, *path.parents) if not p.is_dir() and (p.exists() or p.is_symlink())), path)
+    what = "a link to nothing" if blocker.is_symlink() and not blocker.exists() else "a file"
     env = os.environ.get("SEEING_SAYING_CACHE")
     if env and blocker in (Path(env).expanduser(), *Path(env).expanduser().parents):
         return CacheError(
-            f"the cache folder SEEING_SAYING_CACHE={env} cannot be made: {blocker} is a file. "
+            f"the cache folder SEEING_SAYING_CACHE={env} cannot be made: {blocker} is {what}. "
             "Set SEEING_SAYING_CACHE to a folder (or move that file away) and try again"
         )
-    return CacheError(f"{blocker} is a file where a folder of the cache belongs: move it away and try again")
+    return CacheError(f"{blocker} is {what} where a folder of the cache belongs: move it away and try again")
 
 
 def _mkdirs(path: Path) -> Path:

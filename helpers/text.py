@@ -25,8 +25,8 @@ from pathlib import Path
 import numpy as np
 from nltk.tokenize import wordpunct_tokenize
 
+from ._checks import all_str, indices, positive_int, require_finite
 from ._checks import listed as _listed
-from ._checks import positive_int, require_finite
 from .formats import write_text_atomic
 from .paths import cache_dir, stable_key
 
@@ -77,7 +77,8 @@ class Vocabulary:
     """Words <-> indices. Index 0 is `<pad>`, then `<start>`, `<end>`, `<unk>`, then words by frequency.
 
     ValueError when `words` does not start with those four; `build(token_lists, min_count)` keeps words seen at
-    least `min_count` times (ties in alphabetical order), TypeError when `token_lists` or one of them is a string.
+    least `min_count` times (ties in alphabetical order), TypeError when `token_lists` or one of them is a string
+    or a token is not a str, TypeError / ValueError unless `min_count` is an int >= 1.
     Taught in: notebooks/03_show_and_tell.ipynb § Words to numbers: a vocabulary with a minimum count
     """
 
@@ -89,7 +90,9 @@ class Vocabulary:
 
     @classmethod
     def build(cls, token_lists, min_count: int = 1) -> Vocabulary:
-        counts = Counter(t for toks in _listed(token_lists, "token_lists", "token lists", True) for t in toks)
+        counts = Counter(t for ts in _listed(token_lists, "token_lists", "token lists", True) for t in ts)
+        all_str(counts, "tokens")
+        min_count = positive_int(min_count, "min_count")
         words = sorted((w for w, c in counts.items() if c >= min_count), key=lambda w: (-counts[w], w))
         return cls([PAD, START, END, UNK] + words)
 
@@ -111,10 +114,11 @@ class Vocabulary:
         return [self.start, *ids, self.end] if add_start_end else ids
 
     def decode(self, ids, strip: bool = True) -> list:
-        """Indices -> words; with `strip`, stop at `<end>` and drop `<start>`/`<pad>`."""
+        """Indices (a list, an int array or tensor) -> words; with `strip`, stop at `<end>` and drop `<start>`/`<pad>`.
+        Raises TypeError for a string or ids that are not ints, ValueError for an id outside 0..len(vocab)-1."""
         out = []
-        for i in ids:
-            w = self.itos[int(i)]
+        for i in indices(ids, "ids", len(self.itos)).tolist():
+            w = self.itos[i]
             if strip and w == END:
                 break
             if strip and w in (START, PAD):
@@ -123,8 +127,9 @@ class Vocabulary:
         return out
 
     def pad_batch(self, sequences: list, max_len: int | None = None, pad_value: int | None = None) -> np.ndarray:
-        """Sequences of ids -> an int64 matrix padded with `<pad>` (or `pad_value`, e.g. -1 as in seed 004)."""
-        max_len = max_len or max(map(len, sequences))
+        """Sequences of ids -> an int64 matrix padded with `<pad>` (or `pad_value`, e.g. -1 as in seed 004); no
+        sequences give a (0, max_len or 0) matrix. TypeError / ValueError unless `max_len` is None or an int >= 1."""
+        max_len = max(map(len, sequences), default=0) if max_len is None else positive_int(max_len, "max_len")
         out = np.full((len(sequences), max_len), self.pad if pad_value is None else pad_value, np.int64)
         for i, s in enumerate(sequences):
             out[i, : len(s[:max_len])] = s[:max_len]
@@ -343,13 +348,16 @@ def label_vectors(kv, classes: list, words: dict, names: str = "first", lang: st
     `names="first"` uses the class's first name only, so its other names (synonyms) stay words the model
     never saw as labels; `names="all"` averages every name, as seed 001 did with Tiny ImageNet's `words.txt`.
     A class none of whose words is known gets a row of zeros and is listed in the third value (drop it
-    before training). ValueError for another `names`; TypeError when `classes` is a string, not a list.
+    before training). ValueError for another `names`; TypeError when `classes` is a string, not a list, or
+    `words` is not a dict.
 
     Taught in: notebooks/02_devise_zero_shot.ipynb § 2. The targets: a word vector per label
     """
     if names not in ("first", "all"):
         raise ValueError(f"names must be 'first' or 'all', not {names!r}")
     _listed(classes, "classes", "class names")
+    if not hasattr(words, "get"):
+        raise TypeError(f"words must be a dict {{class: [names]}}, not {type(words).__name__} ({words!r:.40})")
     out = np.zeros((len(classes), kv.vector_size), np.float32)
     texts, missing = [], []
     for i, c in enumerate(classes):

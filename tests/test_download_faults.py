@@ -483,6 +483,22 @@ def test_a_file_where_a_cache_folder_belongs(monkeypatch, server, cache, capsys,
     assert blocker.read_text() == "not a folder" and server.requests == []
 
 
+def test_a_cache_folder_that_is_a_link_to_nothing_is_named_so(monkeypatch, server, tmp_path, capsys):
+    # a dangling SEEING_SAYING_CACHE link was reported as "... is a file"
+    from helpers.__main__ import main
+
+    register(monkeypatch, server, "sha")
+    link = tmp_path / "cache-link"
+    link.symlink_to(tmp_path / "nowhere", target_is_directory=True)
+    with monkeypatch.context() as m:
+        m.setenv("SEEING_SAYING_CACHE", str(link))
+        assert main(["datasets"]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and f"SEEING_SAYING_CACHE={link} cannot be made: {link} is a link to nothing" in err
+        assert main(["fetch", NAME]) == 2 and "is a link to nothing" in capsys.readouterr().err
+    assert not (tmp_path / "nowhere").exists() and server.requests == []
+
+
 def test_a_folder_where_the_file_belongs(monkeypatch, server):
     folder = register(monkeypatch, server, "sha")
     (folder / "pack.zip").mkdir()
