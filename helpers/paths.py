@@ -4,8 +4,6 @@ import hashlib
 import json
 import os
 import stat
-import urllib.parse
-import urllib.request
 from pathlib import Path
 
 CACHE_ENV = "SEEING_SAYING_CACHE"
@@ -43,6 +41,9 @@ def local_path(value: str) -> Path:
     a `file://` URL of another host (`file://server/share`): a mirror is a local folder."""
     if not value.startswith("file://"):
         return Path(value).expanduser()
+    import urllib.parse
+    import urllib.request  # here: about 50 ms to import, and every module imports this one
+
     url = urllib.parse.urlsplit(value)
     if url.netloc not in ("", "localhost"):
         raise ValueError(f"a file:// URL names a local folder (file:///path), not one on {url.netloc!r}")
