@@ -259,8 +259,9 @@ def read_binary_vectors(path: Path, limit: int | None = None) -> tuple:
     if not filled:
         raise DatasetFormatError(f"{path} has no vectors")
     words = [unicodedata.normalize("NFC", kv.index_to_key[i]) for i in filled]
-    matrix = np.asarray(kv.vectors[filled], np.float32)
-    words, matrix = _first_of_each(path, words, matrix, len(kv.index_to_key) - len(filled))
+    n_rows = len(kv.index_to_key)  # index only when rows are missing: a fancy index copies the whole matrix
+    matrix = np.asarray(kv.vectors if len(filled) == n_rows else kv.vectors[filled], np.float32)
+    words, matrix = _first_of_each(path, words, matrix, n_rows - len(filled))
     if not np.isfinite(matrix).all():
         i = int(np.flatnonzero(~np.isfinite(matrix).all(1))[0])
         raise DatasetFormatError(
